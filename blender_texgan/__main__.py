@@ -1,0 +1,54 @@
+"""Terminal entry: python -m blender_texgan generate --model NAME_OR_PATH --size N --seed S --out DIR"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .core.maps import PBR_MAPS
+from .core.modelfile import ModelFileError
+from .core.png import write_png
+from .engine.devices import DEVICE_CHOICES
+from .engine.generate import GenerationError, GenerationRequest, bundled_models, default_model_name, generate
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m blender_texgan", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate", help="generate a PBR map set and write one PNG per map")
+    gen.add_argument("--model", default=default_model_name(),
+                     help="bundled model name or path to a .safetensors model (default: %(default)s)")
+    gen.add_argument("--size", type=int, default=1024, help="output width and height in pixels")
+    gen.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same maps")
+    gen.add_argument("--out", type=Path, default=Path("out"), help="output folder (created if missing)")
+    gen.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device")
+    gen.add_argument("--name", default=None, help="file-name prefix (default: model name and seed)")
+    sub.add_parser("models", help="list bundled models")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.command == "models":
+        for name, path in bundled_models().items():
+            print(f"{name}\t{path}")
+        return 0
+    started = time.perf_counter()
+    try:
+        maps, manifest = generate(GenerationRequest(args.model, args.size, args.seed, args.device))
+    except (ModelFileError, GenerationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    prefix = args.name or f"{manifest['name']}_s{args.seed}"
+    for spec in PBR_MAPS:
+        bits = 16 if spec.name == "height" else 8
+        path = write_png(args.out / f"{prefix}_{spec.name}.png", maps[spec.name], bits=bits)
+        print(path)
+    print(f"generated {args.size}x{args.size} in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

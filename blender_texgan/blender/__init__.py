@@ -1,0 +1,14 @@
+"""Everything that imports bpy. Each module has a `classes` tuple and register()/unregister()."""
+from . import operators, panels, properties
+
+_MODULES = (properties, operators, panels)
+
+
+def register():
+    for module in _MODULES:
+        module.register()
+
+
+def unregister():
+    for module in reversed(_MODULES):
+        module.unregister()

@@ -1,0 +1,42 @@
+"""The sidebar panel: 3D Viewport > Sidebar > TexGAN."""
+from __future__ import annotations
+
+import bpy
+
+from .properties import CUSTOM
+
+
+class TEXGAN_PT_generate(bpy.types.Panel):
+    bl_idname = "TEXGAN_PT_generate"
+    bl_label = "TexGAN"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "TexGAN"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.texgan
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(settings, "model")
+        if settings.model == CUSTOM:
+            layout.prop(settings, "model_path")
+        layout.prop(settings, "resolution")
+        layout.prop(settings, "seed")
+        op = layout.operator("texgan.generate_material", icon="MATERIAL")
+        op.model = settings.model_argument()
+        op.resolution = settings.resolution
+        op.seed = settings.seed
+
+
+classes = (TEXGAN_PT_generate,)
+
+
+def register():
+    for cls in classes:
+        bpy.utils.register_class(cls)
+
+
+def unregister():
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)

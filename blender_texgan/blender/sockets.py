@@ -1,0 +1,28 @@
+"""Node type ids and socket names, in one place; sockets are always looked up by name."""
+from __future__ import annotations
+
+TEX_COORD = "ShaderNodeTexCoord"
+MAPPING = "ShaderNodeMapping"
+IMAGE = "ShaderNodeTexImage"
+PRINCIPLED = "ShaderNodeBsdfPrincipled"
+NORMAL_MAP = "ShaderNodeNormalMap"
+DISPLACEMENT = "ShaderNodeDisplacement"
+OUTPUT = "ShaderNodeOutputMaterial"
+FRAME = "NodeFrame"
+
+# Principled BSDF input per map. Names checked on Blender 4.2 - 5.0 (4.0 renamed several inputs,
+# so alternatives are tried in order).
+PRINCIPLED_INPUTS = {
+    "albedo": ("Base Color",),
+    "roughness": ("Roughness",),
+    "normal": ("Normal",),
+}
+
+
+def find_socket(sockets, *names: str):
+    """The first socket whose name is in `names`; a clear error if none (a renamed socket)."""
+    for name in names:
+        socket = sockets.get(name)
+        if socket is not None:
+            return socket
+    raise LookupError(f"no socket named {' or '.join(names)} (this Blender version renamed it?)")
