@@ -1,0 +1,58 @@
+"""Shared fixtures. Blender (bpy) is imported only through the `blender` fixture, which first points
+its user resources at a temporary folder and installs the add-on from the built zip."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+TINY_CHANNELS = (16, 12, 8)  # latent scale 4
+
+
+@pytest.fixture(scope="session")
+def built_zip(tmp_path_factory) -> Path:
+    import build
+    return build.build(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="session")
+def blender(tmp_path_factory, built_zip):
+    """Real Blender with the add-on installed from its zip into a fresh user folder and enabled."""
+    import headless
+    bpy = headless.start(tmp_path_factory.mktemp("blender-user"))
+    headless.validate_extension(built_zip)
+    headless.install_extension(built_zip)
+    return bpy
+
+
+def make_tiny_model(path: Path, seed: int = 0, name: str = "tiny") -> Path:
+    """A randomly initialised small generator written as a model file (no training needed)."""
+    import torch
+
+    from blender_texgan.core.architecture import PeriodicGeneratorConfig
+    from blender_texgan.engine.nets import build_generator
+    from trainer.export import build_manifest
+
+    torch.manual_seed(seed)
+    cfg = PeriodicGeneratorConfig(latent_channels=8, channels=TINY_CHANNELS)
+    net = build_generator(cfg)
+    options = {"preset": "bricks", "data": None, "crop": 32, "batch": 2, "command": "tests"}
+    manifest = build_manifest(name, cfg, options, step=0, seconds=0.0, description="test model")
+    from blender_texgan.core.modelfile import write_model_file
+    return write_model_file(path, {k: v.detach().numpy() for k, v in net.state_dict().items()}, manifest)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("models") / "tiny.safetensors")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

@@ -1,0 +1,135 @@
+"""The add-on inside real Blender (bpy): validated zip, install, node tree, render, clean failures."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from blender_texgan.engine.generate import GenerationRequest, generate
+
+EXPECTED_NODES = sorted(["ShaderNodeTexCoord", "ShaderNodeMapping", "ShaderNodeTexImage", "ShaderNodeTexImage",
+                         "ShaderNodeTexImage", "ShaderNodeTexImage", "ShaderNodeNormalMap",
+                         "ShaderNodeDisplacement", "ShaderNodeBsdfPrincipled", "ShaderNodeOutputMaterial",
+                         "NodeFrame"])
+
+
+def _new_plane(bpy):
+    bpy.ops.object.select_all(action="DESELECT")
+    bpy.ops.mesh.primitive_plane_add(size=2.0)
+    return bpy.context.active_object
+
+
+def _datablocks(bpy):
+    return {m.name for m in bpy.data.materials}, {i.name for i in bpy.data.images}
+
+
+def _link_set(tree):
+    def describe(socket):
+        node = socket.node
+        label = node.image.name.rsplit(" ", 1)[-1] if node.bl_idname == "ShaderNodeTexImage" else node.bl_idname
+        return label, socket.name
+    return {(describe(l.from_socket), describe(l.to_socket)) for l in tree.links}
+
+
+def test_addon_is_installed_and_registered(blender):
+    bpy = blender
+    import addon_utils
+    assert addon_utils.check("bl_ext.user_default.blender_texgan")[1]
+    assert hasattr(bpy.types, "TEXGAN_PT_generate")
+    assert "generate_material" in dir(bpy.ops.texgan)
+    assert bpy.context.scene.texgan.resolution == 1024
+    assert bpy.context.scene.texgan.model == "proc_bricks"  # the bundled default comes first
+    assert bpy.context.scene.texgan.model_argument() == "proc_bricks"
+
+
+def test_generate_builds_the_pbr_node_tree(blender, tiny_model):
+    bpy = blender
+    plane = _new_plane(bpy)
+    assert bpy.ops.texgan.generate_material(model=str(tiny_model), resolution=64, seed=7) == {"FINISHED"}
+    mat = plane.active_material
+    assert mat is not None and mat.use_nodes
+    tree = mat.node_tree
+    assert sorted(n.bl_idname for n in tree.nodes) == EXPECTED_NODES
+    assert _link_set(tree) == {
+        (("ShaderNodeTexCoord", "UV"), ("ShaderNodeMapping", "Vector")),
+        (("ShaderNodeMapping", "Vector"), ("albedo", "Vector")),
+        (("ShaderNodeMapping", "Vector"), ("normal", "Vector")),
+        (("ShaderNodeMapping", "Vector"), ("roughness", "Vector")),
+        (("ShaderNodeMapping", "Vector"), ("height", "Vector")),
+        (("albedo", "Color"), ("ShaderNodeBsdfPrincipled", "Base Color")),
+        (("roughness", "Color"), ("ShaderNodeBsdfPrincipled", "Roughness")),
+        (("normal", "Color"), ("ShaderNodeNormalMap", "Color")),
+        (("ShaderNodeNormalMap", "Normal"), ("ShaderNodeBsdfPrincipled", "Normal")),
+        (("height", "Color"), ("ShaderNodeDisplacement", "Height")),
+        (("ShaderNodeBsdfPrincipled", "BSDF"), ("ShaderNodeOutputMaterial", "Surface")),
+        (("ShaderNodeDisplacement", "Displacement"), ("ShaderNodeOutputMaterial", "Displacement")),
+    }
+    images = {n.image.name.rsplit(" ", 1)[-1]: n.image for n in tree.nodes if n.bl_idname == "ShaderNodeTexImage"}
+    assert {k: v.colorspace_settings.name for k, v in images.items()} == {
+        "albedo": "sRGB", "normal": "Non-Color", "roughness": "Non-Color", "height": "Non-Color"}
+    for image in images.values():
+        assert tuple(image.size) == (64, 64)
+        assert image.packed_file is not None
+
+    # The pixels are the engine's maps (rows bottom to top in Blender).
+    maps, _ = generate(GenerationRequest(str(tiny_model), 64, 7, "cpu"))
+    for name, image in images.items():
+        px = np.empty(64 * 64 * 4, np.float32)
+        image.pixels.foreach_get(px)
+        px = px.reshape(64, 64, 4)[::-1]
+        expected = maps[name] if maps[name].shape[-1] == 3 else np.repeat(maps[name], 3, -1)
+        tolerance = 1e-4 if name == "height" else 1.0 / 255 + 1e-4
+        assert np.abs(px[..., :3] - expected).max() <= tolerance, name
+    normal_map = next(n for n in tree.nodes if n.bl_idname == "ShaderNodeNormalMap")
+    assert normal_map.space == "TANGENT"
+
+
+def test_default_model_is_bundled_and_used(blender):
+    bpy = blender
+    plane = _new_plane(bpy)
+    assert bpy.ops.texgan.generate_material(resolution=64, seed=0) == {"FINISHED"}
+    assert plane.active_material["texgan"]["model"] == "proc_bricks"
+
+
+def test_cycles_render_of_the_plane_is_not_blank(blender, tiny_model, tmp_path):
+    bpy = blender
+    from PIL import Image
+
+    for obj in list(bpy.data.objects):
+        bpy.data.objects.remove(obj)
+    plane = _new_plane(bpy)
+    bpy.ops.texgan.generate_material(model=str(tiny_model), resolution=64, seed=1)
+    bpy.ops.object.camera_add(location=(0, 0, 3.0))
+    bpy.context.scene.camera = bpy.context.active_object
+    bpy.ops.object.light_add(type="SUN", rotation=(math.radians(30), 0, 0))
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = 4
+    scene.render.resolution_x = scene.render.resolution_y = 48
+    scene.render.filepath = str(tmp_path / "render.png")
+    bpy.ops.render.render(write_still=True)
+    img = np.asarray(Image.open(tmp_path / "render.png").convert("RGB"), np.float32) / 255.0
+    center = img[12:36, 12:36]
+    assert center.mean() > 0.02, "plane renders black"
+    assert center.std() > 0.01, "plane renders flat: the texture does not reach the render"
+    assert plane.active_material is not None
+
+
+@pytest.mark.parametrize("kind", ["truncated", "not_safetensors"])
+def test_bad_model_file_gives_one_error_and_leaves_nothing(blender, tiny_model, tmp_path, kind):
+    bpy = blender
+    bad = tmp_path / f"{kind}.safetensors"
+    if kind == "truncated":
+        bad.write_bytes(tiny_model.read_bytes()[:300])
+    else:
+        bad.write_bytes(b"this is a text file, not a model\n" * 20)
+    plane = _new_plane(bpy)
+    before = _datablocks(bpy)
+    with pytest.raises(RuntimeError) as info:
+        bpy.ops.texgan.generate_material(model=str(bad), resolution=64, seed=0)
+    message = str(info.value).strip()
+    assert "\n" not in message and bad.name in message and "Traceback" not in message
+    assert _datablocks(bpy) == before
+    assert plane.active_material is None

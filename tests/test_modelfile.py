@@ -1,0 +1,110 @@
+"""The model-file contract: round trip, and one clear line for every malformed file."""
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from blender_texgan.core.modelfile import (MANIFEST_KEY, ModelFileError, read_manifest, read_model_file,
+                                           write_model_file)
+
+
+def _rewrite_header(src, dst, edit):
+    raw = src.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    edit(header)
+    new = json.dumps(header).encode()
+    dst.write_bytes(struct.pack("<Q", len(new)) + new + raw[8 + n:])
+    return dst
+
+
+def _edit_manifest(edit):
+    def apply(header):
+        manifest = json.loads(header["__metadata__"][MANIFEST_KEY])
+        edit(manifest)
+        header["__metadata__"][MANIFEST_KEY] = json.dumps(manifest)
+    return apply
+
+
+def test_round_trip(tiny_model):
+    model = read_model_file(tiny_model)
+    assert model.name == "tiny"
+    assert read_manifest(tiny_model) == model.manifest
+    assert [m["name"] for m in model.manifest["maps"]] == ["albedo", "normal", "roughness", "height"]
+    assert all(v.dtype == np.float32 for v in model.tensors.values())
+
+
+def test_file_is_standard_safetensors(tiny_model):
+    """Any safetensors reader can open it: 8-byte length, JSON header, string-only metadata."""
+    raw = tiny_model.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    assert all(isinstance(v, str) for v in header["__metadata__"].values())
+    ends = [info["data_offsets"][1] for k, info in header.items() if k != "__metadata__"]
+    assert max(ends) == len(raw) - 8 - n
+
+
+
+MALFORMED = {
+    "truncated": lambda src, dst: dst.write_bytes(src.read_bytes()[: len(src.read_bytes()) // 2]) and dst,
+    "tiny": lambda src, dst: dst.write_bytes(b"\x01\x02") and dst,
+    "not_safetensors": lambda src, dst: dst.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 200) and dst,
+    "huge_header_length": lambda src, dst: dst.write_bytes(struct.pack("<Q", 2 ** 40) + b"{}") and dst,
+    "bad_json": lambda src, dst: dst.write_bytes(struct.pack("<Q", 5) + b"{oops") and dst,
+    "no_manifest": lambda src, dst: _rewrite_header(src, dst, lambda h: h.pop("__metadata__")),
+    "manifest_not_json": lambda src, dst: _rewrite_header(
+        src, dst, lambda h: h["__metadata__"].__setitem__(MANIFEST_KEY, "{nope")),
+    "unknown_version": lambda src, dst: _rewrite_header(
+        src, dst, _edit_manifest(lambda m: m.__setitem__("format_version", 99))),
+    "unknown_architecture": lambda src, dst: _rewrite_header(
+        src, dst, _edit_manifest(lambda m: m["architecture"].__setitem__("name", "mystery"))),
+    "missing_tensor": lambda src, dst: _rewrite_header(src, dst, lambda h: h.pop("head.bias")),
+    "misshaped_tensor": lambda src, dst: _rewrite_header(
+        src, dst, lambda h: h["head.bias"].__setitem__("shape", [1, h["head.bias"]["shape"][0]])),
+    "offsets_past_end": lambda src, dst: _rewrite_header(
+        src, dst, lambda h: h["head.bias"].__setitem__("data_offsets", [10 ** 9, 10 ** 9 + 20])),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED))
+def test_malformed_files_give_one_clear_line(kind, tiny_model, tmp_path):
+    bad = tmp_path / f"{kind}.safetensors"
+    MALFORMED[kind](tiny_model, bad)
+    with pytest.raises(ModelFileError) as info:
+        read_model_file(bad)
+    message = str(info.value)
+    assert "\n" not in message and bad.name in message and len(message) < 200
+
+
+def test_nan_weights_are_refused(tiny_model, tmp_path):
+    model = read_model_file(tiny_model)
+    tensors = dict(model.tensors)
+    tensors["stem.weight"] = tensors["stem.weight"].copy()
+    tensors["stem.weight"][0, 0, 0, 0] = np.nan
+    bad = write_model_file(tmp_path / "nan.safetensors", tensors, model.manifest)
+    with pytest.raises(ModelFileError, match="NaN"):
+        read_model_file(bad)
+
+
+def test_wrong_suffix_and_missing_file(tmp_path):
+    with pytest.raises(ModelFileError, match="not a .safetensors"):
+        read_model_file(tmp_path / "model.pt")
+    with pytest.raises(ModelFileError, match="does not exist"):
+        read_model_file(tmp_path / "absent.safetensors")
+
+
+def test_loading_never_unpickles(tiny_model, tmp_path, monkeypatch):
+    """A pickle payload in the tensor data is read as numbers, never executed."""
+    import pickle
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("pickle used"))
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("pickle used"))
+    read_model_file(tiny_model)
+
+
+def test_write_is_atomic(tiny_model, tmp_path):
+    model = read_model_file(tiny_model)
+    out = write_model_file(tmp_path / "copy.safetensors", model.tensors, model.manifest)
+    assert not list(tmp_path.glob("*.part")) and read_model_file(out).manifest == model.manifest
