@@ -36,15 +36,18 @@ def make_tiny_model(path: Path, seed: int = 0, name: str = "tiny") -> Path:
     import torch
 
     from blender_texgan.core.architecture import PeriodicGeneratorConfig
+    from blender_texgan.core.latent import LatentLayout
+    from blender_texgan.core.modelfile import write_model_file
     from blender_texgan.engine.nets import build_generator
     from trainer.export import build_manifest
 
     torch.manual_seed(seed)
-    cfg = PeriodicGeneratorConfig(latent_channels=8, channels=TINY_CHANNELS)
+    layout = LatentLayout(local_channels=4, global_channels=2, periodic_periods=(2.0,), scale=4)
+    cfg = PeriodicGeneratorConfig(latent_channels=layout.channels, channels=TINY_CHANNELS)
     net = build_generator(cfg)
     options = {"preset": "bricks", "data": None, "crop": 32, "batch": 2, "command": "tests"}
-    manifest = build_manifest(name, cfg, options, step=0, seconds=0.0, description="test model")
-    from blender_texgan.core.modelfile import write_model_file
+    manifest = build_manifest(name, cfg, layout, options=options, step=0, seconds=0.0, normal_strength=6.0,
+                              data_description="nothing (untrained)", description="test model")
     return write_model_file(path, {k: v.detach().numpy() for k, v in net.state_dict().items()}, manifest)
 
 

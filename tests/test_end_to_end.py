@@ -29,7 +29,7 @@ def exported(tmp_path_factory):
     data, runs, model = tmp / "data", tmp / "runs" / "tiny", tmp / "tiny_bricks.safetensors"
     run("trainer", "data", "--preset", "bricks", "--count", "3", "--size", "64", "--out", str(data))
     train = run("trainer", "train", "--data", str(data), "--out", str(runs), "--steps", "4", "--batch", "2",
-                "--crop", "32", "--channels", "16,12,8", "--latent-channels", "8", "--ckpt-every", "2",
+                "--crop", "32", "--channels", "16,12,8", "--local-channels", "8", "--ckpt-every", "2",
                 "--sample-every", "2", "--device", "cpu")
     assert "train" in train.stderr and "step" in train.stderr  # tqdm progress
     run("trainer", "export", str(runs), "--out", str(model))

@@ -8,7 +8,8 @@ import torch
 from blender_texgan.core.architecture import PeriodicGeneratorConfig, param_shapes
 from blender_texgan.core.normals import normal_from_height
 from blender_texgan.core.tiling import looks_periodic, seam_ratio
-from blender_texgan.engine.generate import GenerationError, GenerationRequest, generate, make_latent
+from blender_texgan.core.latent import LatentLayout, seed_latent
+from blender_texgan.engine.generate import GenerationError, GenerationRequest, generate
 from blender_texgan.engine.nets import build_generator
 
 
@@ -57,9 +58,16 @@ def test_same_seed_same_maps_other_seed_other_maps(tiny_model):
     assert not np.allclose(a["albedo"], c["albedo"])
 
 
-def test_latent_is_engine_independent():
-    assert make_latent(5, 4, 16, 64).shape == (1, 4, 4, 4)
-    assert np.array_equal(make_latent(5, 4, 16, 64), make_latent(5, 4, 16, 64))
+def test_latent_layout_local_global_periodic():
+    layout = LatentLayout(local_channels=3, global_channels=2, periodic_periods=(4.0,), scale=16)
+    z = seed_latent(layout, 5, 256)
+    assert z.shape == (1, 3 + 2 + 4, 16, 16) and layout.channels == 9
+    assert np.array_equal(z, seed_latent(layout, 5, 256))
+    assert np.allclose(z[0, 3:5], z[0, 3:5, :1, :1])  # global noise is constant over space
+    waves = z[0, 5:]
+    assert np.allclose(np.abs(np.fft.fft(waves[0, 0]))[[4, 12]].sum(), 16, atol=1e-3)  # wave number 16/4
+    assert np.allclose(np.roll(waves, 4, axis=-1), waves, atol=1e-5)  # one period = 4 cells: wraps
+    assert LatentLayout.from_dict(layout.to_dict()) == layout
 
 
 @pytest.mark.parametrize("resolution,match", [(30, "between"), (66, "multiple of 4")])

@@ -1,14 +1,24 @@
-"""python -m trainer {data,train,export}: make data, train tileable PBR generators, export models."""
+"""python -m trainer {data,train,export,eval}: make data, train tileable PBR generators, export and
+measure models. Under torchrun, `train` runs DistributedDataParallel across the processes."""
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
-from dataclasses import fields
+import warnings
 from pathlib import Path
 
 from .data import DataError
 from .procedural import PRESETS
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(c) for c in text.split(",") if c]
+
+
+def _float_list(text: str) -> list[float]:
+    return [float(c) for c in text.split(",") if c]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -22,33 +32,95 @@ def parse_args(argv=None) -> argparse.Namespace:
     data.add_argument("--seed", type=int, default=0)
     data.add_argument("--out", type=Path, required=True, help="output folder")
 
-    train = sub.add_parser("train", help="train a tileable generator (resumes if the run folder has checkpoints)")
+    train = sub.add_parser("train", help="train a tileable generator (rerun to resume a run folder)")
+    train.add_argument("--config", type=Path, help="TOML file of options; flags given here override it")
     src = train.add_mutually_exclusive_group()
-    src.add_argument("--preset", choices=sorted(PRESETS), default="bricks")
-    src.add_argument("--data", type=Path, help="folder of textures (PBR sets matched by file-name tags)")
-    train.add_argument("--out", type=Path, required=True, help="run folder, e.g. runs/bricks")
-    train.add_argument("--steps", type=int, default=2000)
-    train.add_argument("--batch", type=int, default=8)
-    train.add_argument("--crop", type=int, default=128)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--channels", type=lambda s: [int(c) for c in s.split(",")], default=None,
-                       help="generator widths per scale, comma separated (default 64,64,48,32,16)")
-    train.add_argument("--latent-channels", type=int, default=None)
-    train.add_argument("--ckpt-every", type=int, default=250)
-    train.add_argument("--sample-every", type=int, default=250)
-    train.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    src.add_argument("--preset", choices=sorted(PRESETS), help="procedural preset (default bricks)")
+    src.add_argument("--data", type=str, help="folder of textures (PBR sets matched by file-name tags)")
+    train.add_argument("--out", type=str, help="run folder, e.g. runs/bricks")
+    for flag, kind, text in [
+        ("--steps", int, "generator updates"), ("--batch", int, "images per step"),
+        ("--crop", int, "training crop side in pixels"), ("--seed", int, "random seed"),
+        ("--lr-g", float, "generator learning rate"), ("--lr-d", float, "discriminator learning rate"),
+        ("--r1-gamma", float, "R1 penalty weight (0 disables)"), ("--ema-decay", float, "EMA decay"),
+        ("--local-channels", int, "latent local noise channels"),
+        ("--global-channels", int, "latent global noise channels (variants)"),
+        ("--d-width", int, "discriminator base width"), ("--pool-count", int, "procedural pool size"),
+        ("--pool-size", int, "procedural texture side"), ("--ckpt-every", int, "steps between checkpoints"),
+        ("--sample-every", int, "steps between sample grids"), ("--eval-every", int, "steps between metrics"),
+        ("--eval-count", int, "images per metric evaluation"), ("--keep", int, "checkpoints kept")]:
+        train.add_argument(flag, type=kind, help=text)
+    train.add_argument("--channels", type=_int_list, help="generator widths per scale, e.g. 64,64,48,32,16")
+    train.add_argument("--periods", type=_float_list, help="periodic latent wave periods in latent cells, e.g. 2,4")
+    train.add_argument("--no-augment", dest="augment", action="store_false", default=None)
+    train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    train.add_argument("--dry-run", action="store_true", help="print the resolved options and exit")
 
     export = sub.add_parser("export", help="write a run's EMA generator as a .safetensors model file")
     export.add_argument("run", type=Path)
     export.add_argument("--out", type=Path, required=True, help="model file path (.safetensors)")
     export.add_argument("--name", default=None, help="model name (default: the file name)")
     export.add_argument("--description", default="")
+    export.add_argument("--no-metrics", action="store_true", help="skip measuring the model")
+
+    ev = sub.add_parser("eval", help="measure a model file: SWD ratio, seam ratio, diversity ratio")
+    ev.add_argument("model", help="model file (.safetensors) or bundled model name")
+    esrc = ev.add_mutually_exclusive_group(required=True)
+    esrc.add_argument("--data", type=str, help="folder of textures (its held-out quarter is used)")
+    esrc.add_argument("--preset", choices=sorted(PRESETS))
+    ev.add_argument("--count", type=int, default=64, help="images per set")
+    ev.add_argument("--crop", type=int, default=None, help="crop side (default: the model's native tile)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--json", action="store_true", help="print JSON only")
     return parser.parse_args(argv)
+
+
+def _train(args, argv) -> int:
+    from .options import resolve_options
+    from .train import train
+
+    cli = {k: v for k, v in vars(args).items() if k not in ("command", "config", "dry_run")}
+    cli["command"] = "python -m trainer " + shlex.join(argv)
+    opts = resolve_options(cli, args.config)
+    if args.dry_run:
+        from dataclasses import asdict
+        print(json.dumps(asdict(opts), indent=2))
+        return 0
+    try:
+        ckpt = train(opts)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    if ckpt is not None:
+        print(f"checkpoint: {ckpt}")
+    return 0
+
+
+def _eval(args) -> int:
+    from blender_texgan.engine.generate import load_generator, resolve_model
+
+    from .data import load_training_data
+    from .train import measure
+
+    model, net = load_generator(resolve_model(args.model), "cpu")
+    from blender_texgan.core.latent import LatentLayout
+    layout = LatentLayout.from_dict(model.manifest["latent"])
+    crop = args.crop or int(model.manifest.get("native_tile_size", 128))
+    data = load_training_data(args.preset, args.data, crop, 16, max(256, 2 * crop), args.seed + 1)
+    metrics = measure(net, layout, data, crop, args.count, args.seed, "cpu")
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        for key, value in metrics.items():
+            print(f"{key:16s} {value:.4f}")
+    return 0
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    from blender_texgan.core.modelfile import ModelFileError
+    from blender_texgan.engine.generate import GenerationError
     try:
         if args.command == "data":
             from .data import write_material
@@ -57,26 +129,22 @@ def main(argv=None) -> int:
                 write_material(args.out, f"{args.preset}_{i:03d}", make_material(args.preset, args.seed + i, args.size))
             print(f"wrote {args.count} {args.preset} sets of {args.size}x{args.size} to {args.out}")
         elif args.command == "train":
-            from .train import TrainOptions, train
-            known = {f.name for f in fields(TrainOptions)}
-            opts = {k: v for k, v in vars(args).items() if k in known and v is not None}
-            opts["out"], opts["data"] = str(args.out), str(args.data) if args.data else None
-            if args.data:
-                opts["preset"] = None
-            opts["command"] = "python -m trainer " + shlex.join(argv)
-            ckpt = train(TrainOptions(**opts))
-            print(f"checkpoint: {ckpt}")
+            return _train(args, argv)
         elif args.command == "export":
             from .export import export_run
             if args.out.suffix != ".safetensors":
                 print("error: --out must end in .safetensors", file=sys.stderr)
                 return 2
-            print(export_run(args.run, args.out, args.name, args.description))
-    except (DataError, ValueError, RuntimeError) as exc:
+            print(export_run(args.run, args.out, args.name, args.description, not args.no_metrics))
+        elif args.command == "eval":
+            return _eval(args)
+    except (DataError, ModelFileError, GenerationError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        sys.exit(main())

@@ -1,12 +1,13 @@
-"""Training data: procedural presets or a folder of PBR texture sets, as (C, H, W) stacks in [0, 1].
+"""Training data: procedural presets or a folder of textures, as (C, H, W) stacks in [0, 1].
 
 The channel order is blender_texgan.core.maps.GENERATED_CHANNELS (albedo, height, roughness); the
-normal map is not trained on because it is derived from height.
+normal map is not trained on because it is derived from height. Every source also yields held-out
+crops (never trained on) and reference crops from the training region, for the metrics.
 """
 from __future__ import annotations
 
-import re
-import warnings
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,17 +15,9 @@ import numpy as np
 from blender_texgan.core.maps import stack_channels
 from blender_texgan.core.png import write_png
 
-from .procedural import PRESETS, make_material
+from .procedural import NORMAL_STRENGTH, PRESETS, make_material
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".exr"}
-
-# File-name tag -> map name (Poly Haven, ambientCG, Poliigon and our own names).
-MAP_TAGS = {
-    "albedo": ("albedo", "basecolor", "base_color", "diffuse", "diff", "color", "col"),
-    "normal": ("normal_gl", "nor_gl", "normal", "nrm", "nor"),
-    "roughness": ("roughness", "rough"),
-    "height": ("height", "displacement", "disp", "bump"),
-}
+HELDOUT_FRACTION = 0.25  # bottom quarter of every real exemplar is never trained on
 
 
 class DataError(RuntimeError):
@@ -41,98 +34,95 @@ def preset_stacks(preset: str, count: int, size: int, seed: int = 0) -> list[np.
     return [stack_channels(make_material(preset, seed * 100_003 + i, size)) for i in range(count)]
 
 
-def classify(path: Path) -> tuple[str, str] | None:
-    """File -> (set name, map name) by its tag, or None when the tag is not a map we use."""
-    stem = path.stem.lower()
-    for map_name, tags in MAP_TAGS.items():
-        for tag in tags:
-            m = re.match(rf"^(?P<set>.+?)[_\-. ]{tag}(?:[_\-. ]?\d+k)?$", stem)
-            if m:
-                return m.group("set"), map_name
-    return None
-
-
-def _load_image(path: Path, channels: int) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        im.load()
-        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-            arr = np.asarray(im, np.float32) / 65535.0
-            arr = arr[..., None]
-        else:
-            arr = np.asarray(im.convert("RGB" if channels == 3 else "L"), np.float32) / 255.0
-            if arr.ndim == 2:
-                arr = arr[..., None]
-    if channels == 3 and arr.shape[2] == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    if channels == 1 and arr.shape[2] == 3:
-        arr = arr.mean(axis=2, keepdims=True)
-    return arr
-
-
-def folder_stacks(folder: Path) -> list[np.ndarray]:
-    """Every PBR set (or lone albedo image) in a folder tree, as stacks; bad files are skipped."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"Data folder '{folder}' does not exist.")
-    sets: dict[tuple[Path, str], dict[str, Path]] = {}
-    for path in sorted(folder.rglob("*")):
-        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
-            continue
-        found = classify(path)
-        set_name, map_name = found if found else (path.stem.lower(), "albedo")
-        sets.setdefault((path.parent, set_name), {}).setdefault(map_name, path)
-    stacks, skipped = [], []
-    for (_, set_name), files in sets.items():
-        if "albedo" not in files:
-            continue
-        try:
-            albedo = _load_image(files["albedo"], 3)
-            h, w, _ = albedo.shape
-            if min(h, w) < 32:
-                raise ValueError("smaller than 32 pixels")
-            height = _load_image(files["height"], 1) if "height" in files else np.full((h, w, 1), 0.5, np.float32)
-            rough = _load_image(files["roughness"], 1) if "roughness" in files else np.full((h, w, 1), 0.5, np.float32)
-            if height.shape[:2] != (h, w) or rough.shape[:2] != (h, w):
-                raise ValueError("maps of different sizes")
-            stacks.append(stack_channels({"albedo": albedo, "height": height, "roughness": rough}))
-        except Exception as exc:  # any unreadable file: skip it and say so once
-            skipped.append(f"{files['albedo'].name} ({exc})")
-    if skipped:
-        warnings.warn(f"skipped {len(skipped)} unusable texture set(s): {'; '.join(skipped)}")
-    if not stacks:
-        raise DataError(f"No usable textures in '{folder}': add PNG or JPEG files (optionally PBR sets "
-                        "named like brick_albedo.png, brick_height.png, brick_roughness.png).")
-    return stacks
-
-
 class CropSampler:
-    """Random wrap-around crops from a list of periodic stacks, as a float32 batch (B, C, h, w)."""
+    """Random crops from a list of stacks as a float32 batch (B, C, h, w).
 
-    def __init__(self, stacks: list[np.ndarray], crop: int, seed: int = 0):
-        self.stacks = [s for s in stacks if min(s.shape[1:]) >= crop]
-        if not self.stacks:
-            raise DataError(f"Every texture is smaller than the crop size {crop}.")
+    Crops wrap around only for stacks marked periodic; others stay inside the image. The random
+    state can be saved and restored, so a resumed run draws the same crops.
+    """
+
+    def __init__(self, stacks: list[np.ndarray], crop: int, seed=0, wrap: list[bool] | None = None):
+        wrap = [True] * len(stacks) if wrap is None else wrap
+        keep = [i for i, s in enumerate(stacks) if min(s.shape[1:]) >= crop]
+        if not keep:
+            raise DataError(f"Every texture is smaller than the crop size {crop} pixels.")
+        self.stacks = [stacks[i] for i in keep]
+        self.wrap = [wrap[i] for i in keep]
         self.crop = crop
         self.rng = np.random.default_rng(seed)
 
     def sample(self, batch: int) -> np.ndarray:
         out = np.empty((batch, self.stacks[0].shape[0], self.crop, self.crop), np.float32)
         for b in range(batch):
-            s = self.stacks[self.rng.integers(len(self.stacks))]
+            i = int(self.rng.integers(len(self.stacks)))
+            s, c = self.stacks[i], self.crop
             _, h, w = s.shape
-            y, x = self.rng.integers(h), self.rng.integers(w)
-            rolled = np.roll(s, (-y, -x), axis=(1, 2))
-            out[b] = rolled[:, :self.crop, :self.crop]
-            if self.rng.random() < 0.5:  # mirror: keeps periodicity and the normal convention
-                out[b] = out[b][:, :, ::-1]
+            if self.wrap[i]:
+                y, x = int(self.rng.integers(h)), int(self.rng.integers(w))
+                rows = np.arange(y, y + c) % h
+                cols = np.arange(x, x + c) % w
+                out[b] = s[:, rows[:, None], cols[None, :]]
+            else:
+                y, x = int(self.rng.integers(h - c + 1)), int(self.rng.integers(w - c + 1))
+                out[b] = s[:, y:y + c, x:x + c]
         return out
 
+    def get_state(self) -> str:
+        return json.dumps(self.rng.bit_generator.state)
 
-def load_stacks(preset: str | None, data: Path | None, count: int, size: int, seed: int) -> list[np.ndarray]:
-    if data is not None:
-        return folder_stacks(data)
+    def set_state(self, state: str) -> None:
+        self.rng.bit_generator.state = json.loads(state)
+
+
+@dataclass
+class TrainingData:
+    stacks: list[np.ndarray]     # training stacks (C, H, W)
+    wrap: list[bool]             # per stack: may crops wrap around?
+    heldout: list[np.ndarray]    # stacks never trained on, for metrics
+    heldout_wrap: list[bool]
+    description: str             # for manifests: where the data came from
+    normal_strength: float       # relief in pixels of a 0 -> 1 height step
+    credits: list[str]           # source names for the manifest
+
+    def metric_crops(self, crop: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """(held-out crops, reference crops from the training region), fixed by `seed`."""
+        heldout = CropSampler(self.heldout, crop, seed=[seed, 1], wrap=self.heldout_wrap).sample(count)
+        reference = CropSampler(self.stacks, crop, seed=[seed, 2], wrap=self.wrap).sample(count)
+        return heldout, reference
+
+
+def preset_data(preset: str, count: int, size: int, seed: int) -> TrainingData:
     if preset not in PRESETS:
         raise DataError(f"Unknown preset '{preset}': choose from {', '.join(PRESETS)}.")
-    return preset_stacks(preset, count, size, seed)
+    train = preset_stacks(preset, count, size, seed)
+    heldout = preset_stacks(preset, max(4, count // 4), size, seed + 7919)
+    return TrainingData(train, [True] * len(train), heldout, [True] * len(heldout),
+                        f"procedural preset '{preset}'", NORMAL_STRENGTH, ["procedural (this repository)"])
+
+
+def folder_data(folder: Path, crop: int) -> TrainingData:
+    """Every texture set in a folder; the bottom quarter of each is held out for metrics."""
+    from .folder import load_folder
+
+    loaded = load_folder(folder)
+    train, wrap, heldout = [], [], []
+    for stack in loaded.stacks:
+        h = stack.shape[1]
+        cut = h - int(round(h * HELDOUT_FRACTION))
+        if h - cut >= crop and cut >= crop:
+            train.append(stack[:, :cut])
+            heldout.append(stack[:, cut:])
+        else:  # too small to split: train on all of it, measure on it too
+            train.append(stack)
+            heldout.append(stack)
+        wrap.append(False)  # a split exemplar is no longer periodic
+    strength = loaded.median_normal_strength or NORMAL_STRENGTH
+    return TrainingData(train, wrap, heldout, [False] * len(heldout), f"folder {folder}", strength,
+                        list(loaded.names))
+
+
+def load_training_data(preset: str | None, data: str | None, crop: int, count: int, size: int,
+                       seed: int) -> TrainingData:
+    if data:
+        return folder_data(Path(data), crop)
+    return preset_data(preset or "bricks", count, size, seed)

@@ -1,13 +1,14 @@
-"""Run folder -> model file for the add-on (EMA generator weights + manifest)."""
+"""Run folder -> model file for the add-on (EMA generator weights + manifest with metrics)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from blender_texgan.core.architecture import PERIODIC_SGAN_V1, PeriodicGeneratorConfig
+from blender_texgan.core.latent import LatentLayout
 from blender_texgan.core.maps import PBR_MAPS
 from blender_texgan.core.modelfile import write_model_file
 
-from .procedural import NORMAL_STRENGTH
 from .train import latest_checkpoint, load_checkpoint, machine_summary
 
 
@@ -15,37 +16,59 @@ class ExportError(RuntimeError):
     pass
 
 
-def build_manifest(name: str, cfg: PeriodicGeneratorConfig, options: dict, step: int, seconds: float,
+def build_manifest(name: str, cfg: PeriodicGeneratorConfig, layout: LatentLayout, *, options: dict,
+                   step: int, seconds: float, normal_strength: float, data_description: str,
+                   credits: list[str] | None = None, metrics: dict | None = None,
                    description: str = "", license: str = "CC0-1.0") -> dict:
-    source = f"folder {options['data']}" if options.get("data") else f"procedural preset '{options['preset']}'"
     return {
         "name": name,
         "kind": "generator",
         "architecture": {"name": PERIODIC_SGAN_V1, "config": cfg.to_dict()},
         "maps": [{"name": m.name, "channels": m.channels, "colorspace": m.colorspace,
                   **({"derived_from": "height"} if m.name == "normal" else {})} for m in PBR_MAPS],
-        "latent": {"channels": cfg.latent_channels, "scale": cfg.scale, "distribution": "standard_normal"},
-        "normal_strength": NORMAL_STRENGTH,
+        "latent": layout.to_dict(),
+        "normal_strength": float(normal_strength),
         "normal_convention": "OpenGL",
         "native_tile_size": options["crop"],
         "real_world_size_m": 1.0,
-        "description": description or f"Tileable PBR generator trained on {source}.",
+        "description": description or f"Tileable PBR generator trained on {data_description}.",
         "license": license,
-        "training": {"data": source, "steps": step, "seconds": round(seconds, 1),
+        "credits": credits or [],
+        "training": {"data": data_description, "steps": step, "seconds": round(seconds, 1),
                      "command": options.get("command", ""), "machine": machine_summary(),
                      "batch": options["batch"], "crop": options["crop"]},
-        "metrics": {},
+        "metrics": metrics or {},
     }
 
 
-def export_run(run: Path, out: Path, name: str | None = None, description: str = "") -> Path:
+def export_run(run: Path, out: Path, name: str | None = None, description: str = "",
+               with_metrics: bool = True) -> Path:
     ckpt = latest_checkpoint(run)
     if ckpt is None:
         raise ExportError(f"No checkpoint in '{run}': train first (python -m trainer train --out {run}).")
     state = load_checkpoint(ckpt)
     cfg = PeriodicGeneratorConfig.from_dict(state["config"])
+    layout = LatentLayout.from_dict(state["latent"])
+    options = state["options"]
+    metrics = {}
+    if with_metrics:
+        import torch
+
+        from blender_texgan.engine.nets import build_generator
+
+        from .data import load_training_data
+        from .train import measure
+        print("measuring the exported generator against held-out crops...", file=sys.stderr)
+        ema = build_generator(cfg).eval()
+        ema.load_state_dict(state["ema"])
+        data = load_training_data(options["preset"], options["data"], options["crop"],
+                                  options["pool_count"], options["pool_size"], options["seed"])
+        metrics = measure(ema, layout, data, options["crop"], 64, seed=12345, device=torch.device("cpu"))
+        metrics["step"] = state["step"]
     tensors = {k: v.detach().float().cpu().numpy() for k, v in state["ema"].items()}
-    manifest = build_manifest(name or Path(out).stem, cfg, state["options"], state["step"],
-                              state["seconds"], description)
+    manifest = build_manifest(name or Path(out).stem, cfg, layout, options=options, step=state["step"],
+                              seconds=state["seconds"], normal_strength=state["normal_strength"],
+                              data_description=state["data_description"], credits=state.get("credits"),
+                              metrics=metrics, description=description)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     return write_model_file(out, tensors, manifest)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .architecture import ARCHITECTURES
+from .latent import LatentLayout
 from .maps import MAP_BY_NAME
 
 FORMAT_VERSION = 1
@@ -220,9 +221,11 @@ def validate_manifest(manifest, path: str | os.PathLike = "<manifest>") -> None:
         spec = MAP_BY_NAME.get(m.get("name"))
         if spec is None or m.get("channels") != spec.channels or m.get("colorspace") != spec.colorspace:
             fail(f"declares an unsupported map {m!r}")
-    latent = manifest["latent"]
-    if (not isinstance(latent, dict) or latent.get("channels") != cfg.latent_channels
-            or latent.get("scale") != cfg.scale):
+    try:
+        layout = LatentLayout.from_dict(manifest["latent"])
+    except ValueError as exc:
+        fail(f"has a {exc}")
+    if layout.channels != cfg.latent_channels or layout.scale != cfg.scale:
         fail("has a latent layout that does not match its architecture")
     strength = manifest["normal_strength"]
     if not isinstance(strength, (int, float)) or not math.isfinite(strength) or strength <= 0:

@@ -6,9 +6,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ..core.architecture import ARCHITECTURES
+from ..core.latent import LatentLayout, seed_latent
 from ..core.maps import complete_map_set, split_channels
 from ..core.modelfile import ModelFile, ModelFileError, read_model_file
 
@@ -89,13 +88,6 @@ def load_generator(path: Path, device):
 
 # ---------------------------------------------------------------- generation
 
-def make_latent(seed: int, latent_channels: int, scale: int, resolution: int) -> np.ndarray:
-    """The spatial latent for a seed, drawn in numpy so every engine sees the same numbers."""
-    side = resolution // scale
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((1, latent_channels, side, side), dtype=np.float32)
-
-
 def check_resolution(resolution: int, scale: int) -> None:
     if not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
         raise GenerationError(f"Resolution must be between {MIN_RESOLUTION} and {MAX_RESOLUTION} pixels.")
@@ -116,7 +108,7 @@ def generate(request: GenerationRequest) -> tuple[dict, dict]:
     model, net = load_generator(path, device)
     cfg = net.cfg
     check_resolution(request.resolution, cfg.scale)
-    z = make_latent(request.seed, cfg.latent_channels, cfg.scale, request.resolution)
+    z = seed_latent(LatentLayout.from_dict(model.manifest["latent"]), request.seed, request.resolution)
 
     import torch
     with torch.inference_mode():
@@ -126,4 +118,4 @@ def generate(request: GenerationRequest) -> tuple[dict, dict]:
 
 
 __all__ = ["GenerationRequest", "GenerationError", "EngineUnavailable", "ModelFileError",
-           "generate", "bundled_models", "resolve_model", "make_latent", "ModelFile"]
+           "generate", "bundled_models", "resolve_model", "ModelFile"]

@@ -1,0 +1,161 @@
+"""The trainer: periodic augmentation and losses, config, resume after a crash, Ctrl-C, DDP on gloo."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from blender_texgan.core.tiling import looks_periodic
+from trainer.augment import augment
+from trainer.discriminator import PatchDiscriminator
+from trainer.losses import d_hinge, r1_penalty
+from trainer.procedural import make_material
+from blender_texgan.core.maps import stack_channels
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--crop", "32", "--batch", "2", "--channels", "16,12,8", "--local-channels", "8",
+        "--global-channels", "4", "--pool-count", "4", "--pool-size", "64", "--eval-count", "8",
+        "--device", "cpu"]
+
+
+def periodic_batch(n=4, size=64):
+    return torch.from_numpy(np.stack([stack_channels(make_material("bricks", i, size)) for i in range(n)]))
+
+
+def test_augmentation_keeps_periodicity():
+    x = periodic_batch()
+    out = augment(x, torch.Generator().manual_seed(0), p=1.0)
+    assert not torch.equal(out, x)
+    for img in out.numpy():
+        assert looks_periodic(np.moveaxis(img, 0, -1))
+
+
+def test_discriminator_is_roll_equivariant_so_losses_see_no_border():
+    torch.manual_seed(0)
+    D = PatchDiscriminator(5, width=8).eval()
+    x = periodic_batch(2)
+    with torch.no_grad():
+        logits = D(x)
+        rolled = D(torch.roll(x, (16, 32), dims=(2, 3)))  # the D downsamples by 16
+    torch.testing.assert_close(rolled, torch.roll(logits, (1, 2), dims=(2, 3)), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(d_hinge(rolled, -rolled), d_hinge(logits, -logits))
+
+
+def test_r1_gradient_is_periodic_and_positive():
+    torch.manual_seed(0)
+    D = PatchDiscriminator(5, width=8).eval()  # eval: spectral norm's power iteration stays put
+    x = periodic_batch(2)
+    penalty = r1_penalty(D, x)
+    assert penalty.item() > 0
+    penalty_rolled = r1_penalty(D, torch.roll(x, (16, 16), dims=(2, 3)))
+    torch.testing.assert_close(penalty, penalty_rolled, atol=1e-5, rtol=1e-3)
+
+
+def run_trainer(*args, check=True, **kw):
+    result = subprocess.run([sys.executable, "-m", "trainer", *args], cwd=ROOT, capture_output=True,
+                            text=True, **kw)
+    if check and result.returncode != 0:
+        pytest.fail(f"trainer {args} exited {result.returncode}:\n{result.stderr[-3000:]}")
+    return result
+
+
+def test_config_file_and_flags_resolve_in_order(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('[train]\nsteps = 77\nbatch = 3\ncrop = 64\n')
+    out = run_trainer("train", "--config", str(config), "--out", str(tmp_path / "r"), "--batch", "5", "--dry-run")
+    opts = json.loads(out.stdout)
+    assert (opts["steps"], opts["batch"], opts["crop"]) == (77, 5, 64)
+    assert not (tmp_path / "r").exists()  # a dry run writes nothing
+    config.write_text('[train]\nstepz = 1\n')
+    bad = run_trainer("train", "--config", str(config), "--out", str(tmp_path / "r"), "--dry-run", check=False)
+    assert bad.returncode == 2 and "unknown options: stepz" in bad.stderr
+
+
+def _final_weights(run: Path) -> dict:
+    ckpt = sorted((run / "checkpoints").glob("ckpt-*.pt"))[-1]
+    return torch.load(ckpt, weights_only=True)
+
+
+def test_resume_after_kill_continues_the_same_run(tmp_path):
+    steps = ["--steps", "40", "--ckpt-every", "5", "--sample-every", "1000", "--eval-every", "0"]
+    reference = tmp_path / "reference"
+    run_trainer("train", "--preset", "bricks", "--out", str(reference), *steps, *TINY)
+
+    crashed = tmp_path / "crashed"
+    proc = subprocess.Popen([sys.executable, "-m", "trainer", "train", "--preset", "bricks", "--out",
+                             str(crashed), *steps, *TINY], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((crashed / "checkpoints").glob("ckpt-*.pt")):
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    saved = sorted((crashed / "checkpoints").glob("ckpt-*.pt"))
+    assert saved, "no checkpoint before the kill"
+    for ckpt in saved:
+        torch.load(ckpt, weights_only=True)  # every checkpoint left behind is complete
+    resumed = run_trainer("train", "--preset", "bricks", "--out", str(crashed), *steps, *TINY)
+    assert "resuming" in resumed.stderr
+
+    a, b = _final_weights(reference), _final_weights(crashed)
+    assert a["step"] == b["step"] == 40
+    for key in ("G", "D", "ema"):
+        for name in a[key]:
+            torch.testing.assert_close(a[key][name], b[key][name], atol=0, rtol=0, msg=f"{key}.{name}")
+
+
+def test_ctrl_c_saves_and_exits_cleanly(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "trainer", "train", "--preset", "bricks", "--out", str(run),
+                             "--steps", "100000", "--ckpt-every", "100000", "--sample-every", "100000",
+                             "--eval-every", "0", *TINY], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not ((run / "log.jsonl").exists() and (run / "log.jsonl").read_text()):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "interrupted: saved step" in err
+    state = _final_weights(run)
+    assert 0 < state["step"] < 100000
+
+
+def test_eval_separates_a_model_from_its_data(tmp_path):
+    run = tmp_path / "run"
+    run_trainer("train", "--preset", "bricks", "--out", str(run), "--steps", "2", "--eval-every", "0", *TINY)
+    model = tmp_path / "m.safetensors"
+    run_trainer("export", str(run), "--out", str(model))
+    out = run_trainer("eval", str(model), "--preset", "bricks", "--count", "8", "--json")
+    metrics = json.loads(out.stdout)
+    assert set(metrics) >= {"swd", "swd_ratio", "seam_ratio", "diversity_ratio"}
+    assert metrics["swd_ratio"] > 2.0  # two steps of training are far from real bricks
+    assert metrics["seam_ratio"] < 1.3  # but seamless by construction
+    from blender_texgan.core.modelfile import read_manifest
+    assert read_manifest(model)["metrics"]["swd_ratio"] > 2.0
+
+
+def test_ddp_two_gloo_processes_stay_in_sync_and_only_rank0_writes(tmp_path):
+    run = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+         "-m", "trainer", "train", "--preset", "bricks", "--out", str(run), "--steps", "4",
+         "--ckpt-every", "2", "--sample-every", "4", "--eval-every", "0", *TINY],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
+    assert [l["step"] for l in lines if "step" in l] == [1, 2, 3, 4]  # one writer, not two
+    sync = [l for l in lines if "ranks_in_sync" in l]
+    assert sync and sync[-1]["world_size"] == 2 and sync[-1]["ranks_in_sync"] is True
+    assert len(set(sync[-1]["checksums"])) == 1
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["ckpt-00000002.pt", "ckpt-00000004.pt"]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-00000004.png"]

@@ -1,0 +1,355 @@
+"""Quality metrics for generated tileable texture stacks, numpy only (no torch, no pretrained nets).
+
+Images are float arrays shaped (N, C, H, W) with values in [0, 1]; C is anything (5 for the
+albedo/height/roughness stacks of blender_texgan.core.maps, 3 for RGB). Metrics:
+
+* ``sliced_wasserstein`` - the multi-scale sliced Wasserstein distance of Karras et al. 2018
+  (PGGAN, appendix D) between 7x7 patches of the Laplacian pyramids of two image sets.
+* ``swd_ratio`` - SWD(fake, held-out real) / SWD(reference real, held-out real): about 1 when the
+  generated crops are as close to unseen real texture as real training crops are.
+* ``seam_ratio_batch`` - mean wrap-seam visibility (core.tiling.seam_ratio); about 1 when tileable.
+* ``diversity_ratio`` - spread of generated images / spread of real crops, measured with a
+  translation-invariant texture descriptor so that shifted copies of one texture count as collapse.
+* ``evaluate`` - all of the above as a JSON-safe dict.
+
+Plus the data helpers ``holdout_split`` and ``random_crops`` to build the real sets.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from blender_texgan.core.tiling import seam_ratio
+
+PATCH_SIZE = 7
+PATCHES_PER_IMAGE = 128
+PROJECTIONS = 512
+SWD_MIN_SIDE = 16       # coarsest pyramid level used by SWD is at least this big (as in PGGAN)
+DESCRIPTOR_MIN_SIDE = 8  # coarsest level used by the diversity descriptor
+STD_FLOOR = 1e-3        # floor on standard deviations used for normalisation (values live in [0, 1])
+
+
+# ---------------------------------------------------------------- Laplacian pyramid
+
+def _as_batch(batch) -> np.ndarray:
+    a = np.asarray(batch, np.float64)
+    if a.ndim == 3:
+        a = a[None]
+    if a.ndim != 4:
+        raise ValueError(f"expected (N, C, H, W) images, got shape {a.shape}")
+    return a
+
+
+def _blur(x: np.ndarray) -> np.ndarray:
+    """Separable 5-tap binomial [1, 4, 6, 4, 1] / 16 blur over the last two axes, periodic borders."""
+    for axis in (-2, -1):
+        x = (6.0 * x
+             + 4.0 * (np.roll(x, 1, axis) + np.roll(x, -1, axis))
+             + (np.roll(x, 2, axis) + np.roll(x, -2, axis))) / 16.0
+    return x
+
+
+def _downsample(x: np.ndarray) -> np.ndarray:
+    return _blur(x)[..., ::2, ::2]
+
+
+def _upsample(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Zero insertion to `shape`, then the same binomial blur with gain 4 (2 per axis)."""
+    up = np.zeros(x.shape[:-2] + tuple(shape), x.dtype)
+    up[..., ::2, ::2] = x
+    return 4.0 * _blur(up)
+
+
+def max_levels(height: int, width: int, min_side: int = SWD_MIN_SIDE) -> int:
+    """How many pyramid levels keep the coarsest one at least `min_side` pixels on its short side."""
+    side, levels = min(height, width), 1
+    while (side + 1) // 2 >= min_side:
+        side = (side + 1) // 2
+        levels += 1
+    return levels
+
+
+def laplacian_pyramid(batch, levels: int) -> list[np.ndarray]:
+    """Laplacian pyramid of every image: `levels` arrays, finest first, each (N, C, h, w) float64.
+
+    Level k = G_k - upsample(G_{k+1}) with G_0 the image and G_{k+1} = blur(G_k)[::2, ::2]; the last
+    entry is the low-pass residual G_{levels-1}. Blurs wrap around (periodic borders), so the
+    pyramid of a tileable texture has no border artefacts. ``laplacian_collapse`` inverts it exactly.
+    """
+    g = _as_batch(batch)
+    if levels < 1:
+        raise ValueError("levels must be at least 1")
+    out = []
+    for _ in range(levels - 1):
+        low = _downsample(g)
+        out.append(g - _upsample(low, g.shape[-2:]))
+        g = low
+    out.append(g)
+    return out
+
+
+def laplacian_collapse(pyramid: Sequence[np.ndarray]) -> np.ndarray:
+    """Inverse of laplacian_pyramid."""
+    g = pyramid[-1]
+    for band in reversed(pyramid[:-1]):
+        g = band + _upsample(g, band.shape[-2:])
+    return g
+
+
+# ---------------------------------------------------------------- sliced Wasserstein distance
+
+def _rng(seed: int, *stream: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), *stream])
+
+
+def _patches(level: np.ndarray, count: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` random size x size patches fully inside every image -> (N * count, C, size, size)."""
+    n, c, h, w = level.shape
+    if h < size or w < size:
+        raise ValueError(f"pyramid level {h}x{w} is smaller than the {size}x{size} patches; use fewer levels")
+    ys = rng.integers(0, h - size + 1, (n, count))
+    xs = rng.integers(0, w - size + 1, (n, count))
+    d = np.arange(size)
+    p = level[np.arange(n)[:, None, None, None, None],
+              np.arange(c)[None, None, :, None, None],
+              (ys[:, :, None, None, None] + d[:, None]),
+              (xs[:, :, None, None, None] + d[None, :])]
+    return p.reshape(n * count, c, size, size)
+
+
+def _swd_1d(a: np.ndarray, b: np.ndarray, projections: int, rng: np.random.Generator) -> float:
+    """SWD between two descriptor sets (rows): random unit directions, sort, mean |difference|."""
+    n = min(len(a), len(b))
+    if len(a) > n:
+        a = a[np.sort(rng.choice(len(a), n, replace=False))]
+    if len(b) > n:
+        b = b[np.sort(rng.choice(len(b), n, replace=False))]
+    dirs = rng.standard_normal((a.shape[1], projections))
+    dirs /= np.linalg.norm(dirs, axis=0, keepdims=True)
+    pa = dirs.T @ a.T  # (projections, n), C-contiguous: sorting along the last axis is fast
+    pb = dirs.T @ b.T
+    pa.sort(axis=1)
+    pb.sort(axis=1)
+    return float(np.abs(pa - pb).mean())
+
+
+def sliced_wasserstein(a, b, levels: int | None = None, patches_per_image: int = PATCHES_PER_IMAGE,
+                       patch_size: int = PATCH_SIZE, projections: int = PROJECTIONS, seed: int = 0,
+                       return_levels: bool = False):
+    """Multi-scale sliced Wasserstein distance between image sets a and b (Karras et al. 2018).
+
+    For every Laplacian pyramid level: `patches_per_image` random patch_size x patch_size patches per
+    image (fully inside the image), flattened to C*patch_size**2 descriptors; each channel is
+    normalised by the mean and std of *b*'s patches at that level (PGGAN normalises each set by its
+    own statistics, which hides colour and contrast shifts; using b for both keeps them visible and
+    gives the numerator and denominator of swd_ratio the same scale, b being the held-out real set).
+    Then the SWD over `projections` random unit directions: project, sort, mean absolute difference,
+    the larger set first subsampled to the size of the smaller one.
+
+    levels=None uses as many levels as keep the coarsest one >= 16 pixels (the smaller of a and b).
+    Deterministic for a given seed. Returns the mean over levels, or (mean, per-level list) when
+    return_levels. Unlike PGGAN's reporting the values are not multiplied by 1e3. SWD has a positive
+    small-sample bias, so compare values computed from equal numbers of patches (see swd_ratio).
+    """
+    a, b = _as_batch(a), _as_batch(b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"channel counts differ: {a.shape[1]} vs {b.shape[1]}")
+    if levels is None:
+        levels = min(max_levels(*a.shape[-2:]), max_levels(*b.shape[-2:]))
+    pyr_a, pyr_b = laplacian_pyramid(a, levels), laplacian_pyramid(b, levels)
+    per_level = []
+    for k, (la, lb) in enumerate(zip(pyr_a, pyr_b)):
+        pa = _patches(la, patches_per_image, patch_size, _rng(seed, k, 0))
+        pb = _patches(lb, patches_per_image, patch_size, _rng(seed, k, 1))
+        mean = pb.mean(axis=(0, 2, 3), keepdims=True)
+        std = np.maximum(pb.std(axis=(0, 2, 3), keepdims=True), STD_FLOOR)
+        da = ((pa - mean) / std).reshape(len(pa), -1)
+        db = ((pb - mean) / std).reshape(len(pb), -1)
+        per_level.append(_swd_1d(da, db, projections, _rng(seed, k, 2)))
+    mean_swd = float(np.mean(per_level))
+    return (mean_swd, per_level) if return_levels else mean_swd
+
+
+def _equal_count(fake: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = min(len(fake), len(reference))
+    return fake[:n], reference[:n]
+
+
+def swd_ratio(fake, real_heldout, real_reference, seed: int = 0, **kwargs) -> float:
+    """SWD(fake, heldout) / SWD(reference, heldout): the ratio to real-vs-real SWD.
+
+    About 1 when generated images are as close to held-out real texture as real (training-region)
+    crops are; well above 1 for poor samples. Fake and reference are cut to the same number of
+    images (the first n of each) and share the seed, so both SWDs see the same held-out patches,
+    the same projections and the same sample-size bias. Use the same image size for both.
+    """
+    return _swd_parts(fake, real_heldout, real_reference, seed, **kwargs)[2]
+
+
+def _swd_parts(fake, real_heldout, real_reference, seed: int, **kwargs) -> tuple[float, float, float]:
+    fake, ref = _equal_count(_as_batch(fake), _as_batch(real_reference))
+    held = _as_batch(real_heldout)
+    if kwargs.get("levels") is None:
+        kwargs["levels"] = min(max_levels(*x.shape[-2:]) for x in (fake, ref, held))
+    swd = sliced_wasserstein(fake, held, seed=seed, **kwargs)
+    swd_real = sliced_wasserstein(ref, held, seed=seed, **kwargs)
+    ratio = swd / swd_real if swd_real > 0 else float("inf")
+    return float(swd), float(swd_real), float(ratio)
+
+
+# ---------------------------------------------------------------- tiling
+
+def seam_ratio_batch(batch) -> float:
+    """Mean of core.tiling.seam_ratio over the images: about 1 when they tile, well above with seams."""
+    a = _as_batch(batch)
+    return float(np.mean([seam_ratio(np.moveaxis(img, 0, -1)) for img in a]))
+
+
+# ---------------------------------------------------------------- diversity
+
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+def _luminance(a: np.ndarray) -> np.ndarray:
+    if a.shape[1] >= 3:
+        return np.tensordot(np.array([0.2126, 0.7152, 0.0722]), a[:, :3], axes=(0, 1))
+    return a.mean(axis=1)
+
+
+def _radial_log_spectrum(lum: np.ndarray, bins_per_octave: int = 2) -> np.ndarray:
+    """(N, H, W) -> (N, B) log10 of the mean power in radial frequency bands (cycles / pixel)."""
+    n, h, w = lum.shape
+    x = lum - lum.mean(axis=(1, 2), keepdims=True)
+    power = np.abs(np.fft.fft2(x)) ** 2 / (h * w)
+    r = np.sqrt(np.fft.fftfreq(h)[:, None] ** 2 + np.fft.fftfreq(w)[None, :] ** 2)
+    lowest = 1.0 / min(h, w)
+    edges = [0.5 * np.sqrt(2.0)]
+    while edges[-1] / 2 ** (1.0 / bins_per_octave) >= lowest:
+        edges.append(edges[-1] / 2 ** (1.0 / bins_per_octave))
+    edges = edges[::-1]  # ascending; the first band starts at the lowest nonzero frequency
+    flat, rf = power.reshape(n, -1), r.ravel()
+    feats = []
+    for lo, hi in zip([lowest * 0.999] + edges[:-1], edges):
+        mask = (rf >= lo) & (rf < hi) & (rf > 0)
+        if mask.any():
+            feats.append(np.log10(flat[:, mask].mean(axis=1) + 1e-10))
+    return np.stack(feats, axis=1)
+
+
+def texture_descriptor(batch, levels: int | None = None) -> np.ndarray:
+    """Translation-invariant per-image descriptor, (N, D).
+
+    * For every Laplacian (band-pass, periodic) level and channel: std, mean |value| and the
+      10/50/90 % quantiles of the band's values.
+    * For the low-pass residual and every channel: mean, std and the 10/90 % quantiles.
+    * The radially averaged power spectrum of luminance (Rec. 709 of the first 3 channels, or the
+      channel mean when C < 3), log10, two bands per octave in cycles/pixel.
+
+    All of these are pooled over positions, so a circularly shifted image has (the spectrum exactly,
+    the pyramid statistics almost exactly) the same descriptor. levels=None: coarsest level >= 8 px.
+    """
+    a = _as_batch(batch)
+    n = len(a)
+    if levels is None:
+        levels = max_levels(*a.shape[-2:], min_side=DESCRIPTOR_MIN_SIDE)
+    pyr = laplacian_pyramid(a, levels)
+    feats = []
+    for band in pyr[:-1]:
+        flat = band.reshape(n, band.shape[1], -1)
+        feats += [flat.std(-1), np.abs(flat).mean(-1)]
+        feats += list(np.quantile(flat, QUANTILES, axis=-1))
+    low = pyr[-1].reshape(n, a.shape[1], -1)
+    feats += [low.mean(-1), low.std(-1)] + list(np.quantile(low, (0.1, 0.9), axis=-1))
+    desc = np.concatenate([f.reshape(n, -1) for f in feats], axis=1)
+    return np.concatenate([desc, _radial_log_spectrum(_luminance(a))], axis=1)
+
+
+def _mean_pairwise(d: np.ndarray) -> float:
+    if len(d) < 2:
+        raise ValueError("diversity needs at least 2 images per set")
+    diff = d[:, None, :] - d[None, :, :]
+    dist = np.sqrt((diff ** 2).sum(-1))
+    iu = np.triu_indices(len(d), 1)
+    return float(dist[iu].mean())
+
+
+def diversity_ratio(fake, real) -> float:
+    """Mean pairwise descriptor distance among fakes / among real crops (about 1 is healthy).
+
+    Descriptor: ``texture_descriptor`` (per-channel, per-pyramid-level band statistics plus the
+    luminance radial power spectrum; translation invariant), each feature divided by its standard
+    deviation over the *real* set (floored at 1e-3), Euclidean distance. Mode collapse -- including
+    collapse to shifted copies of one texture, which pixel distances would call diverse -- drives it
+    towards 0. Fake and real should have the same image size (the descriptor depends on it).
+    """
+    f, r = _as_batch(fake), _as_batch(real)
+    levels = min(max_levels(*x.shape[-2:], min_side=DESCRIPTOR_MIN_SIDE) for x in (f, r))
+    df, dr = texture_descriptor(f, levels), texture_descriptor(r, levels)
+    if df.shape[1] != dr.shape[1]:
+        raise ValueError("fake and real descriptors differ in length; use the same image size")
+    scale = np.maximum(dr.std(axis=0), STD_FLOOR)
+    real_spread = _mean_pairwise(dr / scale)
+    return _mean_pairwise(df / scale) / real_spread if real_spread > 0 else float("inf")
+
+
+# ---------------------------------------------------------------- all together
+
+def evaluate(fake, real_heldout, real_reference, seed: int = 0) -> dict[str, float]:
+    """All metrics as plain floats: swd, swd_real, swd_ratio, seam_ratio, diversity_ratio.
+
+    fake: generated images; real_heldout: crops of the held-out region (holdout_split); and
+    real_reference: crops of the training region, as many as and the same size as the fakes.
+    diversity_ratio compares the fakes with real_reference.
+    """
+    swd, swd_real, ratio = _swd_parts(fake, real_heldout, real_reference, seed)
+    return {"swd": float(swd), "swd_real": float(swd_real), "swd_ratio": float(ratio),
+            "seam_ratio": float(seam_ratio_batch(fake)),
+            "diversity_ratio": float(diversity_ratio(fake, real_reference))}
+
+
+# ---------------------------------------------------------------- real data sets
+
+def holdout_split(stack: np.ndarray, fraction: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """Split a (C, H, W) exemplar into (train region, held-out region): the bottom rows are held out.
+
+    round(H * fraction) rows (at least 1) go to the held-out region. Crops of the train region must
+    not wrap around vertically into it (use random_crops(..., wrap=False)).
+    """
+    stack = np.asarray(stack)
+    if stack.ndim != 3:
+        raise ValueError(f"expected a (C, H, W) stack, got shape {stack.shape}")
+    if not 0.0 < fraction < 1.0:
+        raise ValueError("fraction must be between 0 and 1")
+    h = stack.shape[1]
+    held = max(1, int(round(h * fraction)))
+    if held >= h:
+        raise ValueError(f"nothing left to train on: {h} rows, {held} held out")
+    return stack[:, :h - held], stack[:, h - held:]
+
+
+def random_crops(stacks, size: int, count: int, rng: np.random.Generator, wrap: bool = False) -> np.ndarray:
+    """`count` random size x size crops -> (count, C, size, size) float32.
+
+    stacks: one (C, H, W) array or a sequence of them (each crop picks a stack uniformly). Crops lie
+    fully inside their stack, or, with wrap=True, start anywhere and wrap around (periodic stacks).
+    """
+    if isinstance(stacks, np.ndarray) and stacks.ndim == 3:
+        stacks = [stacks]
+    stacks = [np.asarray(s) for s in stacks]
+    if not stacks:
+        raise ValueError("no stacks to crop")
+    out = []
+    for _ in range(count):
+        s = stacks[int(rng.integers(len(stacks)))] if len(stacks) > 1 else stacks[0]
+        _, h, w = s.shape
+        if wrap:
+            y, x = int(rng.integers(h)), int(rng.integers(w))
+            rows, cols = (y + np.arange(size)) % h, (x + np.arange(size)) % w
+            out.append(s[:, rows][:, :, cols])
+        else:
+            if h < size or w < size:
+                raise ValueError(f"stack {h}x{w} is smaller than crop size {size}")
+            y, x = int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1))
+            out.append(s[:, y:y + size, x:x + size])
+    return np.stack(out).astype(np.float32)
