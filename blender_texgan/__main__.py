@@ -10,7 +10,8 @@ from .core.maps import PBR_MAPS
 from .core.modelfile import ModelFileError
 from .core.png import write_png
 from .engine.devices import DEVICE_CHOICES
-from .engine.generate import GenerationError, GenerationRequest, bundled_models, default_model_name, generate
+from .engine.generate import (ENGINES, GenerationError, GenerationRequest, bundled_models, default_model_name,
+                              generate)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -22,10 +23,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     gen.add_argument("--size", type=int, default=1024, help="output width and height in pixels")
     gen.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same maps")
     gen.add_argument("--out", type=Path, default=Path("out"), help="output folder (created if missing)")
+    gen.add_argument("--engine", choices=ENGINES, default="auto",
+                     help="torch, numpy (zero-install CPU) or auto (torch when importable)")
     gen.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device")
     gen.add_argument("--name", default=None, help="file-name prefix (default: model name and seed)")
     sub.add_parser("models", help="list bundled models")
     return parser.parse_args(argv)
+
+
+def _progress(fraction: float) -> None:
+    print(f"\rgenerating {fraction * 100:5.1f}%", end="" if fraction < 1 else "\n", file=sys.stderr, flush=True)
 
 
 def main(argv=None) -> int:
@@ -36,7 +43,8 @@ def main(argv=None) -> int:
         return 0
     started = time.perf_counter()
     try:
-        maps, manifest = generate(GenerationRequest(args.model, args.size, args.seed, args.device))
+        request = GenerationRequest(args.model, args.size, args.seed, args.device, args.engine)
+        maps, manifest = generate(request, progress=_progress if sys.stderr.isatty() else None)
     except (ModelFileError, GenerationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -133,3 +133,70 @@ def test_bad_model_file_gives_one_error_and_leaves_nothing(blender, tiny_model, 
     assert "\n" not in message and bad.name in message and "Traceback" not in message
     assert _datablocks(bpy) == before
     assert plane.active_material is None
+
+
+def test_blender_without_torch_generates_with_the_zero_install_engine(built_zip, tiny_model, tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "result.json"
+    script = Path(__file__).parent / "blender_scripts" / "no_torch_generate.py"
+    env = dict(__import__("os").environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    proc = subprocess.run([sys.executable, str(script), str(built_zip), str(tiny_model), str(out)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["result"] == ["FINISHED"] and not result["torch_loaded"]
+    assert result["image_sizes"] == [[64, 64]] * 4 and result["pixel_std"] > 1e-3
+    assert "torch engine needs PyTorch" in result["torch_refused"] and "\n" not in result["torch_refused"]
+
+
+def _addon_module(name):
+    import importlib
+    return importlib.import_module(f"bl_ext.user_default.blender_texgan.{name}")
+
+
+def test_external_worker_killed_mid_job_reports_and_the_next_job_works(blender, tiny_model):
+    import signal
+    import sys
+    import time
+
+    gen, jobs, external = _addon_module("engine.generate"), _addon_module("engine.jobs"), _addon_module("engine.external")
+    runner = jobs.JobRunner()
+    request = gen.GenerationRequest(str(tiny_model), 4096, 0, "cpu", "external", sys.executable)
+    job = runner.submit(request)
+    deadline = time.time() + 120
+    while time.time() < deadline and (external.current_process is None or job.progress == 0):
+        time.sleep(0.01)
+    assert job.active, f"the job ended before it could be killed: {job.state} {job.error}"
+    external.current_process.send_signal(signal.SIGKILL)
+    assert job.wait(60)
+    assert job.state == jobs.FAILED
+    assert "stopped unexpectedly" in job.error and "\n" not in job.error
+    assert blender.data is not None  # Blender is still here
+
+    job = runner.submit(gen.GenerationRequest(str(tiny_model), 64, 1, "cpu", "external", sys.executable))
+    assert job.wait(120) and job.state == jobs.DONE, job.error
+    maps, manifest = job.result
+    local, _ = gen.generate(gen.GenerationRequest(str(tiny_model), 64, 1, "cpu", "torch"))
+    for name in local:
+        assert np.abs(maps[name] - local[name]).max() < 1e-5, name
+
+
+def test_external_engine_with_a_missing_interpreter_is_one_sentence(blender, tiny_model, tmp_path):
+    gen = _addon_module("engine.generate")
+    with pytest.raises(gen.GenerationError, match="does not exist"):
+        gen.generate(gen.GenerationRequest(str(tiny_model), 64, 0, "cpu", "external", str(tmp_path / "python")))
+
+
+def test_cancelled_job_leaves_no_datablocks(blender, tiny_model):
+    bpy = blender
+    jobs, gen = _addon_module("engine.jobs"), _addon_module("engine.generate")
+    before = _datablocks(bpy)
+    runner = jobs.JobRunner()
+    job = runner.submit(gen.GenerationRequest(str(tiny_model), 4096, 0, "cpu", "numpy"))
+    job.cancel()
+    assert job.wait(60) and job.state == jobs.CANCELLED and job.result is None
+    assert _datablocks(bpy) == before

@@ -1,15 +1,18 @@
-"""Operators: texgan.generate_material."""
+"""Operators: texgan.generate_material (off the UI thread, Esc cancels) and texgan.cancel_generation."""
 from __future__ import annotations
 
 import bpy
 
-from ..core.maps import MAP_BY_NAME, PBR_MAPS
+from ..core.maps import PBR_MAPS
 from ..core.modelfile import ModelFileError
-from ..engine.generate import GenerationError, GenerationRequest, default_model_name, generate
+from ..engine.generate import ENGINES, GenerationError, GenerationRequest, default_model_name, generate
+from ..engine.jobs import CANCELLED, DONE, FAILED, RUNNER, Job
 from .images import image_from_array
 from .materials import build_pbr_tree
+from .preferences import preferences
 
 MATERIAL_TYPES = {"MESH", "CURVE", "SURFACE", "META", "FONT"}
+POLL_SECONDS = 0.05
 
 
 def build_material(maps: dict, manifest: dict, seed: int) -> bpy.types.Material:
@@ -41,6 +44,12 @@ def assign_material(obj: bpy.types.Object, material: bpy.types.Material) -> None
         obj.material_slots[obj.active_material_index].material = material
 
 
+def status_text(job: Job) -> str:
+    eta = job.eta_seconds()
+    eta_text = f", about {eta:.0f} s left" if eta is not None else ""
+    return f"TexGAN: generating {job.progress * 100:.0f}%{eta_text} (Esc to cancel)"
+
+
 class TEXGAN_OT_generate_material(bpy.types.Operator):
     """Generate a seamless PBR material with a TexGAN model and assign it to the active object"""
     bl_idname = "texgan.generate_material"
@@ -50,6 +59,12 @@ class TEXGAN_OT_generate_material(bpy.types.Operator):
     model: bpy.props.StringProperty(name="Model", description="Bundled model name or path to a .safetensors file")
     resolution: bpy.props.IntProperty(name="Resolution", default=1024, min=32, max=8192)
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
+    engine: bpy.props.StringProperty(name="Engine",
+                                     description="auto, torch, numpy or external (empty: preferences)")
+
+    _job: Job | None = None
+    _timer = None
+    _object_name = ""
 
     @classmethod
     def poll(cls, context):
@@ -59,20 +74,100 @@ class TEXGAN_OT_generate_material(bpy.types.Operator):
             return False
         return True
 
-    def execute(self, context):
-        request = GenerationRequest(self.model or default_model_name(), self.resolution, self.seed)
-        try:
-            maps, manifest = generate(request)
-            material = build_material(maps, manifest, request.seed)
-        except (ModelFileError, GenerationError, LookupError) as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        assign_material(context.active_object, material)
+    def request(self, context) -> GenerationRequest:
+        prefs = preferences(context)
+        engine = self.engine or (prefs.engine if prefs else "auto")
+        device = prefs.device if prefs else "auto"
+        python = bpy.path.abspath(prefs.python) if prefs and prefs.python else ""
+        if engine not in ENGINES:
+            raise GenerationError(f"Engine must be one of {', '.join(ENGINES)}, not '{engine}'.")
+        return GenerationRequest(self.model or default_model_name(), self.resolution, self.seed, device, engine,
+                                 python)
+
+    def finish(self, context, maps: dict, manifest: dict, seed: int):
+        material = build_material(maps, manifest, seed)
+        obj = bpy.data.objects.get(self._object_name) or context.active_object
+        if obj is not None and obj.type in MATERIAL_TYPES:
+            assign_material(obj, material)
         self.report({"INFO"}, f"Created material '{material.name}'")
         return {"FINISHED"}
 
+    def execute(self, context):
+        self._object_name = context.active_object.name
+        try:
+            request = self.request(context)
+            if bpy.app.background:  # scripts and tests: synchronous
+                maps, manifest = generate(request)
+                return self.finish(context, maps, manifest, request.seed)
+            self._job = RUNNER.submit(request)
+        except (ModelFileError, GenerationError, LookupError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(POLL_SECONDS, window=context.window)
+        wm.modal_handler_add(self)
+        context.workspace.status_text_set(status_text(self._job))
+        return {"RUNNING_MODAL"}
 
-classes = (TEXGAN_OT_generate_material,)
+    def stop(self, context) -> None:
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
+        context.workspace.status_text_set(None)
+        _redraw_sidebars(context)
+
+    def modal(self, context, event):
+        job = self._job
+        if event.type == "ESC" and event.value == "PRESS":
+            job.cancel()
+            self.stop(context)
+            self.report({"WARNING"}, "Generation cancelled")
+            return {"CANCELLED"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        if job.active:
+            context.workspace.status_text_set(status_text(job))
+            _redraw_sidebars(context)
+            return {"PASS_THROUGH"}
+        self.stop(context)
+        if job.state == DONE:
+            maps, manifest = job.result
+            job.result = None
+            try:
+                return self.finish(context, maps, manifest, job.request.seed)
+            except LookupError as exc:
+                self.report({"ERROR"}, str(exc))
+                return {"CANCELLED"}
+        if job.state == FAILED:
+            self.report({"ERROR"}, job.error)
+        elif job.state == CANCELLED:
+            self.report({"WARNING"}, "Generation cancelled")
+        return {"CANCELLED"}
+
+
+class TEXGAN_OT_cancel_generation(bpy.types.Operator):
+    """Stop the running TexGAN generation; nothing is created"""
+    bl_idname = "texgan.cancel_generation"
+    bl_label = "Cancel"
+    bl_options = {"INTERNAL"}
+
+    @classmethod
+    def poll(cls, context):
+        return RUNNER.busy()
+
+    def execute(self, context):
+        RUNNER.current.cancel()
+        return {"FINISHED"}
+
+
+def _redraw_sidebars(context) -> None:
+    screen = getattr(context, "screen", None)
+    for area in (screen.areas if screen else ()):
+        if area.type == "VIEW_3D":
+            area.tag_redraw()
+
+
+classes = (TEXGAN_OT_generate_material, TEXGAN_OT_cancel_generation)
 
 
 def register():
@@ -81,5 +176,7 @@ def register():
 
 
 def unregister():
+    if RUNNER.busy():
+        RUNNER.current.cancel()
     for cls in reversed(classes):
         bpy.utils.unregister_class(cls)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bpy
 
+from ..engine.jobs import RUNNER
 from .properties import CUSTOM
 
 
@@ -23,6 +24,14 @@ class TEXGAN_PT_generate(bpy.types.Panel):
             layout.prop(settings, "model_path")
         layout.prop(settings, "resolution")
         layout.prop(settings, "seed")
+        job = RUNNER.current
+        if job is not None and job.active:
+            eta = job.eta_seconds()
+            text = f"{job.progress * 100:.0f}%" + (f", {eta:.0f} s left" if eta is not None else "")
+            row = layout.row(align=True)
+            row.progress(factor=job.progress, type="BAR", text=text)
+            row.operator("texgan.cancel_generation", text="", icon="CANCEL")
+            return
         op = layout.operator("texgan.generate_material", icon="MATERIAL")
         op.model = settings.model_argument()
         op.resolution = settings.resolution

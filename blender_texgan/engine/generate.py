@@ -1,18 +1,27 @@
-"""Generation: a typed request in, a MapSet out. Shared by the add-on and the terminal entry."""
+"""Generation: a typed request in, a MapSet out. Shared by the add-on and the terminal entry.
+
+Engines: "torch" (CUDA, MPS or CPU) and "numpy" (zero-install CPU: numpy ships with Blender);
+"auto" takes torch when it can be imported, numpy otherwise. Large outputs run tile by tile with
+exact periodicity, which also gives progress reports and cancel points.
+"""
 from __future__ import annotations
 
 import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..core.architecture import ARCHITECTURES
 from ..core.latent import LatentLayout, seed_latent
 from ..core.maps import complete_map_set, split_channels
 from ..core.modelfile import ModelFile, ModelFileError, read_model_file
+from .tiled import Cancelled, receptive_halo, run_tiled
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 MIN_RESOLUTION, MAX_RESOLUTION = 32, 8192
+ENGINES = ("auto", "torch", "numpy", "external")
+CPU_TILE_PIXELS = 512  # output tile side on the CPU: bounds memory, gives progress steps
 
 
 class GenerationError(RuntimeError):
@@ -23,12 +32,19 @@ class EngineUnavailable(GenerationError):
     pass
 
 
+class GenerationCancelled(GenerationError):
+    def __init__(self):
+        super().__init__("Generation was cancelled.")
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     model: str          # a bundled model's name, or a path to a .safetensors model file
     resolution: int = 1024
     seed: int = 0
-    device: str = "auto"
+    device: str = "auto"  # torch engine: auto / cpu / cuda / mps
+    engine: str = "auto"  # auto / torch / numpy / external
+    python: str = ""      # external engine: the interpreter that runs the worker
 
 
 # ---------------------------------------------------------------- models
@@ -56,34 +72,93 @@ def resolve_model(model: str) -> Path:
     raise GenerationError(f"Unknown model '{model}': bundled models are {', '.join(bundled) or 'none'}.")
 
 
-_cache_lock = threading.Lock()
-_cache: dict[tuple, object] = {}
-
-
-def load_generator(path: Path, device):
-    """Model file -> torch generator in eval mode on `device` (cached by path, mtime and device)."""
+def torch_available() -> bool:
     try:
-        import torch
-        from .nets import build_generator
+        import torch  # noqa: F401
     except ImportError:
-        raise EngineUnavailable(
-            "TexGAN needs PyTorch to generate: install it into Blender's Python "
-            "(for example: <blender python> -m pip install torch).") from None
+        return False
+    return True
+
+
+def pick_engine(name: str) -> str:
+    if name not in ENGINES or name == "external":
+        raise GenerationError(f"Engine must be one of {', '.join(ENGINES)}, not '{name}'.")
+    if name == "auto":
+        return "torch" if torch_available() else "numpy"
+    if name == "torch" and not torch_available():
+        raise EngineUnavailable("The torch engine needs PyTorch, which this Python cannot import; "
+                                "use the numpy engine or install torch.")
+    return name
+
+
+class Runner:
+    """A loaded model ready to run: forward((C, h, w) latent) -> (out, h*scale, w*scale)."""
+
+    def __init__(self, model: ModelFile, engine: str, device: str):
+        arch = model.manifest["architecture"]
+        self.model = model
+        self.cfg = ARCHITECTURES[arch["name"]][0].from_dict(arch["config"])
+        self.layout = LatentLayout.from_dict(model.manifest["latent"])
+        self.engine = engine
+        self.device = None
+        if engine == "numpy":
+            from .numpy_net import NumpyGenerator
+            self._net = NumpyGenerator(self.cfg, model.tensors)
+            return
+        import torch
+
+        from .devices import pick_device
+        from .nets import build_generator
+        try:
+            self.device = pick_device(device)
+        except (ValueError, RuntimeError) as exc:
+            raise GenerationError(str(exc)) from None
+        net = build_generator(self.cfg)
+        net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.tensors.items()})
+        self._net = net.eval().to(self.device)
+
+    def forward(self, z):
+        if self.engine == "numpy":
+            return self._net(z)
+        import torch
+        with torch.inference_mode():
+            return self._net(torch.from_numpy(z[None]).to(self.device))[0].float().cpu().numpy()
+
+    def tile_cells(self) -> int:
+        """Tile side in latent cells: fixed on the CPU; sized to free memory on a GPU."""
+        cells = max(1, CPU_TILE_PIXELS // self.cfg.scale)
+        if self.device is not None and self.device.type == "cuda":
+            import torch
+            free, _ = torch.cuda.mem_get_info(self.device)
+            # Peak activations per output pixel: about 4 tensors of the widest full-res layer.
+            per_pixel = 4 * 4 * max(self.cfg.channels[-1], self.cfg.out_channels) * 2
+            side = int((0.5 * free / per_pixel) ** 0.5)
+            cells = max(cells, side // self.cfg.scale)
+        return cells
+
+
+_cache_lock = threading.Lock()
+_cache: dict[tuple, Runner] = {}
+
+
+def load_runner(path: Path, engine: str, device: str = "auto") -> Runner:
+    """Model file -> Runner (cached by path, mtime, size, engine and device; one model resident)."""
     stat = path.stat() if path.exists() else None
-    key = (str(path.resolve()), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0, str(device))
+    key = (str(path.resolve()), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0, engine, device)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
-    model = read_model_file(path)
-    arch = model.manifest["architecture"]
-    cfg = ARCHITECTURES[arch["name"]][0].from_dict(arch["config"])
-    net = build_generator(cfg)
-    net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.tensors.items()})
-    net.eval().to(device)
+    runner = Runner(read_model_file(path), engine, device)
     with _cache_lock:
-        _cache.clear()  # one model resident at a time keeps memory predictable
-        _cache[key] = (model, net)
-    return model, net
+        _cache.clear()
+        _cache[key] = runner
+    return runner
+
+
+def load_generator(path: Path, device="cpu"):
+    """(ModelFile, torch module) for trainer tools such as eval."""
+    runner = load_runner(Path(path), "torch", str(device))
+    return runner.model, runner._net
 
 
 # ---------------------------------------------------------------- generation
@@ -96,26 +171,31 @@ def check_resolution(resolution: int, scale: int) -> None:
                               f"(for example {resolution // scale * scale or scale}).")
 
 
-def generate(request: GenerationRequest) -> tuple[dict, dict]:
-    """Run a request: (MapSet, manifest). Raises ModelFileError or GenerationError, one line each."""
-    from .devices import pick_device
+def generate(request: GenerationRequest, progress: Callable[[float], None] | None = None,
+             should_stop: Callable[[], bool] | None = None) -> tuple[dict, dict]:
+    """Run a request: (MapSet, manifest). Raises ModelFileError or GenerationError, one line each.
 
+    `progress(fraction)` is called as tiles finish; `should_stop()` is polled between tiles and
+    makes this raise GenerationCancelled.
+    """
+    if request.engine == "external":
+        from .external import run_external
+        return run_external(request.python, request, progress, should_stop)
     path = resolve_model(request.model)
+    runner = load_runner(path, pick_engine(request.engine), request.device)
+    check_resolution(request.resolution, runner.cfg.scale)
+    z = seed_latent(runner.layout, request.seed, request.resolution)[0]
+    halo = receptive_halo(len(runner.cfg.channels) - 1)
+    report = (lambda f: progress(0.9 * f)) if progress else None
     try:
-        device = pick_device(request.device)
-    except (ValueError, RuntimeError) as exc:
-        raise GenerationError(str(exc)) from None
-    model, net = load_generator(path, device)
-    cfg = net.cfg
-    check_resolution(request.resolution, cfg.scale)
-    z = seed_latent(LatentLayout.from_dict(model.manifest["latent"]), request.seed, request.resolution)
-
-    import torch
-    with torch.inference_mode():
-        raw = net(torch.from_numpy(z).to(device))[0].float().cpu().numpy()
-    maps = complete_map_set(split_channels(raw), model.manifest["normal_strength"])
-    return maps, model.manifest
+        raw = run_tiled(runner.forward, z, runner.cfg.scale, runner.tile_cells(), halo, report, should_stop)
+    except Cancelled:
+        raise GenerationCancelled() from None
+    maps = complete_map_set(split_channels(raw), runner.model.manifest["normal_strength"])
+    if progress:
+        progress(1.0)
+    return maps, runner.model.manifest
 
 
-__all__ = ["GenerationRequest", "GenerationError", "EngineUnavailable", "ModelFileError",
-           "generate", "bundled_models", "resolve_model", "ModelFile"]
+__all__ = ["GenerationRequest", "GenerationError", "GenerationCancelled", "EngineUnavailable",
+           "ModelFileError", "generate", "bundled_models", "resolve_model", "ModelFile", "ENGINES"]

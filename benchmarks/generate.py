@@ -1,0 +1,133 @@
+"""Generation latency per engine and size, peak memory, Blender-side overhead, GFLOP/s vs roofline.
+
+    .venv/bin/python benchmarks/generate.py [--model proc_bricks] [--sizes 512,1024,2048,4096] [--repeats 3]
+
+Each (engine, size) runs in a fresh process so its peak resident memory is its own. The roofline
+is the best GFLOP/s of one large 3x3 convolution in torch on this machine, measured in this run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def generator_gflop(model: str, size: int) -> float:
+    """Convolution FLOPs of one generation (2 x multiply-adds), from the architecture."""
+    from blender_texgan.core.architecture import ARCHITECTURES
+    from blender_texgan.core.modelfile import read_manifest
+    from blender_texgan.engine.generate import resolve_model
+
+    arch = read_manifest(resolve_model(model))["architecture"]
+    cfg = ARCHITECTURES[arch["name"]][0].from_dict(arch["config"])
+    side = size // cfg.scale
+    c = cfg.channels
+    flops = 2 * side * side * 9 * cfg.latent_channels * c[0]
+    for i in range(1, len(c)):
+        side *= 2
+        flops += 2 * side * side * 9 * (c[i - 1] * c[i] + c[i] * c[i])
+    flops += 2 * side * side * c[-1] * cfg.out_channels
+    return flops / 1e9
+
+
+def one(engine: str, model: str, size: int, repeats: int) -> dict:
+    from blender_texgan.engine.generate import GenerationRequest, generate
+
+    request = GenerationRequest(model, size, 0, "auto", engine)
+    generate(GenerationRequest(model, 64, 0, "auto", engine))  # load the model, warm caches
+    times = []
+    for seed in range(repeats):
+        t0 = time.perf_counter()
+        generate(GenerationRequest(model, size, seed, "auto", engine))
+        times.append(time.perf_counter() - t0)
+    return {"engine": engine, "size": size, "median_s": statistics.median(times), "runs": len(times),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def roofline_gflops() -> float:
+    import torch
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+    x = torch.randn(4, 64, 128, 128)
+    best = float("inf")
+    with torch.no_grad():
+        conv(x)
+        for _ in range(5):
+            t0 = time.perf_counter()
+            conv(x)
+            best = min(best, time.perf_counter() - t0)
+    return 2.0 * 4 * 64 * 128 * 128 * 64 * 9 / best / 1e9
+
+
+def blender_overhead(model: str, size: int) -> dict:
+    """Seconds to generate vs to create images, upload pixels and build nodes, in real Blender."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import build
+    import headless
+    bpy = headless.start()
+    headless.install_extension(build.build(Path(__import__("tempfile").mkdtemp())))
+    mod = sys.modules["bl_ext.user_default.blender_texgan.blender.operators"]
+    gen_mod = sys.modules["bl_ext.user_default.blender_texgan.engine.generate"]
+    request = gen_mod.GenerationRequest(model, size, 0)
+    gen_mod.generate(gen_mod.GenerationRequest(model, 64, 0))
+    t0 = time.perf_counter()
+    maps, manifest = gen_mod.generate(request)
+    t1 = time.perf_counter()
+    material = mod.build_material(maps, manifest, 0)
+    t2 = time.perf_counter()
+    assert material.node_tree is not None
+    return {"size": size, "generate_s": t1 - t0, "blender_s": t2 - t1, "blender_share": (t2 - t1) / (t2 - t0)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="proc_bricks")
+    parser.add_argument("--sizes", default="512,1024,2048,4096")
+    parser.add_argument("--engines", default="torch,numpy")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--one", nargs=2, metavar=("ENGINE", "SIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--overhead", type=int, metavar="SIZE", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        size = int(args.one[1])
+        print(json.dumps(one(args.one[0], args.model, size, 1 if size >= 4096 else args.repeats)))
+        return 0
+    if args.overhead:
+        print(json.dumps(blender_overhead(args.model, args.overhead)))
+        return 0
+
+    roof = roofline_gflops()
+    print(f"3x3-conv roofline (torch, 64->64, 4x128x128): {roof:.1f} GFLOP/s")
+    print(f"{'engine':7s} {'size':>5s} {'median s':>9s} {'peak MB':>8s} {'GFLOP':>7s} {'GFLOP/s':>8s} {'x roof':>7s}")
+    for engine in args.engines.split(","):
+        for size in (int(s) for s in args.sizes.split(",")):
+            out = subprocess.run([sys.executable, __file__, "--model", args.model, "--repeats", str(args.repeats),
+                                  "--one", engine, str(size)], capture_output=True, text=True)
+            if out.returncode != 0:
+                print(f"{engine:7s} {size:5d} failed: {out.stderr.strip().splitlines()[-1:]}")
+                continue
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            gflop = generator_gflop(args.model, size)
+            rate = gflop / r["median_s"]
+            print(f"{engine:7s} {size:5d} {r['median_s']:9.3f} {r['peak_rss_mb']:8.0f} {gflop:7.1f} "
+                  f"{rate:8.1f} {rate / roof:7.2f}")
+    out = subprocess.run([sys.executable, __file__, "--model", args.model, "--overhead", "2048"],
+                         capture_output=True, text=True)
+    if out.returncode == 0:
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"Blender-side overhead at 2048: images + pixels + nodes {r['blender_s']:.2f} s of "
+              f"{r['generate_s'] + r['blender_s']:.2f} s total = {100 * r['blender_share']:.0f}% (goal <= 15%)")
+    else:
+        print("Blender overhead measurement failed:", out.stderr.strip().splitlines()[-1:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

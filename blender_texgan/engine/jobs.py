@@ -1,0 +1,101 @@
+"""Generation jobs on a worker thread: progress, ETA, cancel, one job at a time.
+
+The heavy work (torch or numpy) releases the GIL, so Blender's main thread stays responsive; the
+main thread only polls `Job` objects and builds datablocks when one is done.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..core.modelfile import ModelFileError
+from .generate import GenerationCancelled, GenerationError, GenerationRequest, generate
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+
+Runner = Callable[..., tuple[dict, dict]]  # generate-compatible: (request, progress, should_stop)
+
+
+@dataclass
+class Job:
+    request: GenerationRequest
+    state: str = QUEUED
+    progress: float = 0.0
+    error: str = ""
+    result: tuple[dict, dict] | None = None
+    started: float = 0.0
+    finished: float = 0.0
+    _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def active(self) -> bool:
+        return self.state in (QUEUED, RUNNING)
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    def eta_seconds(self) -> float | None:
+        """Remaining seconds, extrapolated from progress so far (None until there is some)."""
+        if self.state != RUNNING or self.progress <= 0.02:
+            return None
+        elapsed = time.perf_counter() - self.started
+        return elapsed * (1.0 - self.progress) / self.progress
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.active
+
+
+class JobRunner:
+    """Runs one job at a time on a daemon thread; a second submit while one runs is refused."""
+
+    def __init__(self, run: Runner = generate):
+        self._run = run
+        self._lock = threading.Lock()
+        self.current: Job | None = None
+
+    def busy(self) -> bool:
+        return self.current is not None and self.current.active
+
+    def submit(self, request: GenerationRequest) -> Job:
+        with self._lock:
+            if self.busy():
+                raise GenerationError("A material is already being generated: wait for it or cancel it (Esc).")
+            job = Job(request)
+            self.current = job
+            job._thread = threading.Thread(target=self._work, args=(job,), name="texgan-generate", daemon=True)
+            job.started = time.perf_counter()
+            job.state = RUNNING
+            job._thread.start()
+        return job
+
+    def _work(self, job: Job) -> None:
+        def progress(fraction: float) -> None:
+            job.progress = max(job.progress, min(1.0, fraction))
+
+        try:
+            job.result = self._run(job.request, progress=progress, should_stop=job._cancel.is_set)
+            job.state = CANCELLED if job._cancel.is_set() else DONE
+        except GenerationCancelled:
+            job.state = CANCELLED
+        except (ModelFileError, GenerationError) as exc:
+            job.error, job.state = str(exc), FAILED
+        except MemoryError:
+            job.error, job.state = "Not enough memory for this resolution: try a smaller one.", FAILED
+        except Exception as exc:  # a bug must still reach the user as one line, never kill Blender
+            job.error, job.state = f"Generation failed unexpectedly: {type(exc).__name__}: {exc}", FAILED
+        finally:
+            job.finished = time.perf_counter()
+            if job.state != DONE:
+                job.result = None
+
+
+RUNNER = JobRunner()
