@@ -28,9 +28,9 @@ def log(message: str, started: float) -> None:
 def setup_scene(bpy) -> None:
     for obj in list(bpy.data.objects):
         bpy.data.objects.remove(obj)
-    bpy.ops.mesh.primitive_plane_add(size=2.0)
+    bpy.ops.mesh.primitive_plane_add(size=4.0)
     plane = bpy.context.active_object
-    bpy.ops.object.camera_add(location=(0.0, -2.6, 1.9), rotation=(math.radians(55), 0.0, 0.0))
+    bpy.ops.object.camera_add(location=(0.0, -2.4, 1.6), rotation=(math.radians(60), 0.0, 0.0))
     bpy.context.scene.camera = bpy.context.active_object
     bpy.ops.object.light_add(type="SUN", rotation=(math.radians(50), math.radians(-20), math.radians(30)))
     bpy.context.active_object.data.energy = 3.5

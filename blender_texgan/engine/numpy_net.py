@@ -1,7 +1,10 @@
 """The generator's forward pass in numpy: the zero-install CPU engine (numpy ships with Blender).
 
 Same parameters and maths as nets.PeriodicGenerator; parity with torch is a test. Activations are
-kept as (H, W, C) so each 3x3 convolution is one matrix product per band of rows.
+kept as (H, W, C) so each 3x3 convolution is one matrix product per band of rows. The first conv
+of every block is fused with the nearest x2 upsampling before it: each of the four output phases
+is a 2x2 convolution of the low-resolution input with summed taps, which needs 4/9 of the
+multiply-adds and never materialises the upsampled tensor.
 """
 from __future__ import annotations
 
@@ -22,6 +25,41 @@ class NumpyGenerator:
             # (Cout, Cin, kh, kw) -> (kh * kw * Cin, Cout), matching the (dy, dx, c) patch order.
             self.convs[name] = (np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(kh * kw * c_in, c_out)),
                                 np.asarray(tensors[f"{name}.bias"], np.float32))
+
+        # Sub-pixel form of upsample + conv1: phase (a, b) -> (4 * Cin, Cout) weights.
+        self.up_convs: dict[str, list[list[np.ndarray]]] = {}
+        for i in range(len(cfg.channels) - 1):
+            name = f"blocks.{i}.conv1"
+            w = np.asarray(tensors[f"{name}.weight"], np.float32)
+            taps = {0: (w[:, :, 0], w[:, :, 1] + w[:, :, 2]), 1: (w[:, :, 0] + w[:, :, 1], w[:, :, 2])}
+            phases = []
+            for a in (0, 1):
+                row = []
+                for b in (0, 1):
+                    k = np.empty(w.shape[:2] + (2, 2), np.float32)
+                    for t, rows in enumerate(taps[a]):  # rows: (Cout, Cin, 3) over column taps
+                        k[:, :, t, 0], k[:, :, t, 1] = (rows[..., 0], rows[..., 1] + rows[..., 2]) if b == 0 \
+                            else (rows[..., 0] + rows[..., 1], rows[..., 2])
+                    row.append(np.ascontiguousarray(k.transpose(2, 3, 1, 0).reshape(4 * w.shape[1], w.shape[0])))
+                phases.append(row)
+            self.up_convs[name] = phases
+
+    def upsample_conv(self, x: np.ndarray, name: str) -> np.ndarray:
+        """conv3x3(nearest_upsample_x2(x)) without building the upsampled tensor."""
+        phases, b = self.up_convs[name], self.convs[name][1]
+        h, wd, c = x.shape
+        p = np.pad(x, ((1, 1), (1, 1), (0, 0)), mode="wrap")
+        out = np.empty((2 * h, 2 * wd, b.shape[0]), np.float32)
+        rows = max(1, BAND_PIXELS // (4 * wd))
+        for r0 in range(0, h, rows):
+            r1 = min(h, r0 + rows)
+            for a in (0, 1):
+                for bb in (0, 1):
+                    cols = np.concatenate([p[r0 + a + ty:r1 + a + ty, bb + tx:bb + tx + wd]
+                                           for ty in (0, 1) for tx in (0, 1)], axis=-1)
+                    y = cols.reshape(-1, 4 * c) @ phases[a][bb] + b
+                    out[2 * r0 + a:2 * r1:2, bb::2] = y.reshape(r1 - r0, wd, -1)
+        return out
 
     def conv(self, x: np.ndarray, name: str) -> np.ndarray:
         w, b = self.convs[name]
@@ -47,8 +85,7 @@ class NumpyGenerator:
         """(C, h, w) latent -> (out_channels, h * scale, w * scale) in [0, 1]."""
         x = self.act(self.conv(np.ascontiguousarray(z.transpose(1, 2, 0), np.float32), "stem"))
         for i in range(len(self.cfg.channels) - 1):
-            x = x.repeat(2, axis=0).repeat(2, axis=1)
-            x = self.act(self.conv(x, f"blocks.{i}.conv1"))
+            x = self.act(self.upsample_conv(x, f"blocks.{i}.conv1"))
             x = self.act(self.conv(x, f"blocks.{i}.conv2"))
         y = self.conv(x, "head")
         y = 1.0 / (1.0 + np.exp(-y))
