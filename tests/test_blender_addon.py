@@ -200,3 +200,16 @@ def test_cancelled_job_leaves_no_datablocks(blender, tiny_model):
     job.cancel()
     assert job.wait(60) and job.state == jobs.CANCELLED and job.result is None
     assert _datablocks(bpy) == before
+
+
+def test_inside_blender_engines_agree_and_a_job_runs_to_completion(blender, tiny_model):
+    gen, jobs = _addon_module("engine.generate"), _addon_module("engine.jobs")
+    a, _ = gen.generate(gen.GenerationRequest(str(tiny_model), 128, 5, "cpu", "torch"))
+    b, _ = gen.generate(gen.GenerationRequest(str(tiny_model), 128, 5, "cpu", "numpy"))
+    assert max(float(np.abs(a[k] - b[k]).max()) for k in a) < 1e-3
+    runner = jobs.JobRunner()
+    job = runner.submit(gen.GenerationRequest(str(tiny_model), 2048, 5, "cpu", "numpy"))
+    assert job.state == jobs.RUNNING and runner.busy()
+    assert job.wait(120) and job.state == jobs.DONE and job.progress == 1.0 and not runner.busy()
+    maps, manifest = job.result
+    assert maps["normal"].shape == (2048, 2048, 3) and manifest["name"] == "tiny"

@@ -15,6 +15,7 @@ import numpy as np
 from blender_texgan.core.maps import stack_channels
 from blender_texgan.core.png import write_png
 
+from .metrics import holdout_split
 from .procedural import NORMAL_STRENGTH, PRESETS, make_material
 
 HELDOUT_FRACTION = 0.25  # bottom quarter of every real exemplar is never trained on
@@ -107,11 +108,10 @@ def folder_data(folder: Path, crop: int) -> TrainingData:
     loaded = load_folder(folder)
     train, wrap, heldout = [], [], []
     for stack in loaded.stacks:
-        h = stack.shape[1]
-        cut = h - int(round(h * HELDOUT_FRACTION))
-        if h - cut >= crop and cut >= crop:
-            train.append(stack[:, :cut])
-            heldout.append(stack[:, cut:])
+        region, held = holdout_split(stack, HELDOUT_FRACTION)
+        if min(region.shape[1:]) >= crop and min(held.shape[1:]) >= crop:
+            train.append(region)
+            heldout.append(held)
         else:  # too small to split: train on all of it, measure on it too
             train.append(stack)
             heldout.append(stack)
