@@ -64,6 +64,7 @@ def main() -> int:
     log(f"installed and enabled {module}", started)
 
     setup_scene(bpy)
+    bpy.context.scene.texgan.real_size = 2.0  # one texture repeat spans 2 m: 2 repeats on the 4 m plane
     t0 = time.perf_counter()
     result = bpy.ops.texgan.generate_material(resolution=RESOLUTION, seed=SEED)
     if result != {"FINISHED"}:
@@ -71,7 +72,7 @@ def main() -> int:
         return 1
     material = bpy.context.active_object.active_material
     log(f"generated '{material.name}' at {RESOLUTION}x{RESOLUTION} in {time.perf_counter() - t0:.1f} s", started)
-    material.node_tree.nodes["Mapping"].inputs["Scale"].default_value = (2.0, 2.0, 1.0)  # show the tiling
+    assert material.node_tree.nodes["Mapping"].inputs["Scale"].default_value[0] == 2.0  # 4 m plane, 2 m repeats
 
     scene = bpy.context.scene
     png, blend = OUT / "demo.png", OUT / "demo.blend"

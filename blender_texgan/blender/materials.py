@@ -9,9 +9,13 @@ from . import sockets as S
 COLUMN = 300  # node spacing in the editor, pixels
 
 
-def build_pbr_tree(tree: bpy.types.NodeTree, images: dict[str, bpy.types.Image],
-                   displacement_scale: float = 0.05) -> dict[str, bpy.types.Node]:
-    """Clear `tree` and wire the images (keys albedo, normal, roughness, height) into it."""
+def build_pbr_tree(tree: bpy.types.NodeTree, images: dict[str, bpy.types.Image], mapping_scale: float = 1.0,
+                   directx_normal: bool = False, displacement_scale: float = 0.05) -> dict[str, bpy.types.Node]:
+    """Clear `tree` and wire the images (keys albedo, normal, roughness, height) into it.
+
+    `mapping_scale` repeats the texture; `directx_normal` means the normal image is DirectX
+    (green down), so its green channel is flipped back before the Normal Map node.
+    """
     nodes, links = tree.nodes, tree.links
     nodes.clear()
     n: dict[str, bpy.types.Node] = {}
@@ -40,7 +44,11 @@ def build_pbr_tree(tree: bpy.types.NodeTree, images: dict[str, bpy.types.Image],
     links.new(S.find_socket(n["albedo"].outputs, "Color"), S.find_socket(bsdf_in, *S.PRINCIPLED_INPUTS["albedo"]))
     links.new(S.find_socket(n["roughness"].outputs, "Color"),
               S.find_socket(bsdf_in, *S.PRINCIPLED_INPUTS["roughness"]))
-    links.new(S.find_socket(n["normal"].outputs, "Color"), S.find_socket(n["normal_map"].inputs, "Color"))
+    S.find_socket(n["mapping"].inputs, "Scale").default_value = (mapping_scale, mapping_scale, 1.0)
+    normal_color = S.find_socket(n["normal"].outputs, "Color")
+    if directx_normal:
+        normal_color = _flip_green(tree, n, normal_color)
+    links.new(normal_color, S.find_socket(n["normal_map"].inputs, "Color"))
     links.new(S.find_socket(n["normal_map"].outputs, "Normal"), S.find_socket(bsdf_in, *S.PRINCIPLED_INPUTS["normal"]))
     links.new(S.find_socket(n["height"].outputs, "Color"), S.find_socket(n["displacement"].inputs, "Height"))
     S.find_socket(n["displacement"].inputs, "Midlevel").default_value = 0.5
@@ -55,3 +63,23 @@ def build_pbr_tree(tree: bpy.types.NodeTree, images: dict[str, bpy.types.Image],
         n[key].parent = frame
     n["frame"] = frame
     return n
+
+
+def _flip_green(tree, n: dict, color_socket):
+    """Separate Color -> 1 - green -> Combine Color: DirectX normal map back to OpenGL for shading."""
+    nodes, links = tree.nodes, tree.links
+    sep = nodes.new(S.SEPARATE_COLOR)
+    flip = nodes.new(S.MATH)
+    comb = nodes.new(S.COMBINE_COLOR)
+    flip.operation = "SUBTRACT"
+    S.socket_by_identifier(flip.inputs, "Value").default_value = 1.0
+    for i, node in enumerate((sep, flip, comb)):
+        node.location = (2.5 * COLUMN + i * 60, -2.6 * COLUMN - i * 40)
+        node.hide = True
+    links.new(color_socket, S.find_socket(sep.inputs, "Color"))
+    for channel in ("Red", "Blue"):
+        links.new(S.find_socket(sep.outputs, channel), S.find_socket(comb.inputs, channel))
+    links.new(S.find_socket(sep.outputs, "Green"), S.socket_by_identifier(flip.inputs, "Value_001"))
+    links.new(S.find_socket(flip.outputs, "Value"), S.find_socket(comb.inputs, "Green"))
+    n.update(flip_separate=sep, flip_green=flip, flip_combine=comb)
+    return S.find_socket(comb.outputs, "Color")

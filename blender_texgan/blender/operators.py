@@ -4,10 +4,11 @@ from __future__ import annotations
 import bpy
 
 from ..core.maps import PBR_MAPS
+from ..core.options import MaterialOptions, mapping_scale, texture_file_name
 from ..core.modelfile import ModelFileError
 from ..engine.generate import ENGINES, GenerationError, GenerationRequest, default_model_name, generate
 from ..engine.jobs import CANCELLED, DONE, FAILED, RUNNER, Job
-from .images import image_from_array
+from .images import OutputError, image_from_array, saved_image, textures_folder
 from .materials import build_pbr_tree
 from .preferences import preferences
 
@@ -15,33 +16,61 @@ MATERIAL_TYPES = {"MESH", "CURVE", "SURFACE", "META", "FONT"}
 POLL_SECONDS = 0.05
 
 
-def build_material(maps: dict, manifest: dict, seed: int) -> bpy.types.Material:
+def build_material(maps: dict, manifest: dict, seed: int, options: MaterialOptions = MaterialOptions(),
+                   object_size: float = 1.0) -> bpy.types.Material:
     """Image datablocks + a material wired to them; on any failure nothing is left behind."""
     base = f"TexGAN {manifest['name']} s{seed}"
-    images, material = {}, None
+    maps = dict(maps)
+    directx = options.normal_convention == "DIRECTX"
+    if directx:
+        maps["normal"] = maps["normal"].copy()
+        maps["normal"][..., 1] = 1.0 - maps["normal"][..., 1]
+    folder = textures_folder() if options.output == "SAVE" else None
+    images, files, material = {}, [], None
     try:
         for spec in PBR_MAPS:
-            images[spec.name] = image_from_array(f"{base} {spec.name}", maps[spec.name], spec.colorspace,
-                                                 float_buffer=spec.name == "height")
+            name = f"{base} {spec.name}"
+            if folder is None:
+                images[spec.name] = image_from_array(name, maps[spec.name], spec.colorspace,
+                                                     float_buffer=spec.name == "height")
+                continue
+            exr = spec.name == "height" and options.height_exr
+            path = folder / texture_file_name(base, spec.name, "exr" if exr else "png")
+            files.append(path)
+            images[spec.name] = saved_image(name, maps[spec.name], spec.colorspace, path,
+                                            options.bit_depth, exr)
         material = bpy.data.materials.new(base)
         material.use_nodes = True
-        build_pbr_tree(material.node_tree, images)
+        material.displacement_method = options.displacement
+        build_pbr_tree(material.node_tree, images, mapping_scale(object_size, options.real_size_m), directx)
     except Exception:
         if material is not None:
             bpy.data.materials.remove(material)
         for image in images.values():
             bpy.data.images.remove(image)
+        for path in files:
+            path.unlink(missing_ok=True)
         raise
     material["texgan"] = {"model": manifest["name"], "seed": seed}
     return material
 
 
-def assign_material(obj: bpy.types.Object, material: bpy.types.Material) -> None:
-    """Put the material in the active slot, or in a new slot when the object has none."""
-    if len(obj.material_slots) == 0:
+def assign_material(obj: bpy.types.Object, material: bpy.types.Material, slot: str = "REPLACE") -> None:
+    """Put the material in the active slot (REPLACE) or a new slot (NEW_SLOT); a new slot when
+    the object has none."""
+    if len(obj.material_slots) == 0 or slot == "NEW_SLOT":
         obj.data.materials.append(material)
+        obj.active_material_index = len(obj.material_slots) - 1
     else:
         obj.material_slots[obj.active_material_index].material = material
+
+
+def target_objects(context, active_name: str, target: str) -> list[bpy.types.Object]:
+    active = bpy.data.objects.get(active_name)
+    objects = [active] if active is not None else []
+    if target == "SELECTED":
+        objects += [o for o in context.selected_objects if o is not active]
+    return [o for o in objects if o.type in MATERIAL_TYPES]
 
 
 def status_text(job: Job) -> str:
@@ -85,10 +114,16 @@ class TEXGAN_OT_generate_material(bpy.types.Operator):
                                  python)
 
     def finish(self, context, maps: dict, manifest: dict, seed: int):
-        material = build_material(maps, manifest, seed)
-        obj = bpy.data.objects.get(self._object_name) or context.active_object
-        if obj is not None and obj.type in MATERIAL_TYPES:
-            assign_material(obj, material)
+        options = context.scene.texgan.material_options()
+        objects = target_objects(context, self._object_name, options.target)
+        size = max(objects[0].dimensions[:2]) if objects else 1.0
+        try:
+            material = build_material(maps, manifest, seed, options, size)
+        except (OutputError, OSError) as exc:
+            self.report({"ERROR"}, str(exc) if isinstance(exc, OutputError) else f"Could not save the maps: {exc}")
+            return {"CANCELLED"}
+        for obj in objects:
+            assign_material(obj, material, options.slot)
         self.report({"INFO"}, f"Created material '{material.name}'")
         return {"FINISHED"}
 

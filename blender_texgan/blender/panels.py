@@ -38,7 +38,46 @@ class TEXGAN_PT_generate(bpy.types.Panel):
         op.seed = settings.seed
 
 
-classes = (TEXGAN_PT_generate,)
+class TEXGAN_PT_material_options(bpy.types.Panel):
+    bl_idname = "TEXGAN_PT_material_options"
+    bl_label = "Material"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "TexGAN"
+    bl_parent_id = "TEXGAN_PT_generate"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        settings = context.scene.texgan
+        for name in ("real_size", "displacement", "normal_convention", "target", "slot"):
+            layout.prop(settings, name)
+
+
+class TEXGAN_PT_output_options(bpy.types.Panel):
+    bl_idname = "TEXGAN_PT_output_options"
+    bl_label = "Output"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "TexGAN"
+    bl_parent_id = "TEXGAN_PT_generate"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        settings = context.scene.texgan
+        layout.prop(settings, "output")
+        col = layout.column()
+        col.enabled = settings.output == "SAVE"
+        col.prop(settings, "bit_depth")
+        col.prop(settings, "height_exr")
+
+
+classes = (TEXGAN_PT_generate, TEXGAN_PT_material_options, TEXGAN_PT_output_options)
 
 
 def register():

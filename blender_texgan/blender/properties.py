@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bpy
 
+from ..core.options import MaterialOptions
 from ..engine.generate import bundled_models, default_model_name
 
 CUSTOM = "__custom__"
@@ -24,6 +25,34 @@ class TEXGAN_PG_settings(bpy.types.PropertyGroup):
     resolution: bpy.props.IntProperty(name="Resolution", description="Width and height of the maps in pixels",
                                       default=1024, min=32, max=8192, step=16)
     seed: bpy.props.IntProperty(name="Seed", description="Same seed, same material", default=0, min=0)
+
+    # Material options
+    real_size: bpy.props.FloatProperty(name="Real-World Size", description="Width of one texture repeat",
+                                       default=1.0, min=0.01, soft_max=20.0, subtype="DISTANCE", unit="LENGTH")
+    displacement: bpy.props.EnumProperty(name="Displacement", default="BUMP", items=[
+        ("BUMP", "Bump Only", "Height shades as bump; geometry is not moved"),
+        ("BOTH", "Displacement and Bump", "Cycles moves the geometry (needs subdivision) and adds bump")])
+    normal_convention: bpy.props.EnumProperty(name="Normal Map", default="OPENGL", items=[
+        ("OPENGL", "OpenGL", "Green up (Blender, Unity)"),
+        ("DIRECTX", "DirectX", "Green down (Unreal); flipped back in the node tree for Blender")])
+    target: bpy.props.EnumProperty(name="Apply To", default="ACTIVE", items=[
+        ("ACTIVE", "Active Object", ""), ("SELECTED", "Selected Objects", "")])
+    slot: bpy.props.EnumProperty(name="Slot", default="REPLACE", items=[
+        ("REPLACE", "Replace Active", "Put the material in the active slot"),
+        ("NEW_SLOT", "Add Slot", "Add a new material slot")])
+
+    # Output options
+    output: bpy.props.EnumProperty(name="Images", default="PACK", items=[
+        ("PACK", "Pack in .blend", "Store the maps inside the .blend file"),
+        ("SAVE", "Save Next to .blend", "Write the maps to a textures folder beside the .blend, relative paths")])
+    bit_depth: bpy.props.EnumProperty(name="PNG Depth", default="8", items=[("8", "8-bit", ""), ("16", "16-bit", "")])
+    height_exr: bpy.props.BoolProperty(name="Height as OpenEXR", default=False,
+                                       description="Save the height map as 32-bit float OpenEXR")
+
+    def material_options(self) -> MaterialOptions:
+        return MaterialOptions(real_size_m=self.real_size, displacement=self.displacement,
+                               normal_convention=self.normal_convention, target=self.target, slot=self.slot,
+                               output=self.output, bit_depth=int(self.bit_depth), height_exr=self.height_exr)
 
     def model_argument(self) -> str:
         """What to pass as the operator's `model`: a bundled name or a file path."""

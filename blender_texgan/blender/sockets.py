@@ -9,6 +9,9 @@ NORMAL_MAP = "ShaderNodeNormalMap"
 DISPLACEMENT = "ShaderNodeDisplacement"
 OUTPUT = "ShaderNodeOutputMaterial"
 FRAME = "NodeFrame"
+SEPARATE_COLOR = "ShaderNodeSeparateColor"
+COMBINE_COLOR = "ShaderNodeCombineColor"
+MATH = "ShaderNodeMath"
 
 # Principled BSDF input per map. Names checked on Blender 4.2 - 5.0 (4.0 renamed several inputs,
 # so alternatives are tried in order).
@@ -26,3 +29,11 @@ def find_socket(sockets, *names: str):
         if socket is not None:
             return socket
     raise LookupError(f"no socket named {' or '.join(names)} (this Blender version renamed it?)")
+
+
+def socket_by_identifier(sockets, identifier: str):
+    """For nodes whose sockets share a name (Math: "Value" twice), the unique identifier."""
+    for socket in sockets:
+        if socket.identifier == identifier:
+            return socket
+    raise LookupError(f"no socket with identifier {identifier}")
