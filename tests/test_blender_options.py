@@ -131,3 +131,31 @@ def test_enable_disable_twenty_times_leaks_nothing(blender):
     after = {name: len(getattr(bpy.app.handlers, name)) for name in handlers}
     assert after == handlers
     assert bpy.context.scene.texgan.resolution == 1024
+
+
+def test_import_model_refuses_a_malformed_file_and_adds_a_good_one(blender, tiny_model, tmp_path):
+    bpy = blender
+    import addon_utils  # noqa: F401
+    prefs = bpy.context.preferences.addons[MODULE].preferences
+    prefs.models_dir = str(tmp_path / "library")
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(tiny_model.read_bytes()[:100])
+    with pytest.raises(RuntimeError) as info:
+        bpy.ops.texgan.import_model(filepath=str(bad))
+    message = str(info.value).strip()
+    assert "broken.safetensors" in message and "not imported" in message and "\n" not in message
+    assert not (tmp_path / "library").exists() or not list((tmp_path / "library").iterdir())
+
+    good = tmp_path / "my_model.safetensors"
+    good.write_bytes(tiny_model.read_bytes())
+    assert bpy.ops.texgan.import_model(filepath=str(good)) == {"FINISHED"}
+    assert (tmp_path / "library" / "my_model.safetensors").exists()
+    settings = bpy.context.scene.texgan
+    assert settings.model == "user:my_model"
+    assert settings.model_argument() == str(tmp_path / "library" / "my_model.safetensors")
+    library = __import__(f"{MODULE}.engine.library", fromlist=["model_card"])
+    card = library.model_card(settings.model_argument())
+    assert card[0] == "test model" and any(line.startswith("Maps: albedo (sRGB)") for line in card)
+    assert any(line.startswith("Licence:") for line in card)
+    prefs.models_dir = ""
+    settings.model = "proc_bricks"

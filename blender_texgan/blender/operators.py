@@ -9,8 +9,10 @@ from ..core.modelfile import ModelFileError
 from ..engine.generate import ENGINES, GenerationError, GenerationRequest, default_model_name, generate
 from ..engine.jobs import CANCELLED, DONE, FAILED, RUNNER, Job
 from .images import OutputError, image_from_array, saved_image, textures_folder
+from ..engine.library import import_model
 from .materials import build_pbr_tree
-from .preferences import preferences
+from .preferences import preferences, user_models_dir
+from .properties import USER_PREFIX
 
 MATERIAL_TYPES = {"MESH", "CURVE", "SURFACE", "META", "FONT"}
 POLL_SECONDS = 0.05
@@ -180,6 +182,33 @@ class TEXGAN_OT_generate_material(bpy.types.Operator):
         return {"CANCELLED"}
 
 
+class TEXGAN_OT_import_model(bpy.types.Operator):
+    """Check a .safetensors model file and add it to your model library"""
+    bl_idname = "texgan.import_model"
+    bl_label = "Import Model File"
+    bl_options = {"REGISTER"}
+
+    filepath: bpy.props.StringProperty(subtype="FILE_PATH")
+    filter_glob: bpy.props.StringProperty(default="*.safetensors", options={"HIDDEN"})
+
+    def invoke(self, context, event):
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        try:
+            path = import_model(bpy.path.abspath(self.filepath), user_models_dir(context))
+        except ModelFileError as exc:
+            self.report({"ERROR"}, f"{exc}; it was not imported")
+            return {"CANCELLED"}
+        except OSError as exc:
+            self.report({"ERROR"}, f"Could not copy the model: {exc.strerror or exc}")
+            return {"CANCELLED"}
+        context.scene.texgan.model = USER_PREFIX + path.stem
+        self.report({"INFO"}, f"Imported model '{path.stem}'")
+        return {"FINISHED"}
+
+
 class TEXGAN_OT_cancel_generation(bpy.types.Operator):
     """Stop the running TexGAN generation; nothing is created"""
     bl_idname = "texgan.cancel_generation"
@@ -202,7 +231,7 @@ def _redraw_sidebars(context) -> None:
             area.tag_redraw()
 
 
-classes = (TEXGAN_OT_generate_material, TEXGAN_OT_cancel_generation)
+classes = (TEXGAN_OT_generate_material, TEXGAN_OT_import_model, TEXGAN_OT_cancel_generation)
 
 
 def register():

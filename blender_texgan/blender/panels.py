@@ -4,6 +4,8 @@ from __future__ import annotations
 import bpy
 
 from ..engine.jobs import RUNNER
+from ..engine.library import model_card
+from ..engine.generate import resolve_model, GenerationError
 from .properties import CUSTOM
 
 
@@ -19,9 +21,19 @@ class TEXGAN_PT_generate(bpy.types.Panel):
         settings = context.scene.texgan
         layout.use_property_split = True
         layout.use_property_decorate = False
-        layout.prop(settings, "model")
+        row = layout.row(align=True)
+        row.prop(settings, "model")
+        row.operator("texgan.import_model", text="", icon="IMPORT")
         if settings.model == CUSTOM:
             layout.prop(settings, "model_path")
+        try:
+            card = model_card(resolve_model(settings.model_argument())) if settings.model_argument() else []
+        except GenerationError as exc:
+            card = [str(exc)]
+        if card:
+            box = layout.box().column(align=True)
+            for line in card:
+                box.label(text=line)
         layout.prop(settings, "resolution")
         layout.prop(settings, "seed")
         job = RUNNER.current

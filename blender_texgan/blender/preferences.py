@@ -24,12 +24,15 @@ class TEXGAN_AddonPreferences(bpy.types.AddonPreferences):
 
     engine: bpy.props.EnumProperty(name="Engine", items=ENGINE_ITEMS, default="auto")
     device: bpy.props.EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto")
+    models_dir: bpy.props.StringProperty(name="User Models", subtype="DIR_PATH",
+                                         description="Folder of your own .safetensors models (imports go here)")
     python: bpy.props.StringProperty(name="External Python", subtype="FILE_PATH",
                                      description="Python interpreter with torch installed, for the External engine")
 
     def draw(self, context):
         layout = self.layout
         layout.use_property_split = True
+        layout.prop(self, "models_dir")
         layout.prop(self, "engine")
         row = layout.row()
         row.enabled = self.engine != "numpy"
@@ -44,6 +47,14 @@ def preferences(context=None):
     context = context or bpy.context
     addon = context.preferences.addons.get(ADDON_PACKAGE)
     return addon.preferences if addon is not None else None
+
+
+def user_models_dir(context=None) -> str:
+    """Where imported models go: the preferences folder, else the extension's user folder."""
+    prefs = preferences(context)
+    if prefs is not None and prefs.models_dir:
+        return bpy.path.abspath(prefs.models_dir)
+    return bpy.utils.extension_path_user(ADDON_PACKAGE, path="models", create=True)
 
 
 classes = (TEXGAN_AddonPreferences,)

@@ -4,16 +4,33 @@ from __future__ import annotations
 import bpy
 
 from ..core.options import MaterialOptions
-from ..engine.generate import bundled_models, default_model_name
+from ..engine.generate import default_model_name
+from ..engine.library import list_models
+from .preferences import user_models_dir
 
 CUSTOM = "__custom__"
 _enum_items: list[tuple[str, str, str]] = []  # kept alive: Blender does not copy enum item strings
 
 
+USER_PREFIX = "user:"
+
+
+def library_entries():
+    try:
+        folder = user_models_dir()
+    except Exception:  # no preferences (scripts without the add-on enabled)
+        folder = ""
+    return list_models([folder] if folder else [])
+
+
 def model_items(self, context):
-    _enum_items[:] = [(name, name.replace("_", " ").title(), f"Bundled model {name}")
-                      for name in bundled_models()]
-    _enum_items.append((CUSTOM, "Model File...", "Use a .safetensors model file from disk"))
+    items = []
+    for entry in library_entries():
+        identifier = entry.name if entry.source == "bundled" else USER_PREFIX + entry.name
+        label = entry.name.replace("_", " ").title()
+        items.append((identifier, label, f"{'Bundled' if entry.source == 'bundled' else 'Your'} model {entry.name}"))
+    items.append((CUSTOM, "Model File...", "Use a .safetensors model file from disk"))
+    _enum_items[:] = items
     return _enum_items
 
 
@@ -58,6 +75,11 @@ class TEXGAN_PG_settings(bpy.types.PropertyGroup):
         """What to pass as the operator's `model`: a bundled name or a file path."""
         if self.model == CUSTOM:
             return bpy.path.abspath(self.model_path)
+        if self.model.startswith(USER_PREFIX):
+            name = self.model[len(USER_PREFIX):]
+            for entry in library_entries():
+                if entry.source != "bundled" and entry.name == name:
+                    return str(entry.path)
         return self.model or default_model_name()
 
 

@@ -1,0 +1,84 @@
+"""The model library: bundled models plus user folders; importing a file validates it first;
+each model's card (what it makes, how good, licence, how it was trained) as lines of text."""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ..core.modelfile import ModelFileError, read_manifest, read_model_file
+from .generate import bundled_models
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str       # identifier shown to the user (file stem)
+    path: Path
+    source: str     # "bundled" or the folder it came from
+
+
+def list_models(user_dirs: list[str | os.PathLike] = ()) -> list[ModelEntry]:
+    """Bundled models first, then every .safetensors in the user folders (missing folders ignored)."""
+    entries = [ModelEntry(name, path, "bundled") for name, path in bundled_models().items()]
+    seen = {e.path.resolve() for e in entries}
+    for folder in user_dirs:
+        folder = Path(os.path.expanduser(str(folder))) if folder else None
+        if folder is None or not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.safetensors")):
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                entries.append(ModelEntry(path.stem, path, str(folder)))
+    return entries
+
+
+def import_model(source: str | os.PathLike, dest_dir: str | os.PathLike) -> Path:
+    """Validate a model file completely, then copy it into dest_dir (atomically). A malformed file
+    raises ModelFileError (one sentence) and nothing is copied."""
+    source = Path(source)
+    read_model_file(source)  # full validation: header, manifest, every tensor
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    target = dest_dir / source.name
+    if target.exists() and target.resolve() == source.resolve():
+        return target
+    tmp = target.with_name(target.name + ".part")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+    return target
+
+
+@lru_cache(maxsize=64)
+def _card(path: str, mtime_ns: int) -> tuple[str, ...]:
+    try:
+        m = read_manifest(path)
+    except ModelFileError as exc:
+        return (str(exc),)
+    lines = [m.get("description") or m["name"]]
+    lines.append("Maps: " + ", ".join(f"{x['name']} ({x['colorspace']})" for x in m["maps"]))
+    metrics = m.get("metrics") or {}
+    if metrics:
+        lines.append("Quality: SWD ratio {:.2f}, seam ratio {:.2f}, diversity {:.2f}".format(
+            metrics.get("swd_ratio", float("nan")), metrics.get("seam_ratio", float("nan")),
+            metrics.get("diversity_ratio", float("nan"))))
+    training = m.get("training") or {}
+    if training:
+        minutes = training.get("seconds", 0) / 60
+        lines.append(f"Trained: {training.get('steps', '?')} steps, {minutes:.0f} min on {training.get('data', '?')}")
+    lines.append(f"Licence: {m.get('license', 'unknown')}")
+    credits = m.get("credits") or []
+    if credits:
+        lines.append("Credits: " + ", ".join(credits))
+    return tuple(lines)
+
+
+def model_card(path: str | os.PathLike) -> list[str]:
+    """Lines describing a model for the panel (cached by path and modification time)."""
+    path = Path(path)
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return [f"Model file '{path.name}' does not exist"]
+    return list(_card(str(path), mtime))
