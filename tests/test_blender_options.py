@@ -159,3 +159,24 @@ def test_import_model_refuses_a_malformed_file_and_adds_a_good_one(blender, tiny
     assert any(line.startswith("Licence:") for line in card)
     prefs.models_dir = ""
     settings.model = "proc_bricks"
+
+
+def test_variations_gallery_creates_previews_and_frees_them_on_unregister(blender):
+    bpy = blender
+    import addon_utils
+    gallery = __import__(f"{MODULE}.blender.gallery", fromlist=["variations"])
+    bpy.context.scene.texgan.seed = 10
+    assert bpy.ops.texgan.generate_variations(count=4) == {"FINISHED"}
+    assert [seed for seed, _ in gallery.variations] == [10, 11, 12, 13]
+    previews = gallery.collection()
+    assert len(previews) == 4  # (icon ids stay 0 in background mode: Blender makes icons for a UI only)
+    assert tuple(previews["seed_10"].image_size) == (128, 128)
+    pixels = np.array(previews["seed_10"].image_pixels_float[:]).reshape(128, 128, 4)
+    other = np.array(previews["seed_11"].image_pixels_float[:]).reshape(128, 128, 4)
+    assert pixels[..., :3].std() > 0.01 and np.abs(pixels - other).mean() > 0.005
+    addon_utils.disable(MODULE)
+    try:
+        assert gallery.collection() is None and gallery.variations == []
+    finally:
+        addon_utils.enable(MODULE)
+    bpy.context.scene.texgan.seed = 0

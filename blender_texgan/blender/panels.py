@@ -6,6 +6,7 @@ import bpy
 from ..engine.jobs import RUNNER
 from ..engine.library import model_card
 from ..engine.generate import resolve_model, GenerationError
+from . import gallery
 from .properties import CUSTOM
 
 
@@ -50,6 +51,28 @@ class TEXGAN_PT_generate(bpy.types.Panel):
         op.seed = settings.seed
 
 
+class TEXGAN_PT_variations(bpy.types.Panel):
+    bl_idname = "TEXGAN_PT_variations"
+    bl_label = "Variations"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "TexGAN"
+    bl_parent_id = "TEXGAN_PT_generate"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.texgan
+        layout.operator("texgan.generate_variations", icon="IMGDISPLAY")
+        grid = layout.grid_flow(columns=3, even_columns=True, even_rows=True, align=True)
+        for seed, icon_id in gallery.variations:
+            cell = grid.column(align=True)
+            cell.template_icon(icon_value=icon_id, scale=4.0)
+            op = cell.operator("texgan.generate_material", text=f"Seed {seed}")
+            op.model = settings.model_argument()
+            op.resolution = settings.resolution
+            op.seed = seed
+
+
 class TEXGAN_PT_material_options(bpy.types.Panel):
     bl_idname = "TEXGAN_PT_material_options"
     bl_label = "Material"
@@ -89,7 +112,7 @@ class TEXGAN_PT_output_options(bpy.types.Panel):
         col.prop(settings, "height_exr")
 
 
-classes = (TEXGAN_PT_generate, TEXGAN_PT_material_options, TEXGAN_PT_output_options)
+classes = (TEXGAN_PT_generate, TEXGAN_PT_variations, TEXGAN_PT_material_options, TEXGAN_PT_output_options)
 
 
 def register():
