@@ -180,3 +180,21 @@ def test_variations_gallery_creates_previews_and_frees_them_on_unregister(blende
     finally:
         addon_utils.enable(MODULE)
     bpy.context.scene.texgan.seed = 0
+
+
+def test_mark_as_asset_with_a_shaded_preview(scene, tiny_model):
+    bpy = scene
+    bpy.context.scene.texgan.mark_asset = True
+    try:
+        plane = _plane(bpy)
+        bpy.ops.texgan.generate_material(model=str(tiny_model), resolution=64, seed=3)
+    finally:
+        bpy.context.scene.texgan.mark_asset = False
+    material = plane.active_material
+    assert material.asset_data is not None
+    assert "TexGAN" in [t.name for t in material.asset_data.tags]
+    assert material.asset_data.description == "test model"
+    preview = material.preview
+    assert tuple(preview.image_size) == (128, 128)
+    px = np.array(preview.image_pixels_float[:]).reshape(128, 128, 4)
+    assert px[..., :3].std() > 0.005 and px[..., :3].max() <= 1.0

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import bpy
+import numpy as np
 
 from ..core.maps import PBR_MAPS
 from ..core.options import MaterialOptions, mapping_scale, texture_file_name
+from ..core.preview import shaded_preview
 from ..core.modelfile import ModelFileError
 from ..engine.generate import ENGINES, GenerationError, GenerationRequest, default_model_name, generate
 from ..engine.jobs import CANCELLED, DONE, FAILED, RUNNER, Job
@@ -16,6 +18,7 @@ from .properties import USER_PREFIX
 
 MATERIAL_TYPES = {"MESH", "CURVE", "SURFACE", "META", "FONT"}
 POLL_SECONDS = 0.05
+PREVIEW_SIZE = 128
 
 
 def build_material(maps: dict, manifest: dict, seed: int, options: MaterialOptions = MaterialOptions(),
@@ -65,6 +68,18 @@ def assign_material(obj: bpy.types.Object, material: bpy.types.Material, slot: s
         obj.active_material_index = len(obj.material_slots) - 1
     else:
         obj.material_slots[obj.active_material_index].material = material
+
+
+def mark_asset(material: bpy.types.Material, maps: dict, manifest: dict) -> None:
+    """Mark as an asset, with a preview shaded from the maps and the model's description."""
+    material.asset_mark()
+    material.asset_data.description = manifest.get("description", "")
+    material.asset_data.tags.new("TexGAN")
+    preview = material.preview_ensure()
+    preview.image_size = (PREVIEW_SIZE, PREVIEW_SIZE)
+    rgba = np.ones((PREVIEW_SIZE, PREVIEW_SIZE, 4), np.float32)
+    rgba[..., :3] = shaded_preview(maps, PREVIEW_SIZE)
+    preview.image_pixels_float.foreach_set(rgba[::-1].ravel())
 
 
 def target_objects(context, active_name: str, target: str) -> list[bpy.types.Object]:
@@ -126,6 +141,8 @@ class TEXGAN_OT_generate_material(bpy.types.Operator):
             return {"CANCELLED"}
         for obj in objects:
             assign_material(obj, material, options.slot)
+        if context.scene.texgan.mark_asset:
+            mark_asset(material, maps, manifest)
         self.report({"INFO"}, f"Created material '{material.name}'")
         return {"FINISHED"}
 

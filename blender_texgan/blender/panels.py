@@ -87,7 +87,7 @@ class TEXGAN_PT_material_options(bpy.types.Panel):
         layout.use_property_split = True
         layout.use_property_decorate = False
         settings = context.scene.texgan
-        for name in ("real_size", "displacement", "normal_convention", "target", "slot"):
+        for name in ("real_size", "displacement", "normal_convention", "target", "slot", "mark_asset"):
             layout.prop(settings, name)
 
 

@@ -58,6 +58,9 @@ class TEXGAN_PG_settings(bpy.types.PropertyGroup):
         ("REPLACE", "Replace Active", "Put the material in the active slot"),
         ("NEW_SLOT", "Add Slot", "Add a new material slot")])
 
+    mark_asset: bpy.props.BoolProperty(name="Mark as Asset", default=False,
+                                       description="Mark the material as an asset (with a shaded preview) for the Asset Browser")
+
     # Output options
     output: bpy.props.EnumProperty(name="Images", default="PACK", items=[
         ("PACK", "Pack in .blend", "Store the maps inside the .blend file"),
