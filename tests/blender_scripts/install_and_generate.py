@@ -1,0 +1,32 @@
+"""Run as a script with any Blender's bpy: validate and install the zip, generate, report JSON.
+
+argv: ZIP OUT_JSON [MODEL]. Used by the version matrix (Blender 4.2 LTS, 4.5 LTS, 5.0).
+"""
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import headless  # noqa: E402
+
+zip_path, out = sys.argv[1:3]
+model = sys.argv[3] if len(sys.argv) > 3 else ""
+bpy = headless.start()
+headless.validate_extension(zip_path)
+headless.install_extension(zip_path)
+bpy.ops.mesh.primitive_plane_add()
+result = bpy.ops.texgan.generate_material(model=model, resolution=128, seed=0)
+material = bpy.context.active_object.active_material
+tree = material.node_tree
+Path(out).write_text(json.dumps({
+    "version": bpy.app.version_string,
+    "result": sorted(result),
+    "nodes": sorted(n.bl_idname for n in tree.nodes),
+    "links": len(tree.links),
+    "colorspaces": sorted(n.image.colorspace_settings.name for n in tree.nodes if n.bl_idname == "ShaderNodeTexImage"),
+    "torch": "torch" in sys.modules,
+}))
+sys.stdout.flush()
+# bpy 4.2 as a module segfaults at interpreter exit once any class was registered (seen with a
+# one-operator script too, not specific to this add-on): all work is done, so leave directly.
+__import__("os")._exit(0)

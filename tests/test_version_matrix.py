@@ -1,0 +1,44 @@
+"""Every current Blender installs the zip and generates: 4.2 LTS and 5.0 here (4.5 LTS is the main
+test environment). Each runs in its own virtual environment (.venv-matrix/, created on first use
+from the package registry) with bpy and numpy only, so generation also goes through the
+zero-install numpy engine."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MATRIX = ROOT / ".venv-matrix"
+VERSIONS = ["4.2.23", "5.0.1"]
+
+
+def matrix_python(version: str) -> Path:
+    venv = MATRIX / f"bpy-{version}"
+    python = venv / "bin" / "python"
+    marker = venv / ".installed"
+    if not marker.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"bpy=={version}", "numpy<2"],
+                       check=True, timeout=1800)
+        marker.touch()
+    return python
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_install_and_generate(version, built_zip, tmp_path):
+    python = matrix_python(version)
+    out = tmp_path / "result.json"
+    script = ROOT / "tests" / "blender_scripts" / "install_and_generate.py"
+    proc = subprocess.run([str(python), str(script), str(built_zip), str(out)], capture_output=True, text=True,
+                          timeout=600, env={"PATH": "/usr/bin:/bin", "BLENDER_USER_RESOURCES": str(tmp_path / "u")})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["version"].startswith(version.rsplit(".", 1)[0])
+    assert result["result"] == ["FINISHED"] and not result["torch"]
+    assert result["nodes"].count("ShaderNodeTexImage") == 4 and "ShaderNodeDisplacement" in result["nodes"]
+    assert result["links"] == 12
+    assert result["colorspaces"] == ["Non-Color", "Non-Color", "Non-Color", "sRGB"]
