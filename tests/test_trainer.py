@@ -147,7 +147,7 @@ def test_ddp_two_gloo_processes_stay_in_sync_and_only_rank0_writes(tmp_path):
     run = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
          "-m", "trainer", "train", "--preset", "bricks", "--out", str(run), "--steps", "4",
          "--ckpt-every", "2", "--sample-every", "4", "--eval-every", "0", *TINY],
         cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
