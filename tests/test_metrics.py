@@ -122,3 +122,16 @@ def test_holdout_split_and_random_crops():
     assert (wrapped.max(axis=(1, 2, 3)) >= 1e4).any() and (wrapped.max(axis=(1, 2, 3)) < 1e4).any()
     with pytest.raises(ValueError):
         M.random_crops(held, 16, 1, np.random.default_rng(0))
+
+
+def test_constant_real_channels_are_left_out():
+    from trainer.metrics import evaluate
+    rng = np.random.default_rng(0)
+    real_a = rng.random((8, 2, 32, 32))
+    real_b = rng.random((8, 2, 32, 32))
+    real_a[:, 1] = 0.5
+    real_b[:, 1] = 0.5
+    fake = rng.random((8, 2, 32, 32))  # channel 1 varies where the real data is constant
+    both = evaluate(fake, real_a, real_b)
+    only_first = evaluate(fake[:, :1], real_a[:, :1], real_b[:, :1])
+    assert both["swd_ratio"] == pytest.approx(only_first["swd_ratio"])

@@ -295,13 +295,26 @@ def diversity_ratio(fake, real) -> float:
 
 # ---------------------------------------------------------------- all together
 
+def informative_channels(*real_sets: np.ndarray) -> list[int]:
+    """Indices of channels that vary in the real data (std above STD_FLOOR in any set)."""
+    channels = real_sets[0].shape[1]
+    keep = [c for c in range(channels) if max(float(r[:, c].std()) for r in real_sets) > STD_FLOOR]
+    return keep or list(range(channels))
+
+
 def evaluate(fake, real_heldout, real_reference, seed: int = 0) -> dict[str, float]:
     """All metrics as plain floats: swd, swd_real, swd_ratio, seam_ratio, diversity_ratio.
 
     fake: generated images; real_heldout: crops of the held-out region (holdout_split); and
     real_reference: crops of the training region, as many as and the same size as the fakes.
     diversity_ratio compares the fakes with real_reference.
+
+    Channels that are constant in the real data (a map the source did not have, filled with a
+    constant) carry no information to compare against and are left out of every metric.
     """
+    fake, real_heldout, real_reference = (np.asarray(a) for a in (fake, real_heldout, real_reference))
+    informative = informative_channels(real_heldout, real_reference)
+    fake, real_heldout, real_reference = (a[:, informative] for a in (fake, real_heldout, real_reference))
     swd, swd_real, ratio = _swd_parts(fake, real_heldout, real_reference, seed)
     return {"swd": float(swd), "swd_real": float(swd_real), "swd_ratio": float(ratio),
             "seam_ratio": float(seam_ratio_batch(fake)),
