@@ -27,7 +27,7 @@ def _datablocks(bpy):
 def _link_set(tree):
     def describe(socket):
         node = socket.node
-        label = node.image.name.rsplit(" ", 1)[-1] if node.bl_idname == "ShaderNodeTexImage" else node.bl_idname
+        label = node.label.lower() if node.bl_idname == "ShaderNodeTexImage" else node.bl_idname
         return label, socket.name
     return {(describe(l.from_socket), describe(l.to_socket)) for l in tree.links}
 
@@ -65,7 +65,7 @@ def test_generate_builds_the_pbr_node_tree(blender, tiny_model):
         (("ShaderNodeBsdfPrincipled", "BSDF"), ("ShaderNodeOutputMaterial", "Surface")),
         (("ShaderNodeDisplacement", "Displacement"), ("ShaderNodeOutputMaterial", "Displacement")),
     }
-    images = {n.image.name.rsplit(" ", 1)[-1]: n.image for n in tree.nodes if n.bl_idname == "ShaderNodeTexImage"}
+    images = {n.label.lower(): n.image for n in tree.nodes if n.bl_idname == "ShaderNodeTexImage"}
     assert {k: v.colorspace_settings.name for k, v in images.items()} == {
         "albedo": "sRGB", "normal": "Non-Color", "roughness": "Non-Color", "height": "Non-Color"}
     for image in images.values():
