@@ -40,6 +40,21 @@ def image_from_array(name: str, array: np.ndarray, colorspace: str, float_buffer
     return image
 
 
+def image_from_png(name: str, data: bytes, colorspace: str, file_name: str) -> bpy.types.Image:
+    """A packed image whose data is already-encoded PNG bytes: the main thread only copies them
+    (Blender decodes on first use). `file_name` is where Unpack would write it, beside the .blend."""
+    image = bpy.data.images.new(name, width=8, height=8, alpha=False)
+    try:
+        image.source = "FILE"
+        image.filepath_raw = f"//textures/{file_name}"
+        image.pack(data=data, data_len=len(data))
+        image.colorspace_settings.name = colorspace
+    except Exception:
+        bpy.data.images.remove(image)
+        raise
+    return image
+
+
 def saved_image(name: str, array: np.ndarray, colorspace: str, path: Path, bits: int = 8,
                 exr: bool = False) -> bpy.types.Image:
     """Write the map to `path` (PNG of `bits`, or OpenEXR), load it with a relative path."""

@@ -6,11 +6,12 @@ import numpy as np
 
 from ..core.maps import PBR_MAPS
 from ..core.options import MaterialOptions, mapping_scale, texture_file_name
+from ..core.prepare import PreparedMaps, prepare_maps
 from ..core.preview import shaded_preview
 from ..core.modelfile import ModelFileError
 from ..engine.generate import ENGINES, GenerationError, GenerationRequest, default_model_name, generate
 from ..engine.jobs import CANCELLED, DONE, FAILED, RUNNER, Job
-from .images import OutputError, image_from_array, saved_image, textures_folder
+from .images import OutputError, image_from_array, image_from_png, saved_image, textures_folder
 from ..engine.library import import_model
 from .materials import build_pbr_tree
 from .preferences import preferences, user_models_dir
@@ -21,23 +22,23 @@ POLL_SECONDS = 0.05
 PREVIEW_SIZE = 128
 
 
-def build_material(maps: dict, manifest: dict, seed: int, options: MaterialOptions = MaterialOptions(),
-                   object_size: float = 1.0) -> bpy.types.Material:
+def build_material(prepared: PreparedMaps, manifest: dict, seed: int,
+                   options: MaterialOptions = MaterialOptions(), object_size: float = 1.0) -> bpy.types.Material:
     """Image datablocks + a material wired to them; on any failure nothing is left behind."""
     base = f"TexGAN {manifest['name']} s{seed}"
-    maps = dict(maps)
-    directx = options.normal_convention == "DIRECTX"
-    if directx:
-        maps["normal"] = maps["normal"].copy()
-        maps["normal"][..., 1] = 1.0 - maps["normal"][..., 1]
+    maps = prepared.maps
     folder = textures_folder() if options.output == "SAVE" else None
     images, files, material = {}, [], None
     try:
         for spec in PBR_MAPS:
             name = f"{base} {spec.name}"
             if folder is None:
-                images[spec.name] = image_from_array(name, maps[spec.name], spec.colorspace,
-                                                     float_buffer=spec.name == "height")
+                if prepared.png is not None:
+                    images[spec.name] = image_from_png(name, prepared.png[spec.name], spec.colorspace,
+                                                       texture_file_name(base, spec.name, "png"))
+                else:
+                    images[spec.name] = image_from_array(name, maps[spec.name], spec.colorspace,
+                                                         float_buffer=spec.name == "height")
                 continue
             exr = spec.name == "height" and options.height_exr
             path = folder / texture_file_name(base, spec.name, "exr" if exr else "png")
@@ -47,7 +48,8 @@ def build_material(maps: dict, manifest: dict, seed: int, options: MaterialOptio
         material = bpy.data.materials.new(base)
         material.use_nodes = True
         material.displacement_method = options.displacement
-        build_pbr_tree(material.node_tree, images, mapping_scale(object_size, options.real_size_m), directx)
+        build_pbr_tree(material.node_tree, images, mapping_scale(object_size, options.real_size_m),
+                       options.normal_convention == "DIRECTX")
     except Exception:
         if material is not None:
             bpy.data.materials.remove(material)
@@ -109,6 +111,7 @@ class TEXGAN_OT_generate_material(bpy.types.Operator):
                                      description="auto, torch, numpy or external (empty: preferences)")
 
     _job: Job | None = None
+    _options: MaterialOptions = MaterialOptions()
     _timer = None
     _object_name = ""
 
@@ -130,19 +133,19 @@ class TEXGAN_OT_generate_material(bpy.types.Operator):
         return GenerationRequest(self.model or default_model_name(), self.resolution, self.seed, device, engine,
                                  python)
 
-    def finish(self, context, maps: dict, manifest: dict, seed: int):
-        options = context.scene.texgan.material_options()
+    def finish(self, context, prepared: PreparedMaps, manifest: dict, seed: int):
+        options = self._options
         objects = target_objects(context, self._object_name, options.target)
         size = max(objects[0].dimensions[:2]) if objects else 1.0
         try:
-            material = build_material(maps, manifest, seed, options, size)
+            material = build_material(prepared, manifest, seed, options, size)
         except (OutputError, OSError) as exc:
             self.report({"ERROR"}, str(exc) if isinstance(exc, OutputError) else f"Could not save the maps: {exc}")
             return {"CANCELLED"}
         for obj in objects:
             assign_material(obj, material, options.slot)
         if context.scene.texgan.mark_asset:
-            mark_asset(material, maps, manifest)
+            mark_asset(material, prepared.maps, manifest)
         self.report({"INFO"}, f"Created material '{material.name}'")
         return {"FINISHED"}
 
@@ -150,10 +153,11 @@ class TEXGAN_OT_generate_material(bpy.types.Operator):
         self._object_name = context.active_object.name
         try:
             request = self.request(context)
+            self._options = options = context.scene.texgan.material_options()
             if bpy.app.background:  # scripts and tests: synchronous
                 maps, manifest = generate(request)
-                return self.finish(context, maps, manifest, request.seed)
-            self._job = RUNNER.submit(request)
+                return self.finish(context, prepare_maps(maps, options), manifest, request.seed)
+            self._job = RUNNER.submit(request, prepare=lambda maps: prepare_maps(maps, options))
         except (ModelFileError, GenerationError, LookupError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
@@ -185,10 +189,10 @@ class TEXGAN_OT_generate_material(bpy.types.Operator):
             return {"PASS_THROUGH"}
         self.stop(context)
         if job.state == DONE:
-            maps, manifest = job.result
+            prepared, manifest = job.result
             job.result = None
             try:
-                return self.finish(context, maps, manifest, job.request.seed)
+                return self.finish(context, prepared, manifest, job.request.seed)
             except LookupError as exc:
                 self.report({"ERROR"}, str(exc))
                 return {"CANCELLED"}

@@ -11,8 +11,12 @@ import numpy as np
 _COLOR_TYPE = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type (grey, RGB, RGBA)
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+BAND_BYTES = 1 << 20  # rows are compressed in bands of about this size: no long GIL-held copies
+
+
+def _chunk(kind: bytes, data: bytes) -> list[bytes]:
+    crc = zlib.crc32(data, zlib.crc32(kind)) & 0xFFFFFFFF
+    return [struct.pack(">I", len(data)), kind, data, struct.pack(">I", crc)]
 
 
 def encode_png(image: np.ndarray, bits: int = 8, compression: int = 6) -> bytes:
@@ -28,10 +32,18 @@ def encode_png(image: np.ndarray, bits: int = 8, compression: int = 6) -> bytes:
     top = 255 if bits == 8 else 65535
     q = np.rint(np.clip(a, 0.0, 1.0) * top).astype(">u2" if bits == 16 else np.uint8)
     rows = q.reshape(h, w * c).view(np.uint8).reshape(h, -1)
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()  # filter 0 per row
+    band = max(1, BAND_BYTES // (rows.shape[1] + 1))
+    compressor = zlib.compressobj(compression)
+    parts = []
+    for r0 in range(0, h, band):
+        block = np.zeros((min(band, h - r0), rows.shape[1] + 1), np.uint8)  # filter byte 0 per row
+        block[:, 1:] = rows[r0:r0 + band]
+        parts.append(compressor.compress(block.tobytes()))
+    parts.append(compressor.flush())
     header = struct.pack(">IIBBBBB", w, h, bits, _COLOR_TYPE[c], 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
-            + _chunk(b"IDAT", zlib.compress(raw, compression)) + _chunk(b"IEND", b""))
+    pieces = [b"\x89PNG\r\n\x1a\n", *_chunk(b"IHDR", header), *_chunk(b"IDAT", b"".join(parts)),
+              *_chunk(b"IEND", b"")]
+    return b"".join(pieces)
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray, bits: int = 8) -> Path:

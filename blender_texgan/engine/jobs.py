@@ -29,6 +29,7 @@ class Job:
     finished: float = 0.0
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
+    _prepare: Callable[[dict], object] | None = field(default=None, repr=False)
 
     @property
     def active(self) -> bool:
@@ -65,11 +66,14 @@ class JobRunner:
     def busy(self) -> bool:
         return self.current is not None and self.current.active
 
-    def submit(self, request: GenerationRequest) -> Job:
+    def submit(self, request: GenerationRequest, prepare: Callable[[dict], object] | None = None) -> Job:
+        """Start a job; `prepare(maps)`, if given, also runs on the worker and replaces the maps in
+        the result (for example PNG encoding), so the main thread has less to do."""
         with self._lock:
             if self.busy():
                 raise GenerationError("A material is already being generated: wait for it or cancel it (Esc).")
             job = Job(request)
+            job._prepare = prepare
             self.current = job
             job._thread = threading.Thread(target=self._work, args=(job,), name="texgan-generate", daemon=True)
             job.started = time.perf_counter()
@@ -82,7 +86,10 @@ class JobRunner:
             job.progress = max(job.progress, min(1.0, fraction))
 
         try:
-            job.result = self._run(job.request, progress=progress, should_stop=job._cancel.is_set)
+            maps, manifest = self._run(job.request, progress=progress, should_stop=job._cancel.is_set)
+            if job._prepare is not None and not job._cancel.is_set():
+                maps = job._prepare(maps)
+            job.result = (maps, manifest)
             job.state = CANCELLED if job._cancel.is_set() else DONE
         except GenerationCancelled:
             job.state = CANCELLED
