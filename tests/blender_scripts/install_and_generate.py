@@ -18,12 +18,28 @@ bpy.ops.mesh.primitive_plane_add()
 result = bpy.ops.texgan.generate_material(model=model, resolution=128, seed=0)
 material = bpy.context.active_object.active_material
 tree = material.node_tree
+colorspaces = sorted(n.image.colorspace_settings.name for n in tree.nodes if n.bl_idname == "ShaderNodeTexImage")
+nodes, links = sorted(n.bl_idname for n in tree.nodes), len(tree.links)
+
+# The packed maps survive a save and reopen.
+blend = str(Path(out).with_suffix(".blend"))
+bpy.ops.wm.save_as_mainfile(filepath=blend)
+bpy.ops.wm.open_mainfile(filepath=blend)
+import numpy as np  # noqa: E402
+reopened = {}
+for image in bpy.data.images:
+    if image.name.startswith("TexGAN"):
+        px = np.empty(image.size[0] * image.size[1] * 4, np.float32)
+        image.pixels.foreach_get(px)
+        reopened[image.name.rsplit(" ", 1)[-1]] = [list(image.size), image.packed_file is not None, float(px.std())]
+
 Path(out).write_text(json.dumps({
     "version": bpy.app.version_string,
     "result": sorted(result),
-    "nodes": sorted(n.bl_idname for n in tree.nodes),
-    "links": len(tree.links),
-    "colorspaces": sorted(n.image.colorspace_settings.name for n in tree.nodes if n.bl_idname == "ShaderNodeTexImage"),
+    "nodes": nodes,
+    "links": links,
+    "colorspaces": colorspaces,
+    "reopened": reopened,
     "torch": "torch" in sys.modules,
 }))
 sys.stdout.flush()
