@@ -198,3 +198,31 @@ def test_mark_as_asset_with_a_shaded_preview(scene, tiny_model):
     assert tuple(preview.image_size) == (128, 128)
     px = np.array(preview.image_pixels_float[:]).reshape(128, 128, 4)
     assert px[..., :3].std() > 0.005 and px[..., :3].max() <= 1.0
+
+
+class _LayoutStub:
+    """Accepts any layout call, records labels and operator properties (panels can't draw headless)."""
+
+    def __init__(self, log):
+        self._log = log
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self._log.append((name, args, kwargs))
+            return _LayoutStub(self._log)
+        return call
+
+
+def test_panels_draw_without_errors_and_pass_the_model_to_the_operator(blender):
+    bpy = blender
+    panels = __import__(f"{MODULE}.blender.panels", fromlist=["classes"])
+    for cls in panels.classes:
+        log = []
+        fake = type("FakePanel", (), {"layout": _LayoutStub(log)})()
+        cls.draw(fake, bpy.context)
+        assert log, cls.__name__
+    log = []
+    panels.TEXGAN_PT_generate.draw(type("P", (), {"layout": _LayoutStub(log)})(), bpy.context)
+    labels = [kw.get("text") for name, _, kw in log if name == "label"]
+    assert any(text and text.startswith("Maps: albedo") for text in labels)  # the model card
+    assert any(name == "operator" and args[0] == "texgan.generate_material" for name, args, _ in log)

@@ -21,25 +21,6 @@ def _rgba(array: np.ndarray) -> np.ndarray:
     return rgba[::-1].ravel()  # Blender stores rows bottom to top
 
 
-def image_from_array(name: str, array: np.ndarray, colorspace: str, float_buffer: bool = False) -> bpy.types.Image:
-    """A packed image datablock from an (H, W, C) float array in [0, 1], rows top to bottom.
-
-    The colour space is set before the pixels are written: changing it afterwards on a generated
-    image drops the written pixels.
-    """
-    h, w = array.shape[:2]
-    image = bpy.data.images.new(name, width=w, height=h, alpha=False, float_buffer=float_buffer)
-    try:
-        image.colorspace_settings.name = colorspace
-        image.pixels.foreach_set(_rgba(array))
-        image.update()
-        image.pack()
-    except Exception:
-        bpy.data.images.remove(image)
-        raise
-    return image
-
-
 def image_from_png(name: str, data: bytes, colorspace: str, file_name: str) -> bpy.types.Image:
     """A packed image whose data is already-encoded PNG bytes: the main thread only copies them
     (Blender decodes on first use). `file_name` is where Unpack would write it, beside the .blend."""

@@ -1,18 +1,19 @@
-"""Operators: texgan.generate_material (off the UI thread, Esc cancels) and texgan.cancel_generation."""
+"""Operators: texgan.generate_material (off the UI thread, Esc cancels), texgan.import_model and
+texgan.cancel_generation."""
 from __future__ import annotations
 
 import bpy
 import numpy as np
 
 from ..core.maps import PBR_MAPS
+from ..core.modelfile import ModelFileError
 from ..core.options import MaterialOptions, mapping_scale, texture_file_name
 from ..core.prepare import PreparedMaps, prepare_maps
 from ..core.preview import shaded_preview
-from ..core.modelfile import ModelFileError
 from ..engine.generate import ENGINES, GenerationError, GenerationRequest, default_model_name, generate
 from ..engine.jobs import CANCELLED, DONE, FAILED, RUNNER, Job
-from .images import OutputError, image_from_array, image_from_png, saved_image, textures_folder
 from ..engine.library import import_model
+from .images import OutputError, image_from_png, saved_image, textures_folder
 from .materials import build_pbr_tree
 from .preferences import preferences, user_models_dir
 from .properties import USER_PREFIX
@@ -32,13 +33,9 @@ def build_material(prepared: PreparedMaps, manifest: dict, seed: int,
     try:
         for spec in PBR_MAPS:
             name = f"{base} {spec.name}"
-            if folder is None:
-                if prepared.png is not None:
-                    images[spec.name] = image_from_png(name, prepared.png[spec.name], spec.colorspace,
-                                                       texture_file_name(base, spec.name, "png"))
-                else:
-                    images[spec.name] = image_from_array(name, maps[spec.name], spec.colorspace,
-                                                         float_buffer=spec.name == "height")
+            if folder is None:  # PACK: prepare_maps encoded the PNGs on the worker
+                images[spec.name] = image_from_png(name, prepared.png[spec.name], spec.colorspace,
+                                                   texture_file_name(base, spec.name, "png"))
                 continue
             exr = spec.name == "height" and options.height_exr
             path = folder / texture_file_name(base, spec.name, "exr" if exr else "png")
@@ -218,7 +215,7 @@ class TEXGAN_OT_import_model(bpy.types.Operator):
 
     def execute(self, context):
         try:
-            path = import_model(bpy.path.abspath(self.filepath), user_models_dir(context))
+            path = import_model(bpy.path.abspath(self.filepath), user_models_dir(context, create=True))
         except ModelFileError as exc:
             self.report({"ERROR"}, f"{exc}; it was not imported")
             return {"CANCELLED"}

@@ -3,19 +3,26 @@ from __future__ import annotations
 
 import bpy
 
+from ..engine.generate import GenerationError, resolve_model
 from ..engine.jobs import RUNNER
 from ..engine.library import model_card
-from ..engine.generate import resolve_model, GenerationError
 from . import gallery
 from .properties import CUSTOM
 
 
-class TEXGAN_PT_generate(bpy.types.Panel):
-    bl_idname = "TEXGAN_PT_generate"
-    bl_label = "TexGAN"
+class _SidebarPanel:
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "TexGAN"
+
+
+class _SubPanel(_SidebarPanel):
+    bl_parent_id = "TEXGAN_PT_generate"
+
+
+class TEXGAN_PT_generate(_SidebarPanel, bpy.types.Panel):
+    bl_idname = "TEXGAN_PT_generate"
+    bl_label = "TexGAN"
 
     def draw(self, context):
         layout = self.layout
@@ -27,8 +34,9 @@ class TEXGAN_PT_generate(bpy.types.Panel):
         row.operator("texgan.import_model", text="", icon="IMPORT")
         if settings.model == CUSTOM:
             layout.prop(settings, "model_path")
+        model = settings.model_argument()
         try:
-            card = model_card(resolve_model(settings.model_argument())) if settings.model_argument() else []
+            card = model_card(resolve_model(model)) if model else []
         except GenerationError as exc:
             card = [str(exc)]
         if card:
@@ -46,40 +54,33 @@ class TEXGAN_PT_generate(bpy.types.Panel):
             row.operator("texgan.cancel_generation", text="", icon="CANCEL")
             return
         op = layout.operator("texgan.generate_material", icon="MATERIAL")
-        op.model = settings.model_argument()
+        op.model = model
         op.resolution = settings.resolution
         op.seed = settings.seed
 
 
-class TEXGAN_PT_variations(bpy.types.Panel):
+class TEXGAN_PT_variations(_SubPanel, bpy.types.Panel):
     bl_idname = "TEXGAN_PT_variations"
     bl_label = "Variations"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "TexGAN"
-    bl_parent_id = "TEXGAN_PT_generate"
 
     def draw(self, context):
         layout = self.layout
         settings = context.scene.texgan
         layout.operator("texgan.generate_variations", icon="IMGDISPLAY")
         grid = layout.grid_flow(columns=3, even_columns=True, even_rows=True, align=True)
+        model = settings.model_argument() if gallery.variations else ""
         for seed, icon_id in gallery.variations:
             cell = grid.column(align=True)
             cell.template_icon(icon_value=icon_id, scale=4.0)
             op = cell.operator("texgan.generate_material", text=f"Seed {seed}")
-            op.model = settings.model_argument()
+            op.model = model
             op.resolution = settings.resolution
             op.seed = seed
 
 
-class TEXGAN_PT_material_options(bpy.types.Panel):
+class TEXGAN_PT_material_options(_SubPanel, bpy.types.Panel):
     bl_idname = "TEXGAN_PT_material_options"
     bl_label = "Material"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "TexGAN"
-    bl_parent_id = "TEXGAN_PT_generate"
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
@@ -91,13 +92,9 @@ class TEXGAN_PT_material_options(bpy.types.Panel):
             layout.prop(settings, name)
 
 
-class TEXGAN_PT_output_options(bpy.types.Panel):
+class TEXGAN_PT_output_options(_SubPanel, bpy.types.Panel):
     bl_idname = "TEXGAN_PT_output_options"
     bl_label = "Output"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "TexGAN"
-    bl_parent_id = "TEXGAN_PT_generate"
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
@@ -113,13 +110,4 @@ class TEXGAN_PT_output_options(bpy.types.Panel):
 
 
 classes = (TEXGAN_PT_generate, TEXGAN_PT_variations, TEXGAN_PT_material_options, TEXGAN_PT_output_options)
-
-
-def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

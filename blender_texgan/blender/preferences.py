@@ -49,22 +49,14 @@ def preferences(context=None):
     return addon.preferences if addon is not None else None
 
 
-def user_models_dir(context=None) -> str:
-    """Where imported models go: the preferences folder, else the extension's user folder."""
+def user_models_dir(context=None, create: bool = False) -> str:
+    """Where imported models go: the preferences folder, else the extension's user folder
+    (created only when asked, i.e. when importing)."""
     prefs = preferences(context)
     if prefs is not None and prefs.models_dir:
         return bpy.path.abspath(prefs.models_dir)
-    return bpy.utils.extension_path_user(ADDON_PACKAGE, path="models", create=True)
+    return bpy.utils.extension_path_user(ADDON_PACKAGE, path="models", create=create)
 
 
 classes = (TEXGAN_AddonPreferences,)
-
-
-def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

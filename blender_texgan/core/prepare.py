@@ -16,7 +16,7 @@ PACK_COMPRESSION = 1  # fast zlib level: packing speed matters more than .blend 
 @dataclass
 class PreparedMaps:
     maps: dict[str, np.ndarray]          # in the convention the images will hold
-    png: dict[str, bytes] | None = None  # encoded maps, when they are to be packed
+    png: dict[str, bytes] | None = None  # encoded maps; always set when options.output == "PACK"
 
 
 def prepare_maps(maps: dict[str, np.ndarray], options: MaterialOptions) -> PreparedMaps:

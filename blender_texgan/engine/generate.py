@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -49,9 +50,15 @@ class GenerationRequest:
 
 # ---------------------------------------------------------------- models
 
+@lru_cache(maxsize=1)
+def _bundled() -> tuple[tuple[str, Path], ...]:
+    return tuple((p.stem, p) for p in sorted(MODELS_DIR.glob("*.safetensors")))
+
+
 def bundled_models() -> dict[str, Path]:
-    """Bundled model name (file stem) -> path, sorted by name."""
-    return {p.stem: p for p in sorted(MODELS_DIR.glob("*.safetensors"))}
+    """Bundled model name (file stem) -> path, sorted by name. Listed once: the add-on's models
+    folder does not change while it runs, and panels ask for this on every redraw."""
+    return dict(_bundled())
 
 
 def default_model_name() -> str:

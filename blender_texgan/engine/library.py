@@ -27,11 +27,17 @@ def list_models(user_dirs: list[str | os.PathLike] = ()) -> list[ModelEntry]:
         folder = Path(os.path.expanduser(str(folder))) if folder else None
         if folder is None or not folder.is_dir():
             continue
-        for path in sorted(folder.glob("*.safetensors")):
+        for path in _folder_models(str(folder), folder.stat().st_mtime_ns):
             if path.resolve() not in seen:
                 seen.add(path.resolve())
                 entries.append(ModelEntry(path.stem, path, str(folder)))
     return entries
+
+
+@lru_cache(maxsize=16)
+def _folder_models(folder: str, mtime_ns: int) -> tuple[Path, ...]:
+    """A folder's model files, cached until the folder changes (adding a file changes its mtime)."""
+    return tuple(sorted(Path(folder).glob("*.safetensors")))
 
 
 def import_model(source: str | os.PathLike, dest_dir: str | os.PathLike) -> Path:
