@@ -22,12 +22,11 @@ sys.path.insert(0, str(ROOT))
 
 def generator_gflop(model: str, size: int) -> float:
     """Convolution FLOPs of one generation (2 x multiply-adds), from the architecture."""
-    from blender_texgan.core.architecture import ARCHITECTURES
+    from blender_texgan.core.architecture import config_from_manifest
     from blender_texgan.core.modelfile import read_manifest
     from blender_texgan.engine.generate import resolve_model
 
-    arch = read_manifest(resolve_model(model))["architecture"]
-    cfg = ARCHITECTURES[arch["name"]][0].from_dict(arch["config"])
+    cfg = config_from_manifest(read_manifest(resolve_model(model))["architecture"])
     side = size // cfg.scale
     c = cfg.channels
     flops = 2 * side * side * 9 * cfg.latent_channels * c[0]

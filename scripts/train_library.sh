@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # Train and export the default model library from ../shared/data/cc0, two runs at a time with one
 # thread each (faster than one run with two threads on a 2-core machine).
-# Usage: scripts/train_library.sh [NAME=SET=SOURCE ...]   e.g. rock_grey=Rock058=ambientCG
+# Usage: scripts/train_library.sh [NAME=SET=SOURCE=DOWNSAMPLE ...]   e.g. rock_grey=Rock058=ambientCG=2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/cc0}
 SETS=("$@")
 if [ ${#SETS[@]} -eq 0 ]; then
-  SETS=(bricks_red=Bricks102=ambientCG rock_grey=Rock058=ambientCG wood_rosewood=rosewood_veneer1=PolyHaven
-        cobblestone=cobblestone_pavement=PolyHaven sand_rocks=coast_sand_rocks_02=PolyHaven
-        concrete_wall=concrete_wall_001=PolyHaven)
+  SETS=(stone_wall=Bricks102=ambientCG=1 rock_grey=Rock058=ambientCG=2 bark=Bark014=ambientCG=2
+        cobblestone=cobblestone_pavement=PolyHaven=4 sand_rocks=coast_sand_rocks_02=PolyHaven=2
+        concrete=Concrete034=ambientCG=1)
 fi
 train_one() {
-  IFS== read -r name set_name source <<< "$1"
+  IFS== read -r name set_name source downsample <<< "$1"
   OMP_NUM_THREADS=1 .venv/bin/python -m trainer train --config configs/library.toml \
-    --data "$DATA/$set_name" --out "runs/$name" > "runs/$name.log" 2>&1
+    --data "$DATA/$set_name" --downsample "${downsample:-1}" --out "runs/$name" > "runs/$name.log" 2>&1
   .venv/bin/python -m trainer export "runs/$name" --out "runs/$name.safetensors" --name "$name" \
     --description "Tileable PBR generator trained on the CC0 texture $set_name by $source (one exemplar)." \
     >> "runs/$name.log" 2>&1

@@ -222,3 +222,20 @@ def test_real_cc0_material(material, check):
     assert data.normal_strengths[0] is not None and data.normal_strengths[0] > 0  # OpenGL normals agree
     if check == "arm":
         assert "arm" in data.sources[0]["roughness"]
+
+
+def test_downsample_shrinks_textures_and_their_relief(tmp_path):
+    from trainer.data import folder_data, shrink
+
+    a = np.arange(2 * 5 * 7, dtype=np.float32).reshape(2, 5, 7)
+    small = shrink(a, 2)
+    assert small.shape == (2, 2, 3)
+    assert small[1, 1, 2] == a[1, 2:4, 4:6].mean()
+    maps = make_material("bricks", 0, 256)
+    for name, arr in maps.items():
+        write_png(tmp_path / f"wall_{name}.png", arr, bits=16 if name == "height" else 8)
+    full, half = folder_data(tmp_path, 32), folder_data(tmp_path, 32, downsample=2)
+    assert half.stacks[0].shape[1:] == tuple(s // 2 for s in full.stacks[0].shape[1:])
+    assert half.heldout[0].shape[1:] == tuple(s // 2 for s in full.heldout[0].shape[1:])
+    assert half.normal_strength == pytest.approx(full.normal_strength / 2)
+    assert "shrunk 2x" in half.description

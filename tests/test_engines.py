@@ -18,10 +18,11 @@ from blender_texgan.engine.numpy_net import NumpyGenerator
 from blender_texgan.engine.tiled import receptive_halo, run_tiled
 
 
+@pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
 @pytest.mark.parametrize("channels", [(16, 12, 8), (24, 16, 12, 8, 8)])
-def test_numpy_engine_matches_torch(channels):
+def test_numpy_engine_matches_torch(channels, upsample):
     torch.manual_seed(1)
-    cfg = PeriodicGeneratorConfig(latent_channels=9, channels=channels)
+    cfg = PeriodicGeneratorConfig(latent_channels=9, channels=channels, upsample=upsample)
     G = build_generator(cfg).eval()
     N = NumpyGenerator(cfg, {k: v.numpy() for k, v in G.state_dict().items()})
     z = np.random.default_rng(0).standard_normal((9, 6, 5)).astype(np.float32)
@@ -37,15 +38,16 @@ def test_engines_agree_through_the_request_api(tiny_model):
         assert np.abs(a[name] - b[name]).max() < 1e-3, name
 
 
+@pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
 @pytest.mark.parametrize("tile_cells", [3, 5, 8])
-def test_tiled_inference_equals_untiled(tile_cells):
+def test_tiled_inference_equals_untiled(tile_cells, upsample):
     torch.manual_seed(2)
-    cfg = PeriodicGeneratorConfig(latent_channels=6, channels=(12, 8, 8, 8))
+    cfg = PeriodicGeneratorConfig(latent_channels=6, channels=(12, 8, 8, 8), upsample=upsample)
     G = build_generator(cfg)
     N = NumpyGenerator(cfg, {k: v.detach().numpy() for k, v in G.state_dict().items()})
     z = np.random.default_rng(3).standard_normal((6, 16, 16)).astype(np.float32)
     full = N(z)
-    tiled = run_tiled(N, z, cfg.scale, tile_cells, receptive_halo(3))
+    tiled = run_tiled(N, z, cfg.scale, tile_cells, receptive_halo(cfg))
     assert np.abs(tiled - full).max() < 1e-5
 
 

@@ -41,6 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     for flag, kind, text in [
         ("--steps", int, "generator updates"), ("--batch", int, "images per step"),
         ("--crop", int, "training crop side in pixels"), ("--seed", int, "random seed"),
+        ("--downsample", int, "shrink folder textures by this factor before cropping"),
         ("--lr-g", float, "generator learning rate"), ("--lr-d", float, "discriminator learning rate"),
         ("--r1-gamma", float, "R1 penalty weight (0 disables)"), ("--ema-decay", float, "EMA decay"),
         ("--local-channels", int, "latent local noise channels"),
@@ -70,6 +71,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     esrc.add_argument("--preset", choices=sorted(PRESETS))
     ev.add_argument("--count", type=int, default=64, help="images per set")
     ev.add_argument("--crop", type=int, default=None, help="crop side (default: the model's native tile)")
+    ev.add_argument("--downsample", type=int, default=None,
+                    help="shrink the textures by this factor (default: as the model was trained)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--json", action="store_true", help="print JSON only")
     return parser.parse_args(argv)
@@ -106,7 +109,8 @@ def _eval(args) -> int:
     from blender_texgan.core.latent import LatentLayout
     layout = LatentLayout.from_dict(model.manifest["latent"])
     crop = args.crop or int(model.manifest.get("native_tile_size", 128))
-    data = load_training_data(args.preset, args.data, crop, 16, max(256, 2 * crop), args.seed + 1)
+    downsample = args.downsample or int(model.manifest.get("training", {}).get("downsample", 1))
+    data = load_training_data(args.preset, args.data, crop, 16, max(256, 2 * crop), args.seed + 1, downsample)
     metrics = measure(net, layout, data, crop, args.count, args.seed, "cpu")
     if args.json:
         print(json.dumps(metrics))

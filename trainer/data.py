@@ -101,13 +101,23 @@ def preset_data(preset: str, count: int, size: int, seed: int) -> TrainingData:
                         f"procedural preset '{preset}'", NORMAL_STRENGTH, ["procedural (this repository)"])
 
 
-def folder_data(folder: Path, crop: int) -> TrainingData:
-    """Every texture set in a folder; the bottom quarter of each is held out for metrics."""
+def shrink(stack: np.ndarray, factor: int) -> np.ndarray:
+    """(C, H, W) -> (C, H // factor, W // factor) by averaging factor x factor blocks."""
+    if factor == 1:
+        return stack
+    c, h, w = stack.shape
+    h, w = h // factor * factor, w // factor * factor
+    return stack[:, :h, :w].reshape(c, h // factor, factor, w // factor, factor).mean(axis=(2, 4))
+
+
+def folder_data(folder: Path, crop: int, downsample: int = 1) -> TrainingData:
+    """Every texture set in a folder (shrunk by `downsample`); the bottom quarter of each is held
+    out for metrics."""
     from .folder import load_folder
 
     loaded = load_folder(folder)
     train, wrap, heldout = [], [], []
-    for stack in loaded.stacks:
+    for stack in (shrink(s, downsample) for s in loaded.stacks):
         region, held = holdout_split(stack, HELDOUT_FRACTION)
         if min(region.shape[1:]) >= crop and min(held.shape[1:]) >= crop:
             train.append(region)
@@ -116,13 +126,14 @@ def folder_data(folder: Path, crop: int) -> TrainingData:
             train.append(stack)
             heldout.append(stack)
         wrap.append(False)  # a split exemplar is no longer periodic
-    strength = loaded.median_normal_strength or NORMAL_STRENGTH
-    return TrainingData(train, wrap, heldout, [False] * len(heldout), f"folder {folder}", strength,
-                        list(loaded.names))
+    # Relief is in pixels per unit height: a texture shrunk k times has k times gentler slopes.
+    strength = (loaded.median_normal_strength or NORMAL_STRENGTH) / downsample
+    where = f"folder {folder}" + (f" shrunk {downsample}x" if downsample > 1 else "")
+    return TrainingData(train, wrap, heldout, [False] * len(heldout), where, strength, list(loaded.names))
 
 
 def load_training_data(preset: str | None, data: str | None, crop: int, count: int, size: int,
-                       seed: int) -> TrainingData:
+                       seed: int, downsample: int = 1) -> TrainingData:
     if data:
-        return folder_data(Path(data), crop)
+        return folder_data(Path(data), crop, downsample)
     return preset_data(preset or "bricks", count, size, seed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from blender_texgan.core.architecture import PERIODIC_SGAN_V1, PeriodicGeneratorConfig
+from blender_texgan.core.architecture import PERIODIC_SGAN_V1, PeriodicGeneratorConfig, config_from_manifest
 from blender_texgan.core.latent import LatentLayout
 from blender_texgan.core.maps import PBR_MAPS
 from blender_texgan.core.modelfile import write_model_file
@@ -23,7 +23,7 @@ def build_manifest(name: str, cfg: PeriodicGeneratorConfig, layout: LatentLayout
     return {
         "name": name,
         "kind": "generator",
-        "architecture": {"name": PERIODIC_SGAN_V1, "config": cfg.to_dict()},
+        "architecture": {"name": cfg.name, "config": cfg.to_dict()},
         "maps": [{"name": m.name, "channels": m.channels, "colorspace": m.colorspace,
                   **({"derived_from": "height"} if m.name == "normal" else {})} for m in PBR_MAPS],
         "latent": layout.to_dict(),
@@ -36,7 +36,8 @@ def build_manifest(name: str, cfg: PeriodicGeneratorConfig, layout: LatentLayout
         "credits": credits or [],
         "training": {"data": data_description, "steps": step, "seconds": round(seconds, 1),
                      "command": options.get("command", ""), "machine": machine_summary(),
-                     "batch": options["batch"], "crop": options["crop"]},
+                     "batch": options["batch"], "crop": options["crop"],
+                     "downsample": options.get("downsample", 1)},
         "metrics": metrics or {},
     }
 
@@ -47,7 +48,7 @@ def export_run(run: Path, out: Path, name: str | None = None, description: str =
     if ckpt is None:
         raise ExportError(f"No checkpoint in '{run}': train first (python -m trainer train --out {run}).")
     state = load_checkpoint(ckpt)
-    cfg = PeriodicGeneratorConfig.from_dict(state["config"])
+    cfg = config_from_manifest({"name": state.get("architecture", PERIODIC_SGAN_V1), "config": state["config"]})
     layout = LatentLayout.from_dict(state["latent"])
     options = state["options"]
     metrics = {}
@@ -62,7 +63,8 @@ def export_run(run: Path, out: Path, name: str | None = None, description: str =
         ema = build_generator(cfg).eval()
         ema.load_state_dict(state["ema"])
         data = load_training_data(options["preset"], options["data"], options["crop"],
-                                  options["pool_count"], options["pool_size"], options["seed"])
+                                  options["pool_count"], options["pool_size"], options["seed"],
+                                  options.get("downsample", 1))
         metrics = measure(ema, layout, data, options["crop"], 64, seed=12345, device=torch.device("cpu"))
         metrics["step"] = state["step"]
     tensors = {k: v.detach().float().cpu().numpy() for k, v in state["ema"].items()}

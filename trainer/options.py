@@ -14,6 +14,7 @@ class TrainOptions:
     steps: int = 3000                         # generator updates
     batch: int = 8                            # images per step (per process under torchrun)
     crop: int = 128                           # training crop side in pixels (multiple of the latent scale)
+    downsample: int = 1                       # shrink folder textures by this factor first (more structure per crop)
     lr_g: float = 2e-4                        # Adam learning rate, generator
     lr_d: float = 2e-4                        # Adam learning rate, discriminator
     r1_gamma: float = 0.1                     # R1 penalty weight on real images (0 disables)
@@ -68,4 +69,6 @@ def resolve_options(cli: dict, config: Path | None = None) -> TrainOptions:
         raise ValueError("--out (the run folder) is required")
     if opts.steps < 1 or opts.batch < 1 or opts.crop < 8:
         raise ValueError("steps and batch must be positive and crop at least 8")
+    if not 1 <= opts.downsample <= 16:
+        raise ValueError("downsample must be between 1 and 16")
     return opts

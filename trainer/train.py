@@ -17,7 +17,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from blender_texgan.core.architecture import PeriodicGeneratorConfig
+from blender_texgan.core.architecture import PERIODIC_SGAN_V1, PeriodicGeneratorConfig
 from blender_texgan.core.latent import LatentLayout, make_latent
 from blender_texgan.core.maps import GENERATED_CHANNEL_COUNT, complete_map_set, split_channels
 from blender_texgan.core.png import write_png
@@ -141,7 +141,8 @@ def train(opts: TrainOptions) -> Path | None:
     cfg, layout = generator_config(opts)
     if opts.crop % cfg.scale:
         raise ValueError(f"crop must be a multiple of {cfg.scale} (the latent scale)")
-    data = load_training_data(opts.preset, opts.data, opts.crop, opts.pool_count, opts.pool_size, opts.seed)
+    data = load_training_data(opts.preset, opts.data, opts.crop, opts.pool_count, opts.pool_size, opts.seed,
+                              opts.downsample)
     if main:
         (run / "samples").mkdir(parents=True, exist_ok=True)
         (run / "options.json").write_text(json.dumps(asdict(opts), indent=2))
@@ -162,6 +163,9 @@ def train(opts: TrainOptions) -> Path | None:
     ckpt = latest_checkpoint(run)
     if ckpt is not None:
         state = load_checkpoint(ckpt)
+        if state.get("architecture", PERIODIC_SGAN_V1) != cfg.name:
+            raise ValueError(f"run '{run}' was trained as {state.get('architecture', PERIODIC_SGAN_V1)}; "
+                             f"this trainer builds {cfg.name}: start a new run folder")
         G.load_state_dict(state["G"]), D.load_state_dict(state["D"]), ema.load_state_dict(state["ema"])
         opt_g.load_state_dict(state["opt_g"]), opt_d.load_state_dict(state["opt_d"])
         step, seconds = state["step"], state["seconds"]
@@ -182,7 +186,7 @@ def train(opts: TrainOptions) -> Path | None:
     def snapshot() -> dict:
         return {"G": G.state_dict(), "D": D.state_dict(), "ema": ema.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step,
-                "seconds": seconds, "config": cfg.to_dict(), "latent": layout.to_dict(),
+                "seconds": seconds, "config": cfg.to_dict(), "architecture": cfg.name, "latent": layout.to_dict(),
                 "options": asdict(opts), "normal_strength": data.normal_strength,
                 "data_description": data.description, "credits": data.credits,
                 "sampler": sampler.get_state(), "aug_rng": aug_gen.get_state()}

@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass
 
 from .maps import GENERATED_CHANNEL_COUNT
 
-PERIODIC_SGAN_V1 = "periodic_sgan_v1"
+PERIODIC_SGAN_V1 = "periodic_sgan_v1"  # nearest x2 upsampling
+PERIODIC_SGAN_V2 = "periodic_sgan_v2"  # bilinear x2 upsampling with wrap-around (no 2**k-pixel grid)
+UPSAMPLING = {PERIODIC_SGAN_V1: "nearest", PERIODIC_SGAN_V2: "bilinear"}
 
 
 @dataclass(frozen=True)
@@ -18,12 +20,19 @@ class PeriodicGeneratorConfig:
     """A fully convolutional generator with circular padding everywhere.
 
     A spatial latent of `latent_channels` at 1/scale of the output resolution goes through a stem
-    conv, then one block per further entry of `channels` (nearest x2 upsample, two 3x3 convs), then a
-    1x1 head to `out_channels`. scale = 2 ** (len(channels) - 1).
+    conv, then one block per further entry of `channels` (x2 upsample, two 3x3 convs), then a 1x1
+    head to `out_channels`. scale = 2 ** (len(channels) - 1). `upsample` is "nearest" (v1) or
+    "bilinear" (v2: the upsampled value at 2k is (x[k-1] + 3 x[k]) / 4, wrapping at the border).
     """
     latent_channels: int = 32
     channels: tuple[int, ...] = (64, 64, 48, 32, 16)
     out_channels: int = GENERATED_CHANNEL_COUNT
+    upsample: str = "bilinear"
+
+    @property
+    def name(self) -> str:
+        """The architecture name a model file records for this config."""
+        return PERIODIC_SGAN_V2 if self.upsample == "bilinear" else PERIODIC_SGAN_V1
 
     @property
     def scale(self) -> int:
@@ -32,19 +41,23 @@ class PeriodicGeneratorConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["channels"] = list(self.channels)
+        del d["upsample"]  # implied by the architecture name
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PeriodicGeneratorConfig":
+    def from_dict(cls, d: dict, name: str = PERIODIC_SGAN_V2) -> "PeriodicGeneratorConfig":
         if not isinstance(d, dict):
             raise ValueError("architecture config must be an object")
+        if name not in UPSAMPLING:
+            raise ValueError(f"unknown architecture '{name}'")
         unknown = set(d) - {"latent_channels", "channels", "out_channels"}
         if unknown:
             raise ValueError(f"unknown architecture config keys: {sorted(unknown)}")
         try:
             cfg = cls(latent_channels=int(d["latent_channels"]),
                       channels=tuple(int(c) for c in d["channels"]),
-                      out_channels=int(d.get("out_channels", GENERATED_CHANNEL_COUNT)))
+                      out_channels=int(d.get("out_channels", GENERATED_CHANNEL_COUNT)),
+                      upsample=UPSAMPLING[name])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"bad architecture config ({exc})") from None
         if cfg.out_channels != GENERATED_CHANNEL_COUNT:
@@ -72,4 +85,9 @@ def param_shapes(cfg: PeriodicGeneratorConfig) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-ARCHITECTURES = {PERIODIC_SGAN_V1: (PeriodicGeneratorConfig, param_shapes)}
+def config_from_manifest(arch: dict) -> PeriodicGeneratorConfig:
+    """The manifest's {"name", "config"} -> config; ValueError (one line) when unknown or bad."""
+    if not isinstance(arch, dict) or arch.get("name") not in UPSAMPLING:
+        raise ValueError(f"unknown architecture {arch.get('name') if isinstance(arch, dict) else arch!r}")
+    return PeriodicGeneratorConfig.from_dict(arch.get("config"), arch["name"])
+

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .architecture import ARCHITECTURES
+from .architecture import UPSAMPLING, config_from_manifest, param_shapes
 from .latent import LatentLayout
 from .maps import MAP_BY_NAME
 
@@ -171,9 +171,7 @@ def _parse_tensors(header: dict, data: bytes, fail) -> dict[str, np.ndarray]:
 
 
 def _check_against_architecture(manifest: dict, tensors: dict, fail) -> None:
-    arch = manifest["architecture"]
-    cfg_cls, shapes_of = ARCHITECTURES[arch["name"]]
-    expected = shapes_of(cfg_cls.from_dict(arch["config"]))
+    expected = param_shapes(config_from_manifest(manifest["architecture"]))
     missing = sorted(set(expected) - set(tensors))
     if missing:
         fail(f"is missing weights: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
@@ -207,11 +205,11 @@ def validate_manifest(manifest, path: str | os.PathLike = "<manifest>") -> None:
     if manifest["kind"] not in KINDS:
         fail(f"is a {manifest['kind']!r} model; this version runs {', '.join(KINDS)} models")
     arch = manifest["architecture"]
-    if not isinstance(arch, dict) or arch.get("name") not in ARCHITECTURES:
+    if not isinstance(arch, dict) or arch.get("name") not in UPSAMPLING:
         name = arch.get("name") if isinstance(arch, dict) else arch
         fail(f"uses unknown architecture {name!r}")
     try:
-        cfg = ARCHITECTURES[arch["name"]][0].from_dict(arch.get("config"))
+        cfg = config_from_manifest(arch)
     except ValueError as exc:
         fail(f"has {exc}")
     maps = manifest["maps"]

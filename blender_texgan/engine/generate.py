@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from ..core.architecture import ARCHITECTURES
+from ..core.architecture import config_from_manifest
 from ..core.latent import LatentLayout, seed_latent
 from ..core.maps import complete_map_set, split_channels
 from ..core.modelfile import ModelFile, ModelFileError, read_model_file
@@ -102,9 +102,8 @@ class Runner:
     """A loaded model ready to run: forward((C, h, w) latent) -> (out, h*scale, w*scale)."""
 
     def __init__(self, model: ModelFile, engine: str, device: str):
-        arch = model.manifest["architecture"]
         self.model = model
-        self.cfg = ARCHITECTURES[arch["name"]][0].from_dict(arch["config"])
+        self.cfg = config_from_manifest(model.manifest["architecture"])
         self.layout = LatentLayout.from_dict(model.manifest["latent"])
         self.engine = engine
         self.device = None
@@ -122,14 +121,16 @@ class Runner:
             raise GenerationError(str(exc)) from None
         net = build_generator(self.cfg)
         net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.tensors.items()})
-        self._net = net.eval().to(self.device)
+        # channels_last: oneDNN's and cuDNN's faster layout for these narrow convs (1.2-1.3x on a CPU).
+        self._net = net.eval().to(self.device, memory_format=torch.channels_last)
 
     def forward(self, z):
         if self.engine == "numpy":
             return self._net(z)
         import torch
         with torch.inference_mode():
-            return self._net(torch.from_numpy(z[None]).to(self.device))[0].float().cpu().numpy()
+            x = torch.from_numpy(z[None]).to(self.device).contiguous(memory_format=torch.channels_last)
+            return self._net(x)[0].float().cpu().numpy()
 
     def tile_cells(self) -> int:
         """Tile side in latent cells: fixed on the CPU; sized to free memory on a GPU."""
@@ -192,7 +193,7 @@ def generate(request: GenerationRequest, progress: Callable[[float], None] | Non
     runner = load_runner(path, pick_engine(request.engine), request.device)
     check_resolution(request.resolution, runner.cfg.scale)
     z = seed_latent(runner.layout, request.seed, request.resolution)[0]
-    halo = receptive_halo(len(runner.cfg.channels) - 1)
+    halo = receptive_halo(runner.cfg)
     report = (lambda f: progress(0.9 * f)) if progress else None
     try:
         raw = run_tiled(runner.forward, z, runner.cfg.scale, runner.tile_cells(), halo, report, should_stop)

@@ -26,14 +26,23 @@ def act(x: torch.Tensor) -> torch.Tensor:
     return pixel_norm(F.leaky_relu(x, 0.2))
 
 
+def upsample2(x: torch.Tensor, mode: str) -> torch.Tensor:
+    """x2 upsampling that wraps around: bilinear reads one wrapped pixel beyond each border."""
+    if mode == "nearest":
+        return F.interpolate(x, scale_factor=2, mode="nearest")
+    x = F.pad(x, (1, 1, 1, 1), mode="circular")
+    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)[..., 2:-2, 2:-2]
+
+
 class UpBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int):
+    def __init__(self, c_in: int, c_out: int, upsample: str):
         super().__init__()
+        self.upsample = upsample
         self.conv1 = periodic_conv(c_in, c_out)
         self.conv2 = periodic_conv(c_out, c_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = upsample2(x, self.upsample)
         x = act(self.conv1(x))
         return act(self.conv2(x))
 
@@ -50,7 +59,7 @@ class PeriodicGenerator(nn.Module):
         self.cfg = cfg
         c = cfg.channels
         self.stem = periodic_conv(cfg.latent_channels, c[0])
-        self.blocks = nn.ModuleList(UpBlock(c[i - 1], c[i]) for i in range(1, len(c)))
+        self.blocks = nn.ModuleList(UpBlock(c[i - 1], c[i], cfg.upsample) for i in range(1, len(c)))
         self.head = periodic_conv(c[-1], cfg.out_channels, k=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

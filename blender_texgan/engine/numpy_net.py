@@ -2,9 +2,9 @@
 
 Same parameters and maths as nets.PeriodicGenerator; parity with torch is a test. Activations are
 kept as (H, W, C) so each 3x3 convolution is one matrix product per band of rows. The first conv
-of every block is fused with the nearest x2 upsampling before it: each of the four output phases
-is a 2x2 convolution of the low-resolution input with summed taps, which needs 4/9 of the
-multiply-adds and never materialises the upsampled tensor.
+of every block is fused with the x2 upsampling before it: each of the four output phases is a
+convolution of the low-resolution input with mixed taps (2x2 for nearest, 3x3 for bilinear), so
+the upsampled tensor is never materialised.
 """
 from __future__ import annotations
 
@@ -13,6 +13,15 @@ import numpy as np
 from ..core.architecture import PeriodicGeneratorConfig
 
 BAND_PIXELS = 1 << 16  # output pixels per matrix product: bounds the im2col buffer
+
+# UPSAMPLE_MIX[mode][a][t, d]: the weight of low-resolution row k + d - 1 in upsampled row
+# 2k + a + t - 1, the row that tap t of a 3x3 conv reads for output row 2k + a.
+UPSAMPLE_MIX = {
+    "nearest": np.array([[[1, 0, 0], [0, 1, 0], [0, 1, 0]],
+                         [[0, 1, 0], [0, 1, 0], [0, 0, 1]]], np.float32),
+    "bilinear": np.array([[[.75, .25, 0], [.25, .75, 0], [0, .75, .25]],
+                          [[.25, .75, 0], [0, .75, .25], [0, .25, .75]]], np.float32),
+}
 
 
 class NumpyGenerator:
@@ -26,39 +35,42 @@ class NumpyGenerator:
             self.convs[name] = (np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(kh * kw * c_in, c_out)),
                                 np.asarray(tensors[f"{name}.bias"], np.float32))
 
-        # Sub-pixel form of upsample + conv1: phase (a, b) -> (4 * Cin, Cout) weights.
-        self.up_convs: dict[str, list[list[np.ndarray]]] = {}
+        # Sub-pixel form of upsample + conv1: output phase (a, b) is a small convolution of the
+        # low-resolution input; only the input offsets a phase really reads are kept.
+        mix = UPSAMPLE_MIX[cfg.upsample]
+        self.up_convs: dict[str, list[list[tuple[list[int], list[int], np.ndarray]]]] = {}
         for i in range(len(cfg.channels) - 1):
             name = f"blocks.{i}.conv1"
             w = np.asarray(tensors[f"{name}.weight"], np.float32)
-            taps = {0: (w[:, :, 0], w[:, :, 1] + w[:, :, 2]), 1: (w[:, :, 0] + w[:, :, 1], w[:, :, 2])}
             phases = []
             for a in (0, 1):
                 row = []
                 for b in (0, 1):
-                    k = np.empty(w.shape[:2] + (2, 2), np.float32)
-                    for t, rows in enumerate(taps[a]):  # rows: (Cout, Cin, 3) over column taps
-                        k[:, :, t, 0], k[:, :, t, 1] = (rows[..., 0], rows[..., 1] + rows[..., 2]) if b == 0 \
-                            else (rows[..., 0] + rows[..., 1], rows[..., 2])
-                    row.append(np.ascontiguousarray(k.transpose(2, 3, 1, 0).reshape(4 * w.shape[1], w.shape[0])))
+                    k = np.einsum("oits,ty,sx->oiyx", w, mix[a], mix[b])  # offsets -1, 0, 1
+                    dys = [d for d in range(3) if mix[a][:, d].any()]
+                    dxs = [d for d in range(3) if mix[b][:, d].any()]
+                    k = k[:, :, dys][:, :, :, dxs]
+                    row.append(([d - 1 for d in dys], [d - 1 for d in dxs],
+                                np.ascontiguousarray(k.transpose(2, 3, 1, 0).reshape(-1, w.shape[0]))))
                 phases.append(row)
             self.up_convs[name] = phases
 
     def upsample_conv(self, x: np.ndarray, name: str) -> np.ndarray:
-        """conv3x3(nearest_upsample_x2(x)) without building the upsampled tensor."""
-        phases, b = self.up_convs[name], self.convs[name][1]
+        """conv3x3(upsample_x2(x)) without building the upsampled tensor."""
+        phases, bias = self.up_convs[name], self.convs[name][1]
         h, wd, c = x.shape
         p = np.pad(x, ((1, 1), (1, 1), (0, 0)), mode="wrap")
-        out = np.empty((2 * h, 2 * wd, b.shape[0]), np.float32)
+        out = np.empty((2 * h, 2 * wd, bias.shape[0]), np.float32)
         rows = max(1, BAND_PIXELS // (4 * wd))
         for r0 in range(0, h, rows):
             r1 = min(h, r0 + rows)
             for a in (0, 1):
-                for bb in (0, 1):
-                    cols = np.concatenate([p[r0 + a + ty:r1 + a + ty, bb + tx:bb + tx + wd]
-                                           for ty in (0, 1) for tx in (0, 1)], axis=-1)
-                    y = cols.reshape(-1, 4 * c) @ phases[a][bb] + b
-                    out[2 * r0 + a:2 * r1:2, bb::2] = y.reshape(r1 - r0, wd, -1)
+                for b in (0, 1):
+                    dys, dxs, k = phases[a][b]
+                    cols = np.concatenate([p[r0 + 1 + dy:r1 + 1 + dy, 1 + dx:1 + dx + wd]
+                                           for dy in dys for dx in dxs], axis=-1)
+                    y = cols.reshape(-1, k.shape[0]) @ k + bias
+                    out[2 * r0 + a:2 * r1:2, b::2] = y.reshape(r1 - r0, wd, -1)
         return out
 
     def conv(self, x: np.ndarray, name: str) -> np.ndarray:

@@ -8,13 +8,18 @@ from typing import Callable
 
 import numpy as np
 
+from ..core.architecture import PeriodicGeneratorConfig
+
 Forward = Callable[[np.ndarray], np.ndarray]  # (C, h, w) latent -> (out, h * scale, w * scale)
 
 
-def receptive_halo(num_blocks: int) -> int:
+def receptive_halo(cfg: PeriodicGeneratorConfig) -> int:
     """Latent cells of context a tile needs on each side: the stem's 3x3 conv reaches one cell,
-    block i's two 3x3 convs reach 2 / 2**i cells; plus one cell for nearest-upsampling alignment."""
-    return int(np.ceil(1 + sum(2.0 / 2 ** i for i in range(1, num_blocks + 1)))) + 1
+    block i's two 3x3 convs reach 2 / 2**i cells and its bilinear upsampling one input pixel
+    (1 / 2**(i-1) cells); plus one cell of margin."""
+    per_block = [2.0 / 2 ** i + (1.0 / 2 ** (i - 1) if cfg.upsample == "bilinear" else 0.0)
+                 for i in range(1, len(cfg.channels))]
+    return int(np.ceil(1 + sum(per_block))) + 1
 
 
 class Cancelled(Exception):
