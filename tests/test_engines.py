@@ -49,6 +49,8 @@ def test_tiled_inference_equals_untiled(tile_cells, upsample):
     full = N(z)
     tiled = run_tiled(N, z, cfg.scale, tile_cells, receptive_halo(cfg))
     assert np.abs(tiled - full).max() < 1e-5
+    shifted = run_tiled(N, z, cfg.scale, tile_cells, receptive_halo(cfg), offset=(5, 11))
+    assert np.abs(shifted - np.roll(full, (5, 11), axis=(1, 2))).max() < 1e-5
 
 
 def _seam_strip_ok(a: np.ndarray, width: int = 32) -> bool:

@@ -16,7 +16,7 @@ import torch
 from blender_texgan.core.tiling import looks_periodic
 from trainer.augment import augment
 from trainer.discriminator import PatchDiscriminator
-from trainer.losses import d_hinge, r1_penalty
+from trainer.losses import d_hinge, r1_penalty, sliced_patch_loss
 from trainer.procedural import make_material
 from blender_texgan.core.maps import stack_channels
 
@@ -57,6 +57,25 @@ def test_r1_gradient_is_periodic_and_positive():
     assert penalty.item() > 0
     penalty_rolled = r1_penalty(D, torch.roll(x, (16, 16), dims=(2, 3)))
     torch.testing.assert_close(penalty, penalty_rolled, atol=1e-5, rtol=1e-3)
+
+
+def test_patch_loss_tells_real_from_noise_and_trains_a_periodic_generator():
+    from blender_texgan.core.architecture import PeriodicGeneratorConfig
+    from blender_texgan.engine.nets import build_generator
+
+    real_a, real_b = periodic_batch(4), periodic_batch(8)[4:]
+    g = torch.Generator().manual_seed(0)
+    same = sliced_patch_loss(real_a, real_b, g)
+    noise = sliced_patch_loss(torch.rand_like(real_a), real_b, g)
+    tinted = sliced_patch_loss(torch.cat([real_a[:, :3] * 0.7, real_a[:, 3:]], 1), real_b, g)
+    assert noise > 3 * same and tinted > 1.5 * same
+    torch.manual_seed(0)
+    G = build_generator(PeriodicGeneratorConfig(latent_channels=4, channels=(8, 8)))
+    z = torch.randn(2, 4, 8, 8)
+    sliced_patch_loss(G(z), real_b[:, :, :16, :16], g).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
+    with torch.no_grad():  # the loss only changes weights: the output still tiles
+        torch.testing.assert_close(G(z.repeat(1, 1, 2, 2)), G(z).repeat(1, 1, 2, 2), atol=1e-5, rtol=1e-5)
 
 
 def run_trainer(*args, check=True, **kw):

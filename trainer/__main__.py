@@ -46,7 +46,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         ("--r1-gamma", float, "R1 penalty weight (0 disables)"), ("--ema-decay", float, "EMA decay"),
         ("--local-channels", int, "latent local noise channels"),
         ("--global-channels", int, "latent global noise channels (variants)"),
-        ("--d-width", int, "discriminator base width"), ("--pool-count", int, "procedural pool size"),
+        ("--d-width", int, "discriminator base width"),
+        ("--patch-loss", float, "weight of the sliced patch-distribution loss on the generator (0: off)"),
+        ("--pool-count", int, "procedural pool size"),
         ("--pool-size", int, "procedural texture side"), ("--ckpt-every", int, "steps between checkpoints"),
         ("--sample-every", int, "steps between sample grids"), ("--eval-every", int, "steps between metrics"),
         ("--eval-count", int, "images per metric evaluation"), ("--keep", int, "checkpoints kept")]:

@@ -8,6 +8,8 @@ albedo/height/roughness stacks of blender_texgan.core.maps, 3 for RGB). Metrics:
 * ``swd_ratio`` - SWD(fake, held-out real) / SWD(reference real, held-out real): about 1 when the
   generated crops are as close to unseen real texture as real training crops are.
 * ``seam_ratio_batch`` - mean wrap-seam visibility (core.tiling.seam_ratio); about 1 when tileable.
+* ``grid_ratio`` - mean jump across the lines of a generator's latent-cell grid / across all lines:
+  about 1 when the grid leaves no trace, above 1 for a faint grid pattern.
 * ``diversity_ratio`` - spread of generated images / spread of real crops, measured with a
   translation-invariant texture descriptor so that shifted copies of one texture count as collapse.
 * ``evaluate`` - all of the above as a JSON-safe dict.
@@ -204,6 +206,17 @@ def seam_ratio_batch(batch) -> float:
     """Mean of core.tiling.seam_ratio over the images: about 1 when they tile, well above with seams."""
     a = _as_batch(batch)
     return float(np.mean([seam_ratio(np.moveaxis(img, 0, -1)) for img in a]))
+
+
+def grid_ratio(batch, cell: int) -> float:
+    """Jumps across every `cell`-th line (rows and columns, the wrap border included, i.e. the
+    latent-cell boundaries of an unrolled generated image) / jumps across all lines."""
+    a = _as_batch(batch)
+    jx = np.abs(a - np.roll(a, 1, axis=-1)).mean(axis=(1, 2))  # (N, W): jump into column j
+    jy = np.abs(a - np.roll(a, 1, axis=-2)).mean(axis=(1, 3))  # (N, H)
+    on_grid = 0.5 * (jx[:, ::cell].mean(axis=1) + jy[:, ::cell].mean(axis=1))
+    everywhere = 0.5 * (jx.mean(axis=1) + jy.mean(axis=1))
+    return float(np.mean(on_grid / np.maximum(everywhere, 1e-12)))
 
 
 # ---------------------------------------------------------------- diversity

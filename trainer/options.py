@@ -19,6 +19,7 @@ class TrainOptions:
     lr_d: float = 2e-4                        # Adam learning rate, discriminator
     r1_gamma: float = 0.1                     # R1 penalty weight on real images (0 disables)
     r1_every: int = 4                         # lazy regularisation interval
+    patch_loss: float = 0.0                  # weight of the sliced patch-distribution loss on G (0 disables)
     augment: bool = True                      # DiffAugment (wrap-around roll, flip, brightness)
     ema_decay: float = 0.995                  # EMA of generator weights (the EMA is exported)
     seed: int = 0                             # seeds data, init and latents

@@ -83,3 +83,14 @@ def seed_latent(layout: LatentLayout, seed: int, resolution: int) -> np.ndarray:
     """The latent for one square image of `resolution` pixels from a seed."""
     side = resolution // layout.scale
     return make_latent(layout, np.random.default_rng(seed), side, side)
+
+
+def grid_offset(seed: int, scale: int) -> tuple[int, int]:
+    """Where, within a latent cell, the wrap border of the image for `seed` falls (rows, columns).
+
+    The generator's output is exactly periodic, so rolling it keeps it tileable. Rolled by a
+    random sub-cell offset, the wrap border is a line like any other instead of always lying on
+    the latent-cell grid, whose lines can carry a faint grid pattern (see metrics' grid ratio).
+    """
+    rng = np.random.default_rng([seed, 0x5EA3])
+    return int(rng.integers(scale)), int(rng.integers(scale))

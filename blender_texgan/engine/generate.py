@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..core.architecture import config_from_manifest
-from ..core.latent import LatentLayout, seed_latent
+from ..core.latent import LatentLayout, grid_offset, seed_latent
 from ..core.maps import complete_map_set, split_channels
 from ..core.modelfile import ModelFile, ModelFileError, read_model_file
 from .tiled import Cancelled, receptive_halo, run_tiled
@@ -22,7 +22,7 @@ from .tiled import Cancelled, receptive_halo, run_tiled
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 MIN_RESOLUTION, MAX_RESOLUTION = 32, 8192
 ENGINES = ("auto", "torch", "numpy", "external")
-CPU_TILE_PIXELS = 512  # output tile side on the CPU: bounds memory, gives progress steps
+CPU_TILE_PIXELS = 1024  # output tile side on the CPU: bounds memory, gives progress steps
 
 
 class GenerationError(RuntimeError):
@@ -196,7 +196,8 @@ def generate(request: GenerationRequest, progress: Callable[[float], None] | Non
     halo = receptive_halo(runner.cfg)
     report = (lambda f: progress(0.9 * f)) if progress else None
     try:
-        raw = run_tiled(runner.forward, z, runner.cfg.scale, runner.tile_cells(), halo, report, should_stop)
+        raw = run_tiled(runner.forward, z, runner.cfg.scale, runner.tile_cells(), halo, report, should_stop,
+                        offset=grid_offset(request.seed, runner.cfg.scale))
     except Cancelled:
         raise GenerationCancelled() from None
     maps = complete_map_set(split_channels(raw), runner.model.manifest["normal_strength"])

@@ -26,16 +26,33 @@ class Cancelled(Exception):
     pass
 
 
+def place_wrapped(out: np.ndarray, block: np.ndarray, y: int, x: int) -> None:
+    """out[:, y:y+bh, x:x+bw] = block, wrapping around out's borders (no copy of `out`)."""
+    _, h, w = out.shape
+    _, bh, bw = block.shape
+    for ys, yo in _wrapped_spans(y % h, bh, h):
+        for xs, xo in _wrapped_spans(x % w, bw, w):
+            out[:, ys, xs] = block[:, yo, xo]
+
+
+def _wrapped_spans(start: int, length: int, size: int):
+    first = min(length, size - start)
+    yield slice(start, start + first), slice(0, first)
+    if first < length:
+        yield slice(0, length - first), slice(first, length)
+
+
 def run_tiled(forward: Forward, z: np.ndarray, scale: int, tile_cells: int, halo: int,
               progress: Callable[[float], None] | None = None,
-              should_stop: Callable[[], bool] | None = None) -> np.ndarray:
-    """Run `forward` over (C, H, W) latent `z` tile by tile; returns (out, H*scale, W*scale)."""
+              should_stop: Callable[[], bool] | None = None, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Run `forward` over (C, H, W) latent `z` tile by tile; returns (out, H*scale, W*scale), rolled
+    by `offset` pixels (rows, columns), which moves the wrap border off the latent-cell grid."""
     _, h, w = z.shape
     if h <= tile_cells and w <= tile_cells:
         out = forward(z)
         if progress:
             progress(1.0)
-        return out
+        return np.roll(out, offset, axis=(1, 2)) if any(offset) else out
     starts = [(ty, tx) for ty in range(0, h, tile_cells) for tx in range(0, w, tile_cells)]
     out = None
     for done, (ty, tx) in enumerate(starts):
@@ -48,7 +65,8 @@ def run_tiled(forward: Forward, z: np.ndarray, scale: int, tile_cells: int, halo
         if out is None:
             out = np.empty((y.shape[0], h * scale, w * scale), np.float32)
         s = scale
-        out[:, ty * s:(ty + th) * s, tx * s:(tx + tw) * s] = y[:, halo * s:(halo + th) * s, halo * s:(halo + tw) * s]
+        place_wrapped(out, y[:, halo * s:(halo + th) * s, halo * s:(halo + tw) * s],
+                      ty * s + offset[0], tx * s + offset[1])
         if progress:
             progress((done + 1) / len(starts))
     return out
