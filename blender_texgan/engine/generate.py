@@ -22,7 +22,10 @@ from .tiled import Cancelled, receptive_halo, run_tiled
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 MIN_RESOLUTION, MAX_RESOLUTION = 32, 8192
 ENGINES = ("auto", "torch", "numpy", "external")
-CPU_TILE_PIXELS = 1024  # output tile side on the CPU: bounds memory, gives progress steps
+# On the CPU a tile's full-resolution activation tensor may take this many bytes: it bounds memory
+# (a few such tensors are alive at once) while keeping tiles large, since every tile recomputes a
+# halo of the receptive field around it (6 cells = 96 pixels a side for the bundled models).
+CPU_TILE_BYTES = 128 << 20
 
 
 class GenerationError(RuntimeError):
@@ -134,7 +137,8 @@ class Runner:
 
     def tile_cells(self) -> int:
         """Tile side in latent cells: fixed on the CPU; sized to free memory on a GPU."""
-        cells = max(1, CPU_TILE_PIXELS // self.cfg.scale)
+        widest_full_res = max(self.cfg.channels[-1], self.cfg.out_channels)
+        cells = max(1, int((CPU_TILE_BYTES / (4 * widest_full_res)) ** 0.5) // self.cfg.scale)
         if self.device is not None and self.device.type == "cuda":
             import torch
             free, _ = torch.cuda.mem_get_info(self.device)
