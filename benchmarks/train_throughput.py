@@ -23,7 +23,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from trainer.discriminator import PatchDiscriminator  # noqa: E402
-from trainer.options import TrainOptions  # noqa: E402
+from trainer.options import TrainOptions, resolve_options  # noqa: E402
 from trainer.train import generator_config, latest_checkpoint, load_checkpoint, train  # noqa: E402
 from blender_texgan.engine.nets import build_generator  # noqa: E402
 
@@ -91,14 +91,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--run", type=Path, help="finished run folder to read the time-to-quality from")
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "library.toml",
+                        help="training recipe to time (default: the bundled library's)")
     args = parser.parse_args()
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"device {'cuda' if torch.cuda.is_available() else 'cpu'}")
     roof = roofline_gflops()
     with tempfile.TemporaryDirectory() as tmp:
-        opts = TrainOptions(out=tmp, preset="bricks", steps=args.steps, eval_every=0, sample_every=10 ** 9,
-                            ckpt_every=10 ** 9, pool_count=8)
+        opts = resolve_options({"out": tmp, "preset": "bricks", "steps": args.steps, "eval_every": 0,
+                                "sample_every": 10 ** 9, "ckpt_every": 10 ** 9, "pool_count": 8}, args.config)
         t0 = time.perf_counter()
         train(opts)
         wall = time.perf_counter() - t0
@@ -109,6 +111,8 @@ def main() -> int:
     images_per_s = opts.batch / median_step
     achieved = step_flops(opts) / median_step / 1e9
     print(f"3x3-conv roofline (64->64, 8x128x128, forward): {roof:.1f} GFLOP/s")
+    print(f"recipe {args.config.name}: generator {opts.channels}, patch loss {opts.patch_loss}, "
+          f"r1 {opts.r1_gamma} every {opts.r1_every}")
     print(f"training at {opts.crop}x{opts.crop}, batch {opts.batch}: median step {median_step * 1000:.0f} ms "
           f"over {len(step_times)} steps -> {images_per_s:.1f} images/s "
           f"(wall {wall:.1f} s incl. setup for {state['step']} steps)")

@@ -53,7 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         ("--sample-every", int, "steps between sample grids"), ("--eval-every", int, "steps between metrics"),
         ("--eval-count", int, "images per metric evaluation"), ("--keep", int, "checkpoints kept")]:
         train.add_argument(flag, type=kind, help=text)
-    train.add_argument("--channels", type=_int_list, help="generator widths per scale, e.g. 64,64,48,32,16")
+    train.add_argument("--channels", type=_int_list, help="generator widths per scale, e.g. 96,64,24,12,8")
     train.add_argument("--periods", type=_float_list, help="periodic latent wave periods in latent cells, e.g. 2,4")
     train.add_argument("--no-augment", dest="augment", action="store_false", default=None)
     train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))

@@ -17,9 +17,9 @@ class TrainOptions:
     downsample: int = 1                       # shrink folder textures by this factor first (more structure per crop)
     lr_g: float = 2e-4                        # Adam learning rate, generator
     lr_d: float = 2e-4                        # Adam learning rate, discriminator
-    r1_gamma: float = 0.1                     # R1 penalty weight on real images (0 disables)
+    r1_gamma: float = 0.01                    # R1 penalty weight on real images (0 disables; 0.1 stalls D on photos)
     r1_every: int = 4                         # lazy regularisation interval
-    patch_loss: float = 0.0                  # weight of the sliced patch-distribution loss on G (0 disables)
+    patch_loss: float = 10.0                  # weight of the sliced patch-distribution loss on G (0 disables)
     augment: bool = True                      # DiffAugment (wrap-around roll, flip, brightness)
     ema_decay: float = 0.995                  # EMA of generator weights (the EMA is exported)
     seed: int = 0                             # seeds data, init and latents
@@ -28,7 +28,7 @@ class TrainOptions:
     local_channels: int = 32                  # latent: i.i.d. noise channels per cell
     global_channels: int = 8                  # latent: one vector per image (variants)
     periods: list = field(default_factory=list)  # latent: periodic wave periods, in latent cells
-    channels: list = field(default_factory=lambda: [64, 64, 48, 32, 16])  # generator widths per scale
+    channels: list = field(default_factory=lambda: [96, 64, 24, 12, 8])  # generator widths per scale
     d_width: int = 32                         # discriminator base width
     ckpt_every: int = 250                     # steps between checkpoints
     sample_every: int = 250                   # steps between 2x2-tiled sample grids
