@@ -54,6 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         ("--eval-count", int, "images per metric evaluation"), ("--keep", int, "checkpoints kept")]:
         train.add_argument(flag, type=kind, help=text)
     train.add_argument("--channels", type=_int_list, help="generator widths per scale, e.g. 96,64,24,12,8")
+    train.add_argument("--upsample", choices=("nearest", "bilinear"),
+                       help="generator upsampling (nearest: sharper detail; bilinear: smoother, no cell grid)")
     train.add_argument("--periods", type=_float_list, help="periodic latent wave periods in latent cells, e.g. 2,4")
     train.add_argument("--no-augment", dest="augment", action="store_false", default=None)
     train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))

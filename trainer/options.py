@@ -29,6 +29,7 @@ class TrainOptions:
     global_channels: int = 8                  # latent: one vector per image (variants)
     periods: list = field(default_factory=list)  # latent: periodic wave periods, in latent cells
     channels: list = field(default_factory=lambda: [96, 64, 24, 12, 8])  # generator widths per scale
+    upsample: str = "nearest"                 # generator upsampling: nearest (sharper detail) or bilinear
     d_width: int = 32                         # discriminator base width
     ckpt_every: int = 250                     # steps between checkpoints
     sample_every: int = 250                   # steps between 2x2-tiled sample grids
@@ -70,6 +71,8 @@ def resolve_options(cli: dict, config: Path | None = None) -> TrainOptions:
         raise ValueError("--out (the run folder) is required")
     if opts.steps < 1 or opts.batch < 1 or opts.crop < 8:
         raise ValueError("steps and batch must be positive and crop at least 8")
+    if opts.upsample not in ("nearest", "bilinear"):
+        raise ValueError("upsample must be nearest or bilinear")
     if not 1 <= opts.downsample <= 16:
         raise ValueError("downsample must be between 1 and 16")
     return opts

@@ -67,7 +67,9 @@ def layout_of(opts: TrainOptions, scale: int) -> LatentLayout:
 def generator_config(opts: TrainOptions) -> tuple[PeriodicGeneratorConfig, LatentLayout]:
     scale = 2 ** (len(opts.channels) - 1)
     layout = layout_of(opts, scale)
-    return PeriodicGeneratorConfig(latent_channels=layout.channels, channels=tuple(opts.channels)), layout
+    cfg = PeriodicGeneratorConfig(latent_channels=layout.channels, channels=tuple(opts.channels),
+                                  upsample=opts.upsample)
+    return cfg, layout
 
 
 # ---------------------------------------------------------------- samples and metrics
