@@ -162,6 +162,27 @@ def test_eval_separates_a_model_from_its_data(tmp_path):
     assert read_manifest(model)["metrics"]["swd_ratio"] > 2.0
 
 
+def test_maps_missing_from_an_albedo_only_photo_come_out_constant(tmp_path):
+    """One grey photo: height and roughness are constant in the data, so the model makes them
+    exactly constant (a consistent flat set) instead of giving the discriminator an easy tell."""
+    from PIL import Image
+
+    from blender_texgan.engine.generate import GenerationRequest, generate
+    from trainer.procedural import periodic_noise
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    grey = 0.5 + 0.2 * periodic_noise(np.random.default_rng(2), 96, beta=2.0)[..., 0]
+    Image.fromarray(np.uint8(np.clip(grey, 0, 1) * 255)).save(photos / "gravel.png")
+    run, model = tmp_path / "run", tmp_path / "gravel.safetensors"
+    run_trainer("train", "--data", str(photos), "--out", str(run), "--steps", "3", "--eval-every", "0", *TINY)
+    run_trainer("export", str(run), "--out", str(model), "--no-metrics")
+    maps, _ = generate(GenerationRequest(str(model), 64, seed=0, engine="numpy"))
+    assert maps["roughness"].std() < 1e-6 and abs(float(maps["roughness"].mean()) - 0.5) < 1e-3
+    assert maps["height"].std() < 1e-6 and np.allclose(maps["normal"][..., 2], 1.0, atol=1e-4)
+    assert maps["albedo"].std() > 1e-3
+
+
 def test_ddp_two_gloo_processes_stay_in_sync_and_only_rank0_writes(tmp_path):
     run = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1")

@@ -85,6 +85,16 @@ class TrainingData:
     normal_strength: float       # relief in pixels of a 0 -> 1 height step
     credits: list[str]           # source names for the manifest
 
+    def constant_channels(self) -> dict[int, float]:
+        """Channels that hold one value in every training stack (a map the source lacked) -> value."""
+        out = {}
+        for c in range(self.stacks[0].shape[0]):
+            lo = min(float(s[c].min()) for s in self.stacks)
+            hi = max(float(s[c].max()) for s in self.stacks)
+            if hi - lo < 1e-6:
+                out[c] = lo
+        return out
+
     def metric_crops(self, crop: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """(held-out crops, reference crops from the training region), fixed by `seed`."""
         heldout = CropSampler(self.heldout, crop, seed=[seed, 1], wrap=self.heldout_wrap).sample(count)

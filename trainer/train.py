@@ -120,6 +120,19 @@ def measure(G, layout: LatentLayout, data: TrainingData, crop: int, count: int, 
     return metrics
 
 
+def pin_constant_channels(G, constants: dict[int, float]) -> None:
+    """Make G output exactly `value` in each channel the data holds constant (e.g. roughness 0.5 for
+    an albedo-only photo): zero head weights and bias logit(value). Otherwise the discriminator
+    wins by spotting any deviation from the constant and stops teaching the rest."""
+    if not constants:
+        return
+    with torch.no_grad():
+        for c, value in constants.items():
+            v = min(max(value, 1e-4), 1 - 1e-4)
+            G.head.weight[c].zero_()
+            G.head.bias[c] = float(np.log(v / (1 - v)))
+
+
 # ---------------------------------------------------------------- distributed
 
 def distributed_setup(device_pref: str) -> tuple[int, int, torch.device]:
@@ -174,6 +187,8 @@ def train(opts: TrainOptions) -> Path | None:
     G = build_generator(cfg).to(device, memory_format=memory_format)
     D = PatchDiscriminator(GENERATED_CHANNEL_COUNT, opts.d_width).to(device, memory_format=memory_format)
     ema = build_generator(cfg).to(device).eval().requires_grad_(False)
+    constants = data.constant_channels()
+    pin_constant_channels(G, constants)
     ema.load_state_dict(G.state_dict())
     opt_g = torch.optim.Adam(G.parameters(), lr=opts.lr_g, betas=(0.0, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), lr=opts.lr_d, betas=(0.0, 0.99))
@@ -257,6 +272,7 @@ def train(opts: TrainOptions) -> Path | None:
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
+            pin_constant_channels(G, constants)
 
             with torch.no_grad():
                 for pe, pg in zip(ema.parameters(), G.parameters()):
