@@ -126,6 +126,38 @@ def test_second_request_is_refused_while_one_runs_and_cancel_stops_it(tiny_model
     assert runner.submit(GenerationRequest(str(tiny_model), 64)) is not None  # the next job runs
 
 
+def test_modal_steps_through_a_job_from_start_to_finish(tiny_model):
+    from blender_texgan.engine.jobs import modal_step
+    release = __import__("threading").Event()
+
+    def gated(request, progress, should_stop):
+        release.wait(10)
+        return generate(request)
+
+    runner = JobRunner(gated)
+    job = runner.submit(GenerationRequest(str(tiny_model), 64))
+    assert modal_step(job, "MOUSEMOVE") == "pass" and modal_step(job, "TIMER") == "progress"
+    release.set()
+    assert job.wait(30)
+    assert modal_step(job, "TIMER") == DONE and job.result is not None
+    def until_stopped(request, progress, should_stop):
+        while not should_stop():
+            time.sleep(0.005)
+        raise gen.GenerationCancelled()
+
+    escaped = JobRunner(until_stopped).submit(GenerationRequest(str(tiny_model), 64))
+    assert modal_step(escaped, "ESC", "PRESS") == "cancel"
+    escaped.cancel()
+    assert escaped.wait(30) and modal_step(escaped, "TIMER") == CANCELLED
+
+    def broken(request, progress, should_stop):
+        raise gen.GenerationError("The model file is broken.")
+
+    failed = JobRunner(broken).submit(GenerationRequest(str(tiny_model), 64))
+    assert failed.wait(30) and modal_step(failed, "TIMER") == FAILED
+    assert failed.error == "The model file is broken."
+
+
 def test_a_failing_job_reports_one_line(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"nope")

@@ -11,7 +11,7 @@ from ..core.options import MaterialOptions, mapping_scale, texture_file_name
 from ..core.prepare import PreparedMaps, prepare_maps
 from ..core.preview import shaded_preview
 from ..engine.generate import ENGINES, GenerationError, GenerationRequest, default_model_name, generate
-from ..engine.jobs import CANCELLED, DONE, FAILED, RUNNER, Job
+from ..engine.jobs import DONE, FAILED, RUNNER, Job, modal_step
 from ..engine.library import import_model
 from .images import OutputError, image_from_png, saved_image, textures_folder
 from .materials import build_pbr_tree
@@ -173,19 +173,17 @@ class TEXGAN_OT_generate_material(bpy.types.Operator):
 
     def modal(self, context, event):
         job = self._job
-        if event.type == "ESC" and event.value == "PRESS":
-            job.cancel()
-            self.stop(context)
-            self.report({"WARNING"}, "Generation cancelled")
-            return {"CANCELLED"}
-        if event.type != "TIMER":
+        step = modal_step(job, event.type, event.value)
+        if step == "pass":
             return {"PASS_THROUGH"}
-        if job.active:
+        if step == "progress":
             context.workspace.status_text_set(status_text(job))
             _redraw_sidebars(context)
             return {"PASS_THROUGH"}
+        if step == "cancel":
+            job.cancel()
         self.stop(context)
-        if job.state == DONE:
+        if step == DONE:
             prepared, manifest = job.result
             job.result = None
             try:
@@ -193,9 +191,9 @@ class TEXGAN_OT_generate_material(bpy.types.Operator):
             except LookupError as exc:
                 self.report({"ERROR"}, str(exc))
                 return {"CANCELLED"}
-        if job.state == FAILED:
+        if step == FAILED:
             self.report({"ERROR"}, job.error)
-        elif job.state == CANCELLED:
+        else:
             self.report({"WARNING"}, "Generation cancelled")
         return {"CANCELLED"}
 

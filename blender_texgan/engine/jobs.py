@@ -55,6 +55,19 @@ class Job:
         return not self.active
 
 
+def modal_step(job: Job, event_type: str, event_value: str = "") -> str:
+    """What the modal operator does on one event, as plain logic (the operator only acts on it):
+    "cancel" (Esc pressed: stop the job), "pass" (not our timer), "progress" (still running: update
+    the status), or the finished job's state: "done" (build the material), "failed", "cancelled"."""
+    if event_type == "ESC" and event_value == "PRESS":
+        return "cancel"
+    if event_type != "TIMER":
+        return "pass"
+    if job.active:
+        return "progress"
+    return job.state
+
+
 class JobRunner:
     """Runs one job at a time on a daemon thread; a second submit while one runs is refused."""
 
