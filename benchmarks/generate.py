@@ -1,6 +1,6 @@
 """Generation latency per engine and size, peak memory, Blender-side overhead, GFLOP/s vs roofline.
 
-    .venv/bin/python benchmarks/generate.py [--model proc_bricks] [--sizes 512,1024,2048,4096] [--repeats 3]
+    .venv/bin/python benchmarks/generate.py [--model NAME] [--sizes 512,1024,2048,4096] [--repeats 3]
 
 Each (engine, size) runs in a fresh process so its peak resident memory is its own. The roofline
 is the best GFLOP/s of one large 3x3 convolution in torch on this machine, measured in this run.
@@ -65,7 +65,7 @@ def roofline_gflops() -> float:
     return 2.0 * 4 * 64 * 128 * 128 * 64 * 9 / best / 1e9
 
 
-def blender_overhead(model: str, size: int) -> dict:
+def blender_overhead(model: str, size: int, repeats: int) -> dict:
     """Seconds to generate vs to create images, upload pixels and build nodes, in real Blender."""
     sys.path.insert(0, str(ROOT / "scripts"))
     import build
@@ -76,35 +76,40 @@ def blender_overhead(model: str, size: int) -> dict:
     gen_mod = sys.modules["bl_ext.user_default.blender_texgan.engine.generate"]
     prep = __import__("bl_ext.user_default.blender_texgan.core.prepare", fromlist=["prepare_maps"])
     opts = __import__("bl_ext.user_default.blender_texgan.core.options", fromlist=["MaterialOptions"])
-    request = gen_mod.GenerationRequest(model, size, 0)
     gen_mod.generate(gen_mod.GenerationRequest(model, 64, 0))
-    t0 = time.perf_counter()
-    maps, manifest = gen_mod.generate(request)
-    t1 = time.perf_counter()
-    prepared = prep.prepare_maps(maps, opts.MaterialOptions())  # PNG encoding, on the worker thread
-    t2 = time.perf_counter()
-    material = mod.build_material(prepared, manifest, 0)
-    t3 = time.perf_counter()
-    assert material.node_tree is not None
-    return {"size": size, "generate_s": t1 - t0, "encode_s": t2 - t1, "blender_s": t3 - t2,
-            "overhead_share": (t3 - t1) / (t3 - t0), "main_thread_share": (t3 - t2) / (t3 - t0)}
+    runs = []
+    for seed in range(repeats):
+        t0 = time.perf_counter()
+        maps, manifest = gen_mod.generate(gen_mod.GenerationRequest(model, size, seed))
+        t1 = time.perf_counter()
+        prepared = prep.prepare_maps(maps, opts.MaterialOptions())  # PNG encoding, on the worker thread
+        t2 = time.perf_counter()
+        material = mod.build_material(prepared, manifest, seed)
+        t3 = time.perf_counter()
+        assert material.node_tree is not None
+        runs.append({"generate_s": t1 - t0, "encode_s": t2 - t1, "blender_s": t3 - t2,
+                     "overhead_share": (t3 - t1) / (t3 - t0), "main_thread_share": (t3 - t2) / (t3 - t0)})
+    return {"size": size, "runs": repeats, **{k: statistics.median(r[k] for r in runs) for k in runs[0]}}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="proc_bricks")
+    parser.add_argument("--model", default=None, help="model name or file (default: the add-on's default)")
     parser.add_argument("--sizes", default="512,1024,2048,4096")
     parser.add_argument("--engines", default="torch,numpy")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--one", nargs=2, metavar=("ENGINE", "SIZE"), help=argparse.SUPPRESS)
     parser.add_argument("--overhead", type=int, metavar="SIZE", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.model is None:
+        from blender_texgan.engine.generate import default_model_name
+        args.model = default_model_name()
     if args.one:
         size = int(args.one[1])
         print(json.dumps(one(args.one[0], args.model, size, 1 if size >= 4096 else args.repeats)))
         return 0
     if args.overhead:
-        print(json.dumps(blender_overhead(args.model, args.overhead)))
+        print(json.dumps(blender_overhead(args.model, args.overhead, args.repeats)))
         return 0
 
     roof = roofline_gflops()
@@ -122,15 +127,14 @@ def main() -> int:
             rate = gflop / r["median_s"]
             print(f"{engine:7s} {size:5d} {r['median_s']:9.3f} {r['peak_rss_mb']:8.0f} {gflop:7.1f} "
                   f"{rate:8.1f} {rate / roof:7.2f}")
-    out = subprocess.run([sys.executable, __file__, "--model", args.model, "--overhead", "2048"],
-                         capture_output=True, text=True)
+    out = subprocess.run([sys.executable, __file__, "--model", args.model, "--overhead", "2048",
+                          "--repeats", str(args.repeats)], capture_output=True, text=True)
     if out.returncode == 0:
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        total = r["generate_s"] + r["encode_s"] + r["blender_s"]
-        print(f"Blender-side overhead at 2048 (torch engine): PNG encoding on the worker {r['encode_s']:.2f} s + "
-              f"images, packing and nodes on the main thread {r['blender_s']:.3f} s, of {total:.2f} s total = "
-              f"{100 * r['overhead_share']:.0f}% overhead, {100 * r['main_thread_share']:.1f}% on the main "
-              f"thread (goal <= 15%)")
+        print(f"Blender-side overhead at 2048 (torch engine), medians of {r['runs']}: generation "
+              f"{r['generate_s']:.2f} s, PNG encoding on the worker {r['encode_s']:.2f} s, images, packing "
+              f"and nodes on the main thread {r['blender_s']:.3f} s: {100 * r['overhead_share']:.1f}% "
+              f"overhead, {100 * r['main_thread_share']:.1f}% on the main thread (goal <= 15%)")
     else:
         print("Blender overhead measurement failed:", out.stderr.strip().splitlines()[-1:])
     return 0

@@ -30,7 +30,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--engine", default="auto")
-    parser.add_argument("--model", default="proc_bricks")
+    parser.add_argument("--model", default=None, help="model name or file (default: the add-on's default)")
     args = parser.parse_args()
 
     bpy = headless.start()
@@ -41,6 +41,7 @@ def main() -> int:
     ops = sys.modules[f"{pkg}.blender.operators"]
     prep = __import__(f"{pkg}.core.prepare", fromlist=["prepare_maps"])
     options = __import__(f"{pkg}.core.options", fromlist=["MaterialOptions"]).MaterialOptions()
+    args.model = args.model or gen.default_model_name()
     gen.generate(gen.GenerationRequest(args.model, 64, 0, engine=args.engine))  # load the model first
 
     runner = jobs.JobRunner()

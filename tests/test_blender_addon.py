@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from blender_texgan.engine.generate import GenerationRequest, generate
+from blender_texgan.engine.generate import DEFAULT_MODEL, GenerationRequest, generate
 
 EXPECTED_NODES = sorted(["ShaderNodeTexCoord", "ShaderNodeMapping", "ShaderNodeTexImage", "ShaderNodeTexImage",
                          "ShaderNodeTexImage", "ShaderNodeTexImage", "ShaderNodeNormalMap",
@@ -39,8 +39,8 @@ def test_addon_is_installed_and_registered(blender):
     assert hasattr(bpy.types, "TEXGAN_PT_generate")
     assert "generate_material" in dir(bpy.ops.texgan)
     assert bpy.context.scene.texgan.resolution == 1024
-    assert bpy.context.scene.texgan.model == "proc_bricks"  # the bundled default comes first
-    assert bpy.context.scene.texgan.model_argument() == "proc_bricks"
+    assert bpy.context.scene.texgan.model == DEFAULT_MODEL  # the bundled default comes first
+    assert bpy.context.scene.texgan.model_argument() == DEFAULT_MODEL
 
 
 def test_generate_builds_the_pbr_node_tree(blender, tiny_model):
@@ -89,7 +89,7 @@ def test_default_model_is_bundled_and_used(blender):
     bpy = blender
     plane = _new_plane(bpy)
     assert bpy.ops.texgan.generate_material(resolution=64, seed=0) == {"FINISHED"}
-    assert plane.active_material["texgan"]["model"] == "proc_bricks"
+    assert plane.active_material["texgan"]["model"] == DEFAULT_MODEL
 
 
 def test_cycles_render_of_the_plane_is_not_blank(blender, tiny_model, tmp_path):

@@ -158,7 +158,7 @@ def test_import_model_refuses_a_malformed_file_and_adds_a_good_one(blender, tiny
     assert card[0] == "test model" and any(line.startswith("Maps: albedo (sRGB)") for line in card)
     assert any(line.startswith("Licence:") for line in card)
     prefs.models_dir = ""
-    settings.model = "proc_bricks"
+    settings.model = __import__(f"{MODULE}.engine.generate", fromlist=["DEFAULT_MODEL"]).DEFAULT_MODEL
 
 
 def test_variations_gallery_creates_previews_and_frees_them_on_unregister(blender):

@@ -6,6 +6,8 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+from blender_texgan.engine.generate import DEFAULT_MODEL
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "blender_texgan"
 
@@ -16,7 +18,7 @@ def test_zip_is_an_extension_with_the_default_model(built_zip):
     with zipfile.ZipFile(built_zip) as zf:
         names = set(zf.namelist())
         assert zf.testzip() is None
-    assert {"blender_manifest.toml", "__init__.py", "models/proc_bricks.safetensors"} <= names
+    assert {"blender_manifest.toml", "__init__.py", f"models/{DEFAULT_MODEL}.safetensors"} <= names
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert manifest["blender_version_min"] == "4.2.0" and manifest["type"] == "add-on"
 

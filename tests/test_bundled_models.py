@@ -6,13 +6,13 @@ import pytest
 
 from blender_texgan.core.modelfile import read_model_file
 from blender_texgan.core.tiling import looks_periodic, seam_ratio
-from blender_texgan.engine.generate import GenerationRequest, bundled_models, generate
+from blender_texgan.engine.generate import DEFAULT_MODEL, GenerationRequest, bundled_models, generate
 
 MODELS = sorted(bundled_models())
 
 
 def test_the_default_model_is_bundled_and_small():
-    assert "proc_bricks" in MODELS
+    assert DEFAULT_MODEL in MODELS
     for path in bundled_models().values():
         assert path.stat().st_size < 8 * 1024 * 1024
 

@@ -25,7 +25,9 @@ def library_entries():
 
 def model_items(self, context):
     items = []
-    for entry in library_entries():
+    default = default_model_name()  # first, so a fresh scene's enum starts on it
+    entries = sorted(library_entries(), key=lambda e: not (e.source == "bundled" and e.name == default))
+    for entry in entries:
         identifier = entry.name if entry.source == "bundled" else USER_PREFIX + entry.name
         label = entry.name.replace("_", " ").title()
         items.append((identifier, label, f"{'Bundled' if entry.source == 'bundled' else 'Your'} model {entry.name}"))

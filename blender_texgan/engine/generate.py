@@ -64,9 +64,12 @@ def bundled_models() -> dict[str, Path]:
     return dict(_bundled())
 
 
+DEFAULT_MODEL = "stone_wall"  # the bundled model a fresh install generates with
+
+
 def default_model_name() -> str:
     names = list(bundled_models())
-    return "proc_bricks" if "proc_bricks" in names else (names[0] if names else "")
+    return DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else "")
 
 
 def resolve_model(model: str) -> Path:
