@@ -31,7 +31,7 @@ def blender(tmp_path_factory, built_zip):
     return bpy
 
 
-def make_tiny_model(path: Path, seed: int = 0, name: str = "tiny") -> Path:
+def make_tiny_model(path: Path, seed: int = 0, name: str = "tiny", upsample: str = "bilinear") -> Path:
     """A randomly initialised small generator written as a model file (no training needed)."""
     import torch
 
@@ -43,7 +43,7 @@ def make_tiny_model(path: Path, seed: int = 0, name: str = "tiny") -> Path:
 
     torch.manual_seed(seed)
     layout = LatentLayout(local_channels=4, global_channels=2, periodic_periods=(2.0,), scale=4)
-    cfg = PeriodicGeneratorConfig(latent_channels=layout.channels, channels=TINY_CHANNELS)
+    cfg = PeriodicGeneratorConfig(latent_channels=layout.channels, channels=TINY_CHANNELS, upsample=upsample)
     net = build_generator(cfg)
     options = {"preset": "bricks", "data": None, "crop": 32, "batch": 2, "command": "tests"}
     manifest = build_manifest(name, cfg, layout, options=options, step=0, seconds=0.0, normal_strength=6.0,
@@ -54,6 +54,12 @@ def make_tiny_model(path: Path, seed: int = 0, name: str = "tiny") -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("models") / "tiny.safetensors")
+
+
+@pytest.fixture(scope="session")
+def tiny_nearest_model(tmp_path_factory) -> Path:
+    """A periodic_sgan_v1 (nearest upsampling) model, like the bundled ones."""
+    return make_tiny_model(tmp_path_factory.mktemp("models") / "tiny_v1.safetensors", upsample="nearest")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import torch
 from blender_texgan.core.architecture import PeriodicGeneratorConfig
 from blender_texgan.core.latent import LatentLayout
 from blender_texgan.core.modelfile import write_model_file
+from blender_texgan.core.tiling import looks_periodic
 from blender_texgan.engine import generate as gen
 from blender_texgan.engine.generate import GenerationRequest, generate
 from blender_texgan.engine.jobs import CANCELLED, DONE, FAILED, JobRunner
@@ -31,11 +32,15 @@ def test_numpy_engine_matches_torch(channels, upsample):
     assert np.abs(N(z) - expected).max() < 1e-3
 
 
-def test_engines_agree_through_the_request_api(tiny_model):
-    a, _ = generate(GenerationRequest(str(tiny_model), 64, seed=4, engine="torch", device="cpu"))
-    b, _ = generate(GenerationRequest(str(tiny_model), 64, seed=4, engine="numpy"))
+@pytest.mark.parametrize("which", ["tiny_model", "tiny_nearest_model"])
+def test_engines_agree_through_the_request_api(which, request):
+    model = request.getfixturevalue(which)
+    a, manifest = generate(GenerationRequest(str(model), 128, seed=4, engine="torch", device="cpu"))
+    b, _ = generate(GenerationRequest(str(model), 128, seed=4, engine="numpy"))
+    assert manifest["architecture"]["name"] == ("periodic_sgan_v1" if "nearest" in which else "periodic_sgan_v2")
     for name in a:
         assert np.abs(a[name] - b[name]).max() < 1e-3, name
+        assert looks_periodic(a[name]), name
 
 
 @pytest.mark.parametrize("upsample", ["nearest", "bilinear"])

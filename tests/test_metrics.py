@@ -135,3 +135,19 @@ def test_constant_real_channels_are_left_out():
     both = evaluate(fake, real_a, real_b)
     only_first = evaluate(fake[:, :1], real_a[:, :1], real_b[:, :1])
     assert both["swd_ratio"] == pytest.approx(only_first["swd_ratio"])
+
+
+def test_grid_ratio_sees_a_cell_grid_and_rolled_borders_leave_it():
+    from blender_texgan.core.latent import grid_offset
+    from trainer.metrics import grid_ratio
+
+    rng = np.random.default_rng(0)
+    smooth = np.cumsum(rng.standard_normal((4, 3, 64, 64)), axis=-1) * 0.01
+    smooth -= smooth.mean(axis=-1, keepdims=True) * np.linspace(0, 1, 64)  # keep it near periodic
+    assert grid_ratio(smooth, 16) == pytest.approx(1.0, abs=0.35)
+    blocky = smooth.copy()
+    blocky[..., ::16] += 0.2 * rng.standard_normal((4, 3, 64, 4)).repeat(1, axis=-1)  # steps on cell lines
+    assert grid_ratio(blocky, 16) > 2.0
+    offsets = {grid_offset(seed, 16) for seed in range(200)}
+    assert all(0 <= dy < 16 and 0 <= dx < 16 for dy, dx in offsets) and len(offsets) > 100
+    assert grid_offset(7, 16) == grid_offset(7, 16)

@@ -71,11 +71,29 @@ def test_patch_loss_tells_real_from_noise_and_trains_a_periodic_generator():
     assert noise > 3 * same and tinted > 1.5 * same
     torch.manual_seed(0)
     G = build_generator(PeriodicGeneratorConfig(latent_channels=4, channels=(8, 8)))
-    z = torch.randn(2, 4, 8, 8)
-    sliced_patch_loss(G(z), real_b[:, :, :16, :16], g).backward()
+    z = torch.randn(4, 4, 8, 8)
+    target = real_b[:, :, :16, :16]
+    sliced_patch_loss(G(z), target, g).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
-    with torch.no_grad():  # the loss only changes weights: the output still tiles
-        torch.testing.assert_close(G(z.repeat(1, 1, 2, 2)), G(z).repeat(1, 1, 2, 2), atol=1e-5, rtol=1e-5)
+    opt = torch.optim.Adam(G.parameters(), lr=1e-2)
+    before = sliced_patch_loss(G(z), target, torch.Generator().manual_seed(5)).item()
+    for _ in range(30):
+        opt.zero_grad()
+        sliced_patch_loss(G(z), target, g).backward()
+        opt.step()
+    assert sliced_patch_loss(G(z), target, torch.Generator().manual_seed(5)).item() < 0.7 * before
+
+
+def test_a_run_refuses_to_resume_with_another_generator(tmp_path):
+    run = tmp_path / "run"
+    run_trainer("train", "--preset", "bricks", "--out", str(run), "--steps", "1", "--eval-every", "0", *TINY)
+    options = (run / "options.json").read_text()
+    wider = [a if a != "16,12,8" else "16,12,12" for a in TINY]
+    result = run_trainer("train", "--preset", "bricks", "--out", str(run), "--steps", "2", "--eval-every", "0",
+                         *wider, check=False)
+    assert result.returncode == 2 and "use a new run folder" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (run / "options.json").read_text() == options  # the run's record is untouched
 
 
 def run_trainer(*args, check=True, **kw):

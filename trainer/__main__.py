@@ -9,6 +9,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from blender_texgan.core.architecture import UPSAMPLING
+
 from .data import DataError
 from .procedural import PRESETS
 
@@ -54,7 +56,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         ("--eval-count", int, "images per metric evaluation"), ("--keep", int, "checkpoints kept")]:
         train.add_argument(flag, type=kind, help=text)
     train.add_argument("--channels", type=_int_list, help="generator widths per scale, e.g. 96,64,24,12,8")
-    train.add_argument("--upsample", choices=("nearest", "bilinear"),
+    train.add_argument("--upsample", choices=sorted(UPSAMPLING.values()),
                        help="generator upsampling (nearest: sharper detail; bilinear: smoother, no cell grid)")
     train.add_argument("--periods", type=_float_list, help="periodic latent wave periods in latent cells, e.g. 2,4")
     train.add_argument("--no-augment", dest="augment", action="store_false", default=None)
@@ -113,7 +115,10 @@ def _eval(args) -> int:
     from blender_texgan.core.latent import LatentLayout
     layout = LatentLayout.from_dict(model.manifest["latent"])
     crop = args.crop or int(model.manifest.get("native_tile_size", 128))
-    downsample = args.downsample or int(model.manifest.get("training", {}).get("downsample", 1))
+    downsample = args.downsample if args.downsample is not None else \
+        int(model.manifest.get("training", {}).get("downsample", 1))
+    if not 1 <= downsample <= 16:
+        raise ValueError("--downsample must be between 1 and 16")
     data = load_training_data(args.preset, args.data, crop, 16, max(256, 2 * crop), args.seed + 1, downsample)
     metrics = measure(net, layout, data, crop, args.count, args.seed, "cpu")
     if args.json:

@@ -39,13 +39,14 @@ def sliced_patch_loss(fake: torch.Tensor, real: torch.Tensor, generator: torch.G
     images (Rabin et al. 2011; Heitz et al. 2021 on features, here on raw pixels, needing no
     pretrained net): project random patches on random unit directions, sort, compare. It pins
     colour and contrast statistics that a young discriminator misses; the GAN loss adds structure."""
-    loss = fake.new_zeros(())
+    loss, used = fake.new_zeros(()), 0
     for level in range(levels):
         if min(fake.shape[-2:]) < size:
             break
+        used += 1
         pf, pr = random_patches(fake, count, size, generator), random_patches(real, count, size, generator)
         dirs = torch.randn(pf.shape[1], projections, generator=generator).to(fake.device)
         dirs = dirs / dirs.norm(dim=0, keepdim=True)
         loss = loss + (torch.sort(pf @ dirs, dim=0)[0] - torch.sort(pr @ dirs, dim=0)[0]).abs().mean()
         fake, real = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2)
-    return loss / levels
+    return loss / max(used, 1)

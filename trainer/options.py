@@ -5,6 +5,8 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from blender_texgan.core.architecture import UPSAMPLING
+
 
 @dataclass
 class TrainOptions:
@@ -71,8 +73,8 @@ def resolve_options(cli: dict, config: Path | None = None) -> TrainOptions:
         raise ValueError("--out (the run folder) is required")
     if opts.steps < 1 or opts.batch < 1 or opts.crop < 8:
         raise ValueError("steps and batch must be positive and crop at least 8")
-    if opts.upsample not in ("nearest", "bilinear"):
-        raise ValueError("upsample must be nearest or bilinear")
+    if opts.upsample not in UPSAMPLING.values():
+        raise ValueError(f"upsample must be one of {', '.join(UPSAMPLING.values())}")
     if not 1 <= opts.downsample <= 16:
         raise ValueError("downsample must be between 1 and 16")
     return opts

@@ -175,6 +175,13 @@ def train(opts: TrainOptions) -> Path | None:
         raise ValueError(f"crop must be a multiple of {cfg.scale} (the latent scale)")
     data = load_training_data(opts.preset, opts.data, opts.crop, opts.pool_count, opts.pool_size, opts.seed,
                               opts.downsample)
+    ckpt = latest_checkpoint(run)
+    state = load_checkpoint(ckpt) if ckpt is not None else None
+    if state is not None:
+        trained = {"name": state.get("architecture", PERIODIC_SGAN_V1), "config": state["config"]}
+        if trained != {"name": cfg.name, "config": cfg.to_dict()}:
+            raise ValueError(f"run '{run}' holds a {trained['name']} generator with {trained['config']}; "
+                             f"these options build {cfg.name} with {cfg.to_dict()}: use a new run folder")
     if main:
         (run / "samples").mkdir(parents=True, exist_ok=True)
         (run / "options.json").write_text(json.dumps(asdict(opts), indent=2))
@@ -194,12 +201,7 @@ def train(opts: TrainOptions) -> Path | None:
     opt_d = torch.optim.Adam(D.parameters(), lr=opts.lr_d, betas=(0.0, 0.99))
 
     step, seconds = 0, 0.0
-    ckpt = latest_checkpoint(run)
-    if ckpt is not None:
-        state = load_checkpoint(ckpt)
-        if state.get("architecture", PERIODIC_SGAN_V1) != cfg.name:
-            raise ValueError(f"run '{run}' was trained as {state.get('architecture', PERIODIC_SGAN_V1)}; "
-                             f"this trainer builds {cfg.name}: start a new run folder")
+    if state is not None:
         G.load_state_dict(state["G"]), D.load_state_dict(state["D"]), ema.load_state_dict(state["ema"])
         opt_g.load_state_dict(state["opt_g"]), opt_d.load_state_dict(state["opt_d"])
         step, seconds = state["step"], state["seconds"]
@@ -267,8 +269,8 @@ def train(opts: TrainOptions) -> Path | None:
             # Generator: through the bare D, so only G's gradients are synchronised.
             with autocast():
                 loss_g = g_hinge(D(aug(fake)).float())
-                if opts.patch_loss > 0:
-                    loss_g = loss_g + opts.patch_loss * sliced_patch_loss(fake.float(), real, aug_gen)
+            if opts.patch_loss > 0:  # float32: sorting bf16 projections would lose the distribution
+                loss_g = loss_g + opts.patch_loss * sliced_patch_loss(fake.float(), real, aug_gen)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()

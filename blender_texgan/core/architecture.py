@@ -29,10 +29,14 @@ class PeriodicGeneratorConfig:
     out_channels: int = GENERATED_CHANNEL_COUNT
     upsample: str = "bilinear"
 
+    def __post_init__(self):
+        if self.upsample not in UPSAMPLING.values():
+            raise ValueError(f"upsample must be one of {', '.join(UPSAMPLING.values())}, not {self.upsample!r}")
+
     @property
     def name(self) -> str:
         """The architecture name a model file records for this config."""
-        return PERIODIC_SGAN_V2 if self.upsample == "bilinear" else PERIODIC_SGAN_V1
+        return next(name for name, mode in UPSAMPLING.items() if mode == self.upsample)
 
     @property
     def scale(self) -> int:
@@ -45,7 +49,7 @@ class PeriodicGeneratorConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict, name: str = PERIODIC_SGAN_V2) -> "PeriodicGeneratorConfig":
+    def from_dict(cls, d: dict, name: str) -> "PeriodicGeneratorConfig":
         if not isinstance(d, dict):
             raise ValueError("architecture config must be an object")
         if name not in UPSAMPLING:

@@ -22,9 +22,10 @@ from .tiled import Cancelled, receptive_halo, run_tiled
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 MIN_RESOLUTION, MAX_RESOLUTION = 32, 8192
 ENGINES = ("auto", "torch", "numpy", "external")
-# On the CPU a tile's full-resolution activation tensor may take this many bytes: it bounds memory
-# (a few such tensors are alive at once) while keeping tiles large, since every tile recomputes a
-# halo of the receptive field around it (6 cells = 96 pixels a side for the bundled models).
+# On the CPU a tile's widest full-resolution tensor (the last block's upsampled input, or its
+# output) may take this many bytes: it bounds memory (a few such tensors are alive at once) while
+# keeping tiles large, since every tile recomputes a halo of the receptive field around it
+# (4 to 6 latent cells a side, see tiled.receptive_halo).
 CPU_TILE_BYTES = 128 << 20
 
 
@@ -140,13 +141,13 @@ class Runner:
 
     def tile_cells(self) -> int:
         """Tile side in latent cells: fixed on the CPU; sized to free memory on a GPU."""
-        widest_full_res = max(self.cfg.channels[-1], self.cfg.out_channels)
+        widest_full_res = max(self.cfg.channels[-2:] + (self.cfg.out_channels,))
         cells = max(1, int((CPU_TILE_BYTES / (4 * widest_full_res)) ** 0.5) // self.cfg.scale)
         if self.device is not None and self.device.type == "cuda":
             import torch
             free, _ = torch.cuda.mem_get_info(self.device)
             # Peak activations per output pixel: about 4 tensors of the widest full-res layer.
-            per_pixel = 4 * 4 * max(self.cfg.channels[-1], self.cfg.out_channels) * 2
+            per_pixel = 4 * 4 * widest_full_res * 2
             side = int((0.5 * free / per_pixel) ** 0.5)
             cells = max(cells, side // self.cfg.scale)
         return cells
