@@ -153,6 +153,29 @@ def test_blender_without_torch_generates_with_the_zero_install_engine(built_zip,
     assert "torch engine needs PyTorch" in result["torch_refused"] and "\n" not in result["torch_refused"]
 
 
+def test_undo_removes_the_generated_material_and_redo_restores_it(built_zip, tiny_model, tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "undo.json"
+    script = Path(__file__).parent / "blender_scripts" / "undo_redo.py"
+    env = dict(__import__("os").environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    proc = subprocess.run([sys.executable, str(script), str(built_zip), str(tiny_model), str(out)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    assert r["result"] == ["FINISHED"]
+    assert r["before"] == {"materials": [], "images": {}, "active_material": None, "slots": 0}
+    made = r["generated"]
+    assert made["materials"] == ["TexGAN tiny s5"] and made["active_material"] == "TexGAN tiny s5"
+    assert len(made["images"]) == 4 and all(size == [64, 64] and packed and std > 1e-3
+                                            for size, packed, std in made["images"].values())
+    assert r["undone"] == r["before"]  # Ctrl+Z: no material, no images, the object as it was
+    assert r["redone"] == made          # Ctrl+Shift+Z: all of it back, packed pixels included
+
+
 def _addon_module(name):
     import importlib
     return importlib.import_module(f"bl_ext.user_default.blender_texgan.{name}")
