@@ -1,0 +1,39 @@
+"""Print a Markdown table of model files' metrics and training facts (for the README and notes).
+
+    .venv/bin/python scripts/model_table.py                       # the bundled models
+    .venv/bin/python scripts/model_table.py runs/*.safetensors    # any model files
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from blender_texgan.core.modelfile import read_manifest  # noqa: E402
+from blender_texgan.engine.generate import bundled_models  # noqa: E402
+
+BAR = {"swd_ratio": (1.5, "<="), "seam_ratio": (1.05, "<="), "diversity_ratio": (0.7, ">=")}
+
+
+def meets_bar(metrics: dict) -> bool:
+    return all(k in metrics and (metrics[k] <= v if op == "<=" else metrics[k] >= v) for k, (v, op) in BAR.items())
+
+
+def main(paths: list[str]) -> int:
+    files = [Path(p) for p in paths] or list(bundled_models().values())
+    print("| model | trained on | architecture | steps | SWD ratio | seam | diversity | grid | meets bar |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for path in files:
+        m = read_manifest(path)
+        metrics, training = m.get("metrics", {}), m.get("training", {})
+        cells = [f"{metrics[k]:.2f}" if k in metrics else "-"
+                 for k in ("swd_ratio", "seam_ratio", "diversity_ratio", "grid_ratio")]
+        source = ", ".join(m.get("credits", [])) or training.get("data", "")
+        print(f"| {m['name']} | {source} | {m['architecture']['name']} {m['architecture']['config']['channels']} "
+              f"| {training.get('steps', '-')} | {' | '.join(cells)} | {'yes' if meets_bar(metrics) else 'no'} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
