@@ -22,29 +22,33 @@ def r1_penalty(discriminator, real: torch.Tensor) -> torch.Tensor:
     return grad.pow(2).flatten(1).sum(1).mean()
 
 
-def random_patches(x: torch.Tensor, count: int, size: int, generator: torch.Generator) -> torch.Tensor:
-    """`count` random size x size patches, each fully inside a random image -> (count, C * size * size)."""
-    b, c, h, w = x.shape
-    image = torch.randint(0, b, (count, 1, 1), generator=generator).to(x.device)
-    ys = torch.randint(0, h - size + 1, (count, 1, 1), generator=generator).to(x.device)
-    xs = torch.randint(0, w - size + 1, (count, 1, 1), generator=generator).to(x.device)
-    d = torch.arange(size, device=x.device)
-    rows, cols = ys + d.view(1, -1, 1), xs + d.view(1, 1, -1)
-    return x.permute(0, 2, 3, 1)[image, rows, cols].reshape(count, -1)  # (count, size, size, C) flat
+def strided_patches(x: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """size x size patches on a grid about 32 patches across, at a random offset -> (N, C*size*size).
+
+    Built with unfold, whose backward (fold) is deterministic: a resumed run then repeats the
+    original bit for bit, which gathering random pixels (a scatter-add backward) would not."""
+    h, w = x.shape[-2:]
+    stride = max(1, min(h, w) // 32)
+    oy, ox = (int(v) for v in torch.randint(0, stride, (2,), generator=generator))
+    cols = F.unfold(x[:, :, oy:, ox:], size, stride=stride)  # (B, C*size*size, L)
+    return cols.transpose(1, 2).reshape(-1, cols.shape[1])
 
 
 def sliced_patch_loss(fake: torch.Tensor, real: torch.Tensor, generator: torch.Generator, levels: int = 3,
-                      count: int = 1024, size: int = 7, projections: int = 64) -> torch.Tensor:
+                      size: int = 7, projections: int = 64) -> torch.Tensor:
     """Sliced Wasserstein distance between the multi-scale patch distributions of fake and real
     images (Rabin et al. 2011; Heitz et al. 2021 on features, here on raw pixels, needing no
-    pretrained net): project random patches on random unit directions, sort, compare. It pins
-    colour and contrast statistics that a young discriminator misses; the GAN loss adds structure."""
+    pretrained net): project patches on random unit directions, sort, compare. Real patches are
+    resampled to the fakes' count. It pins colour and contrast statistics that a young
+    discriminator misses; the GAN loss adds structure."""
     loss, used = fake.new_zeros(()), 0
     for level in range(levels):
-        if min(fake.shape[-2:]) < size:
+        if min(fake.shape[-2:]) < size or min(real.shape[-2:]) < size:
             break
         used += 1
-        pf, pr = random_patches(fake, count, size, generator), random_patches(real, count, size, generator)
+        pf = strided_patches(fake, size, generator)
+        pr = strided_patches(real, size, generator)
+        pr = pr[torch.randint(0, len(pr), (len(pf),), generator=generator).to(pr.device)]
         dirs = torch.randn(pf.shape[1], projections, generator=generator).to(fake.device)
         dirs = dirs / dirs.norm(dim=0, keepdim=True)
         loss = loss + (torch.sort(pf @ dirs, dim=0)[0] - torch.sort(pr @ dirs, dim=0)[0]).abs().mean()
