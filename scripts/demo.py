@@ -5,7 +5,6 @@ Writes out/demo.png and out/demo.blend. Run with `make demo`.
 """
 from __future__ import annotations
 
-import math
 import sys
 import time
 from pathlib import Path
@@ -25,26 +24,8 @@ def log(message: str, started: float) -> None:
     print(f"[{time.perf_counter() - started:6.1f} s] {message}", flush=True)
 
 
-def setup_scene(bpy) -> None:
-    for obj in list(bpy.data.objects):
-        bpy.data.objects.remove(obj)
-    bpy.ops.mesh.primitive_plane_add(size=4.0)
-    plane = bpy.context.active_object
-    bpy.ops.object.camera_add(location=(0.0, -2.4, 1.6), rotation=(math.radians(60), 0.0, 0.0))
-    bpy.context.scene.camera = bpy.context.active_object
-    bpy.ops.object.light_add(type="SUN", rotation=(math.radians(50), math.radians(-20), math.radians(30)))
-    bpy.context.active_object.data.energy = 3.5
-    bpy.context.view_layer.objects.active = plane
-    plane.select_set(True)
-
-
 def configure_render(scene, path: Path) -> None:
-    scene.render.engine = "CYCLES"
-    scene.cycles.device = "CPU"
-    scene.cycles.samples = 32
     scene.cycles.use_denoising = False
-    scene.render.resolution_x = scene.render.resolution_y = 640
-    scene.render.image_settings.file_format = "PNG"
     scene.render.filepath = str(path)
     if scene.world is not None and scene.world.use_nodes:
         background = scene.world.node_tree.nodes.get("Background")
@@ -63,7 +44,7 @@ def main() -> int:
     module = headless.install_extension(zip_path)
     log(f"installed and enabled {module}", started)
 
-    setup_scene(bpy)
+    headless.preview_scene(4.0, 2.4, 1.6, 60, (50, -20, 30), size=640, samples=32)
     bpy.context.scene.texgan.real_size = 2.0  # one texture repeat spans 2 m: 2 repeats on the 4 m plane
     t0 = time.perf_counter()
     result = bpy.ops.texgan.generate_material(resolution=RESOLUTION, seed=SEED)

@@ -55,3 +55,31 @@ def install_extension(zip_path: str | os.PathLike, module: str = "blender_texgan
     if not addon_utils.check(name)[1]:
         raise RuntimeError(f"{name} is installed but not enabled")
     return name
+
+
+def preview_scene(plane_size: float, camera_distance: float, camera_height: float, camera_tilt_deg: float,
+                  sun_rotation_deg: tuple[float, float, float], size: int, samples: int):
+    """Empty the scene, then a plane (active and selected), a camera looking down at it, a sun and
+    Cycles on the CPU rendering `size` x `size` PNGs. Returns the plane."""
+    import math
+
+    import bpy
+
+    for obj in list(bpy.data.objects):
+        bpy.data.objects.remove(obj)
+    bpy.ops.mesh.primitive_plane_add(size=plane_size)
+    plane = bpy.context.active_object
+    bpy.ops.object.camera_add(location=(0.0, -camera_distance, camera_height),
+                              rotation=(math.radians(camera_tilt_deg), 0.0, 0.0))
+    scene = bpy.context.scene
+    scene.camera = bpy.context.active_object
+    bpy.ops.object.light_add(type="SUN", rotation=tuple(math.radians(a) for a in sun_rotation_deg))
+    bpy.context.active_object.data.energy = 3.5
+    bpy.context.view_layer.objects.active = plane
+    plane.select_set(True)
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = samples
+    scene.render.resolution_x = scene.render.resolution_y = size
+    scene.render.image_settings.file_format = "PNG"
+    return plane

@@ -2,7 +2,6 @@
 of the default model. Run: .venv/bin/python scripts/readme_pictures.py  (writes docs/images/)."""
 from __future__ import annotations
 
-import math
 import sys
 import tempfile
 from pathlib import Path
@@ -18,24 +17,6 @@ OUT = ROOT / "docs" / "images"
 SIZE, SAMPLES, RESOLUTION = 384, 24, 512
 
 
-def scene_setup(bpy):
-    for obj in list(bpy.data.objects):
-        bpy.data.objects.remove(obj)
-    bpy.ops.mesh.primitive_plane_add(size=2.0)
-    plane = bpy.context.active_object
-    bpy.ops.object.camera_add(location=(0.0, -1.5, 1.3), rotation=(math.radians(50), 0.0, 0.0))
-    bpy.context.scene.camera = bpy.context.active_object
-    bpy.ops.object.light_add(type="SUN", rotation=(math.radians(45), math.radians(-25), math.radians(30)))
-    bpy.context.active_object.data.energy = 3.5
-    scene = bpy.context.scene
-    scene.render.engine = "CYCLES"
-    scene.cycles.device = "CPU"
-    scene.cycles.samples = SAMPLES
-    scene.render.resolution_x = scene.render.resolution_y = SIZE
-    scene.texgan.real_size = 1.0
-    return plane
-
-
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     bpy = headless.start()
@@ -43,8 +24,8 @@ def main() -> int:
     gen = sys.modules["bl_ext.user_default.blender_texgan.engine.generate"]
     png = sys.modules["bl_ext.user_default.blender_texgan.core.png"]
     for name in gen.bundled_models():
-        plane = scene_setup(bpy)
-        bpy.context.view_layer.objects.active = plane
+        headless.preview_scene(2.0, 1.5, 1.3, 50, (45, -25, 30), SIZE, SAMPLES)
+        bpy.context.scene.texgan.real_size = 1.0
         bpy.ops.texgan.generate_material(model=name, resolution=RESOLUTION, seed=0)
         bpy.context.scene.render.filepath = str(OUT / f"{name}.png")
         bpy.ops.render.render(write_still=True)

@@ -135,37 +135,33 @@ def test_bad_model_file_gives_one_error_and_leaves_nothing(blender, tiny_model, 
     assert plane.active_material is None
 
 
-def test_blender_without_torch_generates_with_the_zero_install_engine(built_zip, tiny_model, tmp_path):
+def run_blender_script(name: str, tmp_path, *args) -> dict:
+    """Run tests/blender_scripts/NAME in a fresh Blender (its own process and user folder) with
+    ARGS then an output path; returns the JSON it wrote there."""
     import json
+    import os
     import subprocess
     import sys
     from pathlib import Path
 
-    out = tmp_path / "result.json"
-    script = Path(__file__).parent / "blender_scripts" / "no_torch_generate.py"
-    env = dict(__import__("os").environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
-    proc = subprocess.run([sys.executable, str(script), str(built_zip), str(tiny_model), str(out)],
+    out = tmp_path / f"{Path(name).stem}.json"
+    script = Path(__file__).parent / "blender_scripts" / name
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    proc = subprocess.run([sys.executable, str(script), *map(str, args), str(out)],
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+def test_blender_without_torch_generates_with_the_zero_install_engine(built_zip, tiny_model, tmp_path):
+    result = run_blender_script("no_torch_generate.py", tmp_path, built_zip, tiny_model)
     assert result["result"] == ["FINISHED"] and not result["torch_loaded"]
     assert result["image_sizes"] == [[64, 64]] * 4 and result["pixel_std"] > 1e-3
     assert "torch engine needs PyTorch" in result["torch_refused"] and "\n" not in result["torch_refused"]
 
 
 def test_undo_removes_the_generated_material_and_redo_restores_it(built_zip, tiny_model, tmp_path):
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    out = tmp_path / "undo.json"
-    script = Path(__file__).parent / "blender_scripts" / "undo_redo.py"
-    env = dict(__import__("os").environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
-    proc = subprocess.run([sys.executable, str(script), str(built_zip), str(tiny_model), str(out)],
-                          capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    r = json.loads(out.read_text())
+    r = run_blender_script("undo_redo.py", tmp_path, built_zip, tiny_model)
     assert r["result"] == ["FINISHED"]
     assert r["before"] == {"materials": [], "images": {}, "active_material": None, "slots": 0}
     made = r["generated"]

@@ -20,6 +20,13 @@ class _SubPanel(_SidebarPanel):
     bl_parent_id = "TEXGAN_PT_generate"
 
 
+def split_layout(layout):
+    """The layout with labels left of their fields, as Blender's property panels have it."""
+    layout.use_property_split = True
+    layout.use_property_decorate = False
+    return layout
+
+
 class TEXGAN_PT_generate(_SidebarPanel, bpy.types.Panel):
     bl_idname = "TEXGAN_PT_generate"
     bl_label = "TexGAN"
@@ -84,9 +91,7 @@ class TEXGAN_PT_material_options(_SubPanel, bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
-        layout = self.layout
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout = split_layout(self.layout)
         settings = context.scene.texgan
         for name in ("real_size", "displacement", "normal_convention", "target", "slot", "mark_asset"):
             layout.prop(settings, name)
@@ -98,9 +103,7 @@ class TEXGAN_PT_output_options(_SubPanel, bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
-        layout = self.layout
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout = split_layout(self.layout)
         settings = context.scene.texgan
         layout.prop(settings, "output")
         col = layout.column()
