@@ -1,5 +1,5 @@
-"""Regenerate the README's pictures headless: one Cycles render per bundled model, plus the maps
-of the default model. Run: .venv/bin/python scripts/readme_pictures.py  (writes docs/images/)."""
+"""Regenerate the README's pictures headless: one Cycles render per bundled model, the maps of the
+default model, and pictures of the sidebar panels and preferences (scripts/panel_picture.py). Run: .venv/bin/python scripts/readme_pictures.py  (writes docs/images/)."""
 from __future__ import annotations
 
 import sys
@@ -12,6 +12,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import build  # noqa: E402
 import headless  # noqa: E402
+import panel_picture  # noqa: E402
 
 OUT = ROOT / "docs" / "images"
 SIZE, SAMPLES, RESOLUTION = 384, 24, 512
@@ -20,7 +21,7 @@ SIZE, SAMPLES, RESOLUTION = 384, 24, 512
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     bpy = headless.start()
-    headless.install_extension(build.build(Path(tempfile.mkdtemp())))
+    addon = headless.install_extension(build.build(Path(tempfile.mkdtemp())))
     gen = sys.modules["bl_ext.user_default.blender_texgan.engine.generate"]
     png = sys.modules["bl_ext.user_default.blender_texgan.core.png"]
     for name in gen.bundled_models():
@@ -33,6 +34,9 @@ def main() -> int:
     maps, _ = gen.generate(gen.GenerationRequest(gen.default_model_name(), 256, 0))
     for map_name, array in maps.items():
         png.write_png(OUT / f"default_{map_name}.png", array)
+    bpy.ops.texgan.generate_variations(count=6)
+    panel_picture.sidebar_picture(addon).save(OUT / "panel.png")
+    panel_picture.preferences_picture(addon).save(OUT / "preferences.png")
     return 0
 
 
