@@ -15,9 +15,14 @@ train_one() {
   IFS== read -r name set_name source downsample <<< "$1"
   OMP_NUM_THREADS=1 .venv/bin/python -m trainer train --config configs/library.toml \
     --data "$DATA/$set_name" --downsample "${downsample:-1}" --out "runs/$name" > "runs/$name.log" 2>&1
+  case "$source" in
+    ambientCG) url="https://ambientcg.com/view?id=$set_name" ;;
+    PolyHaven) url="https://polyhaven.com/a/$set_name" ;;
+    *) url="" ;;
+  esac
   .venv/bin/python -m trainer export "runs/$name" --out "runs/$name.safetensors" --name "$name" \
     --description "Tileable PBR generator trained on the CC0 texture $set_name by $source (one exemplar)." \
-    >> "runs/$name.log" 2>&1
+    --credit "$set_name by $source${url:+, $url}, CC0 1.0" >> "runs/$name.log" 2>&1
   echo "finished $name"
 }
 export -f train_one

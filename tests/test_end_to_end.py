@@ -56,6 +56,26 @@ def test_exported_manifest_says_how_it_was_trained(exported):
     assert manifest["architecture"]["config"]["channels"] == [16, 12, 8]
 
 
+def test_export_credits_the_source_and_the_card_says_when_a_run_stopped_early(exported, tmp_path):
+    from blender_texgan.core.modelfile import write_model_file
+    from blender_texgan.engine.library import model_card
+
+    runs, _ = exported
+    credited = tmp_path / "credited.safetensors"
+    run("trainer", "export", str(runs), "--out", str(credited), "--no-metrics",
+        "--credit", "Bricks by someone, https://example.org/bricks, CC0")
+    loaded = read_model_file(credited)
+    assert loaded.manifest["credits"][-1] == "Bricks by someone, https://example.org/bricks, CC0"
+    assert loaded.manifest["training"]["planned_steps"] == 4
+    card = model_card(credited)
+    assert "Trained: 4 steps," in " ".join(card) and "stopped early" not in " ".join(card)
+    assert card[-1].startswith("Credits: ") and card[-1].endswith("https://example.org/bricks, CC0")
+
+    loaded.manifest["training"]["planned_steps"] = 2500  # as if killed at step 4 of 2500
+    stopped = write_model_file(tmp_path / "stopped.safetensors", loaded.tensors, loaded.manifest)
+    assert "Trained: 4 steps (stopped early; 2500 planned)" in " ".join(model_card(stopped))
+
+
 def test_terminal_generate_writes_one_png_per_map(exported, tmp_path):
     _, model = exported
     result = run("blender_texgan", "generate", "--model", str(model), "--size", "64", "--seed", "2",

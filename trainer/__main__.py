@@ -69,6 +69,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     export.add_argument("--name", default=None, help="model name (default: the file name)")
     export.add_argument("--description", default="")
     export.add_argument("--no-metrics", action="store_true", help="skip measuring the model")
+    export.add_argument("--credit", action="append", default=[], metavar="TEXT",
+                        help="credit line for the model card, e.g. the source's author and address (repeatable)")
 
     ev = sub.add_parser("eval", help="measure a model file: SWD ratio, seam ratio, diversity ratio")
     ev.add_argument("model", help="model file (.safetensors) or bundled model name")
@@ -148,7 +150,7 @@ def main(argv=None) -> int:
             if args.out.suffix != ".safetensors":
                 print("error: --out must end in .safetensors", file=sys.stderr)
                 return 2
-            print(export_run(args.run, args.out, args.name, args.description, not args.no_metrics))
+            print(export_run(args.run, args.out, args.name, args.description, not args.no_metrics, args.credit))
         elif args.command == "eval":
             return _eval(args)
     except (DataError, ModelFileError, GenerationError, ValueError, RuntimeError) as exc:

@@ -36,6 +36,7 @@ def build_manifest(name: str, cfg: PeriodicGeneratorConfig, layout: LatentLayout
         "credits": credits or [],
         "training": {"data": data_description, "steps": step, "seconds": round(seconds, 1),
                      "command": options.get("command", ""), "machine": machine_summary(),
+                     "planned_steps": options.get("steps", step),
                      "batch": options["batch"], "crop": options["crop"],
                      "downsample": options.get("downsample", 1)},
         "metrics": metrics or {},
@@ -43,7 +44,9 @@ def build_manifest(name: str, cfg: PeriodicGeneratorConfig, layout: LatentLayout
 
 
 def export_run(run: Path, out: Path, name: str | None = None, description: str = "",
-               with_metrics: bool = True) -> Path:
+               with_metrics: bool = True, credits: list[str] | None = None) -> Path:
+    """Write the run's EMA generator to `out`; `credits` (e.g. "Bricks102 by ambientCG, https://...")
+    are added to the data's own (its set names)."""
     ckpt = latest_checkpoint(run)
     if ckpt is None:
         raise ExportError(f"No checkpoint in '{run}': train first (python -m trainer train --out {run}).")
@@ -70,7 +73,8 @@ def export_run(run: Path, out: Path, name: str | None = None, description: str =
     tensors = {k: v.detach().float().cpu().numpy() for k, v in state["ema"].items()}
     manifest = build_manifest(name or Path(out).stem, cfg, layout, options=options, step=state["step"],
                               seconds=state["seconds"], normal_strength=state["normal_strength"],
-                              data_description=state["data_description"], credits=state.get("credits"),
+                              data_description=state["data_description"],
+                              credits=[*(state.get("credits") or []), *(credits or [])],
                               metrics=metrics, description=description)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     return write_model_file(out, tensors, manifest)

@@ -72,7 +72,10 @@ def _card(path: str, mtime_ns: int) -> tuple[str, ...]:
     training = m.get("training") or {}
     if training:
         minutes = training.get("seconds", 0) / 60
-        lines.append(f"Trained: {training.get('steps', '?')} steps, {minutes:.0f} min on {training.get('data', '?')}")
+        steps, planned = training.get("steps", "?"), training.get("planned_steps")
+        early = isinstance(planned, int) and isinstance(steps, int) and planned > steps
+        stopped = f" (stopped early; {planned} planned)" if early else ""
+        lines.append(f"Trained: {steps} steps{stopped}, {minutes:.0f} min on {training.get('data', '?')}")
     lines.append(f"Licence: {m.get('license', 'unknown')}")
     credits = m.get("credits") or []
     if credits:
