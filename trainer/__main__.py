@@ -12,6 +12,7 @@ from pathlib import Path
 from blender_texgan.core.architecture import UPSAMPLING
 
 from .data import DataError
+from .options import PATCH_SPACES
 from .procedural import PRESETS
 
 
@@ -55,6 +56,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         ("--sample-every", int, "steps between sample grids"), ("--eval-every", int, "steps between metrics"),
         ("--eval-count", int, "images per metric evaluation"), ("--keep", int, "checkpoints kept")]:
         train.add_argument(flag, type=kind, help=text)
+    train.add_argument("--patch-space", choices=PATCH_SPACES,
+                       help="patch loss on raw pixels, or on Laplacian bands normalised per channel "
+                            "(fine detail of faint channels such as height counts too)")
     train.add_argument("--channels", type=_int_list, help="generator widths per scale, e.g. 96,64,24,12,8")
     train.add_argument("--upsample", choices=sorted(UPSAMPLING.values()),
                        help="generator upsampling (nearest: sharper detail; bilinear: smoother, no cell grid)")

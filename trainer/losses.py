@@ -1,9 +1,12 @@
-"""GAN losses: hinge loss (Miyato et al. 2018, with a spectral-norm discriminator) and the R1
-gradient penalty on real images (Mescheder et al. 2018), applied lazily every few steps."""
+"""GAN losses: hinge loss (Miyato et al. 2018, with a spectral-norm discriminator), the R1
+gradient penalty on real images (Mescheder et al. 2018), applied lazily every few steps, and a
+sliced Wasserstein patch loss on the generator, on raw pixels or on normalised Laplacian bands."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from .options import PATCH_SPACES
 
 
 def d_hinge(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -34,8 +37,72 @@ def strided_patches(x: torch.Tensor, size: int, generator: torch.Generator) -> t
     return cols.transpose(1, 2).reshape(-1, cols.shape[1])
 
 
+BAND_STD_FLOOR = 1e-3  # as the metric's STD_FLOOR: values live in [0, 1]
+
+
+def _binomial_blur(x: torch.Tensor) -> torch.Tensor:
+    """Separable [1, 4, 6, 4, 1] / 16 blur with wrap-around borders (the metric's pyramid blur)."""
+    c = x.shape[1]
+    k = x.new_tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+    x = F.conv2d(F.pad(x, (2, 2, 0, 0), mode="circular"), k.view(1, 1, 1, 5).expand(c, 1, 1, 5), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, 2, 2), mode="circular"), k.view(1, 1, 5, 1).expand(c, 1, 5, 1), groups=c)
+
+
+def laplacian_bands(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    """The band-pass levels of x's Laplacian pyramid, finest first, built like the metric's
+    (trainer.metrics.laplacian_pyramid): G_{k+1} = blur(G_k)[::2, ::2], band_k = G_k - 4 blur(zero-
+    inserted G_{k+1}). The low-pass residual is left out: the pixel statistics carry it."""
+    bands = []
+    for _ in range(levels):
+        low = _binomial_blur(x)[..., ::2, ::2]
+        up = x.new_zeros(x.shape)
+        up[..., ::2, ::2] = low
+        bands.append(x - 4.0 * _binomial_blur(up))
+        x = low
+    return bands
+
+
 def sliced_patch_loss(fake: torch.Tensor, real: torch.Tensor, generator: torch.Generator, levels: int = 3,
-                      size: int = 7, projections: int = 64) -> torch.Tensor:
+                      size: int = 7, projections: int = 64, space: str = "pixels") -> torch.Tensor:
+    """The sliced patch loss in `space`: "pixels" (sliced_pixel_patch_loss) or "bands"
+    (sliced_band_patch_loss)."""
+    if space == "bands":
+        return sliced_band_patch_loss(fake, real, generator, levels, size, projections)
+    if space != "pixels":
+        raise ValueError(f"patch space must be one of {', '.join(PATCH_SPACES)}, not {space!r}")
+    return sliced_pixel_patch_loss(fake, real, generator, levels, size, projections)
+
+
+def _sliced_distance(pf: torch.Tensor, pr: torch.Tensor, generator: torch.Generator, projections: int):
+    """Sliced Wasserstein-1 between patch sets (rows); the real set is resampled to the fakes' count."""
+    pr = pr[torch.randint(0, len(pr), (len(pf),), generator=generator).to(pr.device)]
+    dirs = torch.randn(pf.shape[1], projections, generator=generator).to(pf.device)
+    dirs = dirs / dirs.norm(dim=0, keepdim=True)
+    return (torch.sort(pf @ dirs, dim=0)[0] - torch.sort(pr @ dirs, dim=0)[0]).abs().mean()
+
+
+def sliced_band_patch_loss(fake: torch.Tensor, real: torch.Tensor, generator: torch.Generator, levels: int = 3,
+                           size: int = 7, projections: int = 64) -> torch.Tensor:
+    """Sliced Wasserstein distance between 7x7 patches of the Laplacian bands of fake and real, each
+    band and channel divided by the real band's standard deviation (as the SWD metric normalises).
+
+    On raw pixels a channel whose fine detail is faint, such as a smooth height map, weighs almost
+    nothing, so the generator can cover it with fine noise (which then shows in the normal map);
+    normalised, every channel's detail at every scale counts alike."""
+    loss, used = fake.new_zeros(()), 0
+    for bf, br in zip(laplacian_bands(fake, levels), laplacian_bands(real, levels)):
+        if min(bf.shape[-2:]) < size or min(br.shape[-2:]) < size:
+            break
+        used += 1
+        std = br.detach().std(dim=(0, 2, 3), keepdim=True).clamp_min(BAND_STD_FLOOR)
+        pf = strided_patches(bf / std, size, generator)
+        pr = strided_patches(br / std, size, generator)
+        loss = loss + _sliced_distance(pf, pr, generator, projections)
+    return loss / max(used, 1)
+
+
+def sliced_pixel_patch_loss(fake: torch.Tensor, real: torch.Tensor, generator: torch.Generator,
+                            levels: int = 3, size: int = 7, projections: int = 64) -> torch.Tensor:
     """Sliced Wasserstein distance between the multi-scale patch distributions of fake and real
     images (Rabin et al. 2011; Heitz et al. 2021 on features, here on raw pixels, needing no
     pretrained net): project patches on random unit directions, sort, compare. Real patches are
@@ -46,11 +113,7 @@ def sliced_patch_loss(fake: torch.Tensor, real: torch.Tensor, generator: torch.G
         if min(fake.shape[-2:]) < size or min(real.shape[-2:]) < size:
             break
         used += 1
-        pf = strided_patches(fake, size, generator)
-        pr = strided_patches(real, size, generator)
-        pr = pr[torch.randint(0, len(pr), (len(pf),), generator=generator).to(pr.device)]
-        dirs = torch.randn(pf.shape[1], projections, generator=generator).to(fake.device)
-        dirs = dirs / dirs.norm(dim=0, keepdim=True)
-        loss = loss + (torch.sort(pf @ dirs, dim=0)[0] - torch.sort(pr @ dirs, dim=0)[0]).abs().mean()
+        loss = loss + _sliced_distance(strided_patches(fake, size, generator),
+                                       strided_patches(real, size, generator), generator, projections)
         fake, real = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2)
     return loss / max(used, 1)

@@ -8,6 +8,9 @@ from pathlib import Path
 from blender_texgan.core.architecture import UPSAMPLING
 
 
+PATCH_SPACES = ("pixels", "bands")  # where the generator's sliced patch loss compares patches
+
+
 @dataclass
 class TrainOptions:
     out: str = ""                             # run folder (created; rerunning resumes it)
@@ -22,6 +25,7 @@ class TrainOptions:
     r1_gamma: float = 0.01                    # R1 penalty weight on real images (0 disables; 0.1 stalls D on photos)
     r1_every: int = 4                         # lazy regularisation interval
     patch_loss: float = 10.0                  # weight of the sliced patch-distribution loss on G (0 disables)
+    patch_space: str = "pixels"               # that loss on raw "pixels" or on normalised Laplacian "bands"
     augment: bool = True                      # DiffAugment (wrap-around roll, flip, brightness)
     ema_decay: float = 0.995                  # EMA of generator weights (the EMA is exported)
     seed: int = 0                             # seeds data, init and latents
@@ -75,6 +79,8 @@ def resolve_options(cli: dict, config: Path | None = None) -> TrainOptions:
         raise ValueError("steps and batch must be positive and crop at least 8")
     if opts.upsample not in UPSAMPLING.values():
         raise ValueError(f"upsample must be one of {', '.join(UPSAMPLING.values())}")
+    if opts.patch_space not in PATCH_SPACES:
+        raise ValueError(f"patch_space must be one of {', '.join(PATCH_SPACES)}")
     if not 1 <= opts.downsample <= 16:
         raise ValueError("downsample must be between 1 and 16")
     return opts

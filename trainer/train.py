@@ -270,7 +270,8 @@ def train(opts: TrainOptions) -> Path | None:
             with autocast():
                 loss_g = g_hinge(D(aug(fake)).float())
             if opts.patch_loss > 0:  # float32: sorting bf16 projections would lose the distribution
-                loss_g = loss_g + opts.patch_loss * sliced_patch_loss(fake.float(), real, aug_gen)
+                loss_g = loss_g + opts.patch_loss * sliced_patch_loss(fake.float(), real, aug_gen,
+                                                                      space=opts.patch_space)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
