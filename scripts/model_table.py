@@ -29,7 +29,7 @@ def main(paths: list[str]) -> int:
         metrics, training = m.get("metrics", {}), m.get("training", {})
         cells = [f"{metrics[k]:.2f}" if k in metrics else "-"
                  for k in ("swd_ratio", "seam_ratio", "diversity_ratio", "grid_ratio")]
-        source = ", ".join(m.get("credits", [])) or training.get("data", "")
+        source = (m.get("credits") or [training.get("data", "")])[0]
         print(f"| {m['name']} | {source} | {m['architecture']['name']} {m['architecture']['config']['channels']} "
               f"| {training.get('steps', '-')} | {' | '.join(cells)} | {'yes' if meets_bar(metrics) else 'no'} |")
     return 0

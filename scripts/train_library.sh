@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # Train and export the default model library from ../shared/data/cc0, two runs at a time with one
 # thread each (faster than one run with two threads on a 2-core machine).
-# Usage: scripts/train_library.sh [NAME=SET=SOURCE=DOWNSAMPLE ...]   e.g. rock_grey=Rock058=ambientCG=2
+# Usage: scripts/train_library.sh [NAME=SET=SOURCE=DOWNSAMPLE[=PATCH_SPACE] ...]
+#   e.g. rock_grey=Rock058=ambientCG=2   or   bark=Bark014=ambientCG=2=bands
+# With no arguments it trains the bundled library (blender_texgan/models/, proc_bricks aside).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/cc0}
 SETS=("$@")
 if [ ${#SETS[@]} -eq 0 ]; then
-  SETS=(stone_wall=Bricks102=ambientCG=1 rock_grey=Rock058=ambientCG=2 bark=Bark014=ambientCG=2
-        cobblestone=cobblestone_pavement=PolyHaven=4 sand_rocks=coast_sand_rocks_02=PolyHaven=2
-        concrete=Concrete034=ambientCG=1)
+  SETS=(stone_wall=Bricks102=ambientCG=1 sand_rocks=coast_sand_rocks_02=PolyHaven=2
+        rock_cliff=cliff_side=PolyHaven=4 rusty_metal=rusty_metal_05=PolyHaven=2
+        bark=Bark014=ambientCG=2=bands grass=Grass004=ambientCG=2)
 fi
 train_one() {
-  IFS== read -r name set_name source downsample <<< "$1"
+  IFS== read -r name set_name source downsample patch_space <<< "$1"
   OMP_NUM_THREADS=1 .venv/bin/python -m trainer train --config configs/library.toml \
-    --data "$DATA/$set_name" --downsample "${downsample:-1}" --out "runs/$name" > "runs/$name.log" 2>&1
+    --data "$DATA/$set_name" --downsample "${downsample:-1}" ${patch_space:+--patch-space "$patch_space"} \
+    --out "runs/$name" > "runs/$name.log" 2>&1
   case "$source" in
     ambientCG) url="https://ambientcg.com/view?id=$set_name" ;;
     PolyHaven) url="https://polyhaven.com/a/$set_name" ;;

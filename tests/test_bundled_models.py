@@ -48,3 +48,19 @@ def test_generates_periodic_textured_maps(name):
     # so average: a real seam puts every image at 3 or more.
     assert np.mean([seam_ratio(a) for maps in sets for a in maps.values()]) < 1.3, f"{name} has seams"
     assert np.abs(sets[1]["albedo"] - sets[0]["albedo"]).mean() > 0.01  # seeds give different materials
+
+
+PHOTO_MODELS = [n for n in MODELS if "--data" in read_model_file(bundled_models()[n]).manifest["training"]["command"]]
+
+
+def test_the_library_has_six_photo_trained_models():
+    assert len(PHOTO_MODELS) >= 6, PHOTO_MODELS
+
+
+@pytest.mark.parametrize("name", PHOTO_MODELS)
+def test_photo_trained_models_credit_their_source_and_meet_the_bar(name):
+    """The bar of the default library, as measured at export against held-out crops of the source."""
+    manifest = read_model_file(bundled_models()[name]).manifest
+    assert any("https://" in c and "CC0" in c for c in manifest["credits"]), manifest["credits"]
+    metrics = manifest["metrics"]
+    assert metrics["seam_ratio"] <= 1.05 and metrics["swd_ratio"] <= 1.5 and metrics["diversity_ratio"] >= 0.7, metrics
