@@ -306,6 +306,7 @@ def train(opts: TrainOptions) -> Path | None:
                 log.flush()
         if world > 1:
             _check_sync(G, world, main, log)
+            dist.barrier()  # no rank tears its connections down while another still uses them
     except KeyboardInterrupt:
         interrupted = True
         if main:
