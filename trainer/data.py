@@ -15,7 +15,7 @@ import numpy as np
 from blender_texgan.core.maps import stack_channels
 from blender_texgan.core.png import write_png
 
-from .metrics import holdout_split
+from .metrics import holdout_split, random_crop
 from .procedural import NORMAL_STRENGTH, PRESETS, make_material
 
 HELDOUT_FRACTION = 0.25  # bottom quarter of every real exemplar is never trained on
@@ -56,16 +56,7 @@ class CropSampler:
         out = np.empty((batch, self.stacks[0].shape[0], self.crop, self.crop), np.float32)
         for b in range(batch):
             i = int(self.rng.integers(len(self.stacks)))
-            s, c = self.stacks[i], self.crop
-            _, h, w = s.shape
-            if self.wrap[i]:
-                y, x = int(self.rng.integers(h)), int(self.rng.integers(w))
-                rows = np.arange(y, y + c) % h
-                cols = np.arange(x, x + c) % w
-                out[b] = s[:, rows[:, None], cols[None, :]]
-            else:
-                y, x = int(self.rng.integers(h - c + 1)), int(self.rng.integers(w - c + 1))
-                out[b] = s[:, y:y + c, x:x + c]
+            out[b] = random_crop(self.stacks[i], self.crop, self.rng, self.wrap[i])
         return out
 
     def get_state(self) -> str:

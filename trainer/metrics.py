@@ -354,6 +354,17 @@ def holdout_split(stack: np.ndarray, fraction: float = 0.25) -> tuple[np.ndarray
     return stack[:, :h - held], stack[:, h - held:]
 
 
+def random_crop(stack: np.ndarray, size: int, rng: np.random.Generator, wrap: bool) -> np.ndarray:
+    """One size x size crop of a (C, H, W) stack at a random place: anywhere, wrapping around, for a
+    periodic stack; fully inside it otherwise."""
+    _, h, w = stack.shape
+    if wrap:
+        y, x = int(rng.integers(h)), int(rng.integers(w))
+        return stack[:, ((y + np.arange(size)) % h)[:, None], ((x + np.arange(size)) % w)[None, :]]
+    y, x = int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1))
+    return stack[:, y:y + size, x:x + size]
+
+
 def random_crops(stacks, size: int, count: int, rng: np.random.Generator, wrap: bool = False) -> np.ndarray:
     """`count` random size x size crops -> (count, C, size, size) float32.
 
@@ -368,14 +379,7 @@ def random_crops(stacks, size: int, count: int, rng: np.random.Generator, wrap: 
     out = []
     for _ in range(count):
         s = stacks[int(rng.integers(len(stacks)))] if len(stacks) > 1 else stacks[0]
-        _, h, w = s.shape
-        if wrap:
-            y, x = int(rng.integers(h)), int(rng.integers(w))
-            rows, cols = (y + np.arange(size)) % h, (x + np.arange(size)) % w
-            out.append(s[:, rows][:, :, cols])
-        else:
-            if h < size or w < size:
-                raise ValueError(f"stack {h}x{w} is smaller than crop size {size}")
-            y, x = int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1))
-            out.append(s[:, y:y + size, x:x + size])
+        if not wrap and min(s.shape[1:]) < size:
+            raise ValueError(f"stack {s.shape[1]}x{s.shape[2]} is smaller than crop size {size}")
+        out.append(random_crop(s, size, rng, wrap))
     return np.stack(out).astype(np.float32)
