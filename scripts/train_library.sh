@@ -4,6 +4,7 @@
 # Usage: scripts/train_library.sh [NAME=SET=SOURCE=DOWNSAMPLE[=PATCH_SPACE] ...]
 #   e.g. rock_grey=Rock058=ambientCG=2   or   bark=Bark014=ambientCG=2=bands
 # With no arguments it trains the bundled library (blender_texgan/models/, proc_bricks aside).
+# EXPORT_ONLY=1 skips training and re-exports the existing runs (e.g. after a manifest change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/cc0}
@@ -15,7 +16,7 @@ if [ ${#SETS[@]} -eq 0 ]; then
 fi
 train_one() {
   IFS== read -r name set_name source downsample patch_space <<< "$1"
-  OMP_NUM_THREADS=1 .venv/bin/python -m trainer train --config configs/library.toml \
+  [ -n "${EXPORT_ONLY:-}" ] || OMP_NUM_THREADS=1 .venv/bin/python -m trainer train --config configs/library.toml \
     --data "$DATA/$set_name" --downsample "${downsample:-1}" ${patch_space:+--patch-space "$patch_space"} \
     --out "runs/$name" > "runs/$name.log" 2>&1
   case "$source" in
@@ -29,6 +30,6 @@ train_one() {
   echo "finished $name"
 }
 export -f train_one
-export DATA
+export DATA EXPORT_ONLY
 mkdir -p runs
 printf '%s\n' "${SETS[@]}" | xargs -P 2 -I{} bash -c 'train_one {}'

@@ -65,7 +65,8 @@ def test_export_credits_the_source_and_the_card_says_when_a_run_stopped_early(ex
     run("trainer", "export", str(runs), "--out", str(credited), "--no-metrics",
         "--credit", "Bricks by someone, https://example.org/bricks, CC0")
     loaded = read_model_file(credited)
-    assert loaded.manifest["credits"][-1] == "Bricks by someone, https://example.org/bricks, CC0"
+    assert loaded.manifest["credits"] == ["Bricks by someone, https://example.org/bricks, CC0"]  # not twice
+    assert read_model_file(exported[1]).manifest["credits"]  # without --credit: the data's own names
     assert loaded.manifest["training"]["planned_steps"] == 4
     card = model_card(credited)
     assert "Trained: 4 steps," in " ".join(card) and "stopped early" not in " ".join(card)

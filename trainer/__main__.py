@@ -74,7 +74,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     export.add_argument("--description", default="")
     export.add_argument("--no-metrics", action="store_true", help="skip measuring the model")
     export.add_argument("--credit", action="append", default=[], metavar="TEXT",
-                        help="credit line for the model card, e.g. the source's author and address (repeatable)")
+                        help="credit line for the model card, e.g. the source's author and address (repeatable; "
+                             "replaces the bare source names taken from the data)")
 
     ev = sub.add_parser("eval", help="measure a model file: SWD ratio, seam ratio, diversity ratio")
     ev.add_argument("model", help="model file (.safetensors) or bundled model name")

@@ -46,7 +46,7 @@ def build_manifest(name: str, cfg: PeriodicGeneratorConfig, layout: LatentLayout
 def export_run(run: Path, out: Path, name: str | None = None, description: str = "",
                with_metrics: bool = True, credits: list[str] | None = None) -> Path:
     """Write the run's EMA generator to `out`; `credits` (e.g. "Bricks102 by ambientCG, https://...")
-    are added to the data's own (its set names)."""
+    replace the data's own bare set names, which a good credit line names itself."""
     ckpt = latest_checkpoint(run)
     if ckpt is None:
         raise ExportError(f"No checkpoint in '{run}': train first (python -m trainer train --out {run}).")
@@ -74,7 +74,7 @@ def export_run(run: Path, out: Path, name: str | None = None, description: str =
     manifest = build_manifest(name or Path(out).stem, cfg, layout, options=options, step=state["step"],
                               seconds=state["seconds"], normal_strength=state["normal_strength"],
                               data_description=state["data_description"],
-                              credits=[*(state.get("credits") or []), *(credits or [])],
+                              credits=list(credits or state.get("credits") or []),
                               metrics=metrics, description=description)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     return write_model_file(out, tensors, manifest)
