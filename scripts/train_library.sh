@@ -12,7 +12,8 @@ SETS=("$@")
 if [ ${#SETS[@]} -eq 0 ]; then
   SETS=(stone_wall=Bricks102=ambientCG=1 sand_rocks=coast_sand_rocks_02=PolyHaven=2
         rock_cliff=cliff_side=PolyHaven=4 rusty_metal=rusty_metal_05=PolyHaven=2
-        bark=Bark014=ambientCG=2=bands grass=Grass004=ambientCG=2)
+        bark=Bark014=ambientCG=2=bands grass=Grass004=ambientCG=2
+        concrete_wall=concrete_wall_001=PolyHaven=2=bands)
 fi
 train_one() {
   IFS== read -r name set_name source downsample patch_space <<< "$1"
