@@ -21,13 +21,13 @@ train_one() {
     --data "$DATA/$set_name" --downsample "${downsample:-1}" ${patch_space:+--patch-space "$patch_space"} \
     --out "runs/$name" > "runs/$name.log" 2>&1
   case "$source" in
-    ambientCG) url="https://ambientcg.com/view?id=$set_name" ;;
-    PolyHaven) url="https://polyhaven.com/a/$set_name" ;;
-    *) url="" ;;
+    ambientCG) url="https://ambientcg.com/view?id=$set_name"; by="ambientCG" ;;
+    PolyHaven) url="https://polyhaven.com/a/$set_name"; by="Poly Haven" ;;
+    *) url=""; by="$source" ;;
   esac
   .venv/bin/python -m trainer export "runs/$name" --out "runs/$name.safetensors" --name "$name" \
-    --description "Tileable PBR generator trained on the CC0 texture $set_name by $source (one exemplar)." \
-    --credit "$set_name by $source${url:+, $url}, CC0 1.0" >> "runs/$name.log" 2>&1
+    --description "Tileable PBR generator trained on the CC0 texture $set_name by $by (one exemplar)." \
+    --credit "$set_name by $by${url:+, $url}, CC0 1.0" >> "runs/$name.log" 2>&1
   echo "finished $name"
 }
 export -f train_one
