@@ -23,11 +23,11 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from trainer.discriminator import PatchDiscriminator  # noqa: E402
+from trainer.metrics import QUALITY_BAR, meets_bar  # noqa: E402
 from trainer.options import TrainOptions, resolve_options  # noqa: E402
 from trainer.train import generator_config, latest_checkpoint, load_checkpoint, train  # noqa: E402
 from blender_texgan.engine.nets import build_generator  # noqa: E402
 
-QUALITY_BAR = {"swd_ratio": 1.5, "seam_ratio": 1.05, "diversity_ratio": 0.7}
 
 
 def conv_flops(module: nn.Module, x: torch.Tensor) -> float:
@@ -80,8 +80,7 @@ def time_to_quality(run: Path) -> dict | None:
         if "step" in rec and "seconds" in rec:
             seconds[rec["step"]] = rec["seconds"]
     for m in metrics:
-        if (m["swd_ratio"] <= QUALITY_BAR["swd_ratio"] and m["seam_ratio"] <= QUALITY_BAR["seam_ratio"]
-                and m["diversity_ratio"] >= QUALITY_BAR["diversity_ratio"]):
+        if meets_bar(m):
             return {"step": m["step"], "train_seconds": seconds.get(m["step"]), **m}
     best = min(metrics, key=lambda m: m["swd_ratio"]) if metrics else None
     return {"reached": False, "best": best}

@@ -12,13 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from blender_texgan.core.modelfile import read_manifest  # noqa: E402
 from blender_texgan.engine.generate import bundled_models  # noqa: E402
-
-BAR = {"swd_ratio": (1.5, "<="), "seam_ratio": (1.05, "<="), "diversity_ratio": (0.7, ">=")}
-
-
-def meets_bar(metrics: dict) -> bool:
-    return all(k in metrics and (metrics[k] <= v if op == "<=" else metrics[k] >= v) for k, (v, op) in BAR.items())
-
+from trainer.metrics import meets_bar  # noqa: E402
 
 def main(paths: list[str]) -> int:
     files = [Path(p) for p in paths] or list(bundled_models().values())

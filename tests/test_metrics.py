@@ -151,3 +151,11 @@ def test_grid_ratio_sees_a_cell_grid_and_rolled_borders_leave_it():
     offsets = {grid_offset(seed, 16) for seed in range(200)}
     assert all(0 <= dy < 16 and 0 <= dx < 16 for dy, dx in offsets) and len(offsets) > 100
     assert grid_offset(7, 16) == grid_offset(7, 16)
+
+
+def test_quality_bar_holds_at_its_thresholds_and_fails_past_them():
+    at_bar = {"swd_ratio": 1.5, "seam_ratio": 1.05, "diversity_ratio": 0.7}
+    assert M.meets_bar(at_bar)
+    for key, worse in (("swd_ratio", 1.51), ("seam_ratio", 1.06), ("diversity_ratio", 0.69)):
+        assert not M.meets_bar({**at_bar, key: worse}), key
+    assert not M.meets_bar({"swd_ratio": 1.0, "seam_ratio": 1.0})  # a missing metric fails

@@ -31,6 +31,15 @@ SWD_MIN_SIDE = 16       # coarsest pyramid level used by SWD is at least this bi
 DESCRIPTOR_MIN_SIDE = 8  # coarsest level used by the diversity descriptor
 STD_FLOOR = 1e-3        # floor on standard deviations used for normalisation (values live in [0, 1])
 
+# The bar of the default library: (threshold, "max" or "min") per metric, judged at export.
+QUALITY_BAR = {"swd_ratio": (1.5, "max"), "seam_ratio": (1.05, "max"), "diversity_ratio": (0.7, "min")}
+
+
+def meets_bar(metrics: dict) -> bool:
+    """Does every metric of the quality bar lie on its good side? (A missing metric does not.)"""
+    return all(k in metrics and (metrics[k] <= v if side == "max" else metrics[k] >= v)
+               for k, (v, side) in QUALITY_BAR.items())
+
 
 # ---------------------------------------------------------------- Laplacian pyramid
 
