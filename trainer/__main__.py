@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import shlex
 import sys
 import warnings
@@ -66,6 +67,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     train.add_argument("--no-augment", dest="augment", action="store_false", default=None)
     train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
     train.add_argument("--dry-run", action="store_true", help="print the resolved options and exit")
+    train.add_argument("--resume-with-changes", action="store_true",
+                       help="resume a run although options that alter learning changed (recorded in log.jsonl)")
 
     export = sub.add_parser("export", help="write a run's EMA generator as a .safetensors model file")
     export.add_argument("run", type=Path)
@@ -73,6 +76,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     export.add_argument("--name", default=None, help="model name (default: the file name)")
     export.add_argument("--description", default="")
     export.add_argument("--no-metrics", action="store_true", help="skip measuring the model")
+    export.add_argument("--force", action="store_true", help="overwrite an existing model file")
     export.add_argument("--credit", action="append", default=[], metavar="TEXT",
                         help="credit line for the model card, e.g. the source's author and address (repeatable; "
                              "replaces the bare source names taken from the data)")
@@ -95,18 +99,14 @@ def _train(args, argv) -> int:
     from .options import resolve_options
     from .train import train
 
-    cli = {k: v for k, v in vars(args).items() if k not in ("command", "config", "dry_run")}
+    cli = {k: v for k, v in vars(args).items() if k not in ("command", "config", "dry_run", "resume_with_changes")}
     cli["command"] = "python -m trainer " + shlex.join(argv)
     opts = resolve_options(cli, args.config)
     if args.dry_run:
         from dataclasses import asdict
         print(json.dumps(asdict(opts), indent=2))
         return 0
-    try:
-        ckpt = train(opts)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    ckpt = train(opts, allow_changes=args.resume_with_changes)
     if ckpt is not None:
         print(f"checkpoint: {ckpt}")
     return 0
@@ -143,6 +143,8 @@ def main(argv=None) -> int:
     from blender_texgan.engine.generate import GenerationError
     try:
         if args.command == "data":
+            if args.size < 32 or args.count < 1:
+                raise ValueError("--size must be at least 32 pixels and --count at least 1")
             from .data import write_material
             from .procedural import make_material
             for i in range(args.count):
@@ -151,17 +153,27 @@ def main(argv=None) -> int:
         elif args.command == "train":
             return _train(args, argv)
         elif args.command == "export":
-            from .export import export_run
-            if args.out.suffix != ".safetensors":
-                print("error: --out must end in .safetensors", file=sys.stderr)
-                return 2
+            from .export import check_export_target, export_run
+            check_export_target(args.out, args.force)
             print(export_run(args.run, args.out, args.name, args.description, not args.no_metrics, args.credit))
         elif args.command == "eval":
             return _eval(args)
-    except (DataError, ModelFileError, GenerationError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        where = f" '{exc.filename}'" if exc.filename else ""
+        print(f"error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except (DataError, ModelFileError, GenerationError, ValueError, RuntimeError, pickle.UnpicklingError) as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     return 0
+
+
+def one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 if __name__ == "__main__":

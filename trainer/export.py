@@ -9,11 +9,22 @@ from blender_texgan.core.latent import LatentLayout
 from blender_texgan.core.maps import PBR_MAPS
 from blender_texgan.core.modelfile import write_model_file
 
-from .train import latest_checkpoint, load_checkpoint, machine_summary
+from .checkpoints import load_newest_good
+from .train import machine_summary
 
 
 class ExportError(RuntimeError):
     pass
+
+
+def check_export_target(out: Path, force: bool) -> None:
+    """Refuse a target that is not a .safetensors file path, or one that exists without --force."""
+    if out.suffix != ".safetensors":
+        raise ExportError("--out must end in .safetensors")
+    if out.is_dir():
+        raise ExportError(f"--out '{out}' is a folder: give a file path ending in .safetensors")
+    if out.exists() and not force:
+        raise ExportError(f"'{out}' already exists: choose another name or add --force to overwrite it")
 
 
 def build_manifest(name: str, cfg: PeriodicGeneratorConfig, layout: LatentLayout, *, options: dict,
@@ -47,10 +58,10 @@ def export_run(run: Path, out: Path, name: str | None = None, description: str =
                with_metrics: bool = True, credits: list[str] | None = None) -> Path:
     """Write the run's EMA generator to `out`; `credits` (e.g. "Bricks102 by ambientCG, https://...")
     replace the data's own bare set names, which a good credit line names itself."""
-    ckpt = latest_checkpoint(run)
-    if ckpt is None:
+    found = load_newest_good(run)
+    if found is None:
         raise ExportError(f"No checkpoint in '{run}': train first (python -m trainer train --out {run}).")
-    state = load_checkpoint(ckpt)
+    _, state = found
     cfg = config_from_manifest({"name": state.get("architecture", PERIODIC_SGAN_V1), "config": state["config"]})
     layout = LatentLayout.from_dict(state["latent"])
     options = state["options"]

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from blender_texgan.core.architecture import UPSAMPLING
+from blender_texgan.engine.devices import DEVICE_CHOICES
 
 
 PATCH_SPACES = ("pixels", "bands")  # where the generator's sliced patch loss compares patches
@@ -73,14 +74,65 @@ def resolve_options(cli: dict, config: Path | None = None) -> TrainOptions:
     if values.get("data"):
         values["preset"] = None
     opts = TrainOptions(**values)
-    if not opts.out:
-        raise ValueError("--out (the run folder) is required")
-    if opts.steps < 1 or opts.batch < 1 or opts.crop < 8:
-        raise ValueError("steps and batch must be positive and crop at least 8")
-    if opts.upsample not in UPSAMPLING.values():
-        raise ValueError(f"upsample must be one of {', '.join(UPSAMPLING.values())}")
-    if opts.patch_space not in PATCH_SPACES:
-        raise ValueError(f"patch_space must be one of {', '.join(PATCH_SPACES)}")
-    if not 1 <= opts.downsample <= 16:
-        raise ValueError("downsample must be between 1 and 16")
+    validate(opts)
     return opts
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+def validate(opts: TrainOptions) -> None:
+    """Every option in range before the first step, so that no bad value fails mid-run."""
+    _check(bool(opts.out), "--out (the run folder) is required")
+    _check(opts.steps >= 1 and opts.batch >= 1, "--steps and --batch must be at least 1")
+    _check(opts.crop >= 8, "--crop must be at least 8 pixels")
+    _check(bool(opts.channels) and len(opts.channels) >= 2 and all(int(c) >= 1 for c in opts.channels),
+           "--channels needs at least two positive widths, e.g. 96,64,24,12,8")
+    scale = 2 ** (len(opts.channels) - 1)
+    _check(opts.crop % scale == 0, f"--crop must be a multiple of {scale} (the latent scale of --channels)")
+    _check(all(float(p) > 0 for p in opts.periods), "--periods must all be positive (in latent cells)")
+    _check(opts.local_channels >= 1 and opts.global_channels >= 0,
+           "--local-channels must be at least 1 and --global-channels at least 0")
+    _check(opts.lr_g > 0 and opts.lr_d > 0, "--lr-g and --lr-d must be positive")
+    _check(opts.r1_gamma >= 0 and opts.r1_every >= 1, "--r1-gamma must be at least 0 (and r1_every at least 1)")
+    _check(opts.patch_loss >= 0, "--patch-loss must be at least 0")
+    _check(0 <= opts.ema_decay < 1, "--ema-decay must be in [0, 1)")
+    _check(opts.pool_count >= 1 and opts.pool_size >= opts.crop,
+           "--pool-count must be at least 1 and --pool-size at least --crop")
+    _check(opts.d_width >= 1, "--d-width must be at least 1")
+    _check(opts.ckpt_every >= 1 and opts.sample_every >= 1,
+           "--ckpt-every and --sample-every must be at least 1 (steps between saves)")
+    _check(opts.eval_every >= 0, "--eval-every must be at least 0 (0: only at the end)")
+    _check(opts.eval_count >= 2, "--eval-count must be at least 2 (diversity compares images)")
+    _check(opts.keep >= 1, "--keep must be at least 1 (the newest checkpoint is always kept)")
+    _check(opts.device in DEVICE_CHOICES, f"device must be one of {', '.join(DEVICE_CHOICES)}")
+    _check(opts.upsample in UPSAMPLING.values(), f"upsample must be one of {', '.join(UPSAMPLING.values())}")
+    _check(opts.patch_space in PATCH_SPACES, f"patch_space must be one of {', '.join(PATCH_SPACES)}")
+    _check(1 <= opts.downsample <= 16, "--downsample must be between 1 and 16")
+
+
+# Options a resumed run may change: when to stop, save, sample and measure, and where it runs.
+# Every other option alters what the run learns.
+RESUMABLE = frozenset({"out", "steps", "command", "ckpt_every", "sample_every", "eval_every", "eval_count",
+                       "keep", "device"})
+
+
+def _same(name: str, old, new) -> bool:
+    if name == "data" and old and new:
+        return Path(old).expanduser().resolve() == Path(new).expanduser().resolve()
+    if isinstance(old, (list, tuple)) or isinstance(new, (list, tuple)):
+        return [float(v) for v in old or []] == [float(v) for v in new or []]
+    return old == new
+
+
+def learning_changes(stored: dict, opts: TrainOptions) -> dict[str, tuple]:
+    """{option: (value the run was trained with, value now)} for changes that alter learning."""
+    now = asdict(opts)
+    return {name: (stored[name], now[name]) for name in sorted(OPTION_NAMES - RESUMABLE)
+            if name in stored and not _same(name, stored[name], now[name])}
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")

@@ -8,6 +8,7 @@ import os
 import platform
 import signal
 import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -25,39 +26,14 @@ from blender_texgan.core.tiling import seam_ratio, tile
 from blender_texgan.engine.nets import build_generator
 
 from .augment import augment
+from .checkpoints import (latest_checkpoint, load_checkpoint, load_newest_good, remove_partial_files,  # noqa: F401
+                          save_checkpoint, truncate_logs)
 from .data import CropSampler, TrainingData, load_training_data
 from .discriminator import PatchDiscriminator
 from .losses import d_hinge, g_hinge, r1_penalty, sliced_patch_loss
-from .options import TrainOptions
+from .options import TrainOptions, flag, learning_changes, validate
 
 COLLAPSE_DIVERSITY = 0.3  # diversity ratio below this: the generator makes one texture
-
-
-# ---------------------------------------------------------------- checkpoints
-
-def checkpoint_dir(run: Path) -> Path:
-    return Path(run) / "checkpoints"
-
-
-def latest_checkpoint(run: Path) -> Path | None:
-    found = sorted(checkpoint_dir(run).glob("ckpt-*.pt"))
-    return found[-1] if found else None
-
-
-def save_checkpoint(run: Path, state: dict, step: int, keep: int) -> Path:
-    folder = checkpoint_dir(run)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"ckpt-{step:08d}.pt"
-    tmp = path.with_name(path.name + ".part")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # atomic: a killed run never leaves a half-written checkpoint
-    for old in sorted(folder.glob("ckpt-*.pt"))[:-keep]:
-        old.unlink()
-    return path
-
-
-def load_checkpoint(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def layout_of(opts: TrainOptions, scale: int) -> LatentLayout:
@@ -163,166 +139,264 @@ def all_reduce_grads(module: torch.nn.Module, world: int) -> None:
 
 # ---------------------------------------------------------------- loop
 
-def train(opts: TrainOptions) -> Path | None:
-    """Train (or resume) the run in opts.out; returns the last checkpoint path."""
+class StopRequest:
+    """SIGINT / SIGTERM ask the loop to stop at the end of the current step, so that what is saved
+    is a whole step and a resume continues exactly; a second signal stops at once (the newest
+    checkpoint on disk stands)."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __call__(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def install(self, stack: contextlib.ExitStack) -> "StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                stack.callback(signal.signal, sig, signal.signal(sig, self))
+        return self
+
+    def agreed(self, world: int, device) -> bool:
+        """Under torchrun every rank must stop at the same step: any rank's request counts."""
+        if world == 1:
+            return self.requested
+        flag = torch.tensor([float(self.requested)], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
+
+def open_run(run: Path, opts: TrainOptions, cfg: PeriodicGeneratorConfig, main: bool,
+             allow_changes: bool) -> tuple[Path, dict] | None:
+    """Create or reopen the run folder: (checkpoint, state) to resume from, or None for a new run.
+
+    Refuses a resume whose options would change what the run learns, unless `allow_changes`;
+    removes partial files a killed save left. Runs before the data is loaded, so a refusal is quick."""
+    if main:
+        try:
+            (run / "samples").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"cannot create the run folder '{run}': {exc.strerror or exc}") from None
+        remove_partial_files(run)
+    found = load_newest_good(run, quarantine=main)
+    if found is None:
+        return None
+    ckpt, state = found
+    trained = {"name": state.get("architecture", PERIODIC_SGAN_V1), "config": state["config"]}
+    if trained != {"name": cfg.name, "config": cfg.to_dict()}:
+        raise ValueError(f"run '{run}' holds a {trained['name']} generator with {trained['config']}; "
+                         f"these options build {cfg.name} with {cfg.to_dict()}: use a new run folder")
+    changes = learning_changes(state["options"], opts)
+    if changes and not allow_changes:
+        name, (old, new) = next(iter(changes.items()))
+        more = f" (and {len(changes) - 1} more)" if len(changes) > 1 else ""
+        raise ValueError(f"run '{run}' was trained with {flag(name)} {old}, this command says {new}{more}: "
+                         "rerun with the run's options, use a new run folder, or add --resume-with-changes")
+    return ckpt, state
+
+
+def record_start(run: Path, opts: TrainOptions, resumed: tuple[Path, dict] | None) -> None:
+    """Rank 0, once the data loaded: options.json (keeping the run's own command), logs cut back to
+    the checkpoint's step (a killed run replays the steps after it), and a resume note in log.jsonl."""
+    if resumed is None:
+        truncate_logs(run, 0)
+        (run / "options.json").write_text(json.dumps(asdict(opts), indent=2))
+        return
+    ckpt, state = resumed
+    changes = learning_changes(state["options"], opts)
+    truncate_logs(run, state["step"])
+    with open(run / "log.jsonl", "a") as log:
+        log.write(json.dumps({"resumed_from_step": state["step"], "checkpoint": ckpt.name, "command": opts.command,
+                              "changes": {k: [old, new] for k, (old, new) in changes.items()}}) + "\n")
+    original = dict(asdict(opts), command=state["options"].get("command", opts.command))
+    (run / "options.json").write_text(json.dumps(original, indent=2))
+    print(f"resuming {run} from step {state['step']} ({ckpt.name})", file=sys.stderr)
+
+
+def check_run_folder(run: Path) -> None:
+    """Fail before any slow work when the run folder cannot be made or written."""
+    if run.exists() and not run.is_dir():
+        raise ValueError(f"the run folder '{run}' is a file: choose a folder for --out")
+    existing = next(p for p in [run, *run.absolute().parents] if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write the run folder '{run}': '{existing}' is not writable")
+
+
+class Session:
+    """Everything one training run holds: data, random streams, networks, optimisers, counters."""
+
+    def __init__(self, opts: TrainOptions, rank: int, world: int, device):
+        self.opts, self.rank, self.world, self.device = opts, rank, world, device
+        self.main = rank == 0
+        self.cfg, self.layout = generator_config(opts)
+        self.data = load_training_data(opts.preset, opts.data, opts.crop, opts.pool_count, opts.pool_size,
+                                       opts.seed, opts.downsample)
+        self.cuda = device.type == "cuda"
+        self.memory_format = torch.channels_last if self.cuda else torch.contiguous_format
+        torch.manual_seed(opts.seed)  # same init on every rank
+        self.sampler = CropSampler(self.data.stacks, opts.crop, seed=[opts.seed, rank], wrap=self.data.wrap)
+        self.aug_gen = torch.Generator().manual_seed(opts.seed * 7919 + rank)
+        self.G = build_generator(self.cfg).to(device, memory_format=self.memory_format)
+        self.D = PatchDiscriminator(GENERATED_CHANNEL_COUNT, opts.d_width).to(device, memory_format=self.memory_format)
+        self.ema = build_generator(self.cfg).to(device).eval().requires_grad_(False)
+        self.constants = self.data.constant_channels()
+        pin_constant_channels(self.G, self.constants)
+        self.ema.load_state_dict(self.G.state_dict())
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=opts.lr_g, betas=(0.0, 0.99))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=opts.lr_d, betas=(0.0, 0.99))
+        self.step, self.seconds = 0, 0.0
+        self.G_train, self.D_train = self.G, self.D
+
+    def resume(self, state: dict) -> None:
+        """Load a checkpoint; rank 0's random streams resume exactly, other ranks reseed by step."""
+        opts = self.opts
+        self.G.load_state_dict(state["G"]), self.D.load_state_dict(state["D"])
+        self.ema.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"]), self.opt_d.load_state_dict(state["opt_d"])
+        for optimiser, lr in ((self.opt_g, opts.lr_g), (self.opt_d, opts.lr_d)):
+            for group in optimiser.param_groups:
+                group["lr"] = lr  # the options' rate (differs only after --resume-with-changes)
+        self.step, self.seconds = state["step"], state["seconds"]
+        if self.rank == 0:
+            self.sampler.set_state(state["sampler"])
+            self.aug_gen.set_state(state["aug_rng"])
+        else:
+            self.sampler.rng = np.random.default_rng([opts.seed, self.rank, self.step])
+            self.aug_gen.manual_seed(opts.seed * 7919 + self.rank * 104729 + self.step)
+
+    def wrap_ddp(self) -> None:
+        if self.world > 1:
+            ids = [self.device.index] if self.cuda else None
+            self.G_train, self.D_train = DDP(self.G, device_ids=ids), DDP(self.D, device_ids=ids)
+
+    def snapshot(self) -> dict:
+        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "ema": self.ema.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "step": self.step,
+                "seconds": self.seconds, "config": self.cfg.to_dict(), "architecture": self.cfg.name,
+                "latent": self.layout.to_dict(), "options": asdict(self.opts),
+                "normal_strength": self.data.normal_strength, "data_description": self.data.description,
+                "credits": self.data.credits, "sampler": self.sampler.get_state(),
+                "aug_rng": self.aug_gen.get_state()}
+
+    def aug(self, x):
+        return augment(x, self.aug_gen) if self.opts.augment else x
+
+    def autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.cuda else contextlib.nullcontext()
+
+    def train_step(self) -> dict:
+        """One step: D on real and fake, lazy R1, G (hinge + patch loss), EMA. Returns the log record."""
+        opts, batch = self.opts, self.opts.batch
+        t0 = time.perf_counter()
+        side = opts.crop // self.cfg.scale
+        real = torch.from_numpy(self.sampler.sample(batch)).to(self.device, memory_format=self.memory_format)
+        z = torch.from_numpy(make_latent(self.layout, self.sampler.rng, side, side, batch)).to(self.device)
+        with self.autocast():  # discriminator: one forward over real and fake together
+            fake = self.G_train(z)
+            logits = self.D_train(self.aug(torch.cat([real, fake.detach()])))
+            loss_d = d_hinge(logits[:batch].float(), logits[batch:].float())
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        r1 = self.lazy_r1(real)
+        with self.autocast():  # generator: through the bare D, so only G's gradients are synchronised
+            loss_g = g_hinge(self.D(self.aug(fake)).float())
+        if opts.patch_loss > 0:  # float32: sorting bf16 projections would lose the distribution
+            loss_g = loss_g + opts.patch_loss * sliced_patch_loss(fake.float(), real, self.aug_gen,
+                                                                  space=opts.patch_space)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        pin_constant_channels(self.G, self.constants)
+        with torch.no_grad():
+            for pe, pg in zip(self.ema.parameters(), self.G.parameters()):
+                pe.lerp_(pg.detach(), 1.0 - opts.ema_decay)
+        self.step += 1
+        self.seconds += time.perf_counter() - t0
+        record = {"step": self.step, "loss_d": round(loss_d.item(), 5), "loss_g": round(loss_g.item(), 5),
+                  "seconds": round(self.seconds, 3)}
+        if r1 is not None:
+            record["r1"] = round(r1, 5)
+        return record
+
+    def lazy_r1(self, real) -> float | None:
+        """R1 on reals every r1_every steps, as its own D step (gradients averaged by hand across ranks)."""
+        opts = self.opts
+        if opts.r1_gamma <= 0 or self.step % opts.r1_every:
+            return None
+        self.opt_d.zero_grad(set_to_none=True)
+        r1 = r1_penalty(self.D, self.aug(real).float())
+        (r1 * opts.r1_gamma * 0.5 * opts.r1_every).backward()
+        if self.world > 1:
+            all_reduce_grads(self.D, self.world)
+        self.opt_d.step()
+        return r1.item()
+
+    def periodic_work(self, run: Path, files: dict, final: bool) -> Path | None:
+        """Rank 0 after each step: sample grid, metrics, checkpoint when due. Returns a saved path."""
+        from tqdm import tqdm
+
+        opts, step = self.opts, self.step
+        if step % opts.sample_every == 0 or final:
+            raw = generate_batch(self.ema, self.layout, opts.crop, 4, opts.seed, self.device)
+            write_png(run / "samples" / f"step-{step:08d}.png", sample_grid(raw, self.data.normal_strength))
+        if (opts.eval_every and step % opts.eval_every == 0) or final:
+            metrics = measure(self.ema, self.layout, self.data, opts.crop, opts.eval_count, opts.seed, self.device)
+            files["metrics"].write(json.dumps({"step": step, **metrics}) + "\n")
+            files["metrics"].flush()
+            if metrics["diversity_ratio"] < COLLAPSE_DIVERSITY:
+                tqdm.write(f"warning: step {step}: diversity ratio {metrics['diversity_ratio']:.2f} "
+                           f"< {COLLAPSE_DIVERSITY}: the generator may have collapsed to one texture",
+                           file=sys.stderr)
+        if step % opts.ckpt_every == 0 or final:
+            files["log"].flush()
+            return save_checkpoint(run, self.snapshot(), step, opts.keep)
+        return None
+
+
+def train(opts: TrainOptions, allow_changes: bool = False) -> Path | None:
+    """Train (or resume) the run in opts.out; returns the last checkpoint path. Raises
+    KeyboardInterrupt after saving the last whole step when stopped by SIGINT or SIGTERM."""
     from tqdm import tqdm
 
+    validate(opts)
+    run = Path(opts.out)
+    check_run_folder(run)
     rank, world, device = distributed_setup(opts.device)
     main = rank == 0
-    run = Path(opts.out)
-    cfg, layout = generator_config(opts)
-    if opts.crop % cfg.scale:
-        raise ValueError(f"crop must be a multiple of {cfg.scale} (the latent scale)")
-    data = load_training_data(opts.preset, opts.data, opts.crop, opts.pool_count, opts.pool_size, opts.seed,
-                              opts.downsample)
-    ckpt = latest_checkpoint(run)
-    state = load_checkpoint(ckpt) if ckpt is not None else None
-    if state is not None:
-        trained = {"name": state.get("architecture", PERIODIC_SGAN_V1), "config": state["config"]}
-        if trained != {"name": cfg.name, "config": cfg.to_dict()}:
-            raise ValueError(f"run '{run}' holds a {trained['name']} generator with {trained['config']}; "
-                             f"these options build {cfg.name} with {cfg.to_dict()}: use a new run folder")
+    resumed = open_run(run, opts, generator_config(opts)[0], main, allow_changes)
+    session = Session(opts, rank, world, device)
     if main:
-        (run / "samples").mkdir(parents=True, exist_ok=True)
-        (run / "options.json").write_text(json.dumps(asdict(opts), indent=2))
-
-    torch.manual_seed(opts.seed)  # same init on every rank
-    sampler = CropSampler(data.stacks, opts.crop, seed=[opts.seed, rank], wrap=data.wrap)
-    aug_gen = torch.Generator().manual_seed(opts.seed * 7919 + rank)
-    cuda = device.type == "cuda"
-    memory_format = torch.channels_last if cuda else torch.contiguous_format
-    G = build_generator(cfg).to(device, memory_format=memory_format)
-    D = PatchDiscriminator(GENERATED_CHANNEL_COUNT, opts.d_width).to(device, memory_format=memory_format)
-    ema = build_generator(cfg).to(device).eval().requires_grad_(False)
-    constants = data.constant_channels()
-    pin_constant_channels(G, constants)
-    ema.load_state_dict(G.state_dict())
-    opt_g = torch.optim.Adam(G.parameters(), lr=opts.lr_g, betas=(0.0, 0.99))
-    opt_d = torch.optim.Adam(D.parameters(), lr=opts.lr_d, betas=(0.0, 0.99))
-
-    step, seconds = 0, 0.0
-    if state is not None:
-        G.load_state_dict(state["G"]), D.load_state_dict(state["D"]), ema.load_state_dict(state["ema"])
-        opt_g.load_state_dict(state["opt_g"]), opt_d.load_state_dict(state["opt_d"])
-        step, seconds = state["step"], state["seconds"]
-        if rank == 0:  # rank 0's random streams resume exactly; other ranks reseed by step
-            sampler.set_state(state["sampler"])
-            aug_gen.set_state(state["aug_rng"])
-        else:
-            sampler.rng = np.random.default_rng([opts.seed, rank, step])
-            aug_gen.manual_seed(opts.seed * 7919 + rank * 104729 + step)
-        if main:
-            print(f"resuming {run} from step {step} ({ckpt.name})", file=sys.stderr)
-
-    G_train, D_train = G, D
-    if world > 1:
-        G_train = DDP(G, device_ids=[device.index] if cuda else None)
-        D_train = DDP(D, device_ids=[device.index] if cuda else None)
-
-    def snapshot() -> dict:
-        return {"G": G.state_dict(), "D": D.state_dict(), "ema": ema.state_dict(),
-                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step,
-                "seconds": seconds, "config": cfg.to_dict(), "architecture": cfg.name, "latent": layout.to_dict(),
-                "options": asdict(opts), "normal_strength": data.normal_strength,
-                "data_description": data.description, "credits": data.credits,
-                "sampler": sampler.get_state(), "aug_rng": aug_gen.get_state()}
-
-    def aug(x):
-        return augment(x, aug_gen) if opts.augment else x
-
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else contextlib.nullcontext
-    side = opts.crop // cfg.scale
-
-    def on_sigterm(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm) if main else None
-    log = open(run / "log.jsonl", "a") if main else None
-    metrics_log = open(run / "metrics.jsonl", "a") if main else None
-    bar = tqdm(total=opts.steps, initial=step, desc="train", unit="step", dynamic_ncols=True, disable=not main)
-    last_saved, interrupted = None, False
-    try:
-        while step < opts.steps:
-            t0 = time.perf_counter()
-            real = torch.from_numpy(sampler.sample(opts.batch)).to(device, memory_format=memory_format)
-            z = torch.from_numpy(make_latent(layout, sampler.rng, side, side, opts.batch)).to(device)
-
-            # Discriminator: one forward over real and fake together.
-            with autocast():
-                fake = G_train(z)
-                logits = D_train(aug(torch.cat([real, fake.detach()])))
-                loss_d = d_hinge(logits[:opts.batch].float(), logits[opts.batch:].float())
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-
-            # Lazy R1 on reals (its own step; gradients averaged by hand across ranks).
-            r1 = None
-            if opts.r1_gamma > 0 and step % opts.r1_every == 0:
-                opt_d.zero_grad(set_to_none=True)
-                r1 = r1_penalty(D, aug(real).float())
-                (r1 * opts.r1_gamma * 0.5 * opts.r1_every).backward()
-                if world > 1:
-                    all_reduce_grads(D, world)
-                opt_d.step()
-
-            # Generator: through the bare D, so only G's gradients are synchronised.
-            with autocast():
-                loss_g = g_hinge(D(aug(fake)).float())
-            if opts.patch_loss > 0:  # float32: sorting bf16 projections would lose the distribution
-                loss_g = loss_g + opts.patch_loss * sliced_patch_loss(fake.float(), real, aug_gen,
-                                                                      space=opts.patch_space)
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            pin_constant_channels(G, constants)
-
-            with torch.no_grad():
-                for pe, pg in zip(ema.parameters(), G.parameters()):
-                    pe.lerp_(pg.detach(), 1.0 - opts.ema_decay)
-            step += 1
-            seconds += time.perf_counter() - t0
-            if not main:
-                continue
-            bar.update(1)
-            bar.set_postfix(d=f"{loss_d.item():.3f}", g=f"{loss_g.item():.3f}")
-            record = {"step": step, "loss_d": round(loss_d.item(), 5), "loss_g": round(loss_g.item(), 5),
-                      "seconds": round(seconds, 3)}
-            if r1 is not None:
-                record["r1"] = round(r1.item(), 5)
-            log.write(json.dumps(record) + "\n")
-            if step % opts.sample_every == 0 or step == opts.steps:
-                raw = generate_batch(ema, layout, opts.crop, 4, opts.seed, device)
-                write_png(run / "samples" / f"step-{step:08d}.png", sample_grid(raw, data.normal_strength))
-            if (opts.eval_every and step % opts.eval_every == 0) or step == opts.steps:
-                metrics = measure(ema, layout, data, opts.crop, opts.eval_count, opts.seed, device)
-                metrics_log.write(json.dumps({"step": step, **metrics}) + "\n")
-                metrics_log.flush()
-                if metrics["diversity_ratio"] < COLLAPSE_DIVERSITY:
-                    tqdm.write(f"warning: step {step}: diversity ratio {metrics['diversity_ratio']:.2f} "
-                               f"< {COLLAPSE_DIVERSITY}: the generator may have collapsed to one texture", file=sys.stderr)
-            if step % opts.ckpt_every == 0 or step == opts.steps:
-                last_saved = save_checkpoint(run, snapshot(), step, opts.keep)
-                log.flush()
+        record_start(run, opts, resumed)
+    if resumed is not None:
+        session.resume(resumed[1])
+    session.wrap_ddp()
+    last_saved = None
+    with contextlib.ExitStack() as stack:
+        stop = StopRequest().install(stack)
+        files = {"log": stack.enter_context(open(run / "log.jsonl", "a")),
+                 "metrics": stack.enter_context(open(run / "metrics.jsonl", "a"))} if main else {}
+        bar = stack.enter_context(tqdm(total=opts.steps, initial=session.step, desc="train", unit="step",
+                                       dynamic_ncols=True, disable=not main))
         if world > 1:
-            _check_sync(G, world, main, log)
+            stack.callback(lambda: dist.is_initialized() and dist.destroy_process_group())
+        while session.step < opts.steps and not stop.agreed(world, device):
+            record = session.train_step()
+            if main:
+                bar.update(1)
+                bar.set_postfix(d=f"{record['loss_d']:.3f}", g=f"{record['loss_g']:.3f}")
+                files["log"].write(json.dumps(record) + "\n")
+                last_saved = session.periodic_work(run, files, session.step == opts.steps) or last_saved
+        if session.step < opts.steps:  # stopped by a signal, between two whole steps
+            if main:
+                last_saved = save_checkpoint(run, session.snapshot(), session.step, opts.keep)
+                tqdm.write(f"interrupted: saved step {session.step} to {last_saved}; rerun the same command "
+                           "to resume", file=sys.stderr)
+            raise KeyboardInterrupt
+        if world > 1:
+            _check_sync(session.G, world, main, files.get("log"))
             dist.barrier()  # no rank tears its connections down while another still uses them
-    except KeyboardInterrupt:
-        interrupted = True
-        if main:
-            last_saved = save_checkpoint(run, snapshot(), step, opts.keep)
-            tqdm.write(f"interrupted: saved step {step} to {last_saved}; rerun the same command to resume", file=sys.stderr)
-    finally:
-        bar.close()
-        for f in (log, metrics_log):
-            if f is not None:
-                f.close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        if world > 1 and dist.is_initialized():
-            dist.destroy_process_group()
-    if interrupted:
-        raise KeyboardInterrupt
     return last_saved or latest_checkpoint(run)
 
 

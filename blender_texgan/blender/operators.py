@@ -123,7 +123,8 @@ class TEXGAN_OT_generate_material(bpy.types.Operator):
     def request(self, context) -> GenerationRequest:
         prefs = preferences(context)
         engine = self.engine or (prefs.engine if prefs else "auto")
-        device = prefs.device if prefs else "auto"
+        # The device setting is greyed out for the built-in engine, which runs on the CPU only.
+        device = prefs.device if prefs and engine != "numpy" else "auto"
         python = bpy.path.abspath(prefs.python) if prefs and prefs.python else ""
         if engine not in ENGINES:
             raise GenerationError(f"Engine must be one of {', '.join(ENGINES)}, not '{engine}'.")

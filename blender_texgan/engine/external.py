@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections import deque
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
@@ -24,6 +25,12 @@ BOOT = ("import sys, importlib; sys.path.insert(0, sys.argv[1]); "
         "sys.exit(importlib.import_module(sys.argv[2] + '.engine.worker').main(sys.argv[3:]))")
 
 current_process: subprocess.Popen | None = None  # the running worker, for diagnostics and tests
+
+
+def last_line(lines) -> str:
+    """': <the last non-empty line>' of a worker's error output, or '' when it printed nothing."""
+    text = [line.strip() for line in lines if line.strip()]
+    return f": {text[-1][:300]}" if text else ""
 
 
 def run_external(python: str, request: GenerationRequest, progress: Callable[[float], None] | None = None,
@@ -42,7 +49,10 @@ def run_external(python: str, request: GenerationRequest, progress: Callable[[fl
         raise GenerationError(f"Could not start the external Python '{python}': {exc.strerror or exc}.") from None
     current_process = proc
     lines: queue.Queue = queue.Queue()
+    errors: deque = deque(maxlen=50)  # the worker's error output: its last line explains a crash
     threading.Thread(target=lambda: [lines.put(l) for l in proc.stdout] and None, daemon=True).start()
+    err_reader = threading.Thread(target=lambda: errors.extend(proc.stderr), daemon=True)
+    err_reader.start()
     error, done = "", False
     try:
         while True:
@@ -66,8 +76,9 @@ def run_external(python: str, request: GenerationRequest, progress: Callable[[fl
         if error:
             raise GenerationError(error)
         if not done or code != 0:
-            raise GenerationError(f"The external Python worker stopped unexpectedly (exit code {code}); "
-                                  "the next generation starts a new one.")
+            err_reader.join(timeout=2)
+            raise GenerationError(f"The external Python worker stopped unexpectedly (exit code {code}"
+                                  f"{last_line(errors)}); the next generation starts a new one.")
         manifest = json.loads((workdir / "manifest.json").read_text())
         maps = {p.stem: np.load(p, allow_pickle=False) for p in workdir.glob("*.npy")}
         return maps, manifest
@@ -75,6 +86,7 @@ def run_external(python: str, request: GenerationRequest, progress: Callable[[fl
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        err_reader.join(timeout=2)
         proc.stderr.close()
         current_process = None
         shutil.rmtree(workdir, ignore_errors=True)

@@ -94,15 +94,35 @@ def torch_available() -> bool:
     return True
 
 
-def pick_engine(name: str) -> str:
+GPU_DEVICES = ("cuda", "mps")
+
+
+def pick_engine(name: str, device: str = "auto") -> str:
+    """The engine that serves a request; a GPU device that cannot be had is an error, never a
+    silent run on the CPU."""
     if name not in ENGINES or name == "external":
         raise GenerationError(f"Engine must be one of {', '.join(ENGINES)}, not '{name}'.")
+    if device in GPU_DEVICES:
+        if name == "numpy":
+            raise EngineUnavailable(f"The numpy engine runs on the CPU only; the {device} device needs "
+                                    "the torch engine.")
+        if not torch_available():
+            raise EngineUnavailable(f"The {device} device needs PyTorch, which this Python cannot import; "
+                                    "install torch with GPU support or choose the CPU.")
     if name == "auto":
         return "torch" if torch_available() else "numpy"
     if name == "torch" and not torch_available():
         raise EngineUnavailable("The torch engine needs PyTorch, which this Python cannot import; "
                                 "use the numpy engine or install torch.")
     return name
+
+
+MAX_SEED = 2 ** 32 - 1
+
+
+def check_seed(seed: int) -> None:
+    if not 0 <= seed <= MAX_SEED:
+        raise GenerationError(f"Seed must be between 0 and {MAX_SEED}, not {seed}.")
 
 
 class Runner:
@@ -197,8 +217,9 @@ def generate(request: GenerationRequest, progress: Callable[[float], None] | Non
     if request.engine == "external":
         from .external import run_external
         return run_external(request.python, request, progress, should_stop)
+    check_seed(request.seed)
     path = resolve_model(request.model)
-    runner = load_runner(path, pick_engine(request.engine), request.device)
+    runner = load_runner(path, pick_engine(request.engine, request.device), request.device)
     check_resolution(request.resolution, runner.cfg.scale)
     z = seed_latent(runner.layout, request.seed, request.resolution)[0]
     halo = receptive_halo(runner.cfg)
