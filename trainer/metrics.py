@@ -14,6 +14,16 @@ albedo/height/roughness stacks of blender_texgan.core.maps, 3 for RGB). Metrics:
   translation-invariant texture descriptor so that shifted copies of one texture count as collapse.
 * ``evaluate`` - all of the above as a JSON-safe dict.
 
+Structure-aware metrics, for textures whose stones, planks and mortar lines a net may blur away:
+
+* ``bandpass_marginals`` - per Laplacian level, the 1-D Wasserstein distance between the
+  distributions of all band-pass coefficients (of luminance, or of one channel), over the real
+  set's std there: edges and mortar lines give heavy tails that a blurry texture lacks.
+* ``coarse_swd`` - SWD on images shrunk 4x, so that 7x7 patches cover whole stones.
+* ``structure_metrics`` - both as ratios to real-vs-real, a JSON-safe dict to merge with evaluate's.
+* ``verbatim_copy_extent`` - side of the largest rigidly copied region of a coordinate field
+  (exemplar-based synthesis): large values mean the output is a collage of big pasted pieces.
+
 Plus the data helpers ``holdout_split`` and ``random_crops`` to build the real sets.
 """
 from __future__ import annotations
@@ -22,6 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
+from blender_texgan.core.maps import GENERATED_CHANNEL_COUNT, GENERATED_CHANNELS
 from blender_texgan.core.tiling import seam_ratio
 
 PATCH_SIZE = 7
@@ -341,6 +352,150 @@ def evaluate(fake, real_heldout, real_reference, seed: int = 0) -> dict[str, flo
     return {"swd": float(swd), "swd_real": float(swd_real), "swd_ratio": float(ratio),
             "seam_ratio": float(seam_ratio_batch(fake)),
             "diversity_ratio": float(diversity_ratio(fake, real_reference))}
+
+
+# ---------------------------------------------------------------- structure-aware metrics
+
+BANDPASS_MIN_SIDE = 8    # coarsest pyramid level of bandpass_marginals is at least this big
+BANDPASS_QUANTILES = 256
+COARSE_FACTOR = 4        # coarse_swd shrinks images this many times (pyramid downsample, twice)
+
+
+def _one_channel(a: np.ndarray, channel: int | None) -> np.ndarray:
+    """(N, C, H, W) -> (N, 1, H, W): Rec. 709 luminance of the first 3 channels, or channel `channel`."""
+    return _luminance(a)[:, None] if channel is None else a[:, channel:channel + 1]
+
+
+def _quantile_w1(a: np.ndarray, b: np.ndarray, count: int) -> float:
+    """1-D Wasserstein-1 distance between the value distributions of a and b, by quantile matching."""
+    q = (np.arange(count) + 0.5) / count
+    return float(np.abs(np.quantile(a, q) - np.quantile(b, q)).mean())
+
+
+def bandpass_marginals(fake, real, levels: int | None = None, channel: int | None = None,
+                       quantiles: int = BANDPASS_QUANTILES) -> tuple[float, list[float]]:
+    """Distance between the band-pass coefficient distributions of two image sets: (mean, per level).
+
+    For luminance (channel=None; the channel mean when C < 3) or one channel: the Laplacian pyramid
+    of every image; per band-pass level (the low-pass residual is left out), the quantile-matching
+    W1 distance between ALL coefficients of fake and of real at that level, divided by real's
+    coefficient std there (floored at STD_FLOOR). 0 for identical distributions; a blurry texture
+    lacks the heavy tails of edges and mortar lines, noise has the wrong shape. levels=None: as
+    many as keep the coarsest level >= 8 px (at least 2, so there is one band).
+    """
+    f, r = _as_batch(fake), _as_batch(real)
+    if f.shape[1] != r.shape[1]:
+        raise ValueError(f"channel counts differ: {f.shape[1]} vs {r.shape[1]}")
+    if levels is None:
+        levels = max(2, min(max_levels(*x.shape[-2:], min_side=BANDPASS_MIN_SIDE) for x in (f, r)))
+    pyr_f = laplacian_pyramid(_one_channel(f, channel), levels)
+    pyr_r = laplacian_pyramid(_one_channel(r, channel), levels)
+    per_level = [_quantile_w1(bf, br, quantiles) / max(float(br.std()), STD_FLOOR)
+                 for bf, br in zip(pyr_f[:-1], pyr_r[:-1])]
+    return float(np.mean(per_level)), per_level
+
+
+def shrink_images(batch, factor: int = COARSE_FACTOR) -> np.ndarray:
+    """(N, C, H, W) -> (N, C, ~H/factor, ~W/factor) by the pyramid's blur-and-subsample (factor a power of 2)."""
+    a = _as_batch(batch)
+    if factor < 1 or factor & (factor - 1):
+        raise ValueError(f"factor must be a power of 2, got {factor}")
+    while factor > 1:
+        a, factor = _downsample(a), factor // 2
+    return a
+
+
+def coarse_swd(a, b, factor: int = COARSE_FACTOR, seed: int = 0, **kwargs) -> float:
+    """sliced_wasserstein on both sets shrunk `factor` times: 7x7 patches then span 7*factor pixels
+    of the originals (whole stones), so the layout of large structures counts, not just their edges.
+    Needs large crops: the shrunk images must hold the 7x7 patches (>= 16 px for one full level).
+    """
+    return sliced_wasserstein(shrink_images(a, factor), shrink_images(b, factor), seed=seed, **kwargs)
+
+
+def _ratio(value: float, real_value: float) -> float:
+    """value / real_value; inf when the real-vs-real value is 0."""
+    return value / real_value if real_value > 0 else float("inf")
+
+
+def _height_channel(channels: int) -> int | None:
+    """Index of the height channel in a GENERATED_CHANNELS stack of `channels` channels, else None."""
+    if channels != GENERATED_CHANNEL_COUNT:
+        return None
+    names = [name for name, count in GENERATED_CHANNELS for _ in range(count)]
+    return names.index("height")
+
+
+def structure_metrics(fake, real_heldout, real_reference, seed: int = 0) -> dict[str, float]:
+    """Structure-aware metrics as ratios to real-vs-real, plain floats (merge with evaluate's dict).
+
+    Inputs as for evaluate (equal counts of fake and reference images, mirroring _swd_parts):
+    bandpass_albedo / _real / _ratio (luminance; the channel mean for C < 3), bandpass_height /
+    _real / _ratio (only for 5-channel stacks whose real height varies), coarse_swd / _real /
+    _ratio (over the channels that vary in the real data). Each ratio is about 1 for real texture.
+    """
+    fake, held, ref = (_as_batch(x) for x in (fake, real_heldout, real_reference))
+    fake, ref = _equal_count(fake, ref)
+    out: dict[str, float] = {}
+    parts = {"albedo": None}
+    height = _height_channel(held.shape[1])
+    if height is not None and max(float(held[:, height].std()), float(ref[:, height].std())) > STD_FLOOR:
+        parts["height"] = height
+    for name, channel in parts.items():
+        value = bandpass_marginals(fake, held, channel=channel)[0]
+        real_value = bandpass_marginals(ref, held, channel=channel)[0]
+        out.update({f"bandpass_{name}": value, f"bandpass_{name}_real": real_value,
+                    f"bandpass_ratio_{name}": _ratio(value, real_value)})
+    informative = informative_channels(held, ref)
+    fake, held, ref = (shrink_images(x[:, informative]) for x in (fake, held, ref))
+    levels = min(max_levels(*x.shape[-2:]) for x in (fake, held, ref))
+    value = sliced_wasserstein(fake, held, levels=levels, seed=seed)
+    real_value = sliced_wasserstein(ref, held, levels=levels, seed=seed)
+    out.update({"coarse_swd": value, "coarse_swd_real": real_value, "coarse_swd_ratio": _ratio(value, real_value)})
+    return {k: float(v) for k, v in out.items()}
+
+
+def _components(keys: np.ndarray) -> np.ndarray:
+    """Labels of the 4-connected regions of equal keys in a 2-D array (label = smallest flat index).
+
+    Union-find in numpy: every edge between equal neighbours hooks the larger root onto the smaller,
+    then pointer jumping flattens the trees; each round at least halves the trees per region.
+    """
+    h, w = keys.shape
+    idx = np.arange(h * w).reshape(h, w)
+    same_x, same_y = keys[:, 1:] == keys[:, :-1], keys[1:] == keys[:-1]
+    a = np.concatenate([idx[:, :-1][same_x], idx[:-1][same_y]])
+    b = np.concatenate([idx[:, 1:][same_x], idx[1:][same_y]])
+    parent = idx.ravel().copy()
+    while True:
+        pa, pb = parent[a], parent[b]
+        hooks = pa != pb
+        if not hooks.any():
+            return parent.reshape(h, w)
+        parent[np.maximum(pa, pb)[hooks]] = np.minimum(pa, pb)[hooks]
+        while True:
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
+
+
+def verbatim_copy_extent(coords, exemplar_shape: tuple[int, int]) -> float:
+    """Side (sqrt of the area) of the largest region copied verbatim from the exemplar.
+
+    coords: (H, W, 2) integer exemplar pixel (y, x) of every output pixel. A verbatim copy is a
+    4-connected region where coords - position is constant modulo exemplar_shape (a rigid, possibly
+    wrapped, translated copy). The output is not treated as periodic: a copy crossing its wrap
+    border counts as two. H for an exemplar pasted back whole, about 1 for random coordinates.
+    """
+    c = np.asarray(coords)
+    if c.ndim != 3 or c.shape[2] != 2:
+        raise ValueError(f"expected an (H, W, 2) coordinate field, got shape {c.shape}")
+    eh, ew = int(exemplar_shape[0]), int(exemplar_shape[1])
+    ys, xs = np.meshgrid(np.arange(c.shape[0]), np.arange(c.shape[1]), indexing="ij")
+    keys = np.mod(c[..., 0].astype(np.int64) - ys, eh) * ew + np.mod(c[..., 1].astype(np.int64) - xs, ew)
+    labels = _components(keys)
+    return float(np.sqrt(np.bincount(labels.ravel()).max()))
 
 
 # ---------------------------------------------------------------- real data sets
