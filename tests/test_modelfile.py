@@ -113,3 +113,49 @@ def test_write_is_atomic(tiny_model, tmp_path):
     model = read_model_file(tiny_model)
     out = write_model_file(tmp_path / "copy.safetensors", model.tensors, model.manifest)
     assert not list(tmp_path.glob("*.part")) and read_model_file(out).manifest == model.manifest
+
+
+# ---------------------------------------------------------------- the exemplar a model carries
+
+def _with_exemplar(tiny_model, tmp_path, size=(48, 40)):
+    model = read_model_file(tiny_model)
+    rng = np.random.default_rng(0)
+    exemplar = rng.random((*size, 5)).astype(np.float32)
+    path = write_model_file(tmp_path / "ex.safetensors", model.tensors, model.manifest, exemplar=exemplar)
+    return path, exemplar
+
+
+def test_exemplar_round_trips_as_8_and_16_bit_maps(tiny_model, tmp_path):
+    path, exemplar = _with_exemplar(tiny_model, tmp_path)
+    model = read_model_file(path)
+    assert model.exemplar.shape == (48, 40, 5)
+    assert np.abs(model.exemplar[..., :3] - exemplar[..., :3]).max() <= 0.5 / 255 + 1e-6   # albedo, 8 bit
+    assert np.abs(model.exemplar[..., 3] - exemplar[..., 3]).max() <= 0.5 / 65535 + 1e-6  # height, 16 bit
+    assert set(model.tensors) == set(read_model_file(tiny_model).tensors)  # weights apart from the maps
+    assert model.manifest["exemplar"]["height"] == 48 and read_model_file(tiny_model).exemplar is None
+
+
+def _drop(name):
+    return lambda h: h.pop(name)
+
+
+EXEMPLAR_MALFORMED = {
+    "map missing": (_drop("exemplar.height"), "lacks its 'height' map"),
+    "wrong shape": (lambda h: h["exemplar.albedo"].__setitem__("shape", [40, 48, 3]), "exemplar 'albedo' map"),
+    "wrong dtype": (lambda h: h["exemplar.roughness"].update(dtype="F16", shape=[48, 20, 1]), "exemplar 'roughness'"),
+    "block says too big": (_edit_manifest(lambda m: m["exemplar"].__setitem__("height", 100000)), "exemplar height"),
+    "block not an object": (_edit_manifest(lambda m: m.__setitem__("exemplar", [1, 2])), "malformed exemplar"),
+    "tensors without block": (_edit_manifest(lambda m: m.pop("exemplar")), "no exemplar block"),
+    "metadata not a string": (lambda h: h["__metadata__"].__setitem__("note", 3), "strings to strings"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXEMPLAR_MALFORMED))
+def test_a_malformed_exemplar_block_is_refused_in_one_line(tiny_model, tmp_path, case):
+    path, _ = _with_exemplar(tiny_model, tmp_path)
+    edit, words = EXEMPLAR_MALFORMED[case]
+    bad = _rewrite_header(path, tmp_path / "bad.safetensors", edit)
+    with pytest.raises(ModelFileError) as info:
+        read_model_file(bad)
+    message = str(info.value)
+    assert words in message and "\n" not in message and "bad.safetensors" in message

@@ -25,8 +25,14 @@ MAX_HEADER_BYTES = 16 * 1024 * 1024
 MAX_FILE_BYTES = 2 * 1024 ** 3
 KINDS = ("generator",)  # vae / translator come later
 
-_DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
+_DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "U8": np.dtype("u1"), "U16": np.dtype("<u2")}
 _DTYPE_NAMES = {v: k for k, v in _DTYPES.items()}
+
+# The exemplar a model may carry: aligned maps at the scale the net works at, one coordinate system.
+# Stored as integers (8-bit colour and roughness, 16-bit height) under these tensor names.
+EXEMPLAR_PREFIX = "exemplar."
+EXEMPLAR_MAPS = (("albedo", 3, "U8"), ("height", 1, "U16"), ("roughness", 1, "U8"))
+EXEMPLAR_MIN_SIDE, EXEMPLAR_MAX_SIDE = 32, 2048
 
 
 class ModelFileError(ValueError):
@@ -42,7 +48,8 @@ class ModelFileError(ValueError):
 class ModelFile:
     path: Path
     manifest: dict
-    tensors: dict[str, np.ndarray]
+    tensors: dict[str, np.ndarray]          # network weights, float32
+    exemplar: np.ndarray | None = None      # (h, w, 5) float32 in [0, 1], GENERATED_CHANNELS order
 
     @property
     def name(self) -> str:
@@ -51,15 +58,35 @@ class ModelFile:
 
 # ---------------------------------------------------------------- writing
 
-def write_model_file(path: str | os.PathLike, tensors: dict[str, np.ndarray], manifest: dict) -> Path:
-    """Write tensors + manifest as .safetensors, atomically (temp file, then rename)."""
+def encode_exemplar(exemplar: np.ndarray) -> dict[str, np.ndarray]:
+    """(h, w, 5) float stack in [0, 1] -> the integer tensors a model file stores."""
+    if exemplar.ndim != 3 or exemplar.shape[2] != sum(c for _, c, _ in EXEMPLAR_MAPS):
+        raise ValueError(f"an exemplar is an (h, w, 5) stack, not {exemplar.shape}")
+    out, start = {}, 0
+    for name, channels, dtype in EXEMPLAR_MAPS:
+        top = 255 if dtype == "U8" else 65535
+        part = np.clip(exemplar[..., start:start + channels], 0.0, 1.0) * top
+        out[EXEMPLAR_PREFIX + name] = np.rint(part).astype(_DTYPES[dtype])
+        start += channels
+    return out
+
+
+def write_model_file(path: str | os.PathLike, tensors: dict[str, np.ndarray], manifest: dict,
+                     exemplar: np.ndarray | None = None) -> Path:
+    """Write tensors + manifest (+ the exemplar, if given) as .safetensors, atomically."""
     path = Path(path)
     manifest = dict(manifest, format_version=FORMAT_VERSION)
+    if exemplar is not None:
+        tensors = {**tensors, **encode_exemplar(exemplar)}
+        manifest["exemplar"] = {**manifest.get("exemplar", {}), "height": int(exemplar.shape[0]),
+                                "width": int(exemplar.shape[1]), "maps": [m for m, _, _ in EXEMPLAR_MAPS]}
     validate_manifest(manifest, path)
     header: dict = {"__metadata__": {MANIFEST_KEY: json.dumps(manifest, sort_keys=True)}}
     blobs, offset = [], 0
     for name in sorted(tensors):
         arr = np.ascontiguousarray(tensors[name])
+        if arr.dtype.newbyteorder("<") in _DTYPE_NAMES:
+            arr = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
         if arr.dtype not in _DTYPE_NAMES:
             arr = arr.astype("<f4")
         arr = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
@@ -132,6 +159,8 @@ def _read(path: Path, with_tensors: bool) -> ModelFile:
     meta = header.pop("__metadata__", None)
     if not isinstance(meta, dict) or MANIFEST_KEY not in meta:
         fail("is a safetensors file but not a TexGAN model (no manifest)")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        fail("is not a valid safetensors file (its __metadata__ must map strings to strings)")
     try:
         manifest = json.loads(meta[MANIFEST_KEY])
     except (TypeError, json.JSONDecodeError):
@@ -144,7 +173,9 @@ def _read(path: Path, with_tensors: bool) -> ModelFile:
         if len(data) != data_len:
             fail("changed while it was being read")
         tensors = _parse_tensors(header, data, fail)
+        exemplar = _take_exemplar(manifest, tensors, fail)
         _check_against_architecture(manifest, tensors, fail)
+        return ModelFile(path, manifest, tensors, exemplar)
     return ModelFile(path, manifest, tensors)
 
 
@@ -169,9 +200,34 @@ def _parse_tensors(header: dict, data: bytes, fail) -> dict[str, np.ndarray]:
         if end - begin != math.prod(shape) * dtype.itemsize:
             fail(f"has a size mismatch for tensor '{name}'")
         arr = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=begin).reshape(shape)
-        tensors[name] = arr.astype(np.float32)
+        tensors[name] = arr.astype(np.float32) if dtype.kind == "f" else arr  # integers: exemplar maps
         end_max = max(end_max, end)
     return tensors
+
+
+def _take_exemplar(manifest: dict, tensors: dict, fail) -> np.ndarray | None:
+    """Remove the exemplar tensors from `tensors`, check them against the manifest's exemplar block,
+    and return the exemplar as an (h, w, 5) float32 stack in [0, 1] (None if the model has none)."""
+    names = [n for n in tensors if n.startswith(EXEMPLAR_PREFIX)]
+    block = manifest.get("exemplar")
+    if block is None:
+        if names:
+            fail(f"has exemplar tensors ({names[0]}) but no exemplar block in its manifest")
+        return None
+    h, w = block["height"], block["width"]
+    parts = []
+    for name, channels, dtype in EXEMPLAR_MAPS:
+        arr = tensors.pop(EXEMPLAR_PREFIX + name, None)
+        if arr is None:
+            fail(f"declares an exemplar but lacks its '{name}' map")
+        if arr.dtype != _DTYPES[dtype] or arr.shape != (h, w, channels):
+            fail(f"has an exemplar '{name}' map of {_DTYPE_NAMES.get(arr.dtype, arr.dtype)} {tuple(arr.shape)}, "
+                 f"expected {dtype} {(h, w, channels)}")
+        parts.append(arr.astype(np.float32) / (255.0 if dtype == "U8" else 65535.0))
+    extra = [n for n in tensors if n.startswith(EXEMPLAR_PREFIX)]
+    if extra:
+        fail(f"has unexpected exemplar tensors: {', '.join(extra[:3])}")
+    return np.concatenate(parts, axis=-1)
 
 
 def _check_against_architecture(manifest: dict, tensors: dict, fail) -> None:
@@ -225,6 +281,20 @@ def validate_manifest(manifest, path: str | os.PathLike = "<manifest>") -> None:
         fail(f"has a {exc}")
     if layout.channels != cfg.latent_channels or layout.scale != cfg.scale:
         fail("has a latent layout that does not match its architecture")
+    _validate_exemplar_block(manifest.get("exemplar"), fail)
     strength = manifest["normal_strength"]
     if not isinstance(strength, (int, float)) or not math.isfinite(strength) or strength <= 0:
         fail("has an invalid normal_strength")
+
+
+def _validate_exemplar_block(block, fail) -> None:
+    if block is None:
+        return
+    if not isinstance(block, dict):
+        fail("has a malformed exemplar block (not a JSON object)")
+    for key in ("height", "width"):
+        side = block.get(key)
+        if not isinstance(side, int) or isinstance(side, bool) or not EXEMPLAR_MIN_SIDE <= side <= EXEMPLAR_MAX_SIDE:
+            fail(f"has an exemplar {key} of {side!r}; it must be {EXEMPLAR_MIN_SIDE}-{EXEMPLAR_MAX_SIDE} pixels")
+    if block.get("maps") != [m for m, _, _ in EXEMPLAR_MAPS]:
+        fail(f"has an exemplar with maps {block.get('maps')!r}, expected {[m for m, _, _ in EXEMPLAR_MAPS]}")
