@@ -11,7 +11,7 @@ from .core.maps import PBR_MAPS
 from .core.modelfile import ModelFileError
 from .core.png import write_png
 from .engine.devices import DEVICE_CHOICES
-from .engine.generate import (ENGINES, GenerationError, GenerationRequest, bundled_models, check_seed,
+from .engine.generate import (ENGINES, MODES, GenerationError, GenerationRequest, bundled_models, check_seed,
                               default_model_name, generate)
 
 
@@ -27,6 +27,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     gen.add_argument("--engine", choices=ENGINES, default="auto",
                      help="torch, numpy (zero-install CPU) or auto (torch when importable)")
     gen.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device")
+    gen.add_argument("--mode", choices=MODES, default="auto",
+                     help="refined (net layout + exemplar detail; auto's choice when the model carries an "
+                          "exemplar), neural (the net alone: a quick draft), random (exemplar from a random start)")
     gen.add_argument("--name", default=None, help="file-name prefix (default: model name and seed)")
     gen.add_argument("--python", default="", metavar="PATH",
                      help="interpreter that runs --engine external (a Python with torch, e.g. with CUDA)")
@@ -68,7 +71,8 @@ def main(argv=None) -> int:
         check_seed(args.seed)
         prefix = check_name(args.name) if args.name is not None else None
         out = prepare_output(args.out)
-        request = GenerationRequest(args.model, args.size, args.seed, args.device, args.engine, args.python)
+        request = GenerationRequest(args.model, args.size, args.seed, args.device, args.engine, args.python,
+                                    args.mode)
         maps, manifest = generate(request, progress=_progress if sys.stderr.isatty() else None)
         prefix = prefix or f"{manifest['name']}_s{args.seed}"
         for spec in PBR_MAPS:

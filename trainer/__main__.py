@@ -43,9 +43,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     src.add_argument("--data", type=str, help="folder of textures (PBR sets matched by file-name tags)")
     train.add_argument("--out", type=str, help="run folder, e.g. runs/bricks")
     for flag, kind, text in [
-        ("--steps", int, "generator updates"), ("--batch", int, "images per step"),
+        ("--steps", int, "generator updates"),
+        ("--max-minutes", float, "stop, saved, after this many minutes of training (0: no limit)"), ("--batch", int, "images per step"),
         ("--crop", int, "training crop side in pixels"), ("--seed", int, "random seed"),
-        ("--downsample", int, "shrink folder textures by this factor before cropping"),
+        ("--downsample", int, "the net's scale: shrink folder textures by this factor (default 0: automatic, "
+                               "4x coarser than the exemplar the model carries)"),
         ("--lr-g", float, "generator learning rate"), ("--lr-d", float, "discriminator learning rate"),
         ("--r1-gamma", float, "R1 penalty weight (0 disables)"), ("--ema-decay", float, "EMA decay"),
         ("--local-channels", int, "latent local noise channels"),

@@ -19,6 +19,8 @@ from .metrics import holdout_split, random_crop
 from .procedural import NORMAL_STRENGTH, PRESETS, make_material
 
 HELDOUT_FRACTION = 0.25  # bottom quarter of every real exemplar is never trained on
+MAX_EXEMPLAR_SIDE = 1024  # the exemplar a model carries: photos are halved until they fit
+GUIDE_SCALE = 4           # auto working scale: the net sees the exemplar shrunk this much more
 
 
 class DataError(RuntimeError):
@@ -75,6 +77,10 @@ class TrainingData:
     description: str             # for manifests: where the data came from
     normal_strength: float       # relief in pixels of a 0 -> 1 height step
     credits: list[str]           # source names for the manifest
+    exemplar: np.ndarray | None = None  # (C, h, w) training region at the exemplar's scale (the model carries it)
+    exemplar_normal_strength: float = NORMAL_STRENGTH
+    guide_scale: int = 1         # net pixels per exemplar pixel: the net works this much coarser
+    downsample: int = 1          # the net's scale against the source (after an automatic choice)
 
     def constant_channels(self) -> dict[int, float]:
         """Channels that hold one value in every training stack (a map the source lacked) -> value."""
@@ -99,7 +105,32 @@ def preset_data(preset: str, count: int, size: int, seed: int) -> TrainingData:
     train = preset_stacks(preset, count, size, seed)
     heldout = preset_stacks(preset, max(4, count // 4), size, seed + 7919)
     return TrainingData(train, [True] * len(train), heldout, [True] * len(heldout),
-                        f"procedural preset '{preset}'", NORMAL_STRENGTH, ["procedural (this repository)"])
+                        f"procedural preset '{preset}'", NORMAL_STRENGTH, ["procedural (this repository)"],
+                        exemplar=train[0])
+
+
+def exemplar_scale(shape: tuple[int, ...]) -> int:
+    """The power of 2 that shrinks a source of this (..., H, W) shape to MAX_EXEMPLAR_SIDE or less."""
+    factor = 1
+    while max(shape[-2:]) > factor * MAX_EXEMPLAR_SIDE:
+        factor *= 2
+    return factor
+
+
+def working_scale(stacks: list[np.ndarray], downsample: int, crop: int) -> tuple[int, int]:
+    """(exemplar scale E, net scale N) against the source. downsample 0 (auto): N = E * GUIDE_SCALE,
+    so that a 128-pixel training crop spans 512 exemplar pixels (whole stones and planks) and the
+    net, which only lays out the texture, runs on a sixteenth of the pixels. A given downsample
+    is the net's scale; the exemplar is then kept at least as fine. Auto never shrinks the training
+    region below 1.5 crops (small photos train at full size)."""
+    e = max(exemplar_scale(s.shape) for s in stacks)
+    n = downsample or e * GUIDE_SCALE
+    smallest = min(min(s.shape[-2:]) for s in stacks) * (1 - HELDOUT_FRACTION)
+    while not downsample and n > 1 and smallest / n < 1.5 * crop:
+        n //= 2
+    while e > 1 and n % e:
+        e //= 2
+    return min(e, n), n
 
 
 def shrink(stack: np.ndarray, factor: int) -> np.ndarray:
@@ -117,6 +148,8 @@ def folder_data(folder: Path, crop: int, downsample: int = 1) -> TrainingData:
     from .folder import load_folder
 
     loaded = load_folder(folder)
+    e, downsample = working_scale(loaded.stacks, downsample, crop)
+    exemplar = holdout_split(shrink(loaded.stacks[0], e), HELDOUT_FRACTION)[0]
     train, wrap, heldout = [], [], []
     for stack in (shrink(s, downsample) for s in loaded.stacks):
         region, held = holdout_split(stack, HELDOUT_FRACTION)
@@ -130,7 +163,9 @@ def folder_data(folder: Path, crop: int, downsample: int = 1) -> TrainingData:
     # Relief is in pixels per unit height: a texture shrunk k times has k times gentler slopes.
     strength = (loaded.median_normal_strength or NORMAL_STRENGTH) / downsample
     where = f"folder {folder}" + (f" shrunk {downsample}x" if downsample > 1 else "")
-    return TrainingData(train, wrap, heldout, [False] * len(heldout), where, strength, list(loaded.names))
+    return TrainingData(train, wrap, heldout, [False] * len(heldout), where, strength, list(loaded.names),
+                        exemplar=exemplar, exemplar_normal_strength=strength * downsample / e,
+                        guide_scale=downsample // e, downsample=downsample)
 
 
 def load_training_data(preset: str | None, data: str | None, crop: int, count: int, size: int,

@@ -4,12 +4,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from blender_texgan.core.architecture import PERIODIC_SGAN_V1, PeriodicGeneratorConfig, config_from_manifest
 from blender_texgan.core.latent import LatentLayout
 from blender_texgan.core.maps import PBR_MAPS
 from blender_texgan.core.modelfile import write_model_file
 
 from .checkpoints import load_newest_good
+from .data import load_training_data
 from .train import machine_summary
 
 
@@ -65,27 +68,35 @@ def export_run(run: Path, out: Path, name: str | None = None, description: str =
     cfg = config_from_manifest({"name": state.get("architecture", PERIODIC_SGAN_V1), "config": state["config"]})
     layout = LatentLayout.from_dict(state["latent"])
     options = state["options"]
+    data = load_training_data(options["preset"], options["data"], options["crop"], options["pool_count"],
+                              options["pool_size"], options["seed"], options.get("downsample", 1))
+    tensors = {k: v.detach().float().cpu().numpy() for k, v in state["ema"].items()}
+    exemplar = None if data.exemplar is None else np.moveaxis(data.exemplar, 0, -1)
     metrics = {}
     if with_metrics:
-        import torch
-
-        from blender_texgan.engine.nets import build_generator
-
-        from .data import load_training_data
-        from .train import measure
         print("measuring the exported generator against held-out crops...", file=sys.stderr)
-        ema = build_generator(cfg).eval()
-        ema.load_state_dict(state["ema"])
-        data = load_training_data(options["preset"], options["data"], options["crop"],
-                                  options["pool_count"], options["pool_size"], options["seed"],
-                                  options.get("downsample", 1))
-        metrics = measure(ema, layout, data, options["crop"], 64, seed=12345, device=torch.device("cpu"))
-        metrics["step"] = state["step"]
-    tensors = {k: v.detach().float().cpu().numpy() for k, v in state["ema"].items()}
-    manifest = build_manifest(name or Path(out).stem, cfg, layout, options=options, step=state["step"],
-                              seconds=state["seconds"], normal_strength=state["normal_strength"],
+        metrics = measure_state(cfg, layout, state, data, options)
+    manifest = build_manifest(name or Path(out).stem, cfg, layout, options=dict(options, downsample=data.downsample),
+                              step=state["step"], seconds=state["seconds"], normal_strength=state["normal_strength"],
                               data_description=state["data_description"],
                               credits=list(credits or state.get("credits") or []),
                               metrics=metrics, description=description)
+    if exemplar is not None:
+        manifest["exemplar"] = {"guide_scale": data.guide_scale, "normal_strength": data.exemplar_normal_strength,
+                                "periodic": bool(data.wrap[0])}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    return write_model_file(out, tensors, manifest)
+    return write_model_file(out, tensors, manifest, exemplar=exemplar)
+
+
+def measure_state(cfg, layout, state: dict, data, options: dict) -> dict:
+    """The neural generator's metrics against held-out crops (as logged during training)."""
+    import torch
+
+    from blender_texgan.engine.nets import build_generator
+
+    from .train import measure
+    ema = build_generator(cfg).eval()
+    ema.load_state_dict(state["ema"])
+    metrics = measure(ema, layout, data, options["crop"], 64, seed=12345, device=torch.device("cpu"))
+    metrics["step"] = state["step"]
+    return metrics

@@ -18,9 +18,10 @@ class TrainOptions:
     preset: str | None = "bricks"             # procedural preset, used when data is None
     data: str | None = None                   # folder of textures; overrides preset
     steps: int = 3000                         # generator updates
+    max_minutes: float = 0.0                  # stop (saved, exit 0) after this much training time (0: no limit)
     batch: int = 8                            # images per step (per process under torchrun)
     crop: int = 128                           # training crop side in pixels (multiple of the latent scale)
-    downsample: int = 1                       # shrink folder textures by this factor first (more structure per crop)
+    downsample: int = 0                       # the net's scale: shrink folder textures this much (0: auto)
     lr_g: float = 2e-4                        # Adam learning rate, generator
     lr_d: float = 2e-4                        # Adam learning rate, discriminator
     r1_gamma: float = 0.01                    # R1 penalty weight on real images (0 disables; 0.1 stalls D on photos)
@@ -88,6 +89,7 @@ def validate(opts: TrainOptions) -> None:
     _check(bool(opts.out), "--out (the run folder) is required")
     _check(opts.steps >= 1 and opts.batch >= 1, "--steps and --batch must be at least 1")
     _check(opts.crop >= 8, "--crop must be at least 8 pixels")
+    _check(opts.max_minutes >= 0, "--max-minutes must be at least 0 (0: no limit)")
     _check(bool(opts.channels) and len(opts.channels) >= 2 and all(int(c) >= 1 for c in opts.channels),
            "--channels needs at least two positive widths, e.g. 96,64,24,12,8")
     scale = 2 ** (len(opts.channels) - 1)
@@ -110,12 +112,12 @@ def validate(opts: TrainOptions) -> None:
     _check(opts.device in DEVICE_CHOICES, f"device must be one of {', '.join(DEVICE_CHOICES)}")
     _check(opts.upsample in UPSAMPLING.values(), f"upsample must be one of {', '.join(UPSAMPLING.values())}")
     _check(opts.patch_space in PATCH_SPACES, f"patch_space must be one of {', '.join(PATCH_SPACES)}")
-    _check(1 <= opts.downsample <= 16, "--downsample must be between 1 and 16")
+    _check(0 <= opts.downsample <= 16, "--downsample must be between 1 and 16 (or 0: automatic)")
 
 
 # Options a resumed run may change: when to stop, save, sample and measure, and where it runs.
 # Every other option alters what the run learns.
-RESUMABLE = frozenset({"out", "steps", "command", "ckpt_every", "sample_every", "eval_every", "eval_count",
+RESUMABLE = frozenset({"out", "steps", "max_minutes", "command", "ckpt_every", "sample_every", "eval_every", "eval_count",
                        "keep", "device"})
 
 

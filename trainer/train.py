@@ -158,11 +158,12 @@ class StopRequest:
                 stack.callback(signal.signal, sig, signal.signal(sig, self))
         return self
 
-    def agreed(self, world: int, device) -> bool:
-        """Under torchrun every rank must stop at the same step: any rank's request counts."""
+    def agreed(self, world: int, device, also: bool = False) -> bool:
+        """Stop now? (a signal, or `also`, e.g. the time budget). Under torchrun every rank must
+        stop at the same step: any rank's reason counts."""
         if world == 1:
-            return self.requested
-        flag = torch.tensor([float(self.requested)], device=device)
+            return self.requested or also
+        flag = torch.tensor([float(self.requested or also)], device=device)
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return bool(flag.item())
 
@@ -279,6 +280,10 @@ class Session:
                 "credits": self.data.credits, "sampler": self.sampler.get_state(),
                 "aug_rng": self.aug_gen.get_state()}
 
+    def out_of_time(self) -> bool:
+        """Has the run trained for its --max-minutes (all sessions together)?"""
+        return bool(self.opts.max_minutes) and self.seconds >= 60 * self.opts.max_minutes
+
     def aug(self, x):
         return augment(x, self.aug_gen) if self.opts.augment else x
 
@@ -381,19 +386,23 @@ def train(opts: TrainOptions, allow_changes: bool = False) -> Path | None:
                                        dynamic_ncols=True, disable=not main))
         if world > 1:
             stack.callback(lambda: dist.is_initialized() and dist.destroy_process_group())
-        while session.step < opts.steps and not stop.agreed(world, device):
+        while session.step < opts.steps and not stop.agreed(world, device, session.out_of_time()):
             record = session.train_step()
             if main:
                 bar.update(1)
                 bar.set_postfix(d=f"{record['loss_d']:.3f}", g=f"{record['loss_g']:.3f}")
                 files["log"].write(json.dumps(record) + "\n")
-                last_saved = session.periodic_work(run, files, session.step == opts.steps) or last_saved
-        if session.step < opts.steps:  # stopped by a signal, between two whole steps
+                final = session.step == opts.steps or session.out_of_time()
+                last_saved = session.periodic_work(run, files, final) or last_saved
+        if session.step < opts.steps and stop.requested:  # stopped by a signal, between two whole steps
             if main:
                 last_saved = save_checkpoint(run, session.snapshot(), session.step, opts.keep)
                 tqdm.write(f"interrupted: saved step {session.step} to {last_saved}; rerun the same command "
                            "to resume", file=sys.stderr)
             raise KeyboardInterrupt
+        if session.step < opts.steps and main:
+            tqdm.write(f"time budget of {opts.max_minutes:g} min reached at step {session.step}; saved "
+                       f"{last_saved}. Export it, or rerun with a larger --max-minutes to go on.", file=sys.stderr)
         if world > 1:
             _check_sync(session.G, world, main, files.get("log"))
             dist.barrier()  # no rank tears its connections down while another still uses them

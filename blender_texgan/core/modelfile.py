@@ -296,5 +296,11 @@ def _validate_exemplar_block(block, fail) -> None:
         side = block.get(key)
         if not isinstance(side, int) or isinstance(side, bool) or not EXEMPLAR_MIN_SIDE <= side <= EXEMPLAR_MAX_SIDE:
             fail(f"has an exemplar {key} of {side!r}; it must be {EXEMPLAR_MIN_SIDE}-{EXEMPLAR_MAX_SIDE} pixels")
+    scale = block.get("guide_scale", 1)
+    if not isinstance(scale, int) or isinstance(scale, bool) or scale < 1 or scale & (scale - 1) or scale > 64:
+        fail(f"has an exemplar guide_scale of {scale!r}; it must be a power of 2 from 1 to 64")
+    strength = block.get("normal_strength", 1.0)
+    if not isinstance(strength, (int, float)) or not math.isfinite(strength) or strength <= 0:
+        fail("has an invalid exemplar normal_strength")
     if block.get("maps") != [m for m, _, _ in EXEMPLAR_MAPS]:
         fail(f"has an exemplar with maps {block.get('maps')!r}, expected {[m for m, _, _ in EXEMPLAR_MAPS]}")

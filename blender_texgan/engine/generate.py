@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
+
+import numpy as np
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +24,10 @@ from .tiled import Cancelled, receptive_halo, run_tiled
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 MIN_RESOLUTION, MAX_RESOLUTION = 32, 8192
 ENGINES = ("auto", "torch", "numpy", "external")
+# How a model with an exemplar generates: "refined" (the net lays out, the exemplar refines: the
+# default), "neural" (the net alone: a draft, and the only mode of a model without an exemplar),
+# "random" (refinement from a random start, no net: for comparisons).
+MODES = ("auto", "refined", "neural", "random")
 # On the CPU a tile's widest full-resolution tensor (the last block's upsampled input, or its
 # output) may take this many bytes. Small enough that glibc serves the buffers from its heap
 # instead of fresh page-faulted mmaps (measured at 2048x2048 with the bundled models: 16 MB tiles
@@ -50,6 +56,7 @@ class GenerationRequest:
     device: str = "auto"  # torch engine: auto / cpu / cuda / mps
     engine: str = "auto"  # auto / torch / numpy / external
     python: str = ""      # external engine: the interpreter that runs the worker
+    mode: str = "auto"    # auto / refined / neural / random (see MODES)
 
 
 # ---------------------------------------------------------------- models
@@ -134,6 +141,9 @@ class Runner:
         self.layout = LatentLayout.from_dict(model.manifest["latent"])
         self.engine = engine
         self.device = None
+        self.exemplar = model.exemplar
+        self._analysis = None
+        self._analysis_lock = threading.Lock()
         if engine == "numpy":
             from .numpy_net import NumpyGenerator
             self._net = NumpyGenerator(self.cfg, model.tensors)
@@ -158,6 +168,16 @@ class Runner:
         with torch.inference_mode():
             x = torch.from_numpy(z[None]).to(self.device).contiguous(memory_format=torch.channels_last)
             return self._net(x)[0].float().cpu().numpy()
+
+    @property
+    def analysis(self):
+        """The exemplar's analysis for refinement, computed once per loaded model."""
+        with self._analysis_lock:
+            if self._analysis is None:
+                from ..core.refine import analyse
+                block = self.model.manifest["exemplar"]
+                self._analysis = analyse(self.exemplar, periodic=bool(block.get("periodic", False)))
+            return self._analysis
 
     def tile_cells(self) -> int:
         """Tile side in latent cells: fixed on the CPU; sized to free memory on a GPU."""
@@ -207,33 +227,98 @@ def check_resolution(resolution: int, scale: int) -> None:
                               f"(for example {resolution // scale * scale or scale}).")
 
 
+def pick_mode(mode: str, runner: Runner) -> str:
+    if mode not in MODES:
+        raise GenerationError(f"Mode must be one of {', '.join(MODES)}, not '{mode}'.")
+    if runner.exemplar is None:
+        if mode in ("refined", "random"):
+            raise GenerationError(f"Model '{runner.model.name}' carries no exemplar: it generates in neural mode only.")
+        return "neural"
+    return "refined" if mode == "auto" else mode
+
+
 def generate(request: GenerationRequest, progress: Callable[[float], None] | None = None,
              should_stop: Callable[[], bool] | None = None) -> tuple[dict, dict]:
     """Run a request: (MapSet, manifest). Raises ModelFileError or GenerationError, one line each.
 
-    `progress(fraction)` is called as tiles finish; `should_stop()` is polled between tiles and
-    makes this raise GenerationCancelled.
+    `progress(fraction)` is called as the work advances; `should_stop()` is polled between steps
+    and makes this raise GenerationCancelled.
     """
     if request.engine == "external":
         from .external import run_external
         return run_external(request.python, request, progress, should_stop)
+    maps, manifest, _ = generate_with_field(request, progress, should_stop)
+    return maps, manifest
+
+
+def generate_with_field(request: GenerationRequest, progress: Callable[[float], None] | None = None,
+                        should_stop: Callable[[], bool] | None = None):
+    """(MapSet, manifest, coordinate field or None): generate() plus, for refined and random modes,
+    the (H, W, 2) exemplar coordinates of every pixel (to measure what was copied verbatim)."""
     check_seed(request.seed)
     path = resolve_model(request.model)
     runner = load_runner(path, pick_engine(request.engine, request.device), request.device)
     check_resolution(request.resolution, runner.cfg.scale)
-    z = seed_latent(runner.layout, request.seed, request.resolution)[0]
-    halo = receptive_halo(runner.cfg)
-    report = (lambda f: progress(0.9 * f)) if progress else None
+    mode = pick_mode(request.mode, runner)
+    report = progress or (lambda f: None)
     try:
-        raw = run_tiled(runner.forward, z, runner.cfg.scale, runner.tile_cells(), halo, report, should_stop,
-                        offset=grid_offset(request.seed, runner.cfg.scale))
+        if mode == "neural":
+            raw = neural_maps(runner, request.resolution, request.seed, lambda f: report(0.9 * f), should_stop)
+            maps = complete_map_set(split_channels(raw), runner.model.manifest["normal_strength"])
+            coords = None
+        else:
+            maps, coords = refined_maps(runner, request.resolution, request.seed, mode, report, should_stop)
     except Cancelled:
         raise GenerationCancelled() from None
-    maps = complete_map_set(split_channels(raw), runner.model.manifest["normal_strength"])
-    if progress:
-        progress(1.0)
-    return maps, runner.model.manifest
+    report(1.0)
+    return maps, runner.model.manifest, coords
+
+
+def neural_maps(runner: Runner, resolution: int, seed: int, progress, should_stop):
+    """The net alone at `resolution`: (C, H, W), tiled with exact wrap-around."""
+    z = seed_latent(runner.layout, seed, resolution)[0]
+    return run_tiled(runner.forward, z, runner.cfg.scale, runner.tile_cells(), receptive_halo(runner.cfg),
+                     progress, should_stop, offset=grid_offset(seed, runner.cfg.scale))
+
+
+def refined_maps(runner: Runner, resolution: int, seed: int, mode: str, progress, should_stop):
+    """The net's layout at the guide scale, then coordinate synthesis against the exemplar, then
+    every map read through that one field. Returns (MapSet, coords)."""
+    from ..core.refine import apply_field, synthesize
+
+    block = runner.model.manifest["exemplar"]
+    guide = None
+    if mode == "refined":
+        scale = runner.cfg.scale
+        side = max(2 * scale, -(-resolution // int(block.get("guide_scale", 1)) // scale) * scale)
+        guide = np.moveaxis(neural_maps(runner, side, seed, lambda f: progress(0.3 * f), should_stop), 0, -1)
+    analysis = runner.analysis
+    if should_stop and should_stop():
+        raise Cancelled()
+    progress(0.4)
+    if runner.engine == "torch" and refine_torch_available():
+        from .refine_torch import synthesize_torch
+        coords = synthesize_torch(analysis, resolution, resolution, seed, guide=guide, device=runner.device)
+    else:
+        coords = synthesize(analysis, resolution, resolution, seed, guide=guide)
+    if should_stop and should_stop():
+        raise Cancelled()
+    progress(0.8)
+    stack = apply_field(runner.exemplar, coords, soften=REFINE_SOFTEN, periodic=bool(block.get("periodic", False)))
+    maps = complete_map_set(split_channels(np.moveaxis(stack, -1, 0)), float(block["normal_strength"]))
+    return maps, coords
+
+
+REFINE_SOFTEN = 1  # cross-fade patch borders over 3 pixels (see core.refine.apply_field)
+
+
+def refine_torch_available() -> bool:
+    try:
+        from . import refine_torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 __all__ = ["GenerationRequest", "GenerationError", "GenerationCancelled", "EngineUnavailable",
-           "ModelFileError", "generate", "bundled_models", "resolve_model", "ModelFile", "ENGINES"]
+           "ModelFileError", "generate", "generate_with_field", "MODES", "bundled_models", "resolve_model", "ModelFile", "ENGINES"]

@@ -1,0 +1,130 @@
+"""The quality gate: a model against held-out real texture and against the tiling-and-blending
+baseline, measured in the same run, plus the contact sheet a person looks at before a model ships.
+
+Samples come from the add-on's own generation path (engine.generate), so what is measured is what
+a user gets: the net, then the exemplar-guided refinement when the model carries an exemplar.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from blender_texgan.core import tiling_blend
+from blender_texgan.core.maps import complete_map_set, split_channels, stack_channels
+from blender_texgan.core.png import write_png
+from blender_texgan.core.tiling import tile
+
+from .data import TrainingData
+from .metrics import evaluate, structure_metrics, verbatim_copy_extent
+
+MAX_METRIC_CROP = 256   # coarse SWD needs large crops (whole stones after a 4x shrink)
+SHEET_TILE = 192        # side of one picture on a contact sheet
+
+
+def metric_crop(data: TrainingData, scale: int) -> int:
+    """The largest crop (a multiple of the model's scale, at most MAX_METRIC_CROP) that fits every
+    held-out and training stack."""
+    side = min(min(s.shape[1:]) for s in [*data.heldout, *data.stacks])
+    crop = min(MAX_METRIC_CROP, side) // scale * scale
+    if crop < 2 * scale:
+        raise ValueError(f"the held-out textures ({side} px) are too small to measure this model")
+    return crop
+
+
+def model_samples(model: str | Path, size: int, count: int, seed: int, engine: str = "auto",
+                  mode: str = "auto") -> tuple[np.ndarray, list]:
+    """`count` generated (5, size, size) stacks from seeds seed, seed+1, ... and their coordinate
+    fields (None for neural-only generation)."""
+    from blender_texgan.engine.generate import GenerationRequest, generate_with_field
+
+    stacks, fields = [], []
+    for i in range(count):
+        maps, _, coords = generate_with_field(GenerationRequest(str(model), size, seed + i, engine=engine, mode=mode))
+        stacks.append(stack_channels({k: maps[k] for k in ("albedo", "height", "roughness")}))
+        fields.append(coords)
+    return np.stack(stacks), fields
+
+
+def baseline_samples(exemplar: np.ndarray, size: int, count: int, seed: int) -> tuple[np.ndarray, list]:
+    """Tiling and blending of the (C, H, W) training exemplar: the yardstick for every model."""
+    analysis = tiling_blend.analyse(np.moveaxis(exemplar, 0, -1))
+    stacks, fields = [], []
+    for i in range(count):
+        out = tiling_blend.synthesize(analysis, size, size, seed + i)
+        stacks.append(np.moveaxis(out, -1, 0))
+        fields.append(tiling_blend.source_coordinates(analysis.exemplar_shape, size, size, seed + i))
+    return np.stack(stacks).astype(np.float32), fields
+
+
+def score(fake: np.ndarray, fields: list, data: TrainingData, crop: int, seed: int, exemplar_shape) -> dict:
+    """evaluate()'s metrics plus the structure-aware ones and the largest verbatim copy."""
+    heldout, reference = data.metric_crops(crop, len(fake), seed)
+    metrics = evaluate(fake, heldout, reference, seed=seed)
+    metrics.update(structure_metrics(fake, heldout, reference, seed=seed))
+    extents = [verbatim_copy_extent(f, exemplar_shape) for f in fields if f is not None]
+    if extents:
+        metrics["verbatim_extent"] = float(max(extents))
+        metrics["verbatim_fraction"] = float(max(extents) / min(exemplar_shape))
+    return metrics
+
+
+def compare_with_baseline(model: str | Path, data: TrainingData, scale: int, count: int, seed: int,
+                          mode: str = "auto") -> dict[str, dict]:
+    """{"model": metrics, "baseline": metrics}, both against the same held-out crops."""
+    crop = metric_crop(data, scale)
+    exemplar = data.stacks[0]
+    fake, fields = model_samples(model, crop, count, seed, mode=mode)
+    base, base_fields = baseline_samples(exemplar, crop, count, seed)
+    shape = exemplar.shape[1:]
+    return {"model": score(fake, fields, data, crop, seed, shape),
+            "baseline": score(base, base_fields, data, crop, seed, shape), "crop": crop}
+
+
+# Each structure metric of the gate: the model may be at most this much worse than the baseline.
+BASELINE_MARGIN = 1.10
+GATE_METRICS = ("bandpass_albedo", "bandpass_height", "coarse_swd")
+
+
+def beats_baseline(result: dict[str, dict]) -> dict[str, bool]:
+    """Per gate metric present in both: is the model within BASELINE_MARGIN of the baseline?"""
+    model, base = result["model"], result["baseline"]
+    return {k: model[k] <= BASELINE_MARGIN * base[k] for k in GATE_METRICS if k in model and k in base}
+
+
+# ---------------------------------------------------------------- contact sheet
+
+def _fit(image: np.ndarray, side: int) -> np.ndarray:
+    """(H, W, C) -> (side, side, C): a centre crop of the exemplar or a box-shrunk sample."""
+    h, w = image.shape[:2]
+    if h >= side and w >= side and max(h, w) > 2 * side:
+        y, x = (h - side) // 2, (w - side) // 2
+        return image[y:y + side, x:x + side]
+    ys = (np.arange(side) * h // side)
+    xs = (np.arange(side) * w // side)
+    return image[ys][:, xs]
+
+
+def contact_sheet(path: str | Path, exemplar: np.ndarray, samples: np.ndarray, normal_strength: float,
+                  baseline: np.ndarray | None = None, side: int = SHEET_TILE) -> Path:
+    """exemplar | 4 samples | one sample tiled 2x2 [| baseline], one row per map; (C, H, W) stacks."""
+    def rows(stack: np.ndarray) -> dict[str, np.ndarray]:
+        maps = complete_map_set(split_channels(stack), normal_strength)
+        grey = lambda m: np.repeat(maps[m], 3, axis=-1)
+        return {"albedo": maps["albedo"], "normal": maps["normal"], "height": grey("height"),
+                "roughness": grey("roughness")}
+
+    columns = [rows(exemplar)] + [rows(s) for s in samples[:4]]
+    tiled = {k: tile(v) for k, v in rows(samples[0]).items()}
+    columns.append(tiled)
+    if baseline is not None:
+        columns.append(rows(baseline))
+    gap = np.ones((side, 4, 3), np.float32)
+    lines = []
+    for name in ("albedo", "normal", "height", "roughness"):
+        cells = []
+        for col in columns:
+            cells += [_fit(col[name], side), gap]
+        lines.append(np.concatenate(cells[:-1], axis=1))
+        lines.append(np.ones((4, lines[-1].shape[1], 3), np.float32))
+    return write_png(path, np.concatenate(lines[:-1], axis=0))
