@@ -31,8 +31,10 @@ def blender(tmp_path_factory, built_zip):
     return bpy
 
 
-def make_tiny_model(path: Path, seed: int = 0, name: str = "tiny", upsample: str = "bilinear") -> Path:
-    """A randomly initialised small generator written as a model file (no training needed)."""
+def make_tiny_model(path: Path, seed: int = 0, name: str = "tiny", upsample: str = "bilinear",
+                    exemplar: np.ndarray | None = None, guide_scale: int = 2) -> Path:
+    """A randomly initialised small generator written as a model file (no training needed),
+    optionally carrying an (h, w, 5) exemplar for refined generation."""
     import torch
 
     from blender_texgan.core.architecture import PeriodicGeneratorConfig
@@ -48,7 +50,26 @@ def make_tiny_model(path: Path, seed: int = 0, name: str = "tiny", upsample: str
     options = {"preset": "bricks", "data": None, "crop": 32, "batch": 2, "command": "tests"}
     manifest = build_manifest(name, cfg, layout, options=options, step=0, seconds=0.0, normal_strength=6.0,
                               data_description="nothing (untrained)", description="test model")
-    return write_model_file(path, {k: v.detach().numpy() for k, v in net.state_dict().items()}, manifest)
+    if exemplar is not None:
+        manifest["exemplar"] = {"guide_scale": guide_scale, "normal_strength": 6.0, "periodic": True}
+    return write_model_file(path, {k: v.detach().numpy() for k, v in net.state_dict().items()}, manifest,
+                            exemplar=exemplar)
+
+
+def brick_exemplar(size: int = 128, seed: int = 0) -> np.ndarray:
+    """A periodic procedural brick set as an (h, w, 5) stack; its height equals its albedo's red."""
+    from blender_texgan.core.maps import stack_channels
+    from trainer.procedural import make_material
+
+    stack = np.moveaxis(stack_channels(make_material("bricks", seed, size)), 0, -1).copy()
+    stack[..., 3] = stack[..., 0]
+    return stack
+
+
+@pytest.fixture(scope="session")
+def exemplar_model(tmp_path_factory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("models") / "bricks_ex.safetensors", name="bricks_ex",
+                           upsample="nearest", exemplar=brick_exemplar())
 
 
 @pytest.fixture(scope="session")

@@ -198,11 +198,17 @@ def test_eval_separates_a_model_from_its_data(tmp_path):
     run_trainer("train", "--preset", "bricks", "--out", str(run), "--steps", "2", "--eval-every", "0", *TINY)
     model = tmp_path / "m.safetensors"
     run_trainer("export", str(run), "--out", str(model))
-    out = run_trainer("eval", str(model), "--preset", "bricks", "--count", "8", "--json")
+    out = run_trainer("eval", str(model), "--preset", "bricks", "--count", "8", "--json", "--mode", "neural")
     metrics = json.loads(out.stdout)
-    assert set(metrics) >= {"swd", "swd_ratio", "seam_ratio", "diversity_ratio"}
+    assert set(metrics) >= {"swd", "swd_ratio", "seam_ratio", "diversity_ratio", "bandpass_albedo", "coarse_swd"}
     assert metrics["swd_ratio"] > 2.0  # two steps of training are far from real bricks
     assert metrics["seam_ratio"] < 1.3  # but seamless by construction
+    assert set(metrics["baseline"]) >= {"swd_ratio", "bandpass_albedo", "coarse_swd"}
+    refined = json.loads(run_trainer("eval", str(model), "--preset", "bricks", "--count", "8", "--json",
+                                     "--mode", "random", "--sheet", str(tmp_path / "sheet.png")).stdout)
+    assert refined["swd_ratio"] < 0.5 * metrics["swd_ratio"]  # the exemplar carries the detail
+    assert refined["seam_ratio"] < 1.3 and refined["verbatim_fraction"] <= 0.5
+    assert (tmp_path / "sheet.png").stat().st_size > 10_000
     from blender_texgan.core.modelfile import read_manifest
     assert read_manifest(model)["metrics"]["swd_ratio"] > 2.0
 

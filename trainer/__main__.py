@@ -94,6 +94,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="shrink the textures by this factor (default: as the model was trained)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--json", action="store_true", help="print JSON only")
+    ev.add_argument("--sheet", type=Path, default=None,
+                    help="write a contact sheet PNG: exemplar | 4 samples | one tiled 2x2 | tiling and blending")
+    ev.add_argument("--mode", choices=("auto", "refined", "neural", "random"), default="auto",
+                    help="generation mode to measure (see python -m blender_texgan generate --help)")
     return parser.parse_args(argv)
 
 
@@ -115,26 +119,44 @@ def _train(args, argv) -> int:
 
 
 def _eval(args) -> int:
-    from blender_texgan.engine.generate import load_generator, resolve_model
+    """Measure a model file through the add-on's own generation path, beside the tiling-and-blending
+    baseline on the same exemplar and the same held-out crops; optionally write a contact sheet."""
+    from blender_texgan.core.architecture import config_from_manifest
+    from blender_texgan.core.modelfile import read_model_file
+    from blender_texgan.engine.generate import resolve_model
 
     from .data import load_training_data
-    from .train import measure
+    from .quality import beats_baseline, compare_with_baseline, contact_sheet, model_samples
 
-    model, net = load_generator(resolve_model(args.model), "cpu")
-    from blender_texgan.core.latent import LatentLayout
-    layout = LatentLayout.from_dict(model.manifest["latent"])
-    crop = args.crop or int(model.manifest.get("native_tile_size", 128))
-    downsample = args.downsample if args.downsample is not None else \
-        int(model.manifest.get("training", {}).get("downsample", 1))
-    if not 1 <= downsample <= 16:
-        raise ValueError("--downsample must be between 1 and 16")
+    path = resolve_model(args.model)
+    model = read_model_file(path)
+    training = model.manifest.get("training", {})
+    downsample = args.downsample if args.downsample is not None else int(training.get("downsample", 1))
+    if not 0 <= downsample <= 16:
+        raise ValueError("--downsample must be between 1 and 16 (or 0: automatic)")
+    crop = int(model.manifest.get("native_tile_size", 128))
+    if model.exemplar is not None:  # measured at the scale the model generates at: its exemplar's
+        downsample = max(1, downsample // int(model.manifest["exemplar"].get("guide_scale", 1)))
     data = load_training_data(args.preset, args.data, crop, 16, max(256, 2 * crop), args.seed + 1, downsample)
-    metrics = measure(net, layout, data, crop, args.count, args.seed, "cpu")
-    if args.json:
-        print(json.dumps(metrics))
-    else:
-        for key, value in metrics.items():
-            print(f"{key:16s} {value:.4f}")
+    scale = config_from_manifest(model.manifest["architecture"]).scale
+    result = compare_with_baseline(path, data, scale, args.count, args.seed, mode=args.mode)
+    result["within_baseline"] = beats_baseline(result)
+    if args.sheet:
+        samples, _ = model_samples(path, result["crop"] * 2, 4, args.seed, mode=args.mode)
+        from .quality import baseline_samples
+        base, _ = baseline_samples(data.stacks[0], result["crop"] * 2, 1, args.seed)
+        print(contact_sheet(args.sheet, data.stacks[0], samples, model.manifest["normal_strength"]
+                            if model.exemplar is None else model.manifest["exemplar"]["normal_strength"],
+                            baseline=base[0]), file=sys.stderr)
+    if args.json:  # the model's metrics at the top level, the baseline's beside them
+        print(json.dumps({**result["model"], "baseline": result["baseline"], "crop": result["crop"],
+                          "within_baseline": result["within_baseline"]}))
+        return 0
+    for key in sorted(set(result["model"]) | set(result["baseline"])):
+        m, b = result["model"].get(key), result["baseline"].get(key)
+        fmt = lambda v: f"{v:10.4f}" if isinstance(v, float) else f"{'-':>10}"
+        print(f"{key:24s} {fmt(m)} {fmt(b)}")
+    print(f"within 10% of tiling and blending: {result['within_baseline']}")
     return 0
 
 

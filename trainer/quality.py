@@ -94,20 +94,22 @@ def beats_baseline(result: dict[str, dict]) -> dict[str, bool]:
 
 # ---------------------------------------------------------------- contact sheet
 
-def _fit(image: np.ndarray, side: int) -> np.ndarray:
-    """(H, W, C) -> (side, side, C): a centre crop of the exemplar or a box-shrunk sample."""
+def _crop(image: np.ndarray, side: int) -> np.ndarray:
+    """The top-left side x side pixels at 1:1 (wrapping round a smaller image), so that every column
+    of a sheet shows the same scale."""
     h, w = image.shape[:2]
-    if h >= side and w >= side and max(h, w) > 2 * side:
-        y, x = (h - side) // 2, (w - side) // 2
-        return image[y:y + side, x:x + side]
-    ys = (np.arange(side) * h // side)
-    xs = (np.arange(side) * w // side)
-    return image[ys][:, xs]
+    return image[np.arange(side) % h][:, np.arange(side) % w]
+
+
+def _half(image: np.ndarray) -> np.ndarray:
+    h, w = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
+    return image[:h, :w].reshape(h // 2, 2, w // 2, 2, -1).mean(axis=(1, 3))
 
 
 def contact_sheet(path: str | Path, exemplar: np.ndarray, samples: np.ndarray, normal_strength: float,
                   baseline: np.ndarray | None = None, side: int = SHEET_TILE) -> Path:
-    """exemplar | 4 samples | one sample tiled 2x2 [| baseline], one row per map; (C, H, W) stacks."""
+    """exemplar | 4 samples | one sample tiled 2x2 (at half scale) [| baseline], one row per map;
+    (C, H, W) stacks. Every other column is shown at 1:1, so sizes of stones and planks compare."""
     def rows(stack: np.ndarray) -> dict[str, np.ndarray]:
         maps = complete_map_set(split_channels(stack), normal_strength)
         grey = lambda m: np.repeat(maps[m], 3, axis=-1)
@@ -115,16 +117,17 @@ def contact_sheet(path: str | Path, exemplar: np.ndarray, samples: np.ndarray, n
                 "roughness": grey("roughness")}
 
     columns = [rows(exemplar)] + [rows(s) for s in samples[:4]]
-    tiled = {k: tile(v) for k, v in rows(samples[0]).items()}
+    tiled = {k: _half(tile(v)) for k, v in rows(samples[0]).items()}
     columns.append(tiled)
     if baseline is not None:
         columns.append(rows(baseline))
+    side = min(side, samples.shape[-1])
     gap = np.ones((side, 4, 3), np.float32)
     lines = []
     for name in ("albedo", "normal", "height", "roughness"):
         cells = []
         for col in columns:
-            cells += [_fit(col[name], side), gap]
+            cells += [_crop(col[name], side), gap]
         lines.append(np.concatenate(cells[:-1], axis=1))
         lines.append(np.ones((4, lines[-1].shape[1], 3), np.float32))
     return write_png(path, np.concatenate(lines[:-1], axis=0))

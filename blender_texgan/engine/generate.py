@@ -296,10 +296,10 @@ def refined_maps(runner: Runner, resolution: int, seed: int, mode: str, progress
     if should_stop and should_stop():
         raise Cancelled()
     progress(0.4)
-    if runner.engine == "torch" and refine_torch_available():
+    if runner.device is not None and runner.device.type != "cpu":  # the same field, on the GPU
         from .refine_torch import synthesize_torch
         coords = synthesize_torch(analysis, resolution, resolution, seed, guide=guide, device=runner.device)
-    else:
+    else:  # on a CPU numpy's integer ops beat torch's (and give the very same field)
         coords = synthesize(analysis, resolution, resolution, seed, guide=guide)
     if should_stop and should_stop():
         raise Cancelled()
@@ -309,15 +309,7 @@ def refined_maps(runner: Runner, resolution: int, seed: int, mode: str, progress
     return maps, coords
 
 
-REFINE_SOFTEN = 1  # cross-fade patch borders over 3 pixels (see core.refine.apply_field)
-
-
-def refine_torch_available() -> bool:
-    try:
-        from . import refine_torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
+REFINE_SOFTEN = 2  # cross-fade patch borders over 5 pixels (see core.refine.apply_field): hides 4-px cut steps
 
 
 __all__ = ["GenerationRequest", "GenerationError", "GenerationCancelled", "EngineUnavailable",
