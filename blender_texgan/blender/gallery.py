@@ -35,7 +35,8 @@ class TEXGAN_OT_generate_variations(bpy.types.Operator):
         variations.clear()
         try:
             for seed in range(settings.seed, settings.seed + self.count):
-                maps, _ = generate(GenerationRequest(settings.model_argument(), PREVIEW_SIZE, seed, engine=engine))
+                maps, _ = generate(GenerationRequest(settings.model_argument(), PREVIEW_SIZE, seed, engine=engine,
+                                                  mode=settings.mode))
                 preview = previews.new(f"seed_{seed}")
                 preview.image_size = (PREVIEW_SIZE, PREVIEW_SIZE)
                 rgba = np.ones((PREVIEW_SIZE, PREVIEW_SIZE, 4), np.float32)

@@ -106,6 +106,8 @@ class TEXGAN_OT_generate_material(bpy.types.Operator):
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
     engine: bpy.props.StringProperty(name="Engine",
                                      description="auto, torch, numpy or external (empty: preferences)")
+    mode: bpy.props.StringProperty(name="Detail", default="auto",
+                                   description="auto, refined, neural or random (see engine.generate.MODES)")
 
     _job: Job | None = None
     _options: MaterialOptions = MaterialOptions()
@@ -129,7 +131,7 @@ class TEXGAN_OT_generate_material(bpy.types.Operator):
         if engine not in ENGINES:
             raise GenerationError(f"Engine must be one of {', '.join(ENGINES)}, not '{engine}'.")
         return GenerationRequest(self.model or default_model_name(), self.resolution, self.seed, device, engine,
-                                 python)
+                                 python, self.mode or "auto")
 
     def finish(self, context, prepared: PreparedMaps, manifest: dict, seed: int):
         options = self._options

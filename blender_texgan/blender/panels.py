@@ -52,6 +52,7 @@ class TEXGAN_PT_generate(_SidebarPanel, bpy.types.Panel):
                 box.label(text=line)
         layout.prop(settings, "resolution")
         layout.prop(settings, "seed")
+        layout.prop(settings, "mode")
         job = RUNNER.current
         if job is not None and job.active:
             eta = job.eta_seconds()
@@ -64,6 +65,7 @@ class TEXGAN_PT_generate(_SidebarPanel, bpy.types.Panel):
         op.model = model
         op.resolution = settings.resolution
         op.seed = settings.seed
+        op.mode = settings.mode
 
 
 class TEXGAN_PT_variations(_SubPanel, bpy.types.Panel):
@@ -83,6 +85,7 @@ class TEXGAN_PT_variations(_SubPanel, bpy.types.Panel):
             op.model = model
             op.resolution = settings.resolution
             op.seed = seed
+            op.mode = settings.mode
 
 
 class TEXGAN_PT_material_options(_SubPanel, bpy.types.Panel):

@@ -14,6 +14,13 @@ _enum_items: list[tuple[str, str, str]] = []  # kept alive: Blender does not cop
 
 USER_PREFIX = "user:"
 
+MODE_ITEMS = [
+    ("auto", "Photographic", "The model's layout refined with detail from its exemplar (neural only for models "
+                             "without one)"),
+    ("neural", "Neural Draft", "The network alone: faster, softer"),
+    ("random", "Exemplar Only", "Detail from the exemplar with a random layout instead of the network's"),
+]
+
 
 def library_entries():
     try:
@@ -44,6 +51,8 @@ class TEXGAN_PG_settings(bpy.types.PropertyGroup):
     resolution: bpy.props.IntProperty(name="Resolution", description="Width and height of the maps in pixels",
                                       default=1024, min=32, max=8192, step=16)
     seed: bpy.props.IntProperty(name="Seed", description="Same seed, same material", default=0, min=0)
+    mode: bpy.props.EnumProperty(name="Detail", default="auto", items=MODE_ITEMS,
+                                 description="Where the detail comes from (models that carry an exemplar)")
 
     # Material options
     real_size: bpy.props.FloatProperty(name="Real-World Size", description="Width of one texture repeat",

@@ -302,5 +302,7 @@ def _validate_exemplar_block(block, fail) -> None:
     strength = block.get("normal_strength", 1.0)
     if not isinstance(strength, (int, float)) or not math.isfinite(strength) or strength <= 0:
         fail("has an invalid exemplar normal_strength")
+    if block.get("default_mode", "refined") not in ("refined", "random"):
+        fail(f"has an exemplar default_mode of {block.get('default_mode')!r}; it must be refined or random")
     if block.get("maps") != [m for m, _, _ in EXEMPLAR_MAPS]:
         fail(f"has an exemplar with maps {block.get('maps')!r}, expected {[m for m, _, _ in EXEMPLAR_MAPS]}")

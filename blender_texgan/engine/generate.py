@@ -234,7 +234,9 @@ def pick_mode(mode: str, runner: Runner) -> str:
         if mode in ("refined", "random"):
             raise GenerationError(f"Model '{runner.model.name}' carries no exemplar: it generates in neural mode only.")
         return "neural"
-    return "refined" if mode == "auto" else mode
+    if mode == "auto":  # the model's own choice, made when it was measured at export
+        return runner.model.manifest["exemplar"].get("default_mode", "refined")
+    return mode
 
 
 def generate(request: GenerationRequest, progress: Callable[[float], None] | None = None,
