@@ -1,6 +1,10 @@
-"""Generation latency per engine and size, peak memory, Blender-side overhead, GFLOP/s vs roofline.
+"""Generation latency per engine, mode and size, peak memory, Blender-side overhead, GFLOP/s vs roofline.
 
-    .venv/bin/python benchmarks/generate.py [--model NAME] [--sizes 512,1024,2048,4096] [--repeats 3]
+    .venv/bin/python benchmarks/generate.py [--model NAME] [--sizes 256,1024,4096] [--modes refined,neural]
+
+Targets (the quality issue): a full PBR set at 1024 in <= 2.0 s with numpy and <= 1.0 s with torch on
+the CPU, 4096 in <= 2 GB peak memory, a 256 Variations thumbnail in <= 0.2 s. Refined mode's first
+call per model also analyses the exemplar (timed separately: "analysis s").
 
 Each (engine, size) runs in a fresh process so its peak resident memory is its own. The roofline
 is the best GFLOP/s of one large 3x3 convolution in torch on this machine, measured in this run.
@@ -37,18 +41,19 @@ def generator_gflop(model: str, size: int) -> float:
     return flops / 1e9
 
 
-def one(engine: str, model: str, size: int, repeats: int) -> dict:
+def one(engine: str, mode: str, model: str, size: int, repeats: int) -> dict:
     from blender_texgan.engine.generate import GenerationRequest, generate
 
-    request = GenerationRequest(model, size, 0, "auto", engine)
-    generate(GenerationRequest(model, 64, 0, "auto", engine))  # load the model, warm caches
+    t0 = time.perf_counter()
+    generate(GenerationRequest(model, 64, 0, "auto", engine, mode=mode))  # load, analyse the exemplar
+    warm = time.perf_counter() - t0
     times = []
     for seed in range(repeats):
         t0 = time.perf_counter()
-        generate(GenerationRequest(model, size, seed, "auto", engine))
+        generate(GenerationRequest(model, size, seed, "auto", engine, mode=mode))
         times.append(time.perf_counter() - t0)
-    return {"engine": engine, "size": size, "median_s": statistics.median(times), "runs": len(times),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"engine": engine, "mode": mode, "size": size, "median_s": statistics.median(times), "runs": len(times),
+            "first_call_s": warm, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def roofline_gflops() -> float:
@@ -95,18 +100,19 @@ def blender_overhead(model: str, size: int, repeats: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="model name or file (default: the add-on's default)")
-    parser.add_argument("--sizes", default="512,1024,2048,4096")
+    parser.add_argument("--sizes", default="256,1024,4096")
     parser.add_argument("--engines", default="torch,numpy")
+    parser.add_argument("--modes", default="refined,neural")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--one", nargs=2, metavar=("ENGINE", "SIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=3, metavar=("ENGINE", "MODE", "SIZE"), help=argparse.SUPPRESS)
     parser.add_argument("--overhead", type=int, metavar="SIZE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.model is None:
         from blender_texgan.engine.generate import default_model_name
         args.model = default_model_name()
     if args.one:
-        size = int(args.one[1])
-        print(json.dumps(one(args.one[0], args.model, size, 1 if size >= 4096 else args.repeats)))
+        size = int(args.one[2])
+        print(json.dumps(one(args.one[0], args.one[1], args.model, size, 1 if size >= 4096 else args.repeats)))
         return 0
     if args.overhead:
         print(json.dumps(blender_overhead(args.model, args.overhead, args.repeats)))
@@ -114,19 +120,23 @@ def main() -> int:
 
     roof = roofline_gflops()
     print(f"3x3-conv roofline (torch, 64->64, 4x128x128): {roof:.1f} GFLOP/s")
-    print(f"{'engine':7s} {'size':>5s} {'median s':>9s} {'peak MB':>8s} {'GFLOP':>7s} {'GFLOP/s':>8s} {'x roof':>7s}")
-    for engine in args.engines.split(","):
-        for size in (int(s) for s in args.sizes.split(",")):
-            out = subprocess.run([sys.executable, __file__, "--model", args.model, "--repeats", str(args.repeats),
-                                  "--one", engine, str(size)], capture_output=True, text=True)
-            if out.returncode != 0:
-                print(f"{engine:7s} {size:5d} failed: {out.stderr.strip().splitlines()[-1:]}")
-                continue
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            gflop = generator_gflop(args.model, size)
-            rate = gflop / r["median_s"]
-            print(f"{engine:7s} {size:5d} {r['median_s']:9.3f} {r['peak_rss_mb']:8.0f} {gflop:7.1f} "
-                  f"{rate:8.1f} {rate / roof:7.2f}")
+    print(f"{'engine':7s} {'mode':8s} {'size':>5s} {'median s':>9s} {'peak MB':>8s} {'first s':>8s} "
+          f"{'GFLOP':>7s} {'GFLOP/s':>8s} {'x roof':>7s}")
+    for mode in args.modes.split(","):
+        for engine in args.engines.split(","):
+            for size in (int(s) for s in args.sizes.split(",")):
+                out = subprocess.run([sys.executable, __file__, "--model", args.model, "--repeats", str(args.repeats),
+                                      "--one", engine, mode, str(size)], capture_output=True, text=True)
+                if out.returncode != 0:
+                    print(f"{engine:7s} {mode:8s} {size:5d} failed: {out.stderr.strip().splitlines()[-1:]}")
+                    continue
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                line = f"{engine:7s} {mode:8s} {size:5d} {r['median_s']:9.3f} {r['peak_rss_mb']:8.0f} {r['first_call_s']:8.2f}"
+                if mode == "neural":  # FLOPs are the net's; refinement is integer work
+                    gflop = generator_gflop(args.model, size)
+                    rate = gflop / r["median_s"]
+                    line += f" {gflop:7.1f} {rate:8.1f} {rate / roof:7.2f}"
+                print(line)
     out = subprocess.run([sys.executable, __file__, "--model", args.model, "--overhead", "2048",
                           "--repeats", str(args.repeats)], capture_output=True, text=True)
     if out.returncode == 0:

@@ -194,7 +194,9 @@ def test_external_worker_killed_mid_job_reports_and_the_next_job_works(blender, 
     assert job.wait(60)
     assert job.state == jobs.FAILED
     assert "stopped unexpectedly" in job.error and "\n" not in job.error
-    assert blender.data is not None  # Blender is still here
+    count = len(blender.data.objects)
+    blender.ops.mesh.primitive_cube_add()  # Blender is still here and still works
+    assert len(blender.data.objects) == count + 1
 
     job = runner.submit(gen.GenerationRequest(str(tiny_model), 64, 1, "cpu", "external", sys.executable))
     assert job.wait(120) and job.state == jobs.DONE, job.error

@@ -24,8 +24,9 @@ def test_zip_is_an_extension_with_the_default_model(built_zip):
 
 
 def test_version_lives_in_one_place():
+    version = tomllib.loads((PACKAGE / "blender_manifest.toml").read_text())["version"]
     hits = [p for p in list(PACKAGE.rglob("*.py")) + [ROOT / "build.py", ROOT / "README.md"]
-            if "0.1.0" in p.read_text() or "bl_info" in p.read_text()]
+            if version in p.read_text() or "bl_info" in p.read_text()]
     assert hits == []
 
 

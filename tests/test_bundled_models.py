@@ -9,6 +9,7 @@ from blender_texgan.core.latent import seed_latent
 from blender_texgan.core.tiling import seam_ratio
 from blender_texgan.engine.generate import DEFAULT_MODEL, GenerationRequest, bundled_models, generate, load_runner
 from trainer.metrics import meets_bar
+from trainer.quality import beats_baseline
 
 MODELS = sorted(bundled_models())
 
@@ -52,10 +53,13 @@ def test_generates_periodic_textured_maps(name):
 
 
 PHOTO_MODELS = [n for n in MODELS if "--data" in read_manifest(bundled_models()[n])["training"]["command"]]
+STRUCTURED = {"stone_wall", "tiles", "cobblestones", "wood_veneer"}   # stone wall, tiles, paving, wood
+STOCHASTIC = {"bark", "rock_cliff", "sand_rocks", "grass", "rusty_metal"}  # bark, rock, ground, grass, rust
 
 
-def test_the_library_has_six_photo_trained_models():
-    assert len(PHOTO_MODELS) >= 6, PHOTO_MODELS
+def test_the_library_has_eight_photo_trained_models_of_both_kinds():
+    assert len(PHOTO_MODELS) >= 8, PHOTO_MODELS
+    assert STRUCTURED <= set(PHOTO_MODELS) and STOCHASTIC <= set(PHOTO_MODELS)
 
 
 @pytest.mark.parametrize("name", PHOTO_MODELS)
@@ -64,3 +68,15 @@ def test_photo_trained_models_credit_their_source_and_meet_the_bar(name):
     manifest = read_manifest(bundled_models()[name])
     assert any("https://" in c and "CC0" in c for c in manifest["credits"]), manifest["credits"]
     assert meets_bar(manifest["metrics"]), manifest["metrics"]
+
+
+@pytest.mark.parametrize("name", PHOTO_MODELS)
+def test_photo_models_match_tiling_and_blending_on_structure_and_were_looked_at(name):
+    """Measured at export in one run: band-pass marginals and coarse SWD within 10% of the baseline
+    (or better), no large verbatim copies, and a person's note on the card."""
+    manifest = read_manifest(bundled_models()[name])
+    assert manifest["exemplar"]["default_mode"] in ("refined", "random")
+    within = beats_baseline({"model": manifest["metrics"], "baseline": manifest["quality"]["baseline"]})
+    assert {"bandpass_albedo", "coarse_swd"} <= set(within) and all(within.values()), within
+    assert manifest["metrics"]["verbatim_fraction"] <= 0.25
+    assert manifest.get("review"), "nobody looked at this model's contact sheet"

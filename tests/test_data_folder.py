@@ -16,7 +16,7 @@ from trainer.folder import (TextureFolderWarning, estimate_normal_strength, heig
 from trainer.procedural import make_material, periodic_noise
 
 SIZE = 64
-CC0 = Path("/work/shared/data/cc0")
+CC0 = Path(__file__).resolve().parents[2] / "shared" / "data" / "cc0"  # beside the repository
 
 
 def _u8(a):

@@ -1,6 +1,7 @@
 """Engines: numpy parity with torch, exact tiled inference, periodic 8192 output, jobs and cancel."""
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -111,7 +112,7 @@ def test_job_lifecycle_progress_and_result(tiny_model):
 
 
 def test_second_request_is_refused_while_one_runs_and_cancel_stops_it(tiny_model):
-    release = __import__("threading").Event()
+    release = threading.Event()
 
     def slow(request, progress, should_stop):
         for i in range(1000):
@@ -125,15 +126,20 @@ def test_second_request_is_refused_while_one_runs_and_cancel_stops_it(tiny_model
     job = runner.submit(GenerationRequest(str(tiny_model), 64))
     with pytest.raises(gen.GenerationError, match="already being generated"):
         runner.submit(GenerationRequest(str(tiny_model), 64))
-    time.sleep(0.05)
+    deadline = time.time() + 30
+    while job.progress == 0 and time.time() < deadline:  # the job is really running
+        time.sleep(0.001)
+    assert job.progress > 0
     job.cancel()
     assert job.wait(10) and job.state == CANCELLED and job.result is None
-    assert runner.submit(GenerationRequest(str(tiny_model), 64)) is not None  # the next job runs
+    release.set()  # the next job runs straight through
+    following = runner.submit(GenerationRequest(str(tiny_model), 64))
+    assert following.wait(30) and following.state == DONE and following.result[0]["albedo"].shape == (64, 64, 3)
 
 
 def test_modal_steps_through_a_job_from_start_to_finish(tiny_model):
     from blender_texgan.engine.jobs import modal_step
-    release = __import__("threading").Event()
+    release = threading.Event()
 
     def gated(request, progress, should_stop):
         release.wait(10)

@@ -83,6 +83,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="credit line for the model card, e.g. the source's author and address (repeatable; "
                              "replaces the bare source names taken from the data)")
 
+    review = sub.add_parser("review", help="put what you saw on a model's contact sheet on its card")
+    review.add_argument("model", type=Path, help="model file (.safetensors)")
+    review.add_argument("text", help="one or two sentences, e.g. 'stones and mortar read well; rows wander'")
+
     ev = sub.add_parser("eval", help="measure a model file: SWD ratio, seam ratio, diversity ratio")
     ev.add_argument("model", help="model file (.safetensors) or bundled model name")
     esrc = ev.add_mutually_exclusive_group(required=True)
@@ -182,6 +186,9 @@ def main(argv=None) -> int:
             print(export_run(args.run, args.out, args.name, args.description, not args.no_metrics, args.credit))
         elif args.command == "eval":
             return _eval(args)
+        elif args.command == "review":
+            from .export import set_review
+            print(set_review(args.model, args.text))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

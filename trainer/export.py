@@ -52,7 +52,8 @@ def build_manifest(name: str, cfg: PeriodicGeneratorConfig, layout: LatentLayout
                      "command": options.get("command", ""), "machine": machine_summary(),
                      "planned_steps": options.get("steps", step),
                      "batch": options["batch"], "crop": options["crop"],
-                     "downsample": options.get("downsample", 1)},
+                     "downsample": options.get("downsample", 1),
+                     **({"max_minutes": options["max_minutes"]} if options.get("max_minutes") else {})},
         "metrics": metrics or {},
     }
 
@@ -81,11 +82,36 @@ def export_run(run: Path, out: Path, name: str | None = None, description: str =
                               data_description=state["data_description"],
                               credits=list(credits or state.get("credits") or []),
                               metrics=metrics, description=description)
+    manifest["training"]["sets"] = list(data.credits)
+    if not description:
+        manifest["description"] = f"Tileable PBR material made from {', '.join(data.credits)}."
     if exemplar is not None:
         manifest["exemplar"] = {"guide_scale": data.guide_scale, "normal_strength": data.exemplar_normal_strength,
                                 "periodic": bool(data.wrap[0])}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    return write_model_file(out, tensors, manifest, exemplar=exemplar)
+    write_model_file(out, tensors, manifest, exemplar=exemplar)
+    if with_metrics and exemplar is not None:
+        print("measuring every generation mode beside tiling and blending...", file=sys.stderr)
+        manifest = with_quality(out, manifest, options, data)
+        write_model_file(out, tensors, manifest, exemplar=exemplar)
+    return Path(out)
+
+
+def with_quality(path: Path, manifest: dict, options: dict, net_data) -> dict:
+    """Measure the written model in every mode beside tiling and blending, at the exemplar's scale;
+    the better refinement mode becomes the model's default, and its metrics the card's."""
+    from .quality import QUALITY_COUNT, choose_mode, compare_modes
+
+    guide = manifest["exemplar"]["guide_scale"]
+    data = load_training_data(options["preset"], options["data"], options["crop"], options["pool_count"],
+                              options["pool_size"], options["seed"], max(1, net_data.downsample // guide))
+    scale = config_from_manifest(manifest["architecture"]).scale
+    results = compare_modes(path, data, scale, QUALITY_COUNT, seed=12345)
+    mode = choose_mode(results)
+    manifest = dict(manifest, metrics={**results[mode], "neural": manifest["metrics"]})
+    manifest["exemplar"] = dict(manifest["exemplar"], default_mode=mode)
+    manifest["quality"] = results
+    return manifest
 
 
 def measure_state(cfg, layout, state: dict, data, options: dict) -> dict:
@@ -100,3 +126,13 @@ def measure_state(cfg, layout, state: dict, data, options: dict) -> dict:
     metrics = measure(ema, layout, data, options["crop"], 64, seed=12345, device=torch.device("cpu"))
     metrics["step"] = state["step"]
     return metrics
+
+
+def set_review(path: Path, text: str) -> Path:
+    """Put what a person saw on the model's contact sheet on its card (weights and metrics unchanged)."""
+    from blender_texgan.core.modelfile import read_model_file
+
+    model = read_model_file(path)
+    manifest = dict(model.manifest, review=text.strip())
+    manifest.pop("format_version", None)
+    return write_model_file(path, model.tensors, manifest, exemplar=model.exemplar)

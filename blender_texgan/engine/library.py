@@ -69,13 +69,22 @@ def _card(path: str, mtime_ns: int) -> tuple[str, ...]:
         lines.append("Quality: SWD ratio {:.2f}, seam ratio {:.2f}, diversity {:.2f}".format(
             metrics.get("swd_ratio", float("nan")), metrics.get("seam_ratio", float("nan")),
             metrics.get("diversity_ratio", float("nan"))))
+    baseline = (m.get("quality") or {}).get("baseline") or {}
+    shared = [k for k in ("bandpass_albedo", "coarse_swd") if k in metrics and baseline.get(k)]
+    if shared:
+        lines.append("Structure vs tiling and blending: " + ", ".join(
+            f"{k.replace('_', ' ')} {metrics[k] / baseline[k]:.2f}x" for k in shared) + " (lower is better)")
+    if m.get("review"):
+        lines.append(f"Looked at: {m['review']}")
     training = m.get("training") or {}
     if training:
         minutes = training.get("seconds", 0) / 60
         steps, planned = training.get("steps", "?"), training.get("planned_steps")
+        budget = training.get("max_minutes")
         early = isinstance(planned, int) and isinstance(steps, int) and planned > steps
-        stopped = f" (stopped early; {planned} planned)" if early else ""
-        lines.append(f"Trained: {steps} steps{stopped}, {minutes:.0f} min on {training.get('data', '?')}")
+        stopped = (f" ({budget:g}-minute budget)" if budget else f" (stopped early; {planned} planned)") if early else ""
+        source = ", ".join(training.get("sets") or []) or training.get("data", "?")
+        lines.append(f"Trained: {steps} steps{stopped}, {minutes:.0f} min on {source}")
     lines.append(f"Licence: {m.get('license', 'unknown')}")
     credits = m.get("credits") or []
     if credits:
