@@ -15,16 +15,13 @@ import numpy as np
 from blender_texgan.core.maps import stack_channels
 from blender_texgan.core.png import write_png
 
+from .folder import DataError, load_folder  # noqa: F401  (DataError: re-exported for callers)
 from .metrics import holdout_split, random_crop
 from .procedural import NORMAL_STRENGTH, PRESETS, make_material
 
 HELDOUT_FRACTION = 0.25  # bottom quarter of every real exemplar is never trained on
 MAX_EXEMPLAR_SIDE = 1024  # the exemplar a model carries: photos are halved until they fit
 GUIDE_SCALE = 4           # auto working scale: the net sees the exemplar shrunk this much more
-
-
-class DataError(RuntimeError):
-    """Nothing usable to train on; str() is one sentence."""
 
 
 def write_material(out_dir: Path, name: str, maps: dict[str, np.ndarray]) -> list[Path]:
@@ -145,8 +142,6 @@ def shrink(stack: np.ndarray, factor: int) -> np.ndarray:
 def folder_data(folder: Path, crop: int, downsample: int = 1) -> TrainingData:
     """Every texture set in a folder (shrunk by `downsample`); the bottom quarter of each is held
     out for metrics."""
-    from .folder import load_folder
-
     loaded = load_folder(folder)
     e, downsample = working_scale(loaded.stacks, downsample, crop)
     exemplar = holdout_split(shrink(loaded.stacks[0], e), HELDOUT_FRACTION)[0]

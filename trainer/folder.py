@@ -27,7 +27,7 @@ single photo works. Per set:
 
 Unreadable, truncated, tiny (< 32 px a side) and huge (> max_pixels) images are skipped; a set
 whose albedo is skipped is skipped, a bad secondary map falls back as above. All of it is reported
-in a single TextureFolderWarning; when nothing at all is usable, trainer.data.DataError is raised.
+in a single TextureFolderWarning; when nothing at all is usable, DataError is raised.
 """
 from __future__ import annotations
 
@@ -41,12 +41,15 @@ import numpy as np
 from blender_texgan.core.maps import stack_channels
 from blender_texgan.core.paths import IMAGE_EXTENSIONS, group_texture_sets, is_image_file
 
-from . import data as _data  # DataError; a module import, so that data.py may import this module
 
 MIN_SIDE = 32
 DEFAULT_MAX_PIXELS = 8192 * 8192
 PERIODIC_THRESHOLD = 0.5
 _MAX_SLOPE = 10.0  # normals flatter than this are trusted; steeper ones are clamped (nz >= 0.1)
+
+
+class DataError(RuntimeError):
+    """Nothing usable to train on; str() is one sentence."""
 
 
 class TextureFolderWarning(UserWarning):
@@ -391,7 +394,7 @@ def load_folder(folder: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXE
     """
     folder = Path(folder)
     if not folder.exists():
-        raise _data.DataError(f"Data folder '{folder}' does not exist.")
+        raise DataError(f"Data folder '{folder}' does not exist.")
     root = folder.parent if folder.is_file() else folder
 
     def rel(p) -> str:
@@ -404,7 +407,7 @@ def load_folder(folder: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXE
     images = [p for p in files if is_image_file(p)]
     if not images:
         kinds = ", ".join(sorted({e[1:].upper() for e in IMAGE_EXTENSIONS} - {"JPEG", "TIFF"}))
-        raise _data.DataError(f"No usable textures in '{folder}': it holds no image files ({kinds}).")
+        raise DataError(f"No usable textures in '{folder}': it holds no image files ({kinds}).")
 
     sets = group_texture_sets(images)
     out = FolderData()
@@ -435,7 +438,7 @@ def load_folder(folder: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXE
     out.names = [s if short.count(s) == 1 else rel(k) for s, k in zip(short, keys)]
 
     if not out.stacks:
-        raise _data.DataError(
+        raise DataError(
             f"No usable textures in '{folder}': all {len(out.skipped)} image file(s) or set(s) were "
             f"skipped ({_one_line_list(out.skipped, 3)}).")
     if out.skipped or out.ignored:

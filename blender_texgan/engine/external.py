@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from .generate import GenerationCancelled, GenerationError, GenerationRequest
+from .request import GenerationCancelled, GenerationError, GenerationRequest
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 BOOT = ("import sys, importlib; sys.path.insert(0, sys.argv[1]); "

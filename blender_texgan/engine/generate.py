@@ -6,91 +6,26 @@ exact periodicity, which also gives progress reports and cancel points.
 """
 from __future__ import annotations
 
-import os
 import threading
-
-import numpy as np
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from ..core.architecture import config_from_manifest
 from ..core.latent import LatentLayout, grid_offset, seed_latent
 from ..core.maps import complete_map_set, split_channels
 from ..core.modelfile import ModelFile, ModelFileError, read_model_file
+from .library import DEFAULT_MODEL, MODELS_DIR, bundled_models, default_model_name, resolve_model  # noqa: F401
+from .request import (ENGINES, MAX_RESOLUTION, MAX_SEED, MIN_RESOLUTION, MODES, EngineUnavailable,  # noqa: F401
+                      GenerationCancelled, GenerationError, GenerationRequest, check_seed)
 from .tiled import Cancelled, receptive_halo, run_tiled
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-MIN_RESOLUTION, MAX_RESOLUTION = 32, 8192
-ENGINES = ("auto", "torch", "numpy", "external")
-# How a model with an exemplar generates: "refined" (the net lays out, the exemplar refines: the
-# default), "neural" (the net alone: a draft, and the only mode of a model without an exemplar),
-# "random" (refinement from a random start, no net: for comparisons).
-MODES = ("auto", "refined", "neural", "random")
 # On the CPU a tile's widest full-resolution tensor (the last block's upsampled input, or its
 # output) may take this many bytes. Small enough that glibc serves the buffers from its heap
 # instead of fresh page-faulted mmaps (measured at 2048x2048 with the bundled models: 16 MB tiles
 # 1.8 s, 128 MB tiles 2.5 s, in spite of 2.5x the halo recomputation; see tiled.receptive_halo).
 CPU_TILE_BYTES = 16 << 20
-
-
-class GenerationError(RuntimeError):
-    """A request that cannot be served; str() is one sentence for the user."""
-
-
-class EngineUnavailable(GenerationError):
-    pass
-
-
-class GenerationCancelled(GenerationError):
-    def __init__(self):
-        super().__init__("Generation was cancelled.")
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    model: str          # a bundled model's name, or a path to a .safetensors model file
-    resolution: int = 1024
-    seed: int = 0
-    device: str = "auto"  # torch engine: auto / cpu / cuda / mps
-    engine: str = "auto"  # auto / torch / numpy / external
-    python: str = ""      # external engine: the interpreter that runs the worker
-    mode: str = "auto"    # auto / refined / neural / random (see MODES)
-
-
-# ---------------------------------------------------------------- models
-
-@lru_cache(maxsize=1)
-def _bundled() -> tuple[tuple[str, Path], ...]:
-    return tuple((p.stem, p) for p in sorted(MODELS_DIR.glob("*.safetensors")))
-
-
-def bundled_models() -> dict[str, Path]:
-    """Bundled model name (file stem) -> path, sorted by name. Listed once: the add-on's models
-    folder does not change while it runs, and panels ask for this on every redraw."""
-    return dict(_bundled())
-
-
-DEFAULT_MODEL = "stone_wall"  # the bundled model a fresh install generates with
-
-
-def default_model_name() -> str:
-    names = list(bundled_models())
-    return DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else "")
-
-
-def resolve_model(model: str) -> Path:
-    model = (model or "").strip()
-    if not model:
-        raise GenerationError("No model chosen: pick a bundled model or a .safetensors model file.")
-    bundled = bundled_models()
-    if model in bundled:
-        return bundled[model]
-    path = Path(os.path.expanduser(model))
-    if path.exists() or path.suffix or os.sep in model or "/" in model:
-        return path
-    raise GenerationError(f"Unknown model '{model}': bundled models are {', '.join(bundled) or 'none'}.")
 
 
 def torch_available() -> bool:
@@ -122,14 +57,6 @@ def pick_engine(name: str, device: str = "auto") -> str:
         raise EngineUnavailable("The torch engine needs PyTorch, which this Python cannot import; "
                                 "use the numpy engine or install torch.")
     return name
-
-
-MAX_SEED = 2 ** 32 - 1
-
-
-def check_seed(seed: int) -> None:
-    if not 0 <= seed <= MAX_SEED:
-        raise GenerationError(f"Seed must be between 0 and {MAX_SEED}, not {seed}.")
 
 
 class Runner:

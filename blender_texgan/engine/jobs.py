@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..core.modelfile import ModelFileError
-from .generate import GenerationCancelled, GenerationError, GenerationRequest, generate
+from .generate import generate
+from .request import GenerationCancelled, GenerationError, GenerationRequest
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 
-Runner = Callable[..., tuple[dict, dict]]  # generate-compatible: (request, progress, should_stop)
+GenerateFn = Callable[..., tuple[dict, dict]]  # generate-compatible: (request, progress, should_stop)
 
 
 @dataclass
@@ -71,7 +72,7 @@ def modal_step(job: Job, event_type: str, event_value: str = "") -> str:
 class JobRunner:
     """Runs one job at a time on a daemon thread; a second submit while one runs is refused."""
 
-    def __init__(self, run: Runner = generate):
+    def __init__(self, run: GenerateFn = generate):
         self._run = run
         self._lock = threading.Lock()
         self.current: Job | None = None

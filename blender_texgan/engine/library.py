@@ -9,7 +9,42 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..core.modelfile import ModelFileError, read_manifest, read_model_file
-from .generate import bundled_models
+from .request import GenerationError
+
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+@lru_cache(maxsize=1)
+def _bundled() -> tuple[tuple[str, Path], ...]:
+    return tuple((p.stem, p) for p in sorted(MODELS_DIR.glob("*.safetensors")))
+
+
+def bundled_models() -> dict[str, Path]:
+    """Bundled model name (file stem) -> path, sorted by name. Listed once: the add-on's models
+    folder does not change while it runs, and panels ask for this on every redraw."""
+    return dict(_bundled())
+
+
+DEFAULT_MODEL = "stone_wall"  # the bundled model a fresh install generates with
+
+
+def default_model_name() -> str:
+    names = list(bundled_models())
+    return DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else "")
+
+
+def resolve_model(model: str) -> Path:
+    model = (model or "").strip()
+    if not model:
+        raise GenerationError("No model chosen: pick a bundled model or a .safetensors model file.")
+    bundled = bundled_models()
+    if model in bundled:
+        return bundled[model]
+    path = Path(os.path.expanduser(model))
+    if path.exists() or path.suffix or os.sep in model or "/" in model:
+        return path
+    raise GenerationError(f"Unknown model '{model}': bundled models are {', '.join(bundled) or 'none'}.")
 
 
 @dataclass(frozen=True)
