@@ -1,7 +1,7 @@
 """Generator architectures known to this version, described without torch.
 
 The parameter names and shapes of each architecture are listed here so a model file can be fully
-validated (and, later, run by a numpy engine) without importing torch. The torch module in
+validated, and run by the numpy engine (engine/numpy_net.py), without importing torch. The torch module in
 engine/nets.py builds exactly these parameters; a test keeps the two in step.
 """
 from __future__ import annotations

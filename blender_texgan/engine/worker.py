@@ -1,12 +1,13 @@
 """The external-Python worker: runs one generation request in another interpreter (for example a
 Python with torch + CUDA) and hands the maps back as .npy files (never pickles).
 
-Protocol: argv = [request JSON, output folder]. stdout lines: "progress <fraction>", then "done".
+Protocol: argv = [request JSON, output folder]. stdout lines: "progress <fraction>", then either
+"done" (the maps are in the folder) or "error <one line for the user>". Anything on stderr (an
+import error before the protocol starts, say) is read by the caller: its last line is reported.
 """
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
