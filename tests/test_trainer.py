@@ -250,3 +250,32 @@ def test_ddp_two_gloo_processes_stay_in_sync_and_only_rank0_writes(tmp_path):
     assert len(set(sync[-1]["checksums"])) == 1
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["ckpt-00000002.pt", "ckpt-00000004.pt"]
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-00000004.png"]
+
+
+def test_a_photo_becomes_a_model_with_default_options_stopped_by_ctrl_c(tmp_path):
+    """The 'train your own' path as a user runs it: default options, Ctrl-C whenever, export, generate.
+    The exemplar the model carries gives the detail, so even a barely trained net makes real texture."""
+    from PIL import Image
+
+    from blender_texgan.core.modelfile import read_model_file
+    from blender_texgan.engine.generate import GenerationRequest, generate
+    from trainer.procedural import make_material
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    albedo = make_material("cobblestones", 3, 512)["albedo"]
+    Image.fromarray(np.uint8(np.clip(albedo, 0, 1) * 255)).save(photos / "wall.jpg")
+    run, model = tmp_path / "run", tmp_path / "wall.safetensors"
+    proc = subprocess.Popen([sys.executable, "-m", "trainer", "train", "--data", str(photos), "--out", str(run)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and not ((run / "log.jsonl").exists() and "loss_d" in (run / "log.jsonl").read_text()):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err[-2000:]
+    run_trainer("export", str(run), "--out", str(model), "--no-metrics")
+    assert read_model_file(model).exemplar is not None
+    maps, manifest = generate(GenerationRequest(str(model), 256, seed=1, engine="numpy"))
+    assert looks_periodic(maps["albedo"]) and maps["albedo"].std() > 0.05
+    assert json.loads((run / "options.json").read_text())["downsample"] == 0  # the scale was picked from the data
