@@ -16,7 +16,7 @@ from blender_texgan.core.png import write_png
 from blender_texgan.core.tiling import tile
 
 from .data import TrainingData
-from .metrics import evaluate, structure_metrics, verbatim_copy_extent
+from .metrics import evaluate, meets_bar, structure_metrics, verbatim_copy_extent
 
 MAX_METRIC_CROP = 256   # coarse SWD needs large crops (whole stones after a 4x shrink)
 SHEET_TILE = 192        # side of one picture on a contact sheet
@@ -107,8 +107,10 @@ def gate_score(metrics: dict, baseline: dict) -> float:
 
 
 def choose_mode(results: dict) -> str:
-    """The refinement mode ("refined": net layout, or "random") closer to real on the gate."""
-    return min(("refined", "random"), key=lambda m: gate_score(results[m], results["baseline"]))
+    """The refinement mode ("refined": net layout, or "random") closer to real on the gate, among
+    those that meet the library's bar (fine SWD, seam, diversity) when either does."""
+    modes = [m for m in ("refined", "random") if meets_bar(results[m])] or ["refined", "random"]
+    return min(modes, key=lambda m: gate_score(results[m], results["baseline"]))
 
 
 # Each structure metric of the gate: the model may be at most this much worse than the baseline.
