@@ -58,3 +58,23 @@ def test_a_model_without_an_exemplar_is_neural_only(tiny_model):
     assert coords is None and maps["albedo"].shape == (64, 64, 3)
     with pytest.raises(GenerationError, match="no exemplar"):
         run(tiny_model, 64, 0, engine="numpy", mode="refined")
+
+
+def test_a_regular_exemplar_has_its_repeat_found_and_kept():
+    """Tiles 24 px wide and 40 px high: the repeats are found, and a snapped field keeps every patch
+    on the tile lattice (one residue per axis), moving no pixel by more than half a tile."""
+    from blender_texgan.core.lattice import axis_periods, snap_to_lattice
+
+    ys, xs = np.meshgrid(np.arange(240), np.arange(240), indexing="ij")
+    grout = ((ys % 40) < 3) | ((xs % 24) < 3)
+    exemplar = np.repeat(np.where(grout, 0.3, 0.8)[..., None], 5, axis=-1).astype(np.float32)
+    exemplar += np.random.default_rng(0).normal(0, 0.02, exemplar.shape).astype(np.float32)
+    assert axis_periods(exemplar) == (40, 24)
+    assert axis_periods(np.random.default_rng(1).random((128, 128, 5))) == (0, 0)
+    rng = np.random.default_rng(2)
+    blocks = rng.integers(0, 200, (8, 8, 2))
+    field = np.repeat(np.repeat(blocks, 16, 0), 16, 1) + np.stack([ys[:128, :128] % 16, xs[:128, :128] % 16], -1)
+    snapped = snap_to_lattice(field, (40, 24), (240, 240), periodic=False)
+    offsets = snapped - np.stack([ys[:128, :128], xs[:128, :128]], -1)
+    assert len(np.unique(offsets[..., 0] % 40)) == 1 and len(np.unique(offsets[..., 1] % 24)) == 1
+    assert ((snapped >= 4) & (snapped < 236)).all()

@@ -8,6 +8,7 @@ import numpy as np
 
 from blender_texgan.core.architecture import PERIODIC_SGAN_V1, PeriodicGeneratorConfig, config_from_manifest
 from blender_texgan.core.latent import LatentLayout
+from blender_texgan.core.lattice import axis_periods
 from blender_texgan.core.maps import PBR_MAPS
 from blender_texgan.core.modelfile import write_model_file
 
@@ -87,7 +88,7 @@ def export_run(run: Path, out: Path, name: str | None = None, description: str =
         manifest["description"] = f"Tileable PBR material made from {', '.join(data.credits)}."
     if exemplar is not None:
         manifest["exemplar"] = {"guide_scale": data.guide_scale, "normal_strength": data.exemplar_normal_strength,
-                                "periodic": bool(data.wrap[0])}
+                                "periodic": bool(data.wrap[0]), "lattice": list(axis_periods(exemplar))}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     write_model_file(out, tensors, manifest, exemplar=exemplar)
     if with_metrics and exemplar is not None:

@@ -302,6 +302,10 @@ def _validate_exemplar_block(block, fail) -> None:
     strength = block.get("normal_strength", 1.0)
     if not isinstance(strength, (int, float)) or not math.isfinite(strength) or strength <= 0:
         fail("has an invalid exemplar normal_strength")
+    lattice = block.get("lattice", [0, 0])
+    if (not isinstance(lattice, list) or len(lattice) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= EXEMPLAR_MAX_SIDE for v in lattice)):
+        fail(f"has an exemplar lattice of {lattice!r}; it must be two repeats in pixels (0: none)")
     if block.get("default_mode", "refined") not in ("refined", "random"):
         fail(f"has an exemplar default_mode of {block.get('default_mode')!r}; it must be refined or random")
     if block.get("maps") != [m for m, _, _ in EXEMPLAR_MAPS]:

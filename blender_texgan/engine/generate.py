@@ -233,6 +233,10 @@ def refined_maps(runner: Runner, resolution: int, seed: int, mode: str, progress
     if should_stop and should_stop():
         raise Cancelled()
     progress(0.8)
+    lattice = block.get("lattice") or [0, 0]
+    if any(lattice):  # a regular texture: keep every patch on the tile lattice
+        from ..core.lattice import snap_to_lattice
+        coords = snap_to_lattice(coords, tuple(lattice), runner.exemplar.shape[:2], bool(block.get("periodic", False)))
     # Roll by a seed-chosen offset: synthesis lays tiles on a grid that starts at pixel 0, so unrolled
     # the wrap border always falls on tile borders (seam ratio 1.12 on stone, 0.98 rolled). Still exact.
     coords = np.roll(coords, grid_offset(seed, min(FIELD_ROLL, resolution)), axis=(0, 1))

@@ -1,0 +1,71 @@
+"""Regular textures (tiles, bricks laid in rows): find the exemplar's repeat along each axis, and keep
+every patch of a coordinate field on that lattice so grout lines and rows continue across patches.
+
+Coordinate synthesis copies patches at arbitrary offsets; for a stochastic texture that is what it
+should do, but a tile grid copied at offsets that are not whole tiles apart comes out broken (lines
+that stop, tiles of every width). Snapping every pixel's offset (exemplar position minus output
+position) to one residue modulo the period keeps each patch's own content and only slides it by less
+than half a period, onto the lattice. Pure numpy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MIN_PERIOD = 8          # shorter repeats are texture grain, not a layout
+PEAK_THRESHOLD = 0.5    # normalised autocorrelation a repeat must reach to count as a lattice
+FUNDAMENTAL_SHARE = 0.9  # the shortest repeat within this share of the strongest one is the lattice
+BORDER = 4              # snapped positions stay this far inside a non-periodic exemplar
+
+
+def axis_periods(exemplar: np.ndarray) -> tuple[int, int]:
+    """(rows, columns) repeat of an (h, w, C) exemplar's luminance, 0 where it has none.
+
+    The repeat along an axis is the shortest lag whose local maximum of the autocorrelation along
+    that axis (from MIN_PERIOD to half the side) reaches PEAK_THRESHOLD and FUNDAMENTAL_SHARE of
+    the strongest one."""
+    lum = np.asarray(exemplar, np.float64)[..., :3].mean(axis=-1)
+    lum = lum - lum.mean()
+    power = np.abs(np.fft.fft2(lum)) ** 2
+    ac = np.fft.ifft2(power).real
+    if ac[0, 0] <= 0:
+        return 0, 0
+    ac /= ac[0, 0]
+    return _period(ac[:, 0]), _period(ac[0, :])
+
+
+def _period(line: np.ndarray) -> int:
+    half = len(line) // 2
+    lags = np.arange(MIN_PERIOD, half - 1)
+    if lags.size == 0:
+        return 0
+    peaks = lags[(line[lags] > line[lags - 1]) & (line[lags] >= line[lags + 1]) & (line[lags] >= PEAK_THRESHOLD)]
+    if not peaks.size:
+        return 0
+    strong = peaks[line[peaks] >= FUNDAMENTAL_SHARE * line[peaks].max()]
+    return int(strong.min())  # the fundamental, not one of its multiples
+
+
+def snap_to_lattice(coords: np.ndarray, periods: tuple[int, int], exemplar_shape: tuple[int, int],
+                    periodic: bool) -> np.ndarray:
+    """(H, W, 2) exemplar coordinates -> the same field with every offset on one lattice residue.
+
+    Per axis with a period P: the offset o = c - position is moved to the nearest value congruent
+    to the field's most common residue modulo P, then the position is brought back inside the
+    exemplar by whole multiples of P (so the residue survives). Axes with period 0 are left alone.
+    """
+    out = np.array(coords, np.int64, copy=True)
+    for axis, period in enumerate(periods):
+        if not period:
+            continue
+        size = int(exemplar_shape[axis])
+        position = np.arange(out.shape[axis]).reshape((-1, 1) if axis == 0 else (1, -1))
+        offset = out[..., axis] - position
+        residue = int(np.bincount(np.mod(offset, period).ravel(), minlength=period).argmax())
+        shift = np.mod(offset - residue + period // 2, period) - period // 2
+        target = position + offset - shift
+        lo, hi = (0, size) if periodic else (BORDER, size - BORDER)
+        span = (hi - lo) // period * period
+        if span < period:
+            continue
+        out[..., axis] = lo + np.mod(target - lo, span)
+    return out.astype(np.int32)
