@@ -63,7 +63,7 @@ def test_a_model_without_an_exemplar_is_neural_only(tiny_model):
 def test_a_regular_exemplar_has_its_repeat_found_and_kept():
     """Tiles 24 px wide and 40 px high: the repeats are found, and a snapped field keeps every patch
     on the tile lattice (one residue per axis), moving no pixel by more than half a tile."""
-    from blender_texgan.core.lattice import axis_periods, snap_to_lattice
+    from blender_texgan.core.lattice import axis_periods, lattice_positions, snap_to_lattice
 
     ys, xs = np.meshgrid(np.arange(240), np.arange(240), indexing="ij")
     grout = ((ys % 40) < 3) | ((xs % 24) < 3)
@@ -75,6 +75,13 @@ def test_a_regular_exemplar_has_its_repeat_found_and_kept():
     blocks = rng.integers(0, 200, (8, 8, 2))
     field = np.repeat(np.repeat(blocks, 16, 0), 16, 1) + np.stack([ys[:128, :128] % 16, xs[:128, :128] % 16], -1)
     snapped = snap_to_lattice(field, (40, 24), (240, 240), periodic=False)
-    offsets = snapped - np.stack([ys[:128, :128], xs[:128, :128]], -1)
+    stretched = np.stack(np.meshgrid(lattice_positions(128, 40), lattice_positions(128, 24), indexing="ij"), -1)
+    offsets = snapped - stretched
     assert len(np.unique(offsets[..., 0] % 40)) == 1 and len(np.unique(offsets[..., 1] % 24)) == 1
     assert ((snapped >= 4) & (snapped < 236)).all()
+    # A whole number of tiles spans the output, so the grid continues across the wrap border.
+    for size, period in ((128, 40), (128, 24), (1024, 31)):
+        positions = lattice_positions(size, period)
+        steps = np.diff(np.append(positions, size * period * max(1, round(size / period)) // size))
+        assert positions[0] == 0 and set(steps) <= {0, 1, 2}  # a copy, stretched by a few per cent
+        assert (positions[-1] + steps[-1]) % period == 0  # one step past the end: back on the lattice

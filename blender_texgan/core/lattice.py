@@ -45,27 +45,36 @@ def _period(line: np.ndarray) -> int:
     return int(strong.min())  # the fundamental, not one of its multiples
 
 
+def lattice_positions(size: int, period: int) -> np.ndarray:
+    """Output positions 0..size-1 stretched so that `size` holds a whole number of repeats: the
+    output shows n = round(size / period) tiles, each size / n pixels (a few per cent off the
+    exemplar's), so the tile grid continues across the wrap border and the texture tiles exactly."""
+    n = max(1, round(size / period))
+    return (np.arange(size, dtype=np.int64) * period * n) // size
+
+
 def snap_to_lattice(coords: np.ndarray, periods: tuple[int, int], exemplar_shape: tuple[int, int],
                     periodic: bool) -> np.ndarray:
-    """(H, W, 2) exemplar coordinates -> the same field with every offset on one lattice residue.
+    """(H, W, 2) exemplar coordinates -> the same field with every patch on one tile lattice.
 
-    Per axis with a period P: the offset o = c - position is moved to the nearest value congruent
-    to the field's most common residue modulo P, then the position is brought back inside the
-    exemplar by whole multiples of P (so the residue survives). Axes with period 0 are left alone.
+    Per axis with a period P: each pixel's offset o = c - position is moved to the nearest value
+    congruent to the field's most common residue modulo P, and added to the stretched position of
+    lattice_positions (so a whole number of tiles spans the output); the result is brought back
+    inside the exemplar by whole multiples of P, which keeps the residue. Axes with period 0 are
+    left alone.
     """
     out = np.array(coords, np.int64, copy=True)
     for axis, period in enumerate(periods):
-        if not period:
-            continue
         size = int(exemplar_shape[axis])
-        position = np.arange(out.shape[axis]).reshape((-1, 1) if axis == 0 else (1, -1))
+        lo, hi = (0, size) if periodic else (BORDER, size - BORDER)
+        span = (hi - lo) // period * period if period else 0
+        if span < period or not period:
+            continue
+        shape = (-1, 1) if axis == 0 else (1, -1)
+        position = np.arange(out.shape[axis]).reshape(shape)
         offset = out[..., axis] - position
         residue = int(np.bincount(np.mod(offset, period).ravel(), minlength=period).argmax())
-        shift = np.mod(offset - residue + period // 2, period) - period // 2
-        target = position + offset - shift
-        lo, hi = (0, size) if periodic else (BORDER, size - BORDER)
-        span = (hi - lo) // period * period
-        if span < period:
-            continue
+        snapped = offset - (np.mod(offset - residue + period // 2, period) - period // 2)
+        target = lattice_positions(out.shape[axis], period).reshape(shape) + snapped
         out[..., axis] = lo + np.mod(target - lo, span)
     return out.astype(np.int32)
