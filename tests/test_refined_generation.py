@@ -85,3 +85,8 @@ def test_a_regular_exemplar_has_its_repeat_found_and_kept():
         steps = np.diff(np.append(positions, size * period * max(1, round(size / period)) // size))
         assert positions[0] == 0 and set(steps) <= {0, 1, 2}  # a copy, stretched by a few per cent
         assert (positions[-1] + steps[-1]) % period == 0  # one step past the end: back on the lattice
+
+
+def test_tiling_and_blending_is_offered_as_a_mode(exemplar_model):
+    maps, _, coords = run(exemplar_model, 128, 2, engine="numpy", mode="blend")
+    assert coords is None and looks_periodic(maps["albedo"]) and maps["albedo"].std() > 0.02

@@ -109,7 +109,8 @@ def with_quality(path: Path, manifest: dict, options: dict, net_data) -> dict:
     scale = config_from_manifest(manifest["architecture"]).scale
     results = compare_modes(path, data, scale, QUALITY_COUNT, seed=12345)
     mode = choose_mode(results)
-    manifest = dict(manifest, metrics={**results[mode], "neural": manifest["metrics"]})
+    chosen = results["baseline"] if mode == "blend" else results[mode]
+    manifest = dict(manifest, metrics={**chosen, "neural": manifest["metrics"]})
     manifest["exemplar"] = dict(manifest["exemplar"], default_mode=mode)
     manifest["quality"] = results
     return manifest

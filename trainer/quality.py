@@ -107,10 +107,14 @@ def gate_score(metrics: dict, baseline: dict) -> float:
 
 
 def choose_mode(results: dict) -> str:
-    """The refinement mode ("refined": net layout, or "random") closer to real on the gate, among
-    those that meet the library's bar (fine SWD, seam, diversity) when either does."""
+    """The model's default: the refinement mode ("refined": net layout, or "random") closer to real
+    on the gate among those that meet the library's bar (fine SWD, seam, diversity), unless tiling
+    and blending ("blend", the baseline itself) beats both on the gate and meets the bar."""
     modes = [m for m in ("refined", "random") if meets_bar(results[m])] or ["refined", "random"]
-    return min(modes, key=lambda m: gate_score(results[m], results["baseline"]))
+    best = min(modes, key=lambda m: gate_score(results[m], results["baseline"]))
+    if gate_score(results[best], results["baseline"]) > BASELINE_MARGIN and meets_bar(results["baseline"]):
+        return "blend"
+    return best
 
 
 # Each structure metric of the gate: the model may be at most this much worse than the baseline.

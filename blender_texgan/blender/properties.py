@@ -19,6 +19,8 @@ MODE_ITEMS = [
                              "without one)"),
     ("neural", "Neural Draft", "The network alone: faster, softer"),
     ("random", "Exemplar Only", "Detail from the exemplar with a random layout instead of the network's"),
+    ("blend", "Tiling and Blending", "Blended copies of the exemplar (Heitz & Neyret): smooth, for sand, grass "
+                                     "and other stochastic materials"),
 ]
 
 

@@ -306,7 +306,7 @@ def _validate_exemplar_block(block, fail) -> None:
     if (not isinstance(lattice, list) or len(lattice) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= EXEMPLAR_MAX_SIDE for v in lattice)):
         fail(f"has an exemplar lattice of {lattice!r}; it must be two repeats in pixels (0: none)")
-    if block.get("default_mode", "refined") not in ("refined", "random"):
-        fail(f"has an exemplar default_mode of {block.get('default_mode')!r}; it must be refined or random")
+    if block.get("default_mode", "refined") not in ("refined", "random", "blend"):
+        fail(f"has an exemplar default_mode of {block.get('default_mode')!r}; it must be refined, random or blend")
     if block.get("maps") != [m for m, _, _ in EXEMPLAR_MAPS]:
         fail(f"has an exemplar with maps {block.get('maps')!r}, expected {[m for m, _, _ in EXEMPLAR_MAPS]}")

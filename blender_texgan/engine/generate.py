@@ -70,6 +70,7 @@ class Runner:
         self.device = None
         self.exemplar = model.exemplar
         self._analysis = None
+        self._blend = None
         self._analysis_lock = threading.Lock()
         if engine == "numpy":
             from .numpy_net import NumpyGenerator
@@ -105,6 +106,15 @@ class Runner:
                 block = self.model.manifest["exemplar"]
                 self._analysis = analyse(self.exemplar, periodic=bool(block.get("periodic", False)))
             return self._analysis
+
+    @property
+    def blend_analysis(self):
+        """The exemplar's tiling-and-blending tables (core.tiling_blend), computed once per model."""
+        with self._analysis_lock:
+            if self._blend is None:
+                from ..core.tiling_blend import analyse
+                self._blend = analyse(self.exemplar)
+            return self._blend
 
     def tile_cells(self) -> int:
         """Tile side in latent cells: fixed on the CPU; sized to free memory on a GPU."""
@@ -158,7 +168,7 @@ def pick_mode(mode: str, runner: Runner) -> str:
     if mode not in MODES:
         raise GenerationError(f"Mode must be one of {', '.join(MODES)}, not '{mode}'.")
     if runner.exemplar is None:
-        if mode in ("refined", "random"):
+        if mode in ("refined", "random", "blend"):
             raise GenerationError(f"Model '{runner.model.name}' carries no exemplar: it generates in neural mode only.")
         return "neural"
     if mode == "auto":  # the model's own choice, made when it was measured at export
@@ -195,6 +205,8 @@ def generate_with_field(request: GenerationRequest, progress: Callable[[float], 
             raw = neural_maps(runner, request.resolution, request.seed, lambda f: report(0.9 * f), should_stop)
             maps = complete_map_set(split_channels(raw), runner.model.manifest["normal_strength"])
             coords = None
+        elif mode == "blend":
+            maps, coords = blended_maps(runner, request.resolution, request.seed), None
         else:
             maps, coords = refined_maps(runner, request.resolution, request.seed, mode, report, should_stop)
     except Cancelled:
@@ -208,6 +220,16 @@ def neural_maps(runner: Runner, resolution: int, seed: int, progress, should_sto
     z = seed_latent(runner.layout, seed, resolution)[0]
     return run_tiled(runner.forward, z, runner.cfg.scale, runner.tile_cells(), receptive_halo(runner.cfg),
                      progress, should_stop, offset=grid_offset(seed, runner.cfg.scale))
+
+
+def blended_maps(runner: Runner, resolution: int, seed: int) -> dict:
+    """Tiling and blending of the exemplar (Heitz & Neyret 2018, periodic): the training-free
+    yardstick, offered as a mode because it wins on some stochastic materials."""
+    from ..core.tiling_blend import synthesize
+
+    stack = synthesize(runner.blend_analysis, resolution, resolution, seed)
+    block = runner.model.manifest["exemplar"]
+    return complete_map_set(split_channels(np.moveaxis(stack, -1, 0)), float(block["normal_strength"]))
 
 
 def refined_maps(runner: Runner, resolution: int, seed: int, mode: str, progress, should_stop):

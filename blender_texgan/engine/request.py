@@ -11,8 +11,8 @@ MIN_RESOLUTION, MAX_RESOLUTION = 32, 8192
 ENGINES = ("auto", "torch", "numpy", "external")
 # How a model with an exemplar generates: "refined" (the net lays out, the exemplar refines: the
 # default), "neural" (the net alone: a draft, and the only mode of a model without an exemplar),
-# "random" (refinement from a random start, no net: for comparisons).
-MODES = ("auto", "refined", "neural", "random")
+# "random" (refinement from a random start, no net), "blend" (tiling and blending of the exemplar).
+MODES = ("auto", "refined", "neural", "random", "blend")
 
 
 class GenerationError(RuntimeError):
