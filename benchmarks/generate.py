@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def generator_gflop(model: str, size: int) -> float:
@@ -72,10 +71,9 @@ def roofline_gflops() -> float:
 
 def blender_overhead(model: str, size: int, repeats: int) -> dict:
     """Seconds to generate vs to create images, upload pixels and build nodes, in real Blender."""
-    sys.path.insert(0, str(ROOT / "scripts"))
     import build
-    import headless
-    bpy = headless.start()
+    from scripts import headless
+    headless.start()
     headless.install_extension(build.build(Path(__import__("tempfile").mkdtemp())))
     mod = sys.modules["bl_ext.user_default.blender_texgan.blender.operators"]
     gen_mod = sys.modules["bl_ext.user_default.blender_texgan.engine.generate"]

@@ -16,12 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import build  # noqa: E402
-import headless  # noqa: E402
+import build
+from scripts import headless
 
 TICK = 0.005
 
@@ -33,7 +29,7 @@ def main() -> int:
     parser.add_argument("--model", default=None, help="model name or file (default: the add-on's default)")
     args = parser.parse_args()
 
-    bpy = headless.start()
+    headless.start()
     headless.install_extension(build.build(Path(tempfile.mkdtemp())))
     pkg = "bl_ext.user_default.blender_texgan"
     jobs = sys.modules[f"{pkg}.engine.jobs"]

@@ -16,18 +16,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+from torch import nn
+
+from blender_texgan.engine.nets import build_generator
+from trainer.discriminator import PatchDiscriminator
+from trainer.metrics import QUALITY_BAR, meets_bar
+from trainer.options import TrainOptions, resolve_options
+from trainer.train import generator_config, latest_checkpoint, load_checkpoint, train
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from trainer.discriminator import PatchDiscriminator  # noqa: E402
-from trainer.metrics import QUALITY_BAR, meets_bar  # noqa: E402
-from trainer.options import TrainOptions, resolve_options  # noqa: E402
-from trainer.train import generator_config, latest_checkpoint, load_checkpoint, train  # noqa: E402
-from blender_texgan.engine.nets import build_generator  # noqa: E402
-
 
 
 def conv_flops(module: nn.Module, x: torch.Tensor) -> float:

@@ -11,8 +11,16 @@ from .core.maps import PBR_MAPS
 from .core.modelfile import ModelFileError
 from .core.png import write_png
 from .engine.devices import DEVICE_CHOICES
-from .engine.generate import (ENGINES, MODES, GenerationError, GenerationRequest, bundled_models, check_seed,
-                              default_model_name, generate)
+from .engine.generate import (
+    ENGINES,
+    MODES,
+    GenerationError,
+    GenerationRequest,
+    bundled_models,
+    check_seed,
+    default_model_name,
+    generate,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

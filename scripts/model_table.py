@@ -8,11 +8,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from blender_texgan.core.modelfile import read_manifest
+from blender_texgan.engine.generate import bundled_models
+from trainer.metrics import meets_bar
 
-from blender_texgan.core.modelfile import read_manifest  # noqa: E402
-from blender_texgan.engine.generate import bundled_models  # noqa: E402
-from trainer.metrics import meets_bar  # noqa: E402
 
 def main(paths: list[str]) -> int:
     files = [Path(p) for p in paths] or list(bundled_models().values())

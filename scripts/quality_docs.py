@@ -15,16 +15,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from blender_texgan.core.maps import stack_channels
+from blender_texgan.core.modelfile import read_model_file
+from blender_texgan.core.png import write_png
+from blender_texgan.engine.generate import GenerationRequest, bundled_models, generate
+from trainer.quality import baseline_samples, contact_sheet
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-from blender_texgan.core.maps import stack_channels  # noqa: E402
-from blender_texgan.core.modelfile import read_model_file  # noqa: E402
-from blender_texgan.core.png import write_png  # noqa: E402
-from blender_texgan.engine.generate import GenerationRequest, bundled_models, generate  # noqa: E402
-from trainer.quality import baseline_samples, contact_sheet  # noqa: E402
 
 DOCS = ROOT / "docs"
 SIDE = 256

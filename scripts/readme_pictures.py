@@ -6,13 +6,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+import build
+from scripts import headless, panel_picture
 
-import build  # noqa: E402
-import headless  # noqa: E402
-import panel_picture  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 OUT = ROOT / "docs" / "images"
 SIZE, SAMPLES, RESOLUTION = 384, 24, 512

@@ -15,14 +15,11 @@ import time
 import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from blender_texgan.core.maps import complete_map_set, split_channels  # noqa: E402
-from blender_texgan.core.png import write_png  # noqa: E402
-from blender_texgan.core.tiling_blend import analyse, synthesize  # noqa: E402
+from blender_texgan.core.maps import complete_map_set, split_channels
+from blender_texgan.core.png import write_png
+from blender_texgan.core.tiling_blend import analyse, synthesize
 
 MAX_SIZE = 8192
 

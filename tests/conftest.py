@@ -2,15 +2,12 @@
 its user resources at a temporary folder and installs the add-on from the built zip."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
 TINY_CHANNELS = (16, 12, 8)  # latent scale 4
 
@@ -24,7 +21,7 @@ def built_zip(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def blender(tmp_path_factory, built_zip):
     """Real Blender with the add-on installed from its zip into a fresh user folder and enabled."""
-    import headless
+    from scripts import headless
     bpy = headless.start(tmp_path_factory.mktemp("blender-user"))
     headless.validate_extension(built_zip)
     headless.install_extension(built_zip)
@@ -86,3 +83,20 @@ def tiny_nearest_model(tmp_path_factory) -> Path:
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+# ---------------------------------------------------------------- markers (see pyproject.toml)
+
+SLOW_MODULES = {"test_trainer", "test_bad_input", "test_end_to_end", "test_version_matrix", "test_bundled_models"}
+BLENDER_MODULES = {"test_blender_addon", "test_blender_options", "test_version_matrix", "test_panel_picture"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """`blender`: the test starts Blender (its fixture, or a Blender subprocess); `slow`: it trains or
+    runs whole programs. `make check` runs the rest."""
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2]
+        if module in BLENDER_MODULES or "blender" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.blender)
+        if module in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

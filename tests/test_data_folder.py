@@ -11,8 +11,7 @@ from PIL import Image
 from blender_texgan.core.normals import decode_normal, normal_from_height
 from blender_texgan.core.png import write_png
 from trainer.data import DataError
-from trainer.folder import (TextureFolderWarning, estimate_normal_strength, height_from_normal, is_periodic,
-                            load_folder)
+from trainer.folder import TextureFolderWarning, estimate_normal_strength, height_from_normal, is_periodic, load_folder
 from trainer.procedural import make_material, periodic_noise
 
 SIZE = 64

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from blender_texgan.core.architecture import PeriodicGeneratorConfig, config_from_manifest, param_shapes
+from blender_texgan.core.latent import LatentLayout, seed_latent
 from blender_texgan.core.normals import normal_from_height
 from blender_texgan.core.tiling import seam_ratio
-from blender_texgan.core.latent import LatentLayout, seed_latent
 from blender_texgan.engine.generate import GenerationError, GenerationRequest, generate
 from blender_texgan.engine.nets import build_generator
 

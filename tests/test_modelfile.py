@@ -7,8 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from blender_texgan.core.modelfile import (MANIFEST_KEY, ModelFileError, read_manifest, read_model_file,
-                                           write_model_file)
+from blender_texgan.core.modelfile import MANIFEST_KEY, ModelFileError, read_manifest, read_model_file, write_model_file
 
 
 def _rewrite_header(src, dst, edit):
@@ -100,6 +99,7 @@ def test_loading_never_unpickles(tiny_model):
     """The reader imports nothing that can run code from a file (no pickle, marshal or torch.load);
     the monkeypatching test it replaced could not see torch's own Unpickler."""
     import ast
+
     import blender_texgan.core.modelfile as modelfile
     tree = ast.parse(open(modelfile.__file__).read())
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}

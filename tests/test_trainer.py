@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 
+from blender_texgan.core.maps import stack_channels
 from blender_texgan.core.tiling import looks_periodic
 from trainer.augment import augment
 from trainer.discriminator import PatchDiscriminator
 from trainer.losses import d_hinge, r1_penalty, sliced_patch_loss
 from trainer.procedural import make_material
-from blender_texgan.core.maps import stack_channels
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--crop", "32", "--batch", "2", "--channels", "16,12,8", "--local-channels", "8",

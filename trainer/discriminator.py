@@ -11,7 +11,7 @@ class PatchDiscriminator(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         c_in, c = in_channels, width
-        for i in range(depth):
+        for _ in range(depth):
             layers += [spectral_norm(nn.Conv2d(c_in, c, 4, stride=2, padding=1, padding_mode="circular")),
                        nn.LeakyReLU(0.2)]
             c_in, c = c, min(c * 2, 256)

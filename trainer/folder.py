@@ -41,7 +41,6 @@ import numpy as np
 from blender_texgan.core.maps import stack_channels
 from blender_texgan.core.paths import IMAGE_EXTENSIONS, group_texture_sets, is_image_file
 
-
 MIN_SIDE = 32
 DEFAULT_MAX_PIXELS = 8192 * 8192
 PERIODIC_THRESHOLD = 0.5

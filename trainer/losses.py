@@ -109,7 +109,7 @@ def sliced_pixel_patch_loss(fake: torch.Tensor, real: torch.Tensor, generator: t
     resampled to the fakes' count. It pins colour and contrast statistics that a young
     discriminator misses; the GAN loss adds structure."""
     loss, used = fake.new_zeros(()), 0
-    for level in range(levels):
+    for _ in range(levels):
         if min(fake.shape[-2:]) < size or min(real.shape[-2:]) < size:
             break
         used += 1

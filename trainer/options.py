@@ -8,7 +8,6 @@ from pathlib import Path
 from blender_texgan.core.architecture import UPSAMPLING
 from blender_texgan.engine.devices import DEVICE_CHOICES
 
-
 PATCH_SPACES = ("pixels", "bands")  # where the generator's sliced patch loss compares patches
 
 

@@ -26,8 +26,14 @@ from blender_texgan.core.tiling import seam_ratio, tile
 from blender_texgan.engine.nets import build_generator
 
 from .augment import augment
-from .checkpoints import (latest_checkpoint, load_checkpoint, load_newest_good, remove_partial_files,  # noqa: F401
-                          save_checkpoint, truncate_logs)
+from .checkpoints import (  # noqa: F401
+    latest_checkpoint,
+    load_checkpoint,
+    load_newest_good,
+    remove_partial_files,
+    save_checkpoint,
+    truncate_logs,
+)
 from .data import CropSampler, TrainingData, load_training_data
 from .discriminator import PatchDiscriminator
 from .losses import d_hinge, g_hinge, r1_penalty, sliced_patch_loss

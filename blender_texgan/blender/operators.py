@@ -24,8 +24,9 @@ PREVIEW_SIZE = 128
 
 
 def build_material(prepared: PreparedMaps, manifest: dict, seed: int,
-                   options: MaterialOptions = MaterialOptions(), object_size: float = 1.0) -> bpy.types.Material:
+                   options: MaterialOptions | None = None, object_size: float = 1.0) -> bpy.types.Material:
     """Image datablocks + a material wired to them; on any failure nothing is left behind."""
+    options = options or MaterialOptions()
     base = f"TexGAN {manifest['name']} s{seed}"
     maps = prepared.maps
     folder = textures_folder() if options.output == "SAVE" else None

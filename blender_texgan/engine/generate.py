@@ -17,8 +17,18 @@ from ..core.latent import LatentLayout, grid_offset, seed_latent
 from ..core.maps import complete_map_set, split_channels
 from ..core.modelfile import ModelFile, ModelFileError, read_model_file
 from .library import DEFAULT_MODEL, MODELS_DIR, bundled_models, default_model_name, resolve_model  # noqa: F401
-from .request import (ENGINES, MAX_RESOLUTION, MAX_SEED, MIN_RESOLUTION, MODES, EngineUnavailable,  # noqa: F401
-                      GenerationCancelled, GenerationError, GenerationRequest, check_seed)
+from .request import (  # noqa: F401
+    ENGINES,
+    MAX_RESOLUTION,
+    MAX_SEED,
+    MIN_RESOLUTION,
+    MODES,
+    EngineUnavailable,
+    GenerationCancelled,
+    GenerationError,
+    GenerationRequest,
+    check_seed,
+)
 from .tiled import Cancelled, receptive_halo, run_tiled
 
 # On the CPU a tile's widest full-resolution tensor (the last block's upsampled input, or its

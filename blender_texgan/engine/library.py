@@ -11,7 +11,6 @@ from pathlib import Path
 from ..core.modelfile import ModelFileError, read_manifest, read_model_file
 from .request import GenerationError
 
-
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 

@@ -3,8 +3,8 @@ model always loads here. Parameter names and shapes match core.architecture.para
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..core.architecture import PeriodicGeneratorConfig
 

@@ -6,8 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-import headless  # noqa: E402
+from scripts import headless  # noqa: E402  (after blocking torch)
 
 zip_path, out = sys.argv[1:3]
 model = sys.argv[3] if len(sys.argv) > 3 else ""
@@ -25,7 +24,8 @@ nodes, links = sorted(n.bl_idname for n in tree.nodes), len(tree.links)
 blend = str(Path(out).with_suffix(".blend"))
 bpy.ops.wm.save_as_mainfile(filepath=blend)
 bpy.ops.wm.open_mainfile(filepath=blend)
-import numpy as np  # noqa: E402
+import numpy as np  # noqa: E402  (only needed from here on)
+
 reopened = {}
 for image in bpy.data.images:
     if image.name.startswith("TexGAN"):

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 sys.modules["torch"] = None  # `import torch` now raises ImportError, as in a Blender without torch
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-import headless  # noqa: E402
+from scripts import headless  # noqa: E402  (after blocking torch)
 
 zip_path, model, out = sys.argv[1:4]
 bpy = headless.start()

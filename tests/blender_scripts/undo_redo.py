@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-import headless  # noqa: E402
+from scripts import headless
 
 zip_path, model, out = sys.argv[1:4]
 bpy = headless.start()
