@@ -70,6 +70,7 @@ def _seam_strip_ok(a: np.ndarray, width: int = 32) -> bool:
     return bool(ok)
 
 
+@pytest.mark.slow
 def test_8192_output_is_periodic(tmp_path):
     torch.manual_seed(0)
     layout = LatentLayout(local_channels=3, global_channels=1, scale=2)
