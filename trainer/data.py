@@ -106,6 +106,33 @@ def preset_data(preset: str, count: int, size: int, seed: int) -> TrainingData:
                         exemplar=train[0])
 
 
+HEIGHT_FLATTEN = 8  # exemplar heights lose their trends wider than 1/8 of the smaller side
+
+
+def flatten_height(stack: np.ndarray) -> np.ndarray:
+    """(C, H, W) stack whose height channel lost its slow trends (a Gaussian of sigma = smaller side /
+    HEIGHT_FLATTEN subtracted, mirrored at the borders), rescaled to the original range.
+
+    A height integrated from a normal map drifts over the whole image, and even measured heights
+    tilt; patches copied from different places then sit at different levels, and the derived normal
+    map shows every patch border as a step. Stones, planks and grout are far smaller than the trend."""
+    height = stack[3].astype(np.float64)
+    lo, hi = float(height.min()), float(height.max())
+    if hi - lo < 1e-6:
+        return stack
+    sigma = min(height.shape) / HEIGHT_FLATTEN
+    mirrored = np.pad(height, [(0, n) for n in height.shape], mode="symmetric")
+    fy = np.fft.fftfreq(mirrored.shape[0])[:, None]
+    fx = np.fft.rfftfreq(mirrored.shape[1])[None, :]
+    gauss = np.exp(-2 * (np.pi * sigma) ** 2 * (fy ** 2 + fx ** 2))
+    trend = np.fft.irfft2(np.fft.rfft2(mirrored) * gauss, s=mirrored.shape)[:height.shape[0], :height.shape[1]]
+    flat = height - trend
+    flat = (flat - flat.min()) / max(flat.max() - flat.min(), 1e-9) * (hi - lo) + lo
+    out = stack.copy()
+    out[3] = flat.astype(stack.dtype)
+    return out
+
+
 def exemplar_scale(shape: tuple[int, ...]) -> int:
     """The power of 2 that shrinks a source of this (..., H, W) shape to MAX_EXEMPLAR_SIDE or less."""
     factor = 1
@@ -144,7 +171,7 @@ def folder_data(folder: Path, crop: int, downsample: int = 1) -> TrainingData:
     out for metrics."""
     loaded = load_folder(folder)
     e, downsample = working_scale(loaded.stacks, downsample, crop)
-    exemplar = holdout_split(shrink(loaded.stacks[0], e), HELDOUT_FRACTION)[0]
+    exemplar = flatten_height(holdout_split(shrink(loaded.stacks[0], e), HELDOUT_FRACTION)[0])
     train, wrap, heldout = [], [], []
     for stack in (shrink(s, downsample) for s in loaded.stacks):
         region, held = holdout_split(stack, HELDOUT_FRACTION)
