@@ -111,14 +111,13 @@ HEIGHT_FLATTEN = 8  # exemplar heights lose their trends wider than 1/8 of the s
 
 def flatten_height(stack: np.ndarray) -> np.ndarray:
     """(C, H, W) stack whose height channel lost its slow trends (a Gaussian of sigma = smaller side /
-    HEIGHT_FLATTEN subtracted, mirrored at the borders), rescaled to the original range.
+    HEIGHT_FLATTEN subtracted, mirrored at the borders); detail keeps its amplitude.
 
     A height integrated from a normal map drifts over the whole image, and even measured heights
     tilt; patches copied from different places then sit at different levels, and the derived normal
     map shows every patch border as a step. Stones, planks and grout are far smaller than the trend."""
     height = stack[3].astype(np.float64)
-    lo, hi = float(height.min()), float(height.max())
-    if hi - lo < 1e-6:
+    if float(height.max() - height.min()) < 1e-6:
         return stack
     sigma = min(height.shape) / HEIGHT_FLATTEN
     mirrored = np.pad(height, [(0, n) for n in height.shape], mode="symmetric")
@@ -126,8 +125,11 @@ def flatten_height(stack: np.ndarray) -> np.ndarray:
     fx = np.fft.rfftfreq(mirrored.shape[1])[None, :]
     gauss = np.exp(-2 * (np.pi * sigma) ** 2 * (fy ** 2 + fx ** 2))
     trend = np.fft.irfft2(np.fft.rfft2(mirrored) * gauss, s=mirrored.shape)[:height.shape[0], :height.shape[1]]
-    flat = height - trend
-    flat = (flat - flat.min()) / max(flat.max() - flat.min(), 1e-9) * (hi - lo) + lo
+    flat = height - trend + trend.mean()  # detail keeps its amplitude (what the measures compare)
+    span = flat.max() - flat.min()
+    if span > 1.0:  # only if the flattened range no longer fits: shrink about the middle
+        flat = (flat - flat.mean()) / span + 0.5
+    flat = np.clip(flat - min(0.0, flat.min()) - max(0.0, flat.max() - 1.0), 0.0, 1.0)
     out = stack.copy()
     out[3] = flat.astype(stack.dtype)
     return out

@@ -115,14 +115,21 @@ def gate_score(metrics: dict, baseline: dict) -> float:
 
 
 def choose_mode(results: dict) -> str:
-    """The model's default: the refinement mode ("refined": net layout, or "random") closer to real
-    on the gate among those that meet the library's bar (fine SWD, seam, diversity), unless tiling
-    and blending ("blend", the baseline itself) beats both on the gate and meets the bar."""
-    modes = [m for m in ("refined", "random") if meets_bar(results[m])] or ["refined", "random"]
-    best = min(modes, key=lambda m: gate_score(results[m], results["baseline"]))
-    if gate_score(results[best], results["baseline"]) > BASELINE_MARGIN and meets_bar(results["baseline"]):
+    """The model's default detail mode. A refinement mode ("refined": the net's layout, or "random")
+    that meets the library's bar (fine SWD, seam, diversity) and is within the gate on every
+    structure metric, the best such on the gate; else tiling and blending ("blend", the baseline
+    itself) if it meets the bar; else whichever of the three scores best on the gate."""
+    def within(mode: str) -> bool:
+        return meets_bar(results[mode]) and all(beats_baseline({"model": results[mode],
+                                                                "baseline": results["baseline"]}).values())
+
+    score = {m: gate_score(results[m], results["baseline"]) for m in ("refined", "random")}
+    good = [m for m in score if within(m)]
+    if good:
+        return min(good, key=score.get)
+    if meets_bar(results["baseline"]):
         return "blend"
-    return best
+    return min(score, key=score.get) if min(score.values()) < 1.0 else "blend"
 
 
 # Each structure metric of the gate: the model may be at most this much worse than the baseline.
