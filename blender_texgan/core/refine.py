@@ -714,13 +714,16 @@ def patch_cuts(coords: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def _blend_along(flat: np.ndarray, exemplar_shape: tuple[int, int], cy: np.ndarray, cx: np.ndarray,
-                 where: np.ndarray, axis: int, radius: int, periodic: bool) -> np.ndarray:
+                 where: np.ndarray, axis: int, radius: int, periodic: bool,
+                 preserve: np.ndarray | None = None) -> np.ndarray:
     """Blend of the 2 radius + 1 predictions E[c(p + d) - d], d along `axis`, at the pixels `where`.
 
     Variance-preserving, as Heitz & Neyret blend: mu + (mean - mu) / sqrt(sum_k w_k^2), where w_k is
     the share of the predictions that read exemplar pixel k and mu the exemplar's mean. A plain mean
     of two different patches has less contrast than either (the seams looked washed out, and the
-    band-pass measure saw it); where all predictions read one pixel this is an exact copy."""
+    band-pass measure saw it); where all predictions read one pixel this is an exact copy. Channels
+    where `preserve` is False get the plain mean (smooth maps such as height: rescaling a step
+    between two patches would draw a halo round it)."""
     h, w = exemplar_shape
     height, width = cy.shape
     cyf, cxf = cy.ravel(), cx.ravel()
@@ -736,10 +739,14 @@ def _blend_along(flat: np.ndarray, exemplar_shape: tuple[int, int], cy: np.ndarr
     n = 2 * radius + 1
     same = sum((a == b).astype(np.float32) for a in reads for b in reads)  # n^2 * sum_k w_k^2
     mu = flat.mean(axis=0)
-    return mu + (acc / n - mu) * (n / np.sqrt(same))[:, None]
+    gain = (n / np.sqrt(same))[:, None]
+    if preserve is not None:
+        gain = np.where(np.asarray(preserve, bool)[None, :], gain, np.float32(1.0))
+    return mu + (acc / n - mu) * gain
 
 
-def apply_field(exemplar: np.ndarray, coords: np.ndarray, soften: int = 0, periodic: bool = True) -> np.ndarray:
+def apply_field(exemplar: np.ndarray, coords: np.ndarray, soften: int = 0, periodic: bool = True,
+                preserve: np.ndarray | None = None) -> np.ndarray:
     """Read every map through one coordinate field: (h, w, C) exemplar, (H, W, 2) coords -> (H, W, C) float32.
 
     soften: radius r of the patch-border blend. 0 copies pixels. r > 0 blends the two patches
@@ -749,6 +756,7 @@ def apply_field(exemplar: np.ndarray, coords: np.ndarray, soften: int = 0, perio
     along its column, and the mean of both near a corner. Inside a patch all predictions agree, so
     the copy stays exact. Predictions wrap on the exemplar when periodic, else clamp to it. Every
     channel gets the same weights and output reads wrap: the maps stay aligned and periodic.
+    preserve: per channel, blend variance-preserving (default: every channel) or as a plain mean.
     """
     ex = np.asarray(exemplar)
     h, w = ex.shape[:2]
@@ -760,8 +768,8 @@ def apply_field(exemplar: np.ndarray, coords: np.ndarray, soften: int = 0, perio
     if soften <= 0:
         return out
     near_x, near_y = patch_cuts(coords, soften)
-    along_x = _blend_along(flat, (h, w), cy, cx, near_x, 1, soften, periodic)
-    along_y = _blend_along(flat, (h, w), cy, cx, near_y, 0, soften, periodic)
+    along_x = _blend_along(flat, (h, w), cy, cx, near_x, 1, soften, periodic, preserve)
+    along_y = _blend_along(flat, (h, w), cy, cx, near_y, 0, soften, periodic, preserve)
     out[near_x] = along_x
     both = near_x & near_y
     out[near_y] = along_y

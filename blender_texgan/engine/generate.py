@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.architecture import config_from_manifest
 from ..core.latent import LatentLayout, grid_offset, seed_latent
-from ..core.maps import complete_map_set, split_channels
+from ..core.maps import GENERATED_CHANNELS, complete_map_set, split_channels
 from ..core.modelfile import ModelFile, ModelFileError, read_model_file
 from .library import DEFAULT_MODEL, MODELS_DIR, bundled_models, default_model_name, resolve_model  # noqa: F401
 from .request import (  # noqa: F401
@@ -272,7 +272,8 @@ def refined_maps(runner: Runner, resolution: int, seed: int, mode: str, progress
     # Roll by a seed-chosen offset: synthesis lays tiles on a grid that starts at pixel 0, so unrolled
     # the wrap border always falls on tile borders (seam ratio 1.12 on stone, 0.98 rolled). Still exact.
     coords = np.roll(coords, grid_offset(seed, min(FIELD_ROLL, resolution)), axis=(0, 1))
-    stack = apply_field(runner.exemplar, coords, soften=REFINE_SOFTEN, periodic=bool(block.get("periodic", False)))
+    stack = apply_field(runner.exemplar, coords, soften=REFINE_SOFTEN, periodic=bool(block.get("periodic", False)),
+                        preserve=PRESERVE_CONTRAST)
     maps = complete_map_set(split_channels(np.moveaxis(stack, -1, 0)), float(block["normal_strength"]))
     return maps, coords
 
@@ -280,6 +281,8 @@ def refined_maps(runner: Runner, resolution: int, seed: int, mode: str, progress
 # Blend patch borders over 5 pixels, keeping contrast (see core.refine.apply_field): hides the 4-px cut
 # steps that soften=0 shows at 2x zoom; band-pass albedo on stone 0.065 unsoftened, 0.048 (baseline 0.066).
 REFINE_SOFTEN = 2
+# Contrast-preserving seams for albedo and roughness; height seams are plain means (smooth, no halo).
+PRESERVE_CONTRAST = np.array([name != "height" for name, count in GENERATED_CHANNELS for _ in range(count)])
 FIELD_ROLL = 64  # the refined field is rolled by up to this many pixels (see refined_maps)
 
 
