@@ -33,7 +33,6 @@ def test_every_map_is_read_through_one_field(exemplar_model):
     inside = ~(near_x | near_y)  # seams blend height plainly and albedo contrast-preserving
     assert inside.sum() > 500
     np.testing.assert_allclose(maps["height"][..., 0][inside], maps["albedo"][..., 0][inside], atol=1.5 / 255)
-    assert np.abs(maps["height"][..., 0] - maps["albedo"][..., 0]).mean() < 0.02
     expected = normal_from_height(maps["height"][..., 0], manifest["exemplar"]["normal_strength"])
     np.testing.assert_allclose(maps["normal"], np.clip(expected, 0, 1), atol=1e-6)
 
