@@ -18,15 +18,23 @@ BORDER = 4              # snapped positions stay this far inside a non-periodic 
 
 
 def axis_periods(exemplar: np.ndarray) -> tuple[int, int]:
-    """(rows, columns) repeat of an (h, w, C) exemplar's luminance, 0 where it has none.
+    """(rows, columns) repeat of an (h, w, C) exemplar, 0 where it has none: the luminance's repeat,
+    else the height's (channel 3, when there is one: a grey facade shows its tile grid in relief only).
 
     The repeat along an axis is the shortest lag whose local maximum of the autocorrelation along
-    that axis (from MIN_PERIOD to half the side) reaches PEAK_THRESHOLD and FUNDAMENTAL_SHARE of
-    the strongest one."""
-    lum = np.asarray(exemplar, np.float64)[..., :3].mean(axis=-1)
-    lum = lum - lum.mean()
-    power = np.abs(np.fft.fft2(lum)) ** 2
-    ac = np.fft.ifft2(power).real
+    that axis (from MIN_PERIOD to a quarter of the side: at least four repeats) reaches
+    PEAK_THRESHOLD and FUNDAMENTAL_SHARE of the strongest one."""
+    ex = np.asarray(exemplar, np.float64)
+    luminance = _axis_repeats(ex[..., :3].mean(axis=-1))
+    if ex.shape[-1] < 4:
+        return luminance
+    relief = _axis_repeats(ex[..., 3])
+    return tuple(a or b for a, b in zip(luminance, relief))
+
+
+def _axis_repeats(image: np.ndarray) -> tuple[int, int]:
+    image = image - image.mean()
+    ac = np.fft.ifft2(np.abs(np.fft.fft2(image)) ** 2).real
     if ac[0, 0] <= 0:
         return 0, 0
     ac /= ac[0, 0]
@@ -34,8 +42,7 @@ def axis_periods(exemplar: np.ndarray) -> tuple[int, int]:
 
 
 def _period(line: np.ndarray) -> int:
-    half = len(line) // 2
-    lags = np.arange(MIN_PERIOD, half - 1)
+    lags = np.arange(MIN_PERIOD, len(line) // 4)
     if lags.size == 0:
         return 0
     peaks = lags[(line[lags] > line[lags - 1]) & (line[lags] >= line[lags + 1]) & (line[lags] >= PEAK_THRESHOLD)]
