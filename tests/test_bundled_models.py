@@ -53,8 +53,8 @@ def test_generates_periodic_textured_maps(name):
 
 
 PHOTO_MODELS = [n for n in MODELS if "--data" in read_manifest(bundled_models()[n])["training"]["command"]]
-STRUCTURED = {"stone_wall", "tiles", "cobblestones", "wood_veneer"}   # stone wall, tiles, paving, wood
-STOCHASTIC = {"bark", "rock_cliff", "sand_rocks", "grass", "rusty_metal"}  # bark, rock, ground, grass, rust
+STRUCTURED = {"stone_wall", "facade_tiles", "cobblestones", "wood_veneer"}  # stone wall, tiles, paving, wood
+STOCHASTIC = {"bark", "rock", "sand_rocks", "grass", "rusty_metal"}         # bark, rock, ground, grass, rust
 
 
 def test_the_library_has_eight_photo_trained_models_of_both_kinds():

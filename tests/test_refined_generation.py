@@ -76,10 +76,12 @@ def test_a_regular_exemplar_has_its_repeat_found_and_kept():
     assert axis_periods(exemplar) == (40, 24)
     assert axis_periods(np.random.default_rng(1).random((128, 128, 5))) == (0, 0)
     rng = np.random.default_rng(2)
-    blocks = rng.integers(0, 200, (8, 8, 2))
-    field = np.repeat(np.repeat(blocks, 16, 0), 16, 1) + np.stack([ys[:128, :128] % 16, xs[:128, :128] % 16], -1)
-    snapped = snap_to_lattice(field, (40, 24), (240, 240), periodic=False)
-    stretched = np.stack(np.meshgrid(lattice_positions(128, 40), lattice_positions(128, 24), indexing="ij"), -1)
+    blocks = rng.integers(0, 200, (16, 16, 2))
+    oy, ox = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    field = np.repeat(np.repeat(blocks, 16, 0), 16, 1) + np.stack([oy % 16, ox % 16], -1)
+    assert (snap_to_lattice(field[:128, :128], (40, 24), (240, 240), False)[..., 0] == field[:128, :128, 0]).all()
+    snapped = snap_to_lattice(field, (40, 24), (240, 240), periodic=False)  # 256 holds 6 and 10 repeats
+    stretched = np.stack(np.meshgrid(lattice_positions(256, 40), lattice_positions(256, 24), indexing="ij"), -1)
     offsets = snapped - stretched
     assert len(np.unique(offsets[..., 0] % 40)) == 1 and len(np.unique(offsets[..., 1] % 24)) == 1
     assert ((snapped >= 4) & (snapped < 236)).all()

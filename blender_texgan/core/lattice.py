@@ -14,6 +14,7 @@ import numpy as np
 MIN_PERIOD = 8          # shorter repeats are texture grain, not a layout
 PEAK_THRESHOLD = 0.5    # normalised autocorrelation a repeat must reach to count as a lattice
 FUNDAMENTAL_SHARE = 0.9  # the shortest repeat within this share of the strongest one is the lattice
+MIN_REPEATS = 4         # snap only outputs this many repeats wide: fewer would stretch tiles too far
 BORDER = 4              # snapped positions stay this far inside a non-periodic exemplar
 
 
@@ -67,15 +68,15 @@ def snap_to_lattice(coords: np.ndarray, periods: tuple[int, int], exemplar_shape
     Per axis with a period P: each pixel's offset o = c - position is moved to the nearest value
     congruent to the field's most common residue modulo P, and added to the stretched position of
     lattice_positions (so a whole number of tiles spans the output); the result is brought back
-    inside the exemplar by whole multiples of P, which keeps the residue. Axes with period 0 are
-    left alone.
+    inside the exemplar by whole multiples of P, which keeps the residue. Axes with period 0, or an
+    output less than MIN_REPEATS periods long (the stretch would show), are left alone.
     """
     out = np.array(coords, np.int64, copy=True)
     for axis, period in enumerate(periods):
         size = int(exemplar_shape[axis])
         lo, hi = (0, size) if periodic else (BORDER, size - BORDER)
         span = (hi - lo) // period * period if period else 0
-        if span < period or not period:
+        if span < period or not period or out.shape[axis] < MIN_REPEATS * period:
             continue
         shape = (-1, 1) if axis == 0 else (1, -1)
         position = np.arange(out.shape[axis]).reshape(shape)
