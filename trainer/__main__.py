@@ -86,6 +86,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     review = sub.add_parser("review", help="put what you saw on a model's contact sheet on its card")
     review.add_argument("model", type=Path, help="model file (.safetensors)")
     review.add_argument("text", help="one or two sentences, e.g. 'stones and mortar read well; rows wander'")
+    review.add_argument("--mode", choices=("refined", "random", "blend"), default=None,
+                        help="make this the model's default detail mode (when your eyes overrule the gate)")
 
     ev = sub.add_parser("eval", help="measure a model file: SWD ratio, seam ratio, diversity ratio")
     ev.add_argument("model", help="model file (.safetensors) or bundled model name")
@@ -188,7 +190,7 @@ def main(argv=None) -> int:
             return _eval(args)
         elif args.command == "review":
             from .export import set_review
-            print(set_review(args.model, args.text))
+            print(set_review(args.model, args.text, args.mode))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

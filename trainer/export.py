@@ -130,11 +130,20 @@ def measure_state(cfg, layout, state: dict, data, options: dict) -> dict:
     return metrics
 
 
-def set_review(path: Path, text: str) -> Path:
-    """Put what a person saw on the model's contact sheet on its card (weights and metrics unchanged)."""
+def set_review(path: Path, text: str, mode: str | None = None) -> Path:
+    """Put what a person saw on the model's contact sheet on its card (weights unchanged). `mode`
+    overrides the default detail mode the gate chose, when eyes and numbers disagree; the card's
+    metrics become that mode's, as measured at export."""
     from blender_texgan.core.modelfile import read_model_file
 
     model = read_model_file(path)
     manifest = dict(model.manifest, review=text.strip())
     manifest.pop("format_version", None)
+    if mode is not None:
+        quality = manifest.get("quality") or {}
+        measured = quality.get("baseline" if mode == "blend" else mode)
+        if model.exemplar is None or measured is None:
+            raise ExportError(f"'{path}' has no measured {mode} mode to choose")
+        manifest["exemplar"] = dict(manifest["exemplar"], default_mode=mode, default_by="review")
+        manifest["metrics"] = {**measured, "neural": manifest["metrics"].get("neural", {})}
     return write_model_file(path, model.tensors, manifest, exemplar=model.exemplar)
