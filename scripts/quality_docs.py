@@ -1,4 +1,4 @@
-"""docs/quality.md, docs/sheets/<model>.png and docs/ablation/<model>.png from the bundled models.
+"""The table in docs/quality.md, docs/sheets/<model>.png and docs/ablation/<model>.png from the bundled models.
 
 The table reads what `trainer export` measured (each mode and tiling and blending on the same held-out
 crops, in one run, stored in the manifest). The pictures are made here from each model's own exemplar:
@@ -8,7 +8,7 @@ crops, in one run, stored in the manifest). The pictures are made here from each
 * ablation: one albedo row per model: exemplar | neural only | refinement from a random start |
   neural + refinement | tiling and blending.
 
-    .venv/bin/python scripts/quality_docs.py [MODEL ...]
+    .venv/bin/python scripts/quality_docs.py [MODEL ...]      (pictures of the MODELs, or of all; the table of all)
 """
 from __future__ import annotations
 
@@ -53,21 +53,37 @@ def pictures(name: str) -> None:
 
 
 def table(names: list[str]) -> str:
+    """The ablation as Markdown: per model, every mode, tiling and blending, and real vs real (two
+    held-out sets of the photo: the noise floor of each structure measure), as measured at export."""
+    labels = {"neural": "neural only", "random": "random start", "refined": "neural + refinement",
+              "baseline": "tiling and blending"}
     lines = ["| model | method | " + " | ".join(label for _, label in METRICS) + " |",
              "|---|---|" + "---|" * len(METRICS)]
     for name in names:
         manifest = read_model_file(bundled_models()[name]).manifest
         quality = manifest.get("quality") or {}
         chosen = manifest.get("exemplar", {}).get("default_mode")
+        chosen = "baseline" if chosen == "blend" else chosen
         for method in (*COLUMNS, "baseline"):
-            if method not in quality:
-                continue
-            m = quality[method]
-            label = {"neural": "neural only", "random": "random start", "refined": "neural + refinement",
-                     "baseline": "tiling and blending"}[method] + (" (default)" if method == chosen else "")
-            cells = [f"{m[k]:.3f}" if k in m else "-" for k, _ in METRICS]
-            lines.append(f"| {name} | {label} | " + " | ".join(cells) + " |")
+            if method in quality:
+                m = quality[method]
+                cells = [f"{m[k]:.3f}" if k in m else "-" for k, _ in METRICS]
+                label = labels[method] + (" **(default)**" if method == chosen else "")
+                lines.append(f"| {name} | {label} | " + " | ".join(cells) + " |")
+        base = quality.get("baseline", {})
+        floor = [f"{base[k + '_real']:.3f}" if k + "_real" in base else "" for k, _ in METRICS]
+        lines.append(f"| {name} | *real vs real* | " + " | ".join(floor) + " |")
     return "\n".join(lines)
+
+
+def write_table() -> None:
+    """Replace the table between the markers of docs/quality.md."""
+    doc = DOCS / "quality.md"
+    text = doc.read_text()
+    start, end = "<!-- ablation table -->", "<!-- end of ablation table -->"
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    doc.write_text(f"{head}{start}\n{table(sorted(bundled_models()))}\n{end}{tail}")
 
 
 def main(argv: list[str]) -> int:
@@ -77,7 +93,7 @@ def main(argv: list[str]) -> int:
     for name in names:
         pictures(name)
         print(f"pictures of {name}", file=sys.stderr)
-    (DOCS / "quality_table.md").write_text(table(sorted(bundled_models())) + "\n")
+    write_table()
     return 0
 
 

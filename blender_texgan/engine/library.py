@@ -105,9 +105,11 @@ def _card(path: str, mtime_ns: int) -> tuple[str, ...]:
             metrics.get("diversity_ratio", float("nan"))))
     baseline = (m.get("quality") or {}).get("baseline") or {}
     shared = [k for k in ("bandpass_albedo", "coarse_swd") if k in metrics and baseline.get(k)]
-    if shared:
+    if shared:  # each floored at real-vs-real, the noise floor (as trainer.quality judges them)
+        floor = lambda m, k: max(m[k], m.get(f"{k}_real", 0.0))
         lines.append("Structure vs tiling and blending: " + ", ".join(
-            f"{k.replace('_', ' ')} {metrics[k] / baseline[k]:.2f}x" for k in shared) + " (lower is better)")
+            f"{k.replace('_', ' ')} {floor(metrics, k) / floor(baseline, k):.2f}x" for k in shared)
+            + " (lower is better)")
     if m.get("review"):
         lines.append(f"Looked at: {m['review']}")
     training = m.get("training") or {}
