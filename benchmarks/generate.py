@@ -1,6 +1,6 @@
 """Generation latency per engine, mode and size, peak memory, Blender-side overhead, GFLOP/s vs roofline.
 
-    .venv/bin/python benchmarks/generate.py [--model NAME] [--sizes 256,1024,4096] [--modes refined,neural]
+    .venv/bin/python benchmarks/generate.py [--model NAME] [--sizes 256,1024,4096] [--modes auto,neural]
 
 Targets (the quality issue): a full PBR set at 1024 in <= 2.0 s with numpy and <= 1.0 s with torch on
 the CPU, 4096 in <= 2 GB peak memory, a 256 Variations thumbnail in <= 0.2 s. Refined mode's first
@@ -100,7 +100,7 @@ def main() -> int:
     parser.add_argument("--model", default=None, help="model name or file (default: the add-on's default)")
     parser.add_argument("--sizes", default="256,1024,4096")
     parser.add_argument("--engines", default="torch,numpy")
-    parser.add_argument("--modes", default="refined,neural")
+    parser.add_argument("--modes", default="auto,neural")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--one", nargs=3, metavar=("ENGINE", "MODE", "SIZE"), help=argparse.SUPPRESS)
     parser.add_argument("--overhead", type=int, metavar="SIZE", help=argparse.SUPPRESS)
