@@ -43,9 +43,12 @@ def test_the_network_is_exactly_periodic(name, engine):
 @pytest.mark.parametrize("name", MODELS)
 def test_generates_periodic_textured_maps(name):
     sets = [generate(GenerationRequest(name, 256, seed=seed, engine="numpy"))[0] for seed in range(6)]
+    exemplar = read_model_file(bundled_models()[name]).exemplar
+    source_spread = {"albedo": exemplar[..., :3].std(), "height": exemplar[..., 3].std(),
+                     "roughness": exemplar[..., 4].std(), "normal": 0.02}
     for map_name in sets[0]:
-        for maps in sets:
-            assert maps[map_name].std() > 0.01, f"{name} {map_name} is flat"
+        for maps in sets:  # as varied as the photo's own map (a few sets have a near-constant roughness)
+            assert maps[map_name].std() > min(0.01, 0.5 * source_spread[map_name]), f"{name} {map_name} is flat"
     # One border line of one structured image can land on a stone edge (a ratio of 1.5 alone),
     # so average: a real seam puts every image at 3 or more.
     assert np.mean([seam_ratio(a) for maps in sets for a in maps.values()]) < 1.3, f"{name} has seams"

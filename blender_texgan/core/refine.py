@@ -740,8 +740,9 @@ def _blend_along(flat: np.ndarray, exemplar_shape: tuple[int, int], cy: np.ndarr
     same = sum((a == b).astype(np.float32) for a in reads for b in reads)  # n^2 * sum_k w_k^2
     mu = flat.mean(axis=0)
     gain = (n / np.sqrt(same))[:, None]
-    if preserve is not None:
-        gain = np.where(np.asarray(preserve, bool)[None, :], gain, np.float32(1.0))
+    varies = flat.max(axis=0) > flat.min(axis=0)  # a constant map stays exactly constant
+    keep = varies if preserve is None else varies & np.asarray(preserve, bool)
+    gain = np.where(keep[None, :], gain, np.float32(1.0))
     return mu + (acc / n - mu) * gain
 
 
