@@ -4,9 +4,9 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from scripts.panel_picture import Item, Layout
 
 from scripts import panel_picture
+from scripts.panel_picture import Item, Layout
 
 ADDON = "bl_ext.user_default.blender_texgan"
 
