@@ -122,7 +122,7 @@ def measure_state(cfg, layout, state: dict, data, options: dict) -> dict:
 
     from blender_texgan.engine.nets import build_generator
 
-    from .train import measure
+    from .sampling import measure
     ema = build_generator(cfg).eval()
     ema.load_state_dict(state["ema"])
     metrics = measure(ema, layout, data, options["crop"], 64, seed=12345, device=torch.device("cpu"))

@@ -9,7 +9,7 @@
     data.skipped           # "file (reason)" for every file that could not be used
     data.ignored           # extra images of texture sets (previews, ...) that were left out
 
-Files are grouped into sets by blender_texgan.core.paths (Poly Haven, ambientCG, Poliigon and
+Files are grouped into sets by blender_texgan.core.texture_names (Poly Haven, ambientCG, Poliigon and
 generic names); an image without a map tag is an albedo-only set of its own, so a folder holding a
 single photo works. Per set:
 
@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from blender_texgan.core.maps import stack_channels
-from blender_texgan.core.paths import IMAGE_EXTENSIONS, group_texture_sets, is_image_file
+from blender_texgan.core.texture_names import IMAGE_EXTENSIONS, group_texture_sets, is_image_file
 
 MIN_SIDE = 32
 DEFAULT_MAX_PIXELS = 8192 * 8192

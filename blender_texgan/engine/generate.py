@@ -158,12 +158,6 @@ def load_runner(path: Path, engine: str, device: str = "auto") -> Runner:
     return runner
 
 
-def load_generator(path: Path, device="cpu"):
-    """(ModelFile, torch module) for trainer tools such as eval."""
-    runner = load_runner(Path(path), "torch", str(device))
-    return runner.model, runner._net
-
-
 # ---------------------------------------------------------------- generation
 
 def check_resolution(resolution: int, scale: int) -> None:

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from blender_texgan.core.paths import classify_texture_file, group_texture_sets
+from blender_texgan.core.texture_names import classify_texture_file, group_texture_sets
 
 NAMES = [
     # Poly Haven
