@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 from blender_texgan.core.architecture import UPSAMPLING
+from blender_texgan.engine.devices import DEVICE_CHOICES
 
 from .data import DataError
 from .options import PATCH_SPACES
@@ -67,7 +68,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                        help="generator upsampling (nearest: sharper detail; bilinear: smoother, no cell grid)")
     train.add_argument("--periods", type=_float_list, help="periodic latent wave periods in latent cells, e.g. 2,4")
     train.add_argument("--no-augment", dest="augment", action="store_false", default=None)
-    train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    train.add_argument("--device", choices=DEVICE_CHOICES)
     train.add_argument("--dry-run", action="store_true", help="print the resolved options and exit")
     train.add_argument("--resume-with-changes", action="store_true",
                        help="resume a run although options that alter learning changed (recorded in log.jsonl)")
@@ -132,14 +133,14 @@ def _eval(args) -> int:
     from blender_texgan.engine.generate import resolve_model
 
     from .data import load_training_data
+    from .options import check_downsample
     from .quality import beats_baseline, compare_with_baseline, contact_sheet, model_samples
 
     path = resolve_model(args.model)
     model = read_model_file(path)
     training = model.manifest.get("training", {})
     downsample = args.downsample if args.downsample is not None else int(training.get("downsample", 1))
-    if not 0 <= downsample <= 16:
-        raise ValueError("--downsample must be between 1 and 16 (or 0: automatic)")
+    check_downsample(downsample)
     crop = int(model.manifest.get("native_tile_size", 128))
     if model.exemplar is not None:  # measured at the scale the model generates at: its exemplar's
         downsample = max(1, downsample // int(model.manifest["exemplar"].get("guide_scale", 1)))

@@ -78,6 +78,10 @@ def resolve_options(cli: dict, config: Path | None = None) -> TrainOptions:
     return opts
 
 
+def check_downsample(value: int) -> None:
+    _check(0 <= value <= 16, "--downsample must be between 1 and 16 (or 0: automatic)")
+
+
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ValueError(message)
@@ -111,7 +115,7 @@ def validate(opts: TrainOptions) -> None:
     _check(opts.device in DEVICE_CHOICES, f"device must be one of {', '.join(DEVICE_CHOICES)}")
     _check(opts.upsample in UPSAMPLING.values(), f"upsample must be one of {', '.join(UPSAMPLING.values())}")
     _check(opts.patch_space in PATCH_SPACES, f"patch_space must be one of {', '.join(PATCH_SPACES)}")
-    _check(0 <= opts.downsample <= 16, "--downsample must be between 1 and 16 (or 0: automatic)")
+    check_downsample(opts.downsample)
 
 
 # Options a resumed run may change: when to stop, save, sample and measure, and where it runs.

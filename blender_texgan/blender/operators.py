@@ -10,9 +10,10 @@ from ..core.modelfile import ModelFileError
 from ..core.options import MaterialOptions, mapping_scale, texture_file_name
 from ..core.prepare import PreparedMaps, prepare_maps
 from ..core.preview import shaded_preview
-from ..engine.generate import ENGINES, GenerationError, GenerationRequest, default_model_name, generate
+from ..engine.generate import GenerationError, GenerationRequest, default_model_name, generate
 from ..engine.jobs import DONE, FAILED, RUNNER, Job, modal_step
 from ..engine.library import import_model
+from ..engine.request import check_engine
 from .images import OutputError, image_from_png, saved_image, textures_folder
 from .materials import build_pbr_tree
 from .preferences import preferences, user_models_dir
@@ -91,9 +92,7 @@ def target_objects(context, active_name: str, target: str) -> list[bpy.types.Obj
 
 
 def status_text(job: Job) -> str:
-    eta = job.eta_seconds()
-    eta_text = f", about {eta:.0f} s left" if eta is not None else ""
-    return f"TexGAN: generating {job.progress * 100:.0f}%{eta_text} (Esc to cancel)"
+    return f"TexGAN: generating {job.progress_text()} (Esc to cancel)"
 
 
 class TEXGAN_OT_generate_material(bpy.types.Operator):
@@ -129,8 +128,7 @@ class TEXGAN_OT_generate_material(bpy.types.Operator):
         # The device setting is greyed out for the built-in engine, which runs on the CPU only.
         device = prefs.device if prefs and engine != "numpy" else "auto"
         python = bpy.path.abspath(prefs.python) if prefs and prefs.python else ""
-        if engine not in ENGINES:
-            raise GenerationError(f"Engine must be one of {', '.join(ENGINES)}, not '{engine}'.")
+        check_engine(engine)
         return GenerationRequest(self.model or default_model_name(), self.resolution, self.seed, device, engine,
                                  python, self.mode or "auto")
 

@@ -32,10 +32,8 @@ class TEXGAN_PT_generate(_SidebarPanel, bpy.types.Panel):
     bl_label = "TexGAN"
 
     def draw(self, context):
-        layout = self.layout
+        layout = split_layout(self.layout)
         settings = context.scene.texgan
-        layout.use_property_split = True
-        layout.use_property_decorate = False
         row = layout.row(align=True)
         row.prop(settings, "model")
         row.operator("texgan.import_model", text="", icon="IMPORT")
@@ -55,8 +53,7 @@ class TEXGAN_PT_generate(_SidebarPanel, bpy.types.Panel):
         layout.prop(settings, "mode")
         job = RUNNER.current
         if job is not None and job.active:
-            eta = job.eta_seconds()
-            text = f"{job.progress * 100:.0f}%" + (f", {eta:.0f} s left" if eta is not None else "")
+            text = job.progress_text()
             row = layout.row(align=True)
             row.progress(factor=job.progress, type="BAR", text=text)
             row.operator("texgan.cancel_generation", text="", icon="CANCEL")

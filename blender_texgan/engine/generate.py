@@ -27,6 +27,7 @@ from .request import (  # noqa: F401
     GenerationCancelled,
     GenerationError,
     GenerationRequest,
+    check_engine,
     check_seed,
 )
 from .tiled import Cancelled, receptive_halo, run_tiled
@@ -52,8 +53,9 @@ GPU_DEVICES = ("cuda", "mps")
 def pick_engine(name: str, device: str = "auto") -> str:
     """The engine that serves a request; a GPU device that cannot be had is an error, never a
     silent run on the CPU."""
-    if name not in ENGINES or name == "external":
-        raise GenerationError(f"Engine must be one of {', '.join(ENGINES)}, not '{name}'.")
+    check_engine(name)
+    if name == "external":  # served by engine.external, never picked here
+        raise GenerationError("The external engine runs in its own process; this Python picks torch or numpy.")
     if device in GPU_DEVICES:
         if name == "numpy":
             raise EngineUnavailable(f"The numpy engine runs on the CPU only; the {device} device needs "

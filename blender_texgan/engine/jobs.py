@@ -50,6 +50,11 @@ class Job:
         elapsed = time.perf_counter() - self.started
         return elapsed * (1.0 - self.progress) / self.progress
 
+    def progress_text(self) -> str:
+        """'42%, 3 s left': the one wording of progress the status bar and the panel share."""
+        eta = self.eta_seconds()
+        return f"{self.progress * 100:.0f}%" + (f", {eta:.0f} s left" if eta is not None else "")
+
     def wait(self, timeout: float | None = None) -> bool:
         if self._thread is not None:
             self._thread.join(timeout)

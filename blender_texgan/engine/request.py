@@ -45,3 +45,8 @@ MAX_SEED = 2 ** 32 - 1
 def check_seed(seed: int) -> None:
     if not 0 <= seed <= MAX_SEED:
         raise GenerationError(f"Seed must be between 0 and {MAX_SEED}, not {seed}.")
+
+
+def check_engine(name: str) -> None:
+    if name not in ENGINES:
+        raise GenerationError(f"Engine must be one of {', '.join(ENGINES)}, not '{name}'.")
