@@ -1,5 +1,5 @@
-"""python -m trainer {data,train,export,eval}: make data, train tileable PBR generators, export and
-measure models. Under torchrun, `train` runs DistributedDataParallel across the processes."""
+"""python -m trainer {data,train,export,review,eval}: make data, train tileable PBR generators, export,
+review and measure models. Under torchrun, `train` runs DistributedDataParallel across the processes."""
 from __future__ import annotations
 
 import argparse
@@ -26,10 +26,8 @@ def _float_list(text: str) -> list[float]:
     return [float(c) for c in text.split(",") if c]
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _data_command(sub) -> None:
+    """`data`: procedural PBR sets as PNG files."""
     data = sub.add_parser("data", help="write procedural PBR sets as PNG files")
     data.add_argument("--preset", choices=sorted(PRESETS), required=True)
     data.add_argument("--count", type=int, default=8, help="number of material sets")
@@ -37,6 +35,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     data.add_argument("--seed", type=int, default=0)
     data.add_argument("--out", type=Path, required=True, help="output folder")
 
+
+def _train_command(sub) -> None:
+    """`train`: every training option as a flag (see trainer.options)."""
     train = sub.add_parser("train", help="train a tileable generator (rerun to resume a run folder)")
     train.add_argument("--config", type=Path, help="TOML file of options; flags given here override it")
     src = train.add_mutually_exclusive_group()
@@ -73,6 +74,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     train.add_argument("--resume-with-changes", action="store_true",
                        help="resume a run although options that alter learning changed (recorded in log.jsonl)")
 
+
+def _export_command(sub) -> None:
+    """`export`: a run's generator and exemplar as a model file."""
     export = sub.add_parser("export", help="write a run's EMA generator as a .safetensors model file")
     export.add_argument("run", type=Path)
     export.add_argument("--out", type=Path, required=True, help="model file path (.safetensors)")
@@ -84,12 +88,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="credit line for the model card, e.g. the source's author and address (repeatable; "
                              "replaces the bare source names taken from the data)")
 
+
+def _review_command(sub) -> None:
+    """`review`: what a person saw, on the card."""
     review = sub.add_parser("review", help="put what you saw on a model's contact sheet on its card")
     review.add_argument("model", type=Path, help="model file (.safetensors)")
     review.add_argument("text", help="one or two sentences, e.g. 'stones and mortar read well; rows wander'")
     review.add_argument("--mode", choices=("refined", "random", "blend"), default=None,
                         help="make this the model's default detail mode (when your eyes overrule the gate)")
 
+
+def _eval_command(sub) -> None:
+    """`eval`: a model measured beside tiling and blending."""
     ev = sub.add_parser("eval", help="measure a model file: SWD ratio, seam ratio, diversity ratio")
     ev.add_argument("model", help="model file (.safetensors) or bundled model name")
     esrc = ev.add_mutually_exclusive_group(required=True)
@@ -105,6 +115,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="write a contact sheet PNG: exemplar | 4 samples | one tiled 2x2 | tiling and blending")
     ev.add_argument("--mode", choices=("auto", "refined", "neural", "random"), default="auto",
                     help="generation mode to measure (see python -m blender_texgan generate --help)")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_data_command, _train_command, _export_command, _review_command, _eval_command):
+        add(sub)
     return parser.parse_args(argv)
 
 

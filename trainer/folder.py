@@ -388,8 +388,8 @@ def _one_line_list(items: list[str], limit: int) -> str:
 def load_folder(folder: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> FolderData:
     """Every usable texture set under `folder` (searched recursively; a single file works too).
 
-    Warns once (TextureFolderWarning) listing every skipped or left-out file; raises
-    trainer.data.DataError (one sentence) when nothing is usable.
+    Warns once (TextureFolderWarning) listing every skipped or left-out file; raises DataError (one
+    sentence) when nothing is usable.
     """
     folder = Path(folder)
     if not folder.exists():
@@ -436,6 +436,12 @@ def load_folder(folder: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXE
     short = [os.path.basename(k) for k in keys]
     out.names = [s if short.count(s) == 1 else rel(k) for s, k in zip(short, keys)]
 
+    _report(folder, out)
+    return out
+
+
+def _report(folder: Path, out: FolderData) -> None:
+    """Nothing usable: one DataError sentence. Anything skipped or left out: one warning."""
     if not out.stacks:
         raise DataError(
             f"No usable textures in '{folder}': all {len(out.skipped)} image file(s) or set(s) were "
@@ -446,5 +452,4 @@ def load_folder(folder: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXE
             parts.append(f"skipped {len(out.skipped)}: {'; '.join(out.skipped)}")
         if out.ignored:
             parts.append(f"left out {len(out.ignored)}: {'; '.join(out.ignored)}")
-        warnings.warn(f"Texture folder '{folder}': " + " | ".join(parts), TextureFolderWarning, stacklevel=2)
-    return out
+        warnings.warn(f"Texture folder '{folder}': " + " | ".join(parts), TextureFolderWarning, stacklevel=3)
