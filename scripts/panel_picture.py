@@ -45,6 +45,8 @@ class Item:
     icon: str = ""
     icon_value: int = 0
     enabled: bool = True
+    idname: str = ""         # operators: which one
+    props: dict = field(default_factory=dict)  # operators: the properties draw() set
 
 
 @dataclass
@@ -98,15 +100,28 @@ class Layout:
         import bpy
         module, name = idname.split(".")
         label = getattr(bpy.ops, module).__getattr__(name).get_rna_type().name
-        self._leaf(Item("operator", text=label if text is None else text, icon=icon))
-        return _Settable()
+        item = self._leaf(Item("operator", text=label if text is None else text, icon=icon, idname=idname))
+        return _Settable(item)
 
     def prop(self, data, prop, text=None, icon="NONE", **_):
         self._leaf(resolve_prop(data, prop, text, self.use_property_split))
 
 
 class _Settable:
-    """Stands in for the operator properties that draw() fills in."""
+    """Stands in for the operator properties that draw() fills in, and records them on the item."""
+
+    def __init__(self, item: Item):
+        object.__setattr__(self, "_item", item)
+
+    def __setattr__(self, name, value):
+        self._item.props[name] = value
+
+
+def leaves(node) -> list[Item]:
+    """Every Item of a recorded layout, in drawing order."""
+    if isinstance(node, Item):
+        return [node]
+    return [leaf for child in node.children for leaf in leaves(child)]
 
 
 def resolve_prop(data, prop: str, text, split: bool) -> Item:

@@ -200,29 +200,18 @@ def test_mark_as_asset_with_a_shaded_preview(scene, tiny_model):
     assert px[..., :3].std() > 0.005 and px[..., :3].max() <= 1.0
 
 
-class _LayoutStub:
-    """Accepts any layout call, records labels and operator properties (panels can't draw headless)."""
-
-    def __init__(self, log):
-        self._log = log
-
-    def __getattr__(self, name):
-        def call(*args, **kwargs):
-            self._log.append((name, args, kwargs))
-            return _LayoutStub(self._log)
-        return call
-
-
 def test_panels_draw_without_errors_and_pass_the_model_to_the_operator(blender):
+    """Every panel draws headless against the README pictures' recording layout (scripts.panel_picture),
+    and Generate carries the chosen model and settings to the operator."""
+    from scripts.panel_picture import leaves, record
+
     bpy = blender
     panels = __import__(f"{MODULE}.blender.panels", fromlist=["classes"])
     for cls in panels.classes:
-        log = []
-        fake = type("FakePanel", (), {"layout": _LayoutStub(log)})()
-        cls.draw(fake, bpy.context)
-        assert log, cls.__name__
-    log = []
-    panels.TEXGAN_PT_generate.draw(type("P", (), {"layout": _LayoutStub(log)})(), bpy.context)
-    labels = [kw.get("text") for name, _, kw in log if name == "label"]
-    assert any(text and text.startswith("Maps: albedo") for text in labels)  # the model card
-    assert any(name == "operator" and args[0] == "texgan.generate_material" for name, args, _ in log)
+        assert leaves(record(cls.draw, bpy.context)), cls.__name__
+    items = leaves(record(panels.TEXGAN_PT_generate.draw, bpy.context))
+    assert any(i.kind == "label" and i.text.startswith("Maps: albedo") for i in items)  # the model card
+    generate = [i for i in items if i.kind == "operator" and i.idname == "texgan.generate_material"]
+    settings = bpy.context.scene.texgan
+    assert generate and generate[0].props["model"] == settings.model_argument()
+    assert generate[0].props["resolution"] == settings.resolution and generate[0].props["mode"] == settings.mode
