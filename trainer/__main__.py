@@ -8,22 +8,12 @@ import pickle
 import shlex
 import sys
 import warnings
+from dataclasses import fields
 from pathlib import Path
 
-from blender_texgan.core.architecture import UPSAMPLING
-from blender_texgan.engine.devices import DEVICE_CHOICES
-
 from .data import DataError
-from .options import PATCH_SPACES
+from .options import TrainOptions
 from .procedural import PRESETS
-
-
-def _int_list(text: str) -> list[int]:
-    return [int(c) for c in text.split(",") if c]
-
-
-def _float_list(text: str) -> list[float]:
-    return [float(c) for c in text.split(",") if c]
 
 
 def _data_command(sub) -> None:
@@ -36,40 +26,35 @@ def _data_command(sub) -> None:
     data.add_argument("--out", type=Path, required=True, help="output folder")
 
 
+_TYPES = {"int": int, "float": float, "str": str}
+
+
+def _help(name: str) -> str:
+    return next(f.metadata["help"] for f in fields(TrainOptions) if f.name == name)
+
+
+def _add_option(parser, f) -> None:
+    """One TrainOptions field as a flag: --name-with-dashes, typed by its annotation unless its
+    metadata says otherwise; default None, so that only flags given on the command line win."""
+    settings = dict(f.metadata)
+    flag = settings.pop("flag", "--" + f.name.replace("_", "-"))
+    if flag is None:
+        return
+    if "action" not in settings and "type" not in settings:
+        settings["type"] = _TYPES[str(f.type).split(" ")[0]]
+    parser.add_argument(flag, dest=f.name, default=None, **settings)
+
+
 def _train_command(sub) -> None:
     """`train`: every training option as a flag (see trainer.options)."""
     train = sub.add_parser("train", help="train a tileable generator (rerun to resume a run folder)")
     train.add_argument("--config", type=Path, help="TOML file of options; flags given here override it")
     src = train.add_mutually_exclusive_group()
-    src.add_argument("--preset", choices=sorted(PRESETS), help="procedural preset (default bricks)")
-    src.add_argument("--data", type=str, help="folder of textures (PBR sets matched by file-name tags)")
-    train.add_argument("--out", type=str, help="run folder, e.g. runs/bricks")
-    for flag, kind, text in [
-        ("--steps", int, "generator updates"),
-        ("--max-minutes", float, "stop, saved, after this many minutes of training (0: no limit)"), ("--batch", int, "images per step"),
-        ("--crop", int, "training crop side in pixels"), ("--seed", int, "random seed"),
-        ("--downsample", int, "the net's scale: shrink folder textures by this factor (default 0: automatic, "
-                               "4x coarser than the exemplar the model carries)"),
-        ("--lr-g", float, "generator learning rate"), ("--lr-d", float, "discriminator learning rate"),
-        ("--r1-gamma", float, "R1 penalty weight (0 disables)"), ("--ema-decay", float, "EMA decay"),
-        ("--local-channels", int, "latent local noise channels"),
-        ("--global-channels", int, "latent global noise channels (variants)"),
-        ("--d-width", int, "discriminator base width"),
-        ("--patch-loss", float, "weight of the sliced patch-distribution loss on the generator (0: off)"),
-        ("--pool-count", int, "procedural pool size"),
-        ("--pool-size", int, "procedural texture side"), ("--ckpt-every", int, "steps between checkpoints"),
-        ("--sample-every", int, "steps between sample grids"), ("--eval-every", int, "steps between metrics"),
-        ("--eval-count", int, "images per metric evaluation"), ("--keep", int, "checkpoints kept")]:
-        train.add_argument(flag, type=kind, help=text)
-    train.add_argument("--patch-space", choices=PATCH_SPACES,
-                       help="patch loss on raw pixels, or on Laplacian bands normalised per channel "
-                            "(fine detail of faint channels such as height counts too)")
-    train.add_argument("--channels", type=_int_list, help="generator widths per scale, e.g. 96,64,24,12,8")
-    train.add_argument("--upsample", choices=sorted(UPSAMPLING.values()),
-                       help="generator upsampling (nearest: sharper detail; bilinear: smoother, no cell grid)")
-    train.add_argument("--periods", type=_float_list, help="periodic latent wave periods in latent cells, e.g. 2,4")
-    train.add_argument("--no-augment", dest="augment", action="store_false", default=None)
-    train.add_argument("--device", choices=DEVICE_CHOICES)
+    src.add_argument("--preset", choices=sorted(PRESETS), help=_help("preset") + " (default bricks)")
+    src.add_argument("--data", type=str, help=_help("data"))
+    for f in fields(TrainOptions):
+        if f.name not in ("preset", "data"):
+            _add_option(train, f)
     train.add_argument("--dry-run", action="store_true", help="print the resolved options and exit")
     train.add_argument("--resume-with-changes", action="store_true",
                        help="resume a run although options that alter learning changed (recorded in log.jsonl)")

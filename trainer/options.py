@@ -11,40 +11,62 @@ from blender_texgan.engine.devices import DEVICE_CHOICES
 PATCH_SPACES = ("pixels", "bands")  # where the generator's sliced patch loss compares patches
 
 
+def int_list(text: str) -> list[int]:
+    return [int(c) for c in text.split(",") if c]
+
+
+def float_list(text: str) -> list[float]:
+    return [float(c) for c in text.split(",") if c]
+
+
+def option(default, help: str, **flag):
+    """A TrainOptions field: its default, and its command-line flag (help text, plus argparse settings
+    where the field's type alone does not say them). trainer.__main__ builds the flags from these."""
+    metadata = {"help": help, **flag}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass
 class TrainOptions:
-    out: str = ""                             # run folder (created; rerunning resumes it)
-    preset: str | None = "bricks"             # procedural preset, used when data is None
-    data: str | None = None                   # folder of textures; overrides preset
-    steps: int = 3000                         # generator updates
-    max_minutes: float = 0.0                  # stop (saved, exit 0) after this much training time (0: no limit)
-    batch: int = 8                            # images per step (per process under torchrun)
-    crop: int = 128                           # training crop side in pixels (multiple of the latent scale)
-    downsample: int = 0                       # the net's scale: shrink folder textures this much (0: auto)
-    lr_g: float = 2e-4                        # Adam learning rate, generator
-    lr_d: float = 2e-4                        # Adam learning rate, discriminator
-    r1_gamma: float = 0.01                    # R1 penalty weight on real images (0 disables; 0.1 stalls D on photos)
-    r1_every: int = 4                         # lazy regularisation interval
-    patch_loss: float = 10.0                  # weight of the sliced patch-distribution loss on G (0 disables)
-    patch_space: str = "pixels"               # that loss on raw "pixels" or on normalised Laplacian "bands"
-    augment: bool = True                      # DiffAugment (wrap-around roll, flip, brightness)
-    ema_decay: float = 0.995                  # EMA of generator weights (the EMA is exported)
-    seed: int = 0                             # seeds data, init and latents
-    pool_count: int = 32                      # procedural textures generated for the pool
-    pool_size: int = 256                      # side of each procedural texture
-    local_channels: int = 32                  # latent: i.i.d. noise channels per cell
-    global_channels: int = 8                  # latent: one vector per image (variants)
-    periods: list = field(default_factory=list)  # latent: periodic wave periods, in latent cells
-    channels: list = field(default_factory=lambda: [96, 64, 24, 12, 8])  # generator widths per scale
-    upsample: str = "nearest"                 # generator upsampling: nearest (sharper detail) or bilinear
-    d_width: int = 32                         # discriminator base width
-    ckpt_every: int = 250                     # steps between checkpoints
-    sample_every: int = 250                   # steps between 2x2-tiled sample grids
-    eval_every: int = 500                     # steps between metric evaluations (0: only at the end)
-    eval_count: int = 32                      # images per metric evaluation
-    keep: int = 3                             # checkpoints kept
-    device: str = "auto"                      # auto / cpu / cuda / mps
-    command: str = ""                         # the command line that started the run
+    out: str = option("", "run folder, e.g. runs/bricks (created; rerunning resumes it)")
+    preset: str | None = option("bricks", "procedural preset, used when there is no --data")
+    data: str | None = option(None, "folder of textures (PBR sets matched by file-name tags, or photos)")
+    steps: int = option(3000, "generator updates")
+    max_minutes: float = option(0.0, "stop, saved, after this many minutes of training (0: no limit)")
+    batch: int = option(8, "images per step (per process under torchrun)")
+    crop: int = option(128, "training crop side in pixels (a multiple of the latent scale)")
+    downsample: int = option(0, "the net's scale: shrink folder textures by this factor (0: automatic, 4x "
+                                "coarser than the exemplar the model carries)")
+    lr_g: float = option(2e-4, "Adam learning rate, generator")
+    lr_d: float = option(2e-4, "Adam learning rate, discriminator")
+    r1_gamma: float = option(0.01, "R1 penalty weight on real images (0 disables; 0.1 stalls D on photos)")
+    r1_every: int = option(4, "lazy R1 interval in steps")
+    patch_loss: float = option(10.0, "weight of the sliced patch-distribution loss on G (0 disables)")
+    patch_space: str = option("pixels", "patch loss on raw pixels, or on Laplacian bands normalised per channel "
+                                        "(fine detail of faint channels such as height counts too)",
+                              choices=PATCH_SPACES)
+    augment: bool = option(True, "turn DiffAugment off (wrap-around roll, flip, brightness)",
+                           flag="--no-augment", action="store_false")
+    ema_decay: float = option(0.995, "EMA decay of the generator weights (the EMA is exported)")
+    seed: int = option(0, "seeds data, init and latents")
+    pool_count: int = option(32, "procedural textures generated for the pool")
+    pool_size: int = option(256, "side of each procedural texture")
+    local_channels: int = option(32, "latent: i.i.d. noise channels per cell")
+    global_channels: int = option(8, "latent: channels of one vector per image (variants)")
+    periods: list = option([], "latent: periodic wave periods in latent cells, e.g. 2,4", type=float_list)
+    channels: list = option([96, 64, 24, 12, 8], "generator widths per scale, e.g. 96,64,24,12,8", type=int_list)
+    upsample: str = option("nearest", "generator upsampling (nearest: sharper detail; bilinear: smoother, "
+                                      "no cell grid)", choices=tuple(sorted(UPSAMPLING.values())))
+    d_width: int = option(32, "discriminator base width")
+    ckpt_every: int = option(250, "steps between checkpoints")
+    sample_every: int = option(250, "steps between 2x2-tiled sample grids")
+    eval_every: int = option(500, "steps between metric evaluations (0: only at the end)")
+    eval_count: int = option(32, "images per metric evaluation")
+    keep: int = option(3, "checkpoints kept")
+    device: str = option("auto", "torch device", choices=DEVICE_CHOICES)
+    command: str = option("", "the command line that started the run (recorded, not a flag)", flag=None)
 
 
 OPTION_NAMES = {f.name for f in fields(TrainOptions)}
