@@ -7,6 +7,7 @@ from dataclasses import fields
 from trainer.__main__ import parse_args
 from trainer.options import TrainOptions, resolve_options
 
+
 def test_every_option_but_the_command_has_a_flag_that_reaches_the_options():
     given = {"out": "runs/x", "steps": "7", "max_minutes": "2.5", "batch": "3", "crop": "64", "downsample": "2",
              "lr_g": "0.001", "lr_d": "0.002", "r1_gamma": "0.5", "r1_every": "2", "patch_loss": "1.5",
