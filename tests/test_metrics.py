@@ -9,9 +9,15 @@ import pytest
 
 from blender_texgan.core.maps import stack_channels
 from trainer import metrics as M
+from trainer.data import CropSampler, DataError
 from trainer.procedural import make_material, periodic_noise
 
 SIZE, COUNT = 32, 16
+
+
+def crops(stack, size: int, count: int, seed: int) -> np.ndarray:
+    """Crops inside one (C, H, W) stack, drawn as training and metric crops are (trainer.data.CropSampler)."""
+    return CropSampler([stack], size, seed=[seed], wrap=[False]).sample(count)
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +27,8 @@ def sets():
     other = stack_channels(make_material("bricks", 2, 192))
     train, held = M.holdout_split(tex, 0.25)
     rng = np.random.default_rng(0)
-    ref = M.random_crops(train, SIZE, COUNT, rng)
-    ref2 = M.random_crops(train, SIZE, COUNT, rng)
-    heldout = M.random_crops(held, SIZE, COUNT, rng)
+    ref, ref2, heldout, bricks = (crops(s, SIZE, COUNT, seed) for seed, s in enumerate((train, train, held, other)))
     noise = rng.uniform(0, 1, ref.shape).astype(np.float32)
-    bricks = M.random_crops(other, SIZE, COUNT, rng)
     # Mode collapse with shifts: one crop, circularly rolled by random offsets.
     collapsed = np.stack([np.roll(ref[0], tuple(rng.integers(0, SIZE, 2)), axis=(1, 2)) for _ in range(COUNT)])
     return {"ref": ref, "ref2": ref2, "heldout": heldout, "noise": noise, "bricks": bricks,
@@ -71,8 +74,7 @@ def test_seam_ratio_periodic_vs_cropped_smooth_field():
     assert M.seam_ratio_batch(periodic) == pytest.approx(1.0, abs=0.3)     # measured 1.0
     assert M.seam_ratio_batch(tex) == pytest.approx(1.0, abs=0.3)          # measured 1.0
     field = np.moveaxis(periodic_noise(rng, 256, beta=3.0, channels=3), -1, 0) * 0.1 + 0.5
-    crops = M.random_crops(field, 48, 8, rng)
-    assert M.seam_ratio_batch(crops) > 2.0                                  # measured 7.5
+    assert M.seam_ratio_batch(crops(field, 48, 8, 5)) > 2.0                 # measured 7.5
 
 
 def test_diversity_real_vs_collapsed_with_shifts(sets):
@@ -99,7 +101,7 @@ def test_evaluate_is_deterministic_and_json_safe(sets):
     assert a["swd_ratio"] > 3
 
 
-def test_holdout_split_and_random_crops():
+def test_holdout_split_and_crop_sampler():
     stack = np.arange(2 * 40 * 30, dtype=np.float32).reshape(2, 40, 30)
     train, held = M.holdout_split(stack, 0.25)
     assert train.shape == (2, 30, 30) and held.shape == (2, 10, 30)
@@ -107,21 +109,20 @@ def test_holdout_split_and_random_crops():
     with pytest.raises(ValueError):
         M.holdout_split(stack, 1.0)
 
-    crops = M.random_crops(held, 8, 20, np.random.default_rng(0))
-    assert crops.shape == (20, 2, 8, 8) and crops.dtype == np.float32
-    assert crops.min() >= held.min() and crops.max() <= held.max()   # never reaches the train rows
+    held_crops = CropSampler([held], 8, seed=0, wrap=[False]).sample(20)
+    assert held_crops.shape == (20, 2, 8, 8) and held_crops.dtype == np.float32
+    assert held_crops.min() >= held.min() and held_crops.max() <= held.max()   # never reaches the train rows
     # Every crop is a contiguous window of the stack.
-    for c in crops:
+    for c in held_crops:
         y, x = divmod(int(c[0, 0, 0]), 30)
         assert np.array_equal(c, stack[:, y:y + 8, x:x + 8])
-    again = M.random_crops(held, 8, 20, np.random.default_rng(0))
-    assert np.array_equal(crops, again)
+    assert np.array_equal(held_crops, CropSampler([held], 8, seed=0, wrap=[False]).sample(20))
 
-    wrapped = M.random_crops([stack, stack + 1e4], 16, 30, np.random.default_rng(1), wrap=True)
+    wrapped = CropSampler([stack, stack + 1e4], 16, seed=1, wrap=[True, True]).sample(30)
     assert wrapped.shape == (30, 2, 16, 16)
     assert (wrapped.max(axis=(1, 2, 3)) >= 1e4).any() and (wrapped.max(axis=(1, 2, 3)) < 1e4).any()
-    with pytest.raises(ValueError):
-        M.random_crops(held, 16, 1, np.random.default_rng(0))
+    with pytest.raises(DataError):  # every stack smaller than the crop
+        CropSampler([held], 16, seed=0, wrap=[False])
 
 
 def test_constant_real_channels_are_left_out():

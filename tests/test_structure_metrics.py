@@ -11,9 +11,10 @@ import pytest
 
 from blender_texgan.core.maps import stack_channels
 from trainer import metrics as M
+from trainer.data import CropSampler
 from trainer.procedural import make_material
 
-CROP, COUNT = 128, 16  # large crops: 4x shrunk they are still 32 px, so 7x7 patches cover whole bricks
+CROP, COUNT = 128, 32  # large crops: 4x shrunk they are still 32 px, so 7x7 patches cover whole bricks
 
 
 def block_shuffle(batch: np.ndarray, rng: np.random.Generator, block: int = 16) -> np.ndarray:
@@ -40,8 +41,8 @@ def sets():
     tex = stack_channels(make_material("bricks", 1, 1024))
     train, held = M.holdout_split(tex, 0.25)
     rng = np.random.default_rng(0)
-    ref, real = M.random_crops(train, CROP, COUNT, rng), M.random_crops(train, CROP, COUNT, rng)
-    heldout = M.random_crops(held, CROP, COUNT, rng)
+    ref, real, heldout = (CropSampler([s], CROP, seed=[i], wrap=[False]).sample(COUNT)
+                          for i, s in enumerate((train, train, held)))
     return {"ref": ref, "real": real, "heldout": heldout, "blur": M._blur(M._blur(real)),
             "noise": phase_noise(real, rng), "shuffled": block_shuffle(real, rng)}
 
@@ -78,7 +79,7 @@ def test_coarse_swd_sees_a_block_shuffle(sets):
     baseline = M.coarse_swd(ref, held)
     real = M.coarse_swd(sets["real"], held) / baseline
     shuffled = M.coarse_swd(sets["shuffled"], held) / baseline
-    # measured: real 1.29, shuffled 2.05; over other crop seeds real 0.7 - 1.3, shuffled/real >= 1.5
+    # measured (32 crops): real 1.62, shuffled 2.69; with 16 crops real-vs-real wandered 0.7 - 1.6
     assert 0.5 < real < 2.0
     assert shuffled > 1.3 * real
     assert M.shrink_images(ref).shape == (COUNT, 5, CROP // 4, CROP // 4)

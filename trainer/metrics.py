@@ -24,7 +24,7 @@ Structure-aware metrics, for textures whose stones, planks and mortar lines a ne
 * ``verbatim_copy_extent`` - side of the largest rigidly copied region of a coordinate field
   (exemplar-based synthesis): large values mean the output is a collage of big pasted pieces.
 
-Plus the data helpers ``holdout_split`` and ``random_crops`` to build the real sets.
+Plus the data helpers ``holdout_split`` and ``random_crop`` (trainer.data.CropSampler draws with it).
 """
 from __future__ import annotations
 
@@ -504,7 +504,7 @@ def holdout_split(stack: np.ndarray, fraction: float = 0.25) -> tuple[np.ndarray
     """Split a (C, H, W) exemplar into (train region, held-out region): the bottom rows are held out.
 
     round(H * fraction) rows (at least 1) go to the held-out region. Crops of the train region must
-    not wrap around vertically into it (use random_crops(..., wrap=False)).
+    not wrap around vertically into it (crop it with wrap=False).
     """
     stack = np.asarray(stack)
     if stack.ndim != 3:
@@ -527,23 +527,3 @@ def random_crop(stack: np.ndarray, size: int, rng: np.random.Generator, wrap: bo
         return stack[:, ((y + np.arange(size)) % h)[:, None], ((x + np.arange(size)) % w)[None, :]]
     y, x = int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1))
     return stack[:, y:y + size, x:x + size]
-
-
-def random_crops(stacks, size: int, count: int, rng: np.random.Generator, wrap: bool = False) -> np.ndarray:
-    """`count` random size x size crops -> (count, C, size, size) float32.
-
-    stacks: one (C, H, W) array or a sequence of them (each crop picks a stack uniformly). Crops lie
-    fully inside their stack, or, with wrap=True, start anywhere and wrap around (periodic stacks).
-    """
-    if isinstance(stacks, np.ndarray) and stacks.ndim == 3:
-        stacks = [stacks]
-    stacks = [np.asarray(s) for s in stacks]
-    if not stacks:
-        raise ValueError("no stacks to crop")
-    out = []
-    for _ in range(count):
-        s = stacks[int(rng.integers(len(stacks)))] if len(stacks) > 1 else stacks[0]
-        if not wrap and min(s.shape[1:]) < size:
-            raise ValueError(f"stack {s.shape[1]}x{s.shape[2]} is smaller than crop size {size}")
-        out.append(random_crop(s, size, rng, wrap))
-    return np.stack(out).astype(np.float32)
