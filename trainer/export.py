@@ -1,6 +1,8 @@
 """Run folder -> model file for the add-on (EMA generator weights + manifest with metrics)."""
 from __future__ import annotations
 
+import os
+import platform
 import sys
 from pathlib import Path
 
@@ -14,7 +16,6 @@ from blender_texgan.core.modelfile import write_model_file
 
 from .checkpoints import load_newest_good
 from .data import load_training_data
-from .train import machine_summary
 
 
 class ExportError(RuntimeError):
@@ -147,3 +148,12 @@ def set_review(path: Path, text: str, mode: str | None = None) -> Path:
         manifest["exemplar"] = dict(manifest["exemplar"], default_mode=mode, default_by="review")
         manifest["metrics"] = {**measured, "neural": manifest["metrics"].get("neural", {})}
     return write_model_file(path, model.tensors, manifest, exemplar=model.exemplar)
+
+
+def machine_summary() -> str:
+    """Where a model was trained, for its card."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPU threads, {gpu}, "
+            f"torch {torch.__version__}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 import signal
 import sys
 import threading
@@ -376,9 +375,3 @@ def _check_sync(G, world: int, main: bool, log) -> None:
         values = [g.item() for g in gathered]
         log.write(json.dumps({"world_size": world, "checksums": values,
                               "ranks_in_sync": all(v == values[0] for v in values)}) + "\n")
-
-
-def machine_summary() -> str:
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPU threads, {gpu}, "
-            f"torch {torch.__version__}")
