@@ -60,3 +60,16 @@ def complete_map_set(maps: dict[str, np.ndarray], normal_strength: float) -> Map
     maps = dict(maps)
     maps["normal"] = normal_from_height(maps["height"][..., 0], normal_strength)
     return {spec.name: np.clip(maps[spec.name], 0.0, 1.0).astype(np.float32) for spec in PBR_MAPS}
+
+
+def check_exemplar(exemplar, min_side: int, channels: int | None = None) -> np.ndarray:
+    """An exemplar stack as float32 (H, W, C), or a ValueError naming what is wrong with it:
+    not 3-D, the wrong channel count (when `channels` is given), a side under `min_side`, NaN."""
+    a = np.asarray(exemplar, np.float32)
+    if a.ndim != 3 or a.shape[2] < 1 or (channels is not None and a.shape[2] != channels):
+        raise ValueError(f"expected an (H, W, {channels or 'C'}) exemplar stack, got shape {a.shape}")
+    if min(a.shape[:2]) < min_side:
+        raise ValueError(f"exemplar of {a.shape[0]}x{a.shape[1]} px is too small (at least {min_side} a side)")
+    if not np.isfinite(a).all():
+        raise ValueError("exemplar holds NaN or infinite values")
+    return a

@@ -36,6 +36,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from .maps import check_exemplar
 from .tiling import looks_periodic
 
 APPEARANCE_DIMS = 8          # int8 appearance vector per exemplar pixel
@@ -169,18 +170,6 @@ def check_analysis(a: ExemplarAnalysis) -> None:
             raise ValueError(f"refinement tensor similar.{i}: bad shape, dtype or index")
         if valid.shape != (hl, wl) or valid.dtype != np.uint8 or not valid.any():
             raise ValueError(f"refinement tensor valid.{i}: bad shape or dtype, or no valid pixel")
-
-
-def _check_exemplar(exemplar) -> np.ndarray:
-    """The exemplar as float32 (h, w, C), or ValueError."""
-    a = np.asarray(exemplar, np.float32)
-    if a.ndim != 3 or a.shape[2] < 1:
-        raise ValueError(f"expected an (H, W, C) exemplar stack, got shape {a.shape}")
-    if min(a.shape[:2]) < 16:
-        raise ValueError(f"exemplar of {a.shape[0]}x{a.shape[1]} px is too small (at least 16 a side)")
-    if not np.isfinite(a).all():
-        raise ValueError("exemplar holds NaN or infinite values")
-    return a
 
 
 def default_levels(shape: tuple[int, int]) -> int:
@@ -342,7 +331,7 @@ def analyse(exemplar, levels: int | None = None, dims: int = APPEARANCE_DIMS, mi
     wrap either way, but a non-periodic exemplar's pyramid mirrors its borders and its border
     pixels are never chosen.
     """
-    ex = _check_exemplar(exemplar)
+    ex = check_exemplar(exemplar, 16)
     levels = levels or default_levels(ex.shape[:2])
     step = 2 ** (levels - 1)
     h, w = ex.shape[0] // step * step, ex.shape[1] // step * step

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .maps import GENERATED_CHANNEL_COUNT
+from .maps import GENERATED_CHANNEL_COUNT, check_exemplar
 
 LUT_SIZE = 1024
 GAUSS_RANGE = 4.0           # the lookup table spans N(0, 1) values in [-4, 4]; beyond clamps
@@ -75,18 +75,6 @@ class TilingBlendAnalysis:
         return self.gaussian.shape[0], self.gaussian.shape[1]
 
 
-def _check_exemplar(exemplar) -> np.ndarray:
-    """The exemplar as float32 (H, W, 5), or a ValueError naming what is wrong with it."""
-    a = np.asarray(exemplar, np.float32)
-    if a.ndim != 3 or a.shape[2] != GENERATED_CHANNEL_COUNT:
-        raise ValueError(f"expected an (H, W, {GENERATED_CHANNEL_COUNT}) exemplar stack, got shape {a.shape}")
-    if min(a.shape[:2]) < 4:
-        raise ValueError(f"exemplar of {a.shape[0]}x{a.shape[1]} px is too small (at least 4 a side)")
-    if not np.isfinite(a).all():
-        raise ValueError("exemplar holds NaN or infinite values")
-    return a
-
-
 def albedo_pca(albedo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(N, 3) colours -> (components (N, 3), mean (3,), basis (3, 3)) with colours = comp @ basis.T + mean."""
     x = albedo.astype(np.float64)
@@ -115,7 +103,7 @@ def gaussianise(values: np.ndarray, lut_size: int = LUT_SIZE) -> tuple[np.ndarra
 
 def analyse(exemplar, lut_size: int = LUT_SIZE) -> TilingBlendAnalysis:
     """Once per exemplar: (H, W, 5) stack in [0, 1] -> TilingBlendAnalysis (see the module doc)."""
-    a = _check_exemplar(exemplar)
+    a = check_exemplar(exemplar, 4, GENERATED_CHANNEL_COUNT)
     h, w, c = a.shape
     flat = a.reshape(-1, c)
     comps, pca_mean, basis = albedo_pca(flat[:, ALBEDO])

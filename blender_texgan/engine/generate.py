@@ -81,6 +81,8 @@ class Runner:
         self.engine = engine
         self.device = None
         self.exemplar = model.exemplar
+        self.exemplar_block = model.manifest.get("exemplar") or {}
+        self.exemplar_periodic = bool(self.exemplar_block.get("periodic", False))  # does it tile itself?
         self._analysis = None
         self._blend = None
         self._analysis_lock = threading.Lock()
@@ -115,8 +117,7 @@ class Runner:
         with self._analysis_lock:
             if self._analysis is None:
                 from ..core.refine import analyse
-                block = self.model.manifest["exemplar"]
-                self._analysis = analyse(self.exemplar, periodic=bool(block.get("periodic", False)))
+                self._analysis = analyse(self.exemplar, periodic=self.exemplar_periodic)
             return self._analysis
 
     @property
@@ -178,7 +179,7 @@ def pick_mode(mode: str, runner: Runner) -> str:
             raise GenerationError(f"Model '{runner.model.name}' carries no exemplar: it generates in neural mode only.")
         return "neural"
     if mode == "auto":  # the model's own choice, made when it was measured at export
-        return runner.model.manifest["exemplar"].get("default_mode", "refined")
+        return runner.exemplar_block.get("default_mode", "refined")
     return mode
 
 
@@ -233,9 +234,13 @@ def blended_maps(runner: Runner, resolution: int, seed: int) -> dict:
     yardstick, offered as a mode because it wins on some stochastic materials."""
     from ..core.tiling_blend import synthesize
 
-    stack = synthesize(runner.blend_analysis, resolution, resolution, seed)
-    block = runner.model.manifest["exemplar"]
-    return complete_map_set(split_channels(np.moveaxis(stack, -1, 0)), float(block["normal_strength"]))
+    return exemplar_maps(runner, synthesize(runner.blend_analysis, resolution, resolution, seed))
+
+
+def exemplar_maps(runner: Runner, stack: np.ndarray) -> dict:
+    """An (H, W, 5) stack in the exemplar's channels -> the MapSet, normals at the exemplar's strength."""
+    strength = float(runner.exemplar_block["normal_strength"])
+    return complete_map_set(split_channels(np.moveaxis(stack, -1, 0)), strength)
 
 
 def refined_maps(runner: Runner, resolution: int, seed: int, mode: str, progress, should_stop):
@@ -243,7 +248,7 @@ def refined_maps(runner: Runner, resolution: int, seed: int, mode: str, progress
     every map read through that one field. Returns (MapSet, coords)."""
     from ..core.refine import apply_field, synthesize
 
-    block = runner.model.manifest["exemplar"]
+    block = runner.exemplar_block
     guide = None
     if mode == "refined":
         scale = runner.cfg.scale
@@ -264,14 +269,13 @@ def refined_maps(runner: Runner, resolution: int, seed: int, mode: str, progress
     lattice = block.get("lattice") or [0, 0]
     if any(lattice):  # a regular texture: keep every patch on the tile lattice
         from ..core.lattice import snap_to_lattice
-        coords = snap_to_lattice(coords, tuple(lattice), runner.exemplar.shape[:2], bool(block.get("periodic", False)))
+        coords = snap_to_lattice(coords, tuple(lattice), runner.exemplar.shape[:2], runner.exemplar_periodic)
     # Roll by a seed-chosen offset: synthesis lays tiles on a grid that starts at pixel 0, so unrolled
     # the wrap border always falls on tile borders (seam ratio 1.12 on stone, 0.98 rolled). Still exact.
     coords = np.roll(coords, grid_offset(seed, min(FIELD_ROLL, resolution)), axis=(0, 1))
-    stack = apply_field(runner.exemplar, coords, soften=REFINE_SOFTEN, periodic=bool(block.get("periodic", False)),
+    stack = apply_field(runner.exemplar, coords, soften=REFINE_SOFTEN, periodic=runner.exemplar_periodic,
                         preserve=PRESERVE_CONTRAST)
-    maps = complete_map_set(split_channels(np.moveaxis(stack, -1, 0)), float(block["normal_strength"]))
-    return maps, coords
+    return exemplar_maps(runner, stack), coords
 
 
 # Blend patch borders over 5 pixels, keeping contrast (see core.refine.apply_field): hides the 4-px cut
