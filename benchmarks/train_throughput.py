@@ -20,10 +20,11 @@ import torch
 from torch import nn
 
 from blender_texgan.engine.nets import build_generator
+from trainer.checkpoints import latest_checkpoint, load_checkpoint
 from trainer.discriminator import PatchDiscriminator
 from trainer.metrics import QUALITY_BAR, meets_bar
 from trainer.options import TrainOptions, resolve_options
-from trainer.train import generator_config, latest_checkpoint, load_checkpoint, train
+from trainer.train import generator_config, train
 
 ROOT = Path(__file__).resolve().parent.parent
 

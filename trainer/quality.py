@@ -69,35 +69,31 @@ def score(fake: np.ndarray, fields: list, data: TrainingData, crop: int, seed: i
     return metrics
 
 
-def compare_with_baseline(model: str | Path, data: TrainingData, scale: int, count: int, seed: int,
-                          mode: str = "auto") -> dict[str, dict]:
-    """{"model": metrics, "baseline": metrics}, both against the same held-out crops."""
-    crop = metric_crop(data, scale)
-    exemplar = data.stacks[0]
-    fake, fields = model_samples(model, crop, count, seed, mode=mode)
-    base, base_fields = baseline_samples(exemplar, crop, count, seed)
-    shape = exemplar.shape[1:]
-    return {"model": score(fake, fields, data, crop, seed, shape),
-            "baseline": score(base, base_fields, data, crop, seed, shape), "crop": crop}
-
-
 QUALITY_COUNT = 16  # samples per mode at export
 MODES = ("neural", "random", "refined")
 
 
-def compare_modes(model: str | Path, data: TrainingData, scale: int, count: int, seed: int) -> dict[str, dict]:
-    """Metrics of every generation mode and of tiling and blending, on the same held-out crops
+def compare_modes(model: str | Path, data: TrainingData, scale: int, count: int, seed: int,
+                  modes: tuple[str, ...] = MODES) -> dict[str, dict]:
+    """Metrics of each generation mode and of tiling and blending, on the same held-out crops
     (the ablation: is the net earning its place?). Keys: the modes, "baseline", plus "crop"."""
     crop = metric_crop(data, scale)
     exemplar = data.stacks[0]
     shape = exemplar.shape[1:]
     out: dict = {"crop": crop}
-    for mode in MODES:
+    for mode in modes:
         fake, fields = model_samples(model, crop, count, seed, mode=mode)
         out[mode] = score(fake, fields, data, crop, seed, shape)
     base, base_fields = baseline_samples(exemplar, crop, count, seed)
     out["baseline"] = score(base, base_fields, data, crop, seed, shape)
     return out
+
+
+def compare_with_baseline(model: str | Path, data: TrainingData, scale: int, count: int, seed: int,
+                          mode: str = "auto") -> dict[str, dict]:
+    """{"model": metrics, "baseline": metrics, "crop": side}: one mode beside tiling and blending."""
+    result = compare_modes(model, data, scale, count, seed, modes=(mode,))
+    return {"model": result[mode], "baseline": result["baseline"], "crop": result["crop"]}
 
 
 def floored(metrics: dict, key: str) -> float:

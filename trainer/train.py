@@ -24,9 +24,8 @@ from blender_texgan.core.png import write_png
 from blender_texgan.engine.nets import build_generator
 
 from .augment import augment
-from .checkpoints import (  # noqa: F401
+from .checkpoints import (
     latest_checkpoint,
-    load_checkpoint,
     load_newest_good,
     remove_partial_files,
     save_checkpoint,
