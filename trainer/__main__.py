@@ -169,8 +169,46 @@ def _eval(args) -> int:
     return 0
 
 
+def _kind(argv: list[str]) -> tuple[str, list[str]]:
+    """`train --kind K ...` -> (K, argv without the flag); generator when not given."""
+    for i, arg in enumerate(argv):
+        if arg == "--kind" and i + 1 < len(argv):
+            return argv[i + 1], argv[:i] + argv[i + 2:]
+        if arg.startswith("--kind="):
+            return arg.split("=", 1)[1], argv[:i] + argv[i + 1:]
+    return "generator", argv
+
+
+KINDS = ("generator", "translator")
+
+
+def _translator_main(argv: list[str]) -> int:
+    """`train --kind translator` and `eval-translator`: photo -> maps networks (trainer.translator)."""
+    if argv[0] == "train":
+        from .translator import parse_options, train_translator
+        print(train_translator(parse_options(argv[1:])))
+        return 0
+    from .translator_eval import main as eval_main
+    return eval_main(argv[1:])
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    kind = "generator"
+    if argv[:1] == ["train"]:
+        kind, argv = _kind(argv)
+        if kind not in KINDS:
+            print(f"error: --kind must be one of {', '.join(KINDS)}, not {kind!r}", file=sys.stderr)
+            return 2
+    if kind == "translator" or argv[:1] == ["eval-translator"]:
+        try:
+            return _translator_main(argv)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except (ValueError, OSError, RuntimeError) as exc:
+            print(f"error: {one_line(exc)}", file=sys.stderr)
+            return 2
     args = parse_args(argv)
     from blender_texgan.core.modelfile import ModelFileError
     from blender_texgan.engine.generate import GenerationError

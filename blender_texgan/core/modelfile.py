@@ -18,12 +18,14 @@ import numpy as np
 from .architecture import config_from_manifest, param_shapes
 from .latent import LatentLayout
 from .maps import MAP_BY_NAME
+from .translator_arch import translator_config_from_manifest, unet_param_shapes
 
 FORMAT_VERSION = 1
 MANIFEST_KEY = "texgan_manifest"
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 MAX_FILE_BYTES = 2 * 1024 ** 3
-KINDS = ("generator",)  # vae / translator come later
+KINDS = ("generator", "translator")  # vae comes later
+TRANSLATOR_DIRECTIONS = ("photo_to_maps",)
 
 _DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "U8": np.dtype("u1"), "U16": np.dtype("<u2")}
 _DTYPE_NAMES = {v: k for k, v in _DTYPES.items()}
@@ -230,8 +232,15 @@ def _take_exemplar(manifest: dict, tensors: dict, fail) -> np.ndarray | None:
     return np.concatenate(parts, axis=-1)
 
 
+def expected_shapes(manifest: dict) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every weight the manifest's architecture has."""
+    if manifest["kind"] == "translator":
+        return unet_param_shapes(translator_config_from_manifest(manifest["architecture"]))
+    return param_shapes(config_from_manifest(manifest["architecture"]))
+
+
 def _check_against_architecture(manifest: dict, tensors: dict, fail) -> None:
-    expected = param_shapes(config_from_manifest(manifest["architecture"]))
+    expected = expected_shapes(manifest)
     missing = sorted(set(expected) - set(tensors))
     if missing:
         fail(f"is missing weights: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
@@ -257,24 +266,40 @@ def validate_manifest(manifest, path: str | os.PathLike = "<manifest>") -> None:
     if version != FORMAT_VERSION:
         fail(f"has format version {version!r}; this add-on reads version {FORMAT_VERSION} "
              "(update the add-on or re-export the model)")
-    for key in ("name", "kind", "architecture", "maps", "latent", "normal_strength"):
+    for key in ("name", "kind", "architecture", "maps"):
         if key not in manifest:
             fail(f"has no '{key}' in its manifest")
     if not isinstance(manifest["name"], str) or not manifest["name"].strip():
         fail("has an empty model name")
     if manifest["kind"] not in KINDS:
         fail(f"is a {manifest['kind']!r} model; this version runs {', '.join(KINDS)} models")
+    _validate_maps(manifest["maps"], fail)
+    if manifest["kind"] == "translator":
+        _validate_translator(manifest, fail)
+    else:
+        _validate_generator(manifest, fail)
+
+
+def _validate_translator(manifest: dict, fail) -> None:
+    try:
+        translator_config_from_manifest(manifest["architecture"])
+    except ValueError as exc:
+        fail(f"has {exc}")
+    block = manifest.get("translator")
+    if not isinstance(block, dict) or block.get("direction") not in TRANSLATOR_DIRECTIONS:
+        fail(f"is a translator without a known direction (expected one of {', '.join(TRANSLATOR_DIRECTIONS)})")
+    if manifest.get("exemplar") is not None:
+        fail("is a translator with an exemplar block (only generators carry exemplars)")
+
+
+def _validate_generator(manifest: dict, fail) -> None:
+    for key in ("latent", "normal_strength"):
+        if key not in manifest:
+            fail(f"has no '{key}' in its manifest")
     try:
         cfg = config_from_manifest(manifest["architecture"])
     except ValueError as exc:
         fail(f"has {exc}")
-    maps = manifest["maps"]
-    if not isinstance(maps, list) or not all(isinstance(m, dict) for m in maps):
-        fail("has a malformed map list")
-    for m in maps:
-        spec = MAP_BY_NAME.get(m.get("name"))
-        if spec is None or m.get("channels") != spec.channels or m.get("colorspace") != spec.colorspace:
-            fail(f"declares an unsupported map {m!r}")
     try:
         layout = LatentLayout.from_dict(manifest["latent"])
     except ValueError as exc:
@@ -285,6 +310,15 @@ def validate_manifest(manifest, path: str | os.PathLike = "<manifest>") -> None:
     strength = manifest["normal_strength"]
     if not isinstance(strength, (int, float)) or not math.isfinite(strength) or strength <= 0:
         fail("has an invalid normal_strength")
+
+
+def _validate_maps(maps, fail) -> None:
+    if not isinstance(maps, list) or not all(isinstance(m, dict) for m in maps):
+        fail("has a malformed map list")
+    for m in maps:
+        spec = MAP_BY_NAME.get(m.get("name"))
+        if spec is None or m.get("channels") != spec.channels or m.get("colorspace") != spec.colorspace:
+            fail(f"declares an unsupported map {m!r}")
 
 
 def _validate_exemplar_block(block, fail) -> None:

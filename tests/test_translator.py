@@ -1,0 +1,144 @@
+"""The photo -> maps translator: architecture, engines, tiling, model files, shading, training."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from blender_texgan.core.modelfile import ModelFileError, read_model_file, write_model_file
+from blender_texgan.core.tiling import looks_periodic
+from blender_texgan.core.translator_arch import UNetConfig, unet_param_shapes
+from blender_texgan.engine.numpy_unet import NumpyUNet
+from blender_texgan.engine.numpy_unet import finish_outputs as np_finish
+from blender_texgan.engine.translate import Translator, translate
+from blender_texgan.engine.translator_net import build_translator, finish_outputs
+from trainer.shading import turn
+from trainer.translator import export_translator
+
+SMALL = UNetConfig((8, 12, 16))
+
+
+def _net(cfg=SMALL, seed=0):
+    torch.manual_seed(seed)
+    net = build_translator(cfg).eval()
+    for p in net.parameters():  # weights big enough that every layer matters
+        p.data.normal_(0.0, 0.3)
+    return net
+
+
+def _model(tmp_path, cfg=SMALL):
+    path = export_translator(_net(cfg), cfg, tmp_path / "t.safetensors", "t", training={})
+    return read_model_file(path)
+
+
+def _smooth_noise(h, w, seed, periodic=True):
+    rng = np.random.default_rng(seed)
+    x = rng.random((h, w, 3)).astype(np.float32)
+    f = np.fft.fft2(x, axes=(0, 1)) * np.exp(-(np.fft.fftfreq(h)[:, None, None] ** 2
+                                              + np.fft.fftfreq(w)[None, :, None] ** 2) * 400)[..., :1]
+    x = np.fft.ifft2(f, axes=(0, 1)).real
+    x = (x - x.min()) / (x.max() - x.min())
+    return x.astype(np.float32) if periodic else x[: h - 7, : w - 5].astype(np.float32)
+
+
+def test_torch_module_matches_the_described_parameters():
+    for cfg in (SMALL, UNetConfig()):
+        assert {k: tuple(v.shape) for k, v in build_translator(cfg).state_dict().items()} == unet_param_shapes(cfg)
+
+
+def test_numpy_engine_matches_torch():
+    net = _net()
+    x = torch.rand(1, 3, 32, 48) - 0.5
+    with torch.no_grad():
+        ref = finish_outputs(net(x))[0].permute(1, 2, 0).numpy()
+    got = np_finish(NumpyUNet(SMALL, {k: v.numpy() for k, v in net.state_dict().items()})(x[0].permute(1, 2, 0).numpy()))
+    assert np.abs(ref - got).max() < 1e-4
+
+
+def test_periodic_photo_gives_periodic_maps_and_tiles_without_seams(tmp_path):
+    model = _model(tmp_path)
+    photo = _smooth_noise(96, 128, 1)
+    one = translate(Translator(model, "numpy"), photo, periodic=True, tile=10_000)
+    tiled = translate(Translator(model, "numpy"), photo, periodic=True, tile=32)
+    for name in one:
+        assert np.abs(one[name] - tiled[name]).max() < 1e-4, name  # tiles equal one pass
+        assert looks_periodic(one[name]), name
+    # A photo rolled by whole pooling cells gives the same maps, rolled.
+    rolled = translate(Translator(model, "numpy"), np.roll(photo, (8, 16), (0, 1)), periodic=True)
+    assert np.abs(np.roll(one["normal"], (8, 16), (0, 1)) - rolled["normal"]).max() < 1e-4
+
+
+def test_any_photo_size_runs_and_keeps_its_size(tmp_path):
+    model = _model(tmp_path)
+    photo = _smooth_noise(96, 128, 2, periodic=False)
+    maps = translate(Translator(model, "numpy"), photo, tile=32)
+    assert maps["albedo"].shape == photo.shape
+    assert maps["height"].shape == photo.shape[:2] + (1,)
+    n = maps["normal"] * 2 - 1
+    assert np.allclose(np.linalg.norm(n, axis=-1), 1.0, atol=1e-4) and (n[..., 2] > 0).all()
+    torch_maps = translate(Translator(model, "torch", "cpu"), photo, tile=32)
+    assert np.abs(torch_maps["normal"] - maps["normal"]).max() < 1e-3
+
+
+def test_translator_model_files_are_validated(tmp_path):
+    model = _model(tmp_path)
+    assert model.manifest["kind"] == "translator"
+    manifest = dict(model.manifest)
+    for broken, problem in [({**manifest, "translator": {}}, "direction"),
+                            ({**manifest, "architecture": {"name": "periodic_unet_v1", "config": {"channels": []}}},
+                             "channels"),
+                            ({**manifest, "architecture": {"name": "nope", "config": {}}}, "architecture")]:
+        with pytest.raises(ModelFileError, match=problem):
+            write_model_file(tmp_path / "b.safetensors", model.tensors, broken)
+    tensors = dict(model.tensors)
+    tensors.pop("head.bias")
+    path = write_model_file(tmp_path / "m.safetensors", tensors,
+                            {k: v for k, v in manifest.items() if k != "format_version"})
+    with pytest.raises(ModelFileError, match="missing weights: head.bias"):
+        read_model_file(path)
+
+
+def test_a_generator_is_not_taken_for_a_translator(tmp_path):
+    from blender_texgan.engine.library import bundled_models
+
+    generator = read_model_file(next(iter(bundled_models().values())))
+    with pytest.raises(ModelFileError, match="not a translator"):
+        Translator(generator, "numpy")
+
+
+def test_turning_a_crop_turns_its_normals_with_it():
+    from blender_texgan.core.normals import normal_from_height
+
+    h = _smooth_noise(32, 32, 3)[..., 0]
+    n = normal_from_height(h, 30.0) * 2 - 1
+    stack = torch.from_numpy(np.concatenate([np.zeros((32, 32, 3)), n, h[..., None], h[..., None]], -1)
+                             .transpose(2, 0, 1)[None].astype(np.float32))
+    for k in range(8):
+        t = turn(stack, k)[0].numpy()
+        expected = normal_from_height(t[6], 30.0) * 2 - 1
+        assert np.abs(expected - t[3:6].transpose(1, 2, 0)).max() < 1e-5, k
+
+
+@pytest.mark.slow
+def test_training_a_translator_from_a_folder_exports_a_loadable_model(tmp_path, capsys):
+    from trainer.__main__ import main
+
+    assert main(["data", "--preset", "bricks", "--count", "2", "--size", "96", "--out", str(tmp_path / "d")]) == 0
+    run = tmp_path / "run"
+    args = ["train", "--kind", "translator", "--data", str(tmp_path / "d"), "--out", str(run), "--steps", "6",
+            "--batch", "2", "--crop", "64", "--channels", "4,8,8", "--ckpt-every", "3", "--holdout", "bricks_001",
+            "--device", "cpu"]
+    assert main(args) == 0
+    model = read_model_file(run / "model.safetensors")
+    assert model.manifest["training"]["sets"] == ["bricks_000"]
+    assert model.manifest["training"]["holdout"] == ["bricks_001"]
+    assert json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"] == 6
+    # Rerunning with more steps resumes from the checkpoint.
+    assert main(args[:7] + ["--steps", "8"] + args[9:]) == 0
+    assert "resumed" in capsys.readouterr().out
+    assert read_model_file(run / "model.safetensors").manifest["training"]["steps"] == 8
+    assert main(["train", "--kind", "translator", "--data", str(tmp_path / "d"), "--out", str(run),
+                 "--crop", "50"]) == 2
+    assert main(["train", "--kind", "painter"]) == 2

@@ -1,0 +1,217 @@
+"""Training translators: photo -> albedo, normal, height and roughness (pix2pix-style).
+
+    python -m trainer train --kind translator --data ../shared/data/cc0 --out runs/photo2pbr \
+        [--holdout Bricks102,Rock058] [--steps 4000] [--max-minutes 10]
+
+Pairs are made on the fly: a crop of a PBR set, turned by a random square symmetry, rendered under
+a random light (trainer.shading) is the input; the crop's own maps are the target. Losses: L1 on
+albedo and roughness, 1 - cos on the normal, L1 on the mean-free height, plus a small adversarial
+term from a patch discriminator that sees (photo, maps) pairs, as pix2pix does. Sets named in
+--holdout are never seen (cross-validation by set). The run folder gets checkpoints (atomic;
+rerunning resumes), log.jsonl, and at the end model.safetensors.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from blender_texgan.core.maps import PBR_MAPS
+from blender_texgan.core.modelfile import write_model_file
+from blender_texgan.core.translator_arch import MIN_MEAN, PERIODIC_UNET_V1, UNetConfig, prepare_photo
+from blender_texgan.engine.devices import DEVICE_CHOICES, pick_device
+from blender_texgan.engine.translator_net import build_translator, finish_outputs
+
+from .checkpoints import latest_checkpoint, save_checkpoint
+from .discriminator import PatchDiscriminator
+from .pbr_sets import PbrSet, load_pbr_sets
+from .shading import random_lights, shade, turn
+
+BORDER = 16  # crop pixels left out of the losses: a crop's wrap-around edge is not real content
+
+
+@dataclass
+class TranslatorOptions:
+    data: str = ""
+    out: str = ""
+    holdout: list = field(default_factory=list)
+    steps: int = 4000
+    max_minutes: float = 0.0
+    batch: int = 8
+    crop: int = 256
+    max_side: int = 1024
+    channels: list = field(default_factory=lambda: [32, 64, 96, 128, 160])
+    lr: float = 2e-4
+    gan: float = 0.02
+    normal_weight: float = 4.0
+    ckpt_every: int = 500
+    seed: int = 0
+    device: str = "auto"
+
+
+def parse_options(argv) -> TranslatorOptions:
+    p = argparse.ArgumentParser(prog="python -m trainer train --kind translator", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="folder of PBR sets (each with an albedo and a normal map)")
+    p.add_argument("--out", required=True, help="run folder (created; rerunning resumes it)")
+    p.add_argument("--holdout", default="", help="comma-separated set names never trained on")
+    d = TranslatorOptions()
+    for name in ("steps", "batch", "crop", "max_side", "ckpt_every", "seed"):
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
+    for name in ("max_minutes", "lr", "gan", "normal_weight"):
+        p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
+    p.add_argument("--channels", default=",".join(map(str, d.channels)), help="U-Net widths per level")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    a = p.parse_args(argv)
+    opts = TranslatorOptions(**{k: v for k, v in vars(a).items() if k not in ("holdout", "channels")})
+    opts.holdout = [s for s in a.holdout.split(",") if s]
+    opts.channels = [int(c) for c in a.channels.split(",") if c]
+    if opts.crop % 2 ** (len(opts.channels) - 1) or opts.crop <= 2 * BORDER:
+        raise ValueError(f"--crop must be a multiple of {2 ** (len(opts.channels) - 1)} and over {2 * BORDER}")
+    for name in ("steps", "batch", "ckpt_every", "max_side"):
+        if getattr(opts, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    return opts
+
+
+def _stack(s: PbrSet, device) -> torch.Tensor:
+    """(1, 9, H, W): albedo 0:3, normal 3:6, height, roughness, ao."""
+    a = np.concatenate([s.albedo, s.normal, s.height[..., None], s.roughness[..., None], s.ao[..., None]], -1)
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None].float().to(device)
+
+
+class Pairs:
+    """Random (photo, target maps) pairs from a list of sets, on the training device."""
+
+    def __init__(self, sets: list[PbrSet], crop: int, device, seed: int):
+        self.stacks = [_stack(s, device) for s in sets]
+        self.weights = np.array([np.sqrt(st.shape[2] * st.shape[3]) for st in self.stacks])
+        self.weights /= self.weights.sum()
+        self.crop, self.device = crop, device
+        self.rng = np.random.default_rng(seed)
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        crops = []
+        for i in self.rng.choice(len(self.stacks), size=n, p=self.weights):
+            st = self.stacks[i]
+            h, w = st.shape[2:]
+            c = min(self.crop, h, w)
+            y, x = self.rng.integers(0, h - c + 1), self.rng.integers(0, w - c + 1)
+            part = st[:, :, y:y + c, x:x + c]
+            if c < self.crop:
+                part = F.interpolate(part, size=(self.crop, self.crop), mode="bilinear", align_corners=False)
+            crops.append(turn(part, int(self.rng.integers(8))))
+        maps = torch.cat(crops)
+        maps = torch.cat([maps[:, :3], F.normalize(maps[:, 3:6], dim=1), maps[:, 6:]], dim=1)
+        lights = random_lights(n, self.gen, self.device)
+        photo = shade(maps[:, :3], maps[:, 3:6], maps[:, 8:9], maps[:, 7:8], **lights)
+        return photo, maps[:, :8]
+
+
+def translator_losses(pred: torch.Tensor, target: torch.Tensor, normal_weight: float) -> dict[str, torch.Tensor]:
+    b = BORDER
+    p, t = pred[..., b:-b, b:-b], target[..., b:-b, b:-b]
+    hp, ht = p[:, 6:7], t[:, 6:7]
+    return {
+        "albedo": (p[:, :3] - t[:, :3]).abs().mean(),
+        "normal": normal_weight * (1.0 - (p[:, 3:6] * t[:, 3:6]).sum(1)).mean(),
+        "height": ((hp - hp.mean((2, 3), keepdim=True)) - (ht - ht.mean((2, 3), keepdim=True))).abs().mean(),
+        "roughness": (p[:, 7:8] - t[:, 7:8]).abs().mean(),
+    }
+
+
+def _net_input(photo: torch.Tensor) -> torch.Tensor:
+    return prepare_photo(photo, photo.mean((1, 2, 3), keepdim=True).clamp(min=MIN_MEAN))
+
+
+def _d_input(photo: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
+    return torch.cat([photo, maps[:, :3], maps[:, 3:6] * 0.5 + 0.5, maps[:, 6:8]], dim=1)
+
+
+def train_translator(opts: TranslatorOptions, log=print) -> Path:
+    run = Path(opts.out)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "options.json").write_text(json.dumps({"kind": "translator", **asdict(opts)}, indent=2))
+    device = pick_device(opts.device)
+    torch.manual_seed(opts.seed)
+    names = [n for n in _all_names(opts.data) if n not in opts.holdout]
+    sets = load_pbr_sets(opts.data, names, opts.max_side)
+    pairs = Pairs(sets, opts.crop, device, opts.seed)
+    cfg = UNetConfig(tuple(opts.channels))
+    G, D = build_translator(cfg).to(device), PatchDiscriminator(3 + 8, 32, 3).to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=opts.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=opts.lr, betas=(0.5, 0.999))
+    step, seconds = 0, 0.0
+    ckpt = latest_checkpoint(run)
+    if ckpt is not None:
+        state = torch.load(ckpt, map_location=device, weights_only=True)
+        G.load_state_dict(state["G"]), D.load_state_dict(state["D"])
+        opt_g.load_state_dict(state["opt_g"]), opt_d.load_state_dict(state["opt_d"])
+        step, seconds = int(state["step"]), float(state["seconds"])
+        log(f"resumed {run} at step {step}")
+
+    def save() -> None:
+        save_checkpoint(run, {"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(),
+                              "opt_d": opt_d.state_dict(), "step": step, "seconds": seconds}, step, keep=2)
+
+    started = time.perf_counter() - seconds
+    with open(run / "log.jsonl", "a") as logf:
+        while step < opts.steps:
+            photo, target = pairs.batch(opts.batch)
+            pred = finish_outputs(G(_net_input(photo)))
+            losses = translator_losses(pred, target, opts.normal_weight)
+            if opts.gan > 0:
+                losses["gan"] = opts.gan * F.softplus(-D(_d_input(photo, pred))).mean()
+            opt_g.zero_grad(set_to_none=True)
+            sum(losses.values()).backward()
+            opt_g.step()
+            if opts.gan > 0:
+                real, fake = D(_d_input(photo, target)), D(_d_input(photo, pred.detach()))
+                d_loss = F.softplus(-real).mean() + F.softplus(fake).mean()
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                opt_d.step()
+            step += 1
+            seconds = time.perf_counter() - started
+            if step % 50 == 0 or step == opts.steps:
+                row = {"step": step, "seconds": round(seconds, 1), **{k: round(v.item(), 5) for k, v in losses.items()}}
+                logf.write(json.dumps(row) + "\n")
+                logf.flush()
+                log(json.dumps(row))
+            if step % opts.ckpt_every == 0:
+                save()
+            if opts.max_minutes and seconds > opts.max_minutes * 60:
+                log(f"time budget of {opts.max_minutes} min reached at step {step}")
+                break
+    save()
+    out = export_translator(G, cfg, run / "model.safetensors", name=run.name,
+                            training={"sets": names, "holdout": opts.holdout, "steps": step,
+                                      "seconds": round(seconds, 1), "crop": opts.crop, "device": str(device)})
+    return out
+
+
+def _all_names(root: str) -> list[str]:
+    from .pbr_sets import find_pbr_sets
+
+    return sorted(find_pbr_sets(root))
+
+
+def export_translator(G, cfg: UNetConfig, path: Path, name: str, training: dict, metrics: dict | None = None,
+                      description: str = "") -> Path:
+    tensors = {k: v.detach().float().cpu().numpy() for k, v in G.state_dict().items()}
+    manifest = {
+        "name": name, "kind": "translator",
+        "architecture": {"name": PERIODIC_UNET_V1, "config": cfg.to_dict()},
+        "maps": [{"name": m.name, "channels": m.channels, "colorspace": m.colorspace} for m in PBR_MAPS],
+        "translator": {"direction": "photo_to_maps", "input": "photo (sRGB)"},
+        "training": training, "metrics": metrics or {}, "description": description,
+        "license": "CC0-1.0 training data (see the card's credits)",
+    }
+    return write_model_file(path, tensors, manifest)
