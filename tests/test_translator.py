@@ -9,7 +9,7 @@ import torch
 
 from blender_texgan.core.modelfile import ModelFileError, read_model_file, write_model_file
 from blender_texgan.core.tiling import looks_periodic
-from blender_texgan.core.translator_arch import UNetConfig, unet_param_shapes
+from blender_texgan.core.translator_arch import UNetConfig, light_direction, unet_param_shapes
 from blender_texgan.engine.numpy_unet import NumpyUNet
 from blender_texgan.engine.numpy_unet import finish_outputs as np_finish
 from blender_texgan.engine.translate import Translator, translate
@@ -50,7 +50,7 @@ def test_torch_module_matches_the_described_parameters():
 
 def test_numpy_engine_matches_torch():
     net = _net()
-    x = torch.rand(1, 3, 32, 48) - 0.5
+    x = torch.rand(1, 6, 32, 48) - 0.5
     with torch.no_grad():
         ref = finish_outputs(net(x))[0].permute(1, 2, 0).numpy()
     got = np_finish(NumpyUNet(SMALL, {k: v.numpy() for k, v in net.state_dict().items()})(x[0].permute(1, 2, 0).numpy()))
@@ -60,13 +60,14 @@ def test_numpy_engine_matches_torch():
 def test_periodic_photo_gives_periodic_maps_and_tiles_without_seams(tmp_path):
     model = _model(tmp_path)
     photo = _smooth_noise(96, 128, 1)
-    one = translate(Translator(model, "numpy"), photo, periodic=True, tile=10_000)
-    tiled = translate(Translator(model, "numpy"), photo, periodic=True, tile=32)
+    light = light_direction(30.0, 50.0)
+    one = translate(Translator(model, "numpy"), photo, periodic=True, light=light, tile=10_000)
+    tiled = translate(Translator(model, "numpy"), photo, periodic=True, light=light, tile=32)
     for name in one:
         assert np.abs(one[name] - tiled[name]).max() < 1e-4, name  # tiles equal one pass
         assert looks_periodic(one[name]), name
     # A photo rolled by whole pooling cells gives the same maps, rolled.
-    rolled = translate(Translator(model, "numpy"), np.roll(photo, (8, 16), (0, 1)), periodic=True)
+    rolled = translate(Translator(model, "numpy"), np.roll(photo, (8, 16), (0, 1)), periodic=True, light=light)
     assert np.abs(np.roll(one["normal"], (8, 16), (0, 1)) - rolled["normal"]).max() < 1e-4
 
 
@@ -79,7 +80,7 @@ def test_any_photo_size_runs_and_keeps_its_size(tmp_path):
     n = maps["normal"] * 2 - 1
     assert np.allclose(np.linalg.norm(n, axis=-1), 1.0, atol=1e-4) and (n[..., 2] > 0).all()
     torch_maps = translate(Translator(model, "torch", "cpu"), photo, tile=32)
-    assert np.abs(torch_maps["normal"] - maps["normal"]).max() < 1e-3
+    assert np.abs(torch_maps["normal"] - maps["normal"]).max() < 1e-3  # the same light was found
 
 
 def test_translator_model_files_are_validated(tmp_path):
@@ -142,3 +143,50 @@ def test_training_a_translator_from_a_folder_exports_a_loadable_model(tmp_path, 
     assert main(["train", "--kind", "translator", "--data", str(tmp_path / "d"), "--out", str(run),
                  "--crop", "50"]) == 2
     assert main(["train", "--kind", "painter"]) == 2
+
+
+def test_the_light_is_found_by_shading_the_maps_again(tmp_path):
+    """A stand-in translator that answers the same relief whatever light it is told: shading that
+    relief again explains the photo best under the light the photo was shaded with."""
+    from blender_texgan.core.normals import normal_from_height
+    from blender_texgan.core.translator_arch import CANDIDATE_LIGHTS, photo_scale, turn_image, turn_vectors
+    from blender_texgan.engine import translate as tr
+
+    h = _smooth_noise(64, 64, 4)[..., 0]
+    normal = normal_from_height(h, 40.0)
+    albedo = np.full((64, 64, 3), 0.6, np.float32)
+
+    class Known:
+        """Answers the true relief, turned as the photo it is given was turned."""
+        cfg = SMALL
+        photo = None
+
+        def raw(self, x):
+            scaled = self.photo * photo_scale(self.photo.mean()) - 0.5
+            k = next(k for k in range(8) if np.allclose(turn_image(scaled, k), x[..., :3], atol=1e-5))
+            n = turn_vectors(turn_image(normal * 2 - 1, k), k)
+            raw_n = n / n[..., 2:3] * 8.0  # finish_outputs maps (x, y, 8 - 1) back to this direction
+            raw_n[..., 2] = 8.0 - 1.0
+            logit = np.log(albedo / (1 - albedo))
+            return np.concatenate([logit, raw_n, np.zeros((64, 64, 2))], -1).astype(np.float32)
+
+    for truth in (CANDIDATE_LIGHTS[1], CANDIDATE_LIGHTS[6], CANDIDATE_LIGHTS[11]):
+        lin = albedo ** 2.2 * (0.2 + 0.8 * np.clip((normal * 2 - 1) @ truth, 0, None))[..., None]
+        photo = (lin ** (1 / 2.2)).astype(np.float32)
+        known = Known()
+        known.photo = photo
+        assert np.allclose(tr.estimate_light(known, photo), truth)
+
+
+def test_numpy_turns_agree_with_the_training_turns():
+    from blender_texgan.core.translator_arch import turn_image, turn_vectors, unturn_image, unturn_vectors
+
+    stack = np.random.default_rng(5).random((12, 10, 8)).astype(np.float32)
+    for k in range(8):
+        ref = turn(torch.from_numpy(stack.transpose(2, 0, 1).copy())[None], k)[0].numpy().transpose(1, 2, 0)
+        got = turn_image(stack, k).copy()
+        got[..., 3:6] = turn_vectors(got[..., 3:6], k)
+        assert np.allclose(ref, got), k
+        back = unturn_image(got, k).copy()
+        back[..., 3:6] = unturn_vectors(back[..., 3:6], k)
+        assert np.allclose(back, stack), k

@@ -36,22 +36,24 @@ def shade(albedo, normal, ao, roughness, light, colour, ambient, exposure, specu
     return (radiance * exposure.view(-1, 1, 1, 1)).clamp(1e-6, 1.0) ** (1.0 / 2.2)
 
 
-def random_lights(batch: int, generator: torch.Generator, device) -> dict[str, torch.Tensor]:
-    """Light direction, colour, ambient share and exposure for a batch of training photos."""
+def random_lights(batch: int, generator: torch.Generator, device, wedge_deg: float = 360.0) -> dict[str, torch.Tensor]:
+    """Light direction (azimuth within [0, wedge_deg] degrees), colour, ambient share and exposure
+    for a batch of training photos."""
     def uniform(lo: float, hi: float, *shape) -> torch.Tensor:
         return (lo + (hi - lo) * torch.rand(*(shape or (batch,)), generator=generator)).to(device)
 
-    light = light_directions(uniform(0.0, 2 * math.pi), uniform(math.radians(25), math.radians(80)))
+    light = light_directions(uniform(0.0, math.radians(wedge_deg)), uniform(math.radians(25), math.radians(80)))
     colour = 1.0 + uniform(-0.15, 0.15, batch, 3)
     return {"light": light, "colour": colour / colour.mean(1, keepdim=True),
             "ambient": uniform(0.1, 0.6), "exposure": uniform(0.7, 1.6)}
 
 
 def fixed_lights(device) -> list[dict[str, torch.Tensor]]:
-    """The four lights every measurement uses: 45 degrees up, from four diagonals, white, ambient 0.3."""
+    """The four lights every measurement uses: 45 degrees up, from 20, 110, 200 and 290 degrees (off
+    the grid of lights a translator tries), white, ambient 0.3."""
     out = []
     for k in range(4):
-        az = torch.tensor([math.radians(45 + 90 * k)])
+        az = torch.tensor([math.radians(20 + 90 * k)])
         out.append({"light": light_directions(az, torch.tensor([math.radians(45)])).to(device),
                     "colour": torch.ones(1, 3, device=device), "ambient": torch.tensor([0.3], device=device),
                     "exposure": torch.tensor([1.0], device=device)})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,14 +25,14 @@ import torch.nn.functional as F
 
 from blender_texgan.core.maps import PBR_MAPS
 from blender_texgan.core.modelfile import write_model_file
-from blender_texgan.core.translator_arch import MIN_MEAN, PERIODIC_UNET_V1, UNetConfig, prepare_photo
+from blender_texgan.core.translator_arch import MIN_MEAN, PERIODIC_UNET_V1, WEDGE_DEG, UNetConfig
 from blender_texgan.engine.devices import DEVICE_CHOICES, pick_device
 from blender_texgan.engine.translator_net import build_translator, finish_outputs
 
 from .checkpoints import latest_checkpoint, save_checkpoint
 from .discriminator import PatchDiscriminator
 from .pbr_sets import PbrSet, load_pbr_sets
-from .shading import random_lights, shade, turn
+from .shading import light_directions, random_lights, shade, turn
 
 BORDER = 16  # crop pixels left out of the losses: a crop's wrap-around edge is not real content
 
@@ -47,7 +48,7 @@ class TranslatorOptions:
     crop: int = 256
     max_side: int = 1024
     channels: list = field(default_factory=lambda: [32, 64, 96, 128, 160])
-    lr: float = 2e-4
+    lr: float = 1e-3
     gan: float = 0.02
     normal_weight: float = 4.0
     ckpt_every: int = 500
@@ -97,7 +98,8 @@ class Pairs:
         self.rng = np.random.default_rng(seed)
         self.gen = torch.Generator().manual_seed(seed)
 
-    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> photo (n, 3, crop, crop), target maps (n, 8, crop, crop), light (n, 3)."""
         crops = []
         for i in self.rng.choice(len(self.stacks), size=n, p=self.weights):
             st = self.stacks[i]
@@ -110,9 +112,17 @@ class Pairs:
             crops.append(turn(part, int(self.rng.integers(8))))
         maps = torch.cat(crops)
         maps = torch.cat([maps[:, :3], F.normalize(maps[:, 3:6], dim=1), maps[:, 6:]], dim=1)
-        lights = random_lights(n, self.gen, self.device)
+        lights = random_lights(n, self.gen, self.device, WEDGE_DEG)  # engine.translate turns photos into it
         photo = shade(maps[:, :3], maps[:, 3:6], maps[:, 8:9], maps[:, 7:8], **lights)
-        return photo, maps[:, :8]
+        return photo, maps[:, :8], self.told(lights["light"])
+
+    def told(self, light: torch.Tensor) -> torch.Tensor:
+        """The light the net is told: the true one moved by up to half the spacing of the candidate
+        lights it is given at inference (engine.translate.estimate_light)."""
+        n = light.shape[0]
+        az = torch.atan2(light[:, 1], light[:, 0]) + (torch.rand(n, generator=self.gen) - 0.5).to(light) * math.radians(45)
+        el = torch.asin(light[:, 2].clamp(-1, 1)) + (torch.rand(n, generator=self.gen) - 0.5).to(light) * math.radians(30)
+        return light_directions(az, el.clamp(math.radians(10), math.radians(89)))
 
 
 def translator_losses(pred: torch.Tensor, target: torch.Tensor, normal_weight: float) -> dict[str, torch.Tensor]:
@@ -127,8 +137,11 @@ def translator_losses(pred: torch.Tensor, target: torch.Tensor, normal_weight: f
     }
 
 
-def _net_input(photo: torch.Tensor) -> torch.Tensor:
-    return prepare_photo(photo, photo.mean((1, 2, 3), keepdim=True).clamp(min=MIN_MEAN))
+def net_input(photo: torch.Tensor, light: torch.Tensor) -> torch.Tensor:
+    """Batched torch twin of core.translator_arch.net_input: (B, 3, H, W) photo, (B, 3) light."""
+    scale = 0.5 / photo.mean((1, 2, 3), keepdim=True).clamp(min=MIN_MEAN)
+    planes = light.view(-1, 3, 1, 1).expand(-1, -1, *photo.shape[2:])
+    return torch.cat([photo * scale - 0.5, planes], dim=1)
 
 
 def _d_input(photo: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
@@ -146,7 +159,7 @@ def train_translator(opts: TranslatorOptions, log=print) -> Path:
     pairs = Pairs(sets, opts.crop, device, opts.seed)
     cfg = UNetConfig(tuple(opts.channels))
     G, D = build_translator(cfg).to(device), PatchDiscriminator(3 + 8, 32, 3).to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=opts.lr, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(G.parameters(), lr=opts.lr, betas=(0.9, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=opts.lr, betas=(0.5, 0.999))
     step, seconds = 0, 0.0
     ckpt = latest_checkpoint(run)
@@ -162,18 +175,26 @@ def train_translator(opts: TranslatorOptions, log=print) -> Path:
                               "opt_d": opt_d.state_dict(), "step": step, "seconds": seconds}, step, keep=2)
 
     started = time.perf_counter() - seconds
+    # bf16 on CUDA: the convolutions run several times faster; losses stay in float32.
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     with open(run / "log.jsonl", "a") as logf:
         while step < opts.steps:
-            photo, target = pairs.batch(opts.batch)
-            pred = finish_outputs(G(_net_input(photo)))
+            photo, target, light = pairs.batch(opts.batch)
+            for group in (*opt_g.param_groups, *opt_d.param_groups):
+                group["lr"] = learning_rate(opts, step, seconds)
+            with autocast:
+                pred = finish_outputs(G(net_input(photo, light)).float())
             losses = translator_losses(pred, target, opts.normal_weight)
             if opts.gan > 0:
-                losses["gan"] = opts.gan * F.softplus(-D(_d_input(photo, pred))).mean()
+                with autocast:
+                    losses["gan"] = opts.gan * F.softplus(-D(_d_input(photo, pred)).float()).mean()
             opt_g.zero_grad(set_to_none=True)
             sum(losses.values()).backward()
             opt_g.step()
             if opts.gan > 0:
-                real, fake = D(_d_input(photo, target)), D(_d_input(photo, pred.detach()))
+                with autocast:
+                    real = D(_d_input(photo, target)).float()
+                    fake = D(_d_input(photo, pred.detach())).float()
                 d_loss = F.softplus(-real).mean() + F.softplus(fake).mean()
                 opt_d.zero_grad(set_to_none=True)
                 d_loss.backward()
@@ -195,6 +216,14 @@ def train_translator(opts: TranslatorOptions, log=print) -> Path:
                             training={"sets": names, "holdout": opts.holdout, "steps": step,
                                       "seconds": round(seconds, 1), "crop": opts.crop, "device": str(device)})
     return out
+
+
+def learning_rate(opts: TranslatorOptions, step: int, seconds: float) -> float:
+    """Linear decay to a tenth over the run (its steps, or its time budget when that comes first)."""
+    done = step / opts.steps
+    if opts.max_minutes:
+        done = max(done, seconds / (opts.max_minutes * 60))
+    return opts.lr * (1.0 - 0.9 * min(done, 1.0))
 
 
 def _all_names(root: str) -> list[str]:

@@ -1,5 +1,11 @@
 """Run a translator model on a photo: photo -> albedo, normal, height and roughness maps.
 
+The net is told the light's direction, and only knows light from a 45-degree wedge of azimuths:
+the photo is turned by a symmetry of the square that brings its light there, and the maps are
+turned back (normal vectors with them). When the light is not known, it is found by analysis by
+synthesis: a crop of the photo is translated under each candidate light, the result is shaded
+again under that light, and the light whose shading best reproduces the crop wins.
+
 Large photos run in tiles whose offsets are multiples of the net's pooling grid, each read with a
 margin of the net's full context, so the tiled result equals one pass over the whole photo (no
 tile seams; a test checks it). A periodic photo wraps around (periodic maps come out); any other
@@ -13,7 +19,18 @@ import numpy as np
 
 from ..core.maps import MapSet
 from ..core.modelfile import ModelFile, ModelFileError
-from ..core.translator_arch import MIN_MEAN, OUTPUT_LAYOUT, prepare_photo, translator_config_from_manifest
+from ..core.translator_arch import (
+    CANDIDATE_LIGHTS,
+    OUTPUT_LAYOUT,
+    net_input,
+    photo_scale,
+    translator_config_from_manifest,
+    turn_image,
+    turn_vectors,
+    unturn_image,
+    unturn_vectors,
+    wedge_turn,
+)
 
 TILE = 512  # output pixels per tile side (the numpy engine's memory stays under ~1 GB)
 
@@ -76,15 +93,45 @@ def _padded(x: np.ndarray, periodic: bool, margin: int, multiple: int) -> tuple[
     return np.pad(x, pad, mode="wrap" if periodic else "symmetric"), top, left
 
 
-def translate(translator: Translator, photo: np.ndarray, *, periodic: bool = False, tile: int = TILE,
-              progress: Callable[[float], None] | None = None) -> MapSet:
-    """(H, W, 3) sRGB photo in [0, 1] -> MapSet of albedo, normal (encoded), height, roughness."""
-    photo = np.asarray(photo, np.float32)
-    if photo.ndim != 3 or photo.shape[2] != 3:
-        raise ValueError(f"a photo is (H, W, 3), not {photo.shape}")
-    cfg = translator.cfg
+LIGHT_CROP = 256  # side of the crop the light is estimated on
+
+
+def _shading_error(photo: np.ndarray, maps: MapSet, light: np.ndarray) -> float:
+    """How badly albedo * (ambient + direct * max(0, n.l)) reproduces the photo, ambient and direct
+    fitted by least squares (in linear light)."""
+    n = maps["normal"] * 2.0 - 1.0
+    lin_albedo = (maps["albedo"] ** 2.2).reshape(-1, 3)
+    ndl = np.clip(n.reshape(-1, 3) @ light, 0.0, None)[:, None]
+    target = (photo.reshape(-1, 3) ** 2.2)
+    A = np.stack([lin_albedo.ravel(), (lin_albedo * ndl).ravel()], 1)
+    coef, *_ = np.linalg.lstsq(A, target.ravel(), rcond=None)
+    return float(np.abs(A @ np.clip(coef, 0.0, None) - target.ravel()).mean())
+
+
+def estimate_light(translator: Translator, photo: np.ndarray) -> np.ndarray:
+    """The candidate light (core.translator_arch.CANDIDATE_LIGHTS) that explains the photo best."""
     h, w = photo.shape[:2]
-    x = prepare_photo(photo, max(float(photo.mean()), MIN_MEAN)).astype(np.float32)
+    side = min(LIGHT_CROP, h, w) // translator.cfg.multiple * translator.cfg.multiple
+    y, x = (h - side) // 2, (w - side) // 2
+    crop = photo[y:y + side, x:x + side]
+    scale = photo_scale(photo.mean())
+    b = min(16, side // 8)  # the crop's wrap-around edge is not real content
+    errors = []
+    for light in CANDIDATE_LIGHTS:
+        maps = _run(translator, crop, scale, light, periodic=True, tile=side)
+        inner = {k: v[b:-b, b:-b] for k, v in maps.items()}
+        errors.append(_shading_error(crop[b:-b, b:-b], inner, light))
+    return CANDIDATE_LIGHTS[int(np.argmin(errors))]
+
+
+def _run(translator: Translator, photo: np.ndarray, scale: float, light, *, periodic: bool, tile: int,
+         progress: Callable[[float], None] | None = None) -> MapSet:
+    """The net over the photo turned into the light wedge, tiled; maps turned back."""
+    k = wedge_turn(light)
+    cfg = translator.cfg
+    turned = turn_image(photo, k)
+    h, w = turned.shape[:2]
+    x = net_input(np.ascontiguousarray(turned), scale, turn_vectors(light, k))
     x, top, left = _padded(x, periodic, cfg.context, cfg.multiple)
     tile = max(cfg.multiple, tile // cfg.multiple * cfg.multiple)
     margin = -(-cfg.context // cfg.multiple) * cfg.multiple
@@ -101,4 +148,18 @@ def translate(translator: Translator, photo: np.ndarray, *, periodic: bool = Fal
             raw[y0:y0 + tile, x0:x0 + tile] = part[margin:margin + min(tile, H - y0), margin:margin + min(tile, W - x0)]
             if progress is not None:
                 progress((i + 1) / len(starts))
-    return _finish(raw[top:top + h, left:left + w])
+    maps = {name: np.ascontiguousarray(unturn_image(m, k)) for name, m in _finish(raw[top:top + h, left:left + w]).items()}
+    maps["normal"] = unturn_vectors(maps["normal"] * 2.0 - 1.0, k) * 0.5 + 0.5
+    return maps
+
+
+def translate(translator: Translator, photo: np.ndarray, *, periodic: bool = False, light=None,
+              tile: int = TILE, progress: Callable[[float], None] | None = None) -> MapSet:
+    """(H, W, 3) sRGB photo in [0, 1] -> MapSet of albedo, normal (encoded), height, roughness.
+    light: the light's direction (3,), OpenGL tangent space; None: estimated from the photo."""
+    photo = np.asarray(photo, np.float32)
+    if photo.ndim != 3 or photo.shape[2] != 3:
+        raise ValueError(f"a photo is (H, W, 3), not {photo.shape}")
+    if light is None:
+        light = estimate_light(translator, photo)
+    return _run(translator, photo, photo_scale(photo.mean()), light, periodic=periodic, tile=tile, progress=progress)
