@@ -234,7 +234,8 @@ def _all_names(root: str) -> list[str]:
 
 def export_translator(G, cfg: UNetConfig, path: Path, name: str, training: dict, metrics: dict | None = None,
                       description: str = "") -> Path:
-    tensors = {k: v.detach().float().cpu().numpy() for k, v in G.state_dict().items()}
+    # float16 on disk (half the size; the loader reads it back as float32)
+    tensors = {k: v.detach().half().cpu().numpy() for k, v in G.state_dict().items()}
     manifest = {
         "name": name, "kind": "translator",
         "architecture": {"name": PERIODIC_UNET_V1, "config": cfg.to_dict()},

@@ -108,8 +108,8 @@ def measure_photo(maps: dict, photo: np.ndarray, truth) -> dict[str, float]:
     }
 
 
-def rendered_photos(pbr, device="cpu") -> list[np.ndarray]:
-    """The set rendered under the four fixed lights, as (H, W, 3) sRGB arrays."""
+def rendered_photos(pbr, device="cpu") -> list[tuple[np.ndarray, np.ndarray]]:
+    """The set rendered under the four fixed lights: (photo (H, W, 3) sRGB, light (3,)) pairs."""
     import torch
 
     from .shading import fixed_lights, shade
@@ -121,17 +121,21 @@ def rendered_photos(pbr, device="cpu") -> list[np.ndarray]:
     out = []
     for light in fixed_lights(device):
         img = shade(t(pbr.albedo), t(pbr.normal), t(pbr.ao), t(pbr.roughness), **light)
-        out.append(img[0].permute(1, 2, 0).cpu().numpy())
+        out.append((img[0].permute(1, 2, 0).cpu().numpy(), light["light"][0].cpu().numpy()))
     return out
 
 
 def measure_set(translator, pbr, device="cpu") -> dict[str, float]:
-    """Mean of measure_photo over the set's four renders."""
-    from blender_texgan.engine.translate import translate
+    """Mean of measure_photo over the set's four renders, each translated with the light the
+    translator estimates (as a user gets it); light_deg: how far that estimate was off."""
+    from blender_texgan.engine.translate import estimate_light, translate
 
     rows = []
-    for photo in rendered_photos(pbr, device):
-        rows.append(measure_photo(translate(translator, photo, periodic=True), photo, pbr))
+    for photo, true_light in rendered_photos(pbr, device):
+        light = estimate_light(translator, photo)
+        row = measure_photo(translate(translator, photo, periodic=True, light=light), photo, pbr)
+        row["light_deg"] = float(np.degrees(np.arccos(np.clip(np.dot(light, true_light), -1, 1))))
+        rows.append(row)
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
