@@ -1,4 +1,8 @@
-"""Terminal entry: python -m blender_texgan generate --model NAME_OR_PATH --size N --seed S --out DIR"""
+"""Terminal entry:
+
+    python -m blender_texgan generate --model NAME_OR_PATH --size N --seed S --out DIR
+    python -m blender_texgan seamless IMAGE_OR_FOLDER --size N --out FILE_OR_DIR [--seed S] [--upscale 2]
+"""
 from __future__ import annotations
 
 import argparse
@@ -42,11 +46,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     gen.add_argument("--python", default="", metavar="PATH",
                      help="interpreter that runs --engine external (a Python with torch, e.g. with CUDA)")
     sub.add_parser("models", help="list bundled models")
+    seam = sub.add_parser("seamless", help="make a photo, or every image in a folder, tileable (PNG)")
+    seam.add_argument("image", type=Path, help="an image file, or a folder of images")
+    seam.add_argument("--size", type=int, default=1024,
+                      help="output side in pixels of the analysis scale: the photo's own scale for photos up "
+                           "to 1024 px long, 1/2 or 1/4 of it for larger ones (default: %(default)s)")
+    seam.add_argument("--out", type=Path, required=True,
+                      help="output .png file (one image) or folder (created if missing)")
+    seam.add_argument("--seed", type=int, default=0, help="another seed, another layout of the same photo")
+    seam.add_argument("--upscale", type=int, choices=(1, 2, 4), default=1,
+                      help="enlarge the result 2x or 4x, still tileable: real detail from a larger photo, "
+                           "else a synthesised finest octave")
+    seam.add_argument("--no-equalise", action="store_true",
+                      help="keep slow lighting trends (vignetting) instead of evening them out")
     return parser.parse_args(argv)
 
 
-def _progress(fraction: float) -> None:
-    print(f"\rgenerating {fraction * 100:5.1f}%", end="" if fraction < 1 else "\n", file=sys.stderr, flush=True)
+def _progress(fraction: float, label: str = "generating") -> None:
+    print(f"\r{label} {fraction * 100:5.1f}%", end="" if fraction < 1 else "\n", file=sys.stderr, flush=True)
 
 
 def check_name(name: str) -> str:
@@ -72,6 +89,8 @@ def main(argv=None) -> int:
         for name, path in bundled_models().items():
             print(f"{name}\t{path}")
         return 0
+    if args.command == "seamless":
+        return seamless_command(args)
     started = time.perf_counter()
     try:
         if args.engine == "external" and not args.python:
@@ -97,6 +116,85 @@ def main(argv=None) -> int:
         print(f"error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     print(f"generated {args.size}x{args.size} in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------- seamless
+
+def output_file(out: Path, source: Path, suffix: str) -> Path:
+    """Where one image's result goes: --out itself when it names a .png, else inside the folder --out."""
+    if out.suffix.lower() == ".png" and not out.is_dir():
+        if not out.parent.is_dir():
+            raise GenerationError(f"--out '{out}': its folder does not exist.")
+        return out
+    if out.suffix and not out.is_dir():
+        raise GenerationError(f"--out '{out}': only PNG is written; give a .png file or a folder.")
+    return prepare_output(out) / f"{source.stem}{suffix}.png"
+
+
+def seamless_one(path: Path, target: Path, args) -> list[Path]:
+    """Read one image, make it seamless, write it (16-bit when the source was): [the file written]."""
+    from .core.seamless import make_seamless
+    from .engine.image_files import load_image
+
+    loaded = load_image(path)
+    progress = (lambda f: _progress(f, "seamless")) if sys.stderr.isatty() and not args.image.is_dir() else None
+    out = make_seamless(loaded.pixels, args.size, seed=args.seed, equalise=not args.no_equalise,
+                        upscale=args.upscale, progress=progress)
+    return [write_png(target, out, bits=loaded.bits)]
+
+
+def seamless_command(args) -> int:
+    """python -m blender_texgan seamless: one image (exit 2 with one line when it cannot be used) or a
+    folder (every image, a progress bar, then the files skipped with a reason; exit 2 when none worked)."""
+    from .core.seamless import check_size
+    from .engine.image_files import PillowMissing, folder_files, reason, run_batch
+
+    started = time.perf_counter()
+    try:
+        check_seed(args.seed)
+        check_size(args.size, args.upscale)
+        if not args.image.exists():
+            raise GenerationError(f"'{args.image}' does not exist.")
+        if not args.image.is_dir():
+            target = output_file(args.out, args.image, "_seamless")
+            try:
+                print(seamless_one(args.image, target, args)[0])
+            except (PillowMissing, GenerationError):
+                raise
+            except Exception as exc:  # unreadable, too small, too large...: one line
+                raise GenerationError(f"{args.image.name}: {reason(exc, args.image)}") from None
+        else:
+            if args.out.suffix.lower() == ".png":
+                raise GenerationError(f"--out '{args.out}' names a file; a folder of images needs a folder.")
+            folder, names = prepare_output(args.out), set()
+
+            def one(path: Path) -> list[Path]:
+                name = f"{path.stem}_seamless.png"
+                name = name if name not in names else f"{path.stem}_{path.suffix[1:]}_seamless.png"
+                names.add(name)
+                return seamless_one(path, folder / name, args)
+
+            done, skipped = run_batch(folder_files(args.image), one, "seamless")
+            for path in done:
+                print(path)
+            if skipped:
+                print(f"skipped {len(skipped)} file(s):", file=sys.stderr)
+                for line in skipped:
+                    print(f"  {line}", file=sys.stderr)
+            if not done:
+                raise GenerationError(f"no image in '{args.image}' could be made seamless.")
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except (ValueError, GenerationError, PillowMissing) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f" '{exc.filename}'" if exc.filename else ""
+        print(f"error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0
 
 

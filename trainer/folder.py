@@ -40,9 +40,10 @@ import numpy as np
 
 from blender_texgan.core.maps import stack_channels
 from blender_texgan.core.texture_names import IMAGE_EXTENSIONS, group_texture_sets, is_image_file
+from blender_texgan.engine.image_files import DEFAULT_MAX_PIXELS, MIN_SIDE, SkipFile, read_image  # noqa: F401
+from blender_texgan.engine.image_files import reason as _reason
+from blender_texgan.engine.image_files import to_array as _to_array  # noqa: F401
 
-MIN_SIDE = 32
-DEFAULT_MAX_PIXELS = 8192 * 8192
 PERIODIC_THRESHOLD = 0.5
 _MAX_SLOPE = 10.0  # normals flatter than this are trusted; steeper ones are clamped (nz >= 0.1)
 
@@ -53,10 +54,6 @@ class DataError(RuntimeError):
 
 class TextureFolderWarning(UserWarning):
     """Files of a texture folder that were skipped or left out (one warning per load_folder call)."""
-
-
-class SkipFile(Exception):
-    """A file that cannot be used; str() is the reason."""
 
 
 @dataclass
@@ -85,81 +82,7 @@ class FolderData:
 
 
 # ---------------------------------------------------------------- reading one image
-
-def _reason(exc: BaseException, path: Path, max_pixels: int) -> str:
-    from PIL import Image, UnidentifiedImageError
-
-    if isinstance(exc, SkipFile):
-        text = str(exc)
-    elif isinstance(exc, Image.DecompressionBombError):
-        text = f"larger than max_pixels={max_pixels}"
-    elif isinstance(exc, UnidentifiedImageError):
-        if path.suffix.lower() in (".exr", ".hdr"):
-            text = f"{path.suffix[1:].upper()} is not supported; save it as a 16-bit PNG or TIFF"
-        else:
-            text = "not an image Pillow can read"
-    elif isinstance(exc, (OSError, SyntaxError)) and ("truncated" in str(exc) or "broken" in str(exc)
-                                                       or isinstance(exc, SyntaxError)):
-        text = "truncated or corrupt image"
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    text = " ".join(text.split())  # one line, always
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _to_array(im) -> np.ndarray:
-    """Loaded PIL image -> float32 (H, W, 1 or 3) in [0, 1]."""
-    mode = im.mode
-    if mode.startswith("I;16"):
-        a = np.asarray(im).astype(np.float32) / 65535.0
-    elif mode == "I":  # 16-bit PNGs on some Pillow versions; 32-bit integer TIFFs
-        a = np.asarray(im).astype(np.float64)
-        a = (a / (65535.0 if a.max(initial=0) <= 65535 else 4294967295.0)).astype(np.float32)
-    elif mode == "F":
-        a = np.nan_to_num(np.asarray(im, np.float32))
-        lo, hi = float(a.min()), float(a.max())
-        if lo < 0.0 or hi > 1.0:  # float height in scene units: rescale
-            a = (a - lo) / (hi - lo) if hi > lo else np.full_like(a, 0.5)
-    elif mode in ("1", "L", "LA", "La"):
-        a = np.asarray(im.convert("L"), np.float32) / 255.0
-    else:  # RGB, RGBA, RGBX, P, PA, CMYK, YCbCr, LAB, ...: alpha is dropped
-        a = np.asarray(im.convert("RGB"), np.float32) / 255.0
-    if a.ndim == 2:
-        a = a[..., None]
-    return np.clip(a, 0.0, 1.0)
-
-
-def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS,
-               min_side: int = MIN_SIDE) -> np.ndarray:
-    """One image file -> float32 (H, W, C) in [0, 1], C = 1 (grey) or 3 (colour).
-
-    The pixel count is checked from the header, before anything is decoded: images over
-    max_pixels raise PIL.Image.DecompressionBombError or SkipFile; images with a side under
-    min_side raise SkipFile; truncated files raise OSError; non-images UnidentifiedImageError.
-    """
-    from PIL import Image, ImageOps
-
-    old_limit = Image.MAX_IMAGE_PIXELS
-    try:
-        Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow errors from 2x this, warns from 1x; we check 1x
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(path)
-    finally:
-        Image.MAX_IMAGE_PIXELS = old_limit
-    with im:
-        w, h = im.size
-        if w * h > max_pixels:
-            raise SkipFile(f"too large: {w}x{h} px is over max_pixels={max_pixels}")
-        if min(w, h) < min_side:
-            raise SkipFile(f"too small: {w}x{h} px, need at least {min_side} a side")
-        im.load()
-        try:
-            im = ImageOps.exif_transpose(im)  # phone photos
-        except Exception:  # a broken EXIF block is no reason to drop the pixels
-            pass
-        return _to_array(im)
-
+# (blender_texgan.engine.image_files: read_image, the reasons files are skipped, SkipFile)
 
 def _rgb(a: np.ndarray) -> np.ndarray:
     return np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a

@@ -59,6 +59,10 @@ MASK32 = 0xFFFFFFFF
 # side; one correction pass scored as well as two.
 PASSES, JITTER, COHERENCE, PATCH, GUIDE_WEIGHT = 1, 0.2, 8.0, 0.2, 1.0
 SALT_INIT, SALT_JITTER, SALT_POOL = 1, 2, 3
+# Reading maps through a field: blend patch borders over 2 * SOFTEN + 1 pixels, keeping contrast (see
+# apply_field): hides the 4-px cut steps that soften=0 shows at 2x zoom; band-pass albedo on stone 0.065
+# unsoftened, 0.048 (baseline 0.066). Shared by the generator and the photo tools (core.seamless).
+SOFTEN = 2
 
 # The matched neighbourhood: 3x3 appearance vectors, the centre first (ties keep the current pixel).
 OFFSETS = ((0, 0), (-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))

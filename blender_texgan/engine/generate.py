@@ -16,6 +16,7 @@ from ..core.architecture import config_from_manifest
 from ..core.latent import LatentLayout, grid_offset, seed_latent
 from ..core.maps import GENERATED_CHANNELS, complete_map_set, split_channels
 from ..core.modelfile import ModelFile, ModelFileError, read_model_file
+from ..core.refine import SOFTEN
 from .library import DEFAULT_MODEL, MODELS_DIR, bundled_models, default_model_name, resolve_model  # noqa: F401
 from .request import (  # noqa: F401
     ENGINES,
@@ -180,6 +181,9 @@ def pick_mode(mode: str, runner: Runner) -> str:
         return "neural"
     if mode == "auto":  # the model's own choice, made when it was measured at export
         return runner.exemplar_block.get("default_mode", "refined")
+    if mode in ("neural", "refined") and runner.model.manifest.get("network") == "none":  # engine.photo_model
+        raise GenerationError(f"Model '{runner.model.name}' was made from a photo and has no trained network: "
+                              "choose Exemplar Only or Tiling and Blending.")
     return mode
 
 
@@ -278,9 +282,7 @@ def refined_maps(runner: Runner, resolution: int, seed: int, mode: str, progress
     return exemplar_maps(runner, stack), coords
 
 
-# Blend patch borders over 5 pixels, keeping contrast (see core.refine.apply_field): hides the 4-px cut
-# steps that soften=0 shows at 2x zoom; band-pass albedo on stone 0.065 unsoftened, 0.048 (baseline 0.066).
-REFINE_SOFTEN = 2
+REFINE_SOFTEN = SOFTEN  # patch-border blend radius: core.refine.SOFTEN (measured there)
 # Contrast-preserving seams for albedo and roughness; height seams are plain means (smooth, no halo).
 PRESERVE_CONTRAST = np.array([name != "height" for name, count in GENERATED_CHANNELS for _ in range(count)])
 FIELD_ROLL = 64  # the refined field is rolled by up to this many pixels (see refined_maps)

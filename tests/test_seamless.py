@@ -1,0 +1,299 @@
+"""Make seamless and tileable upscale (core.seamless, core.upscale), the image reader and batch driver
+(engine.image_files) and the `seamless` command: outputs tile exactly and stay close to the photo;
+every bad input gives one line. Small images only: the whole file runs in seconds."""
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from blender_texgan.__main__ import main
+from blender_texgan.core.png import write_png
+from blender_texgan.core.seamless import (
+    MIN_SIDE,
+    equalise_lighting,
+    make_seamless,
+    prepare_photo,
+    render,
+    seamless_field,
+)
+from blender_texgan.core.tiling import looks_periodic, seam_ratio
+from blender_texgan.core.upscale import finest_band, periodic_resize, phase_seam_ratio, upscale_through_field
+from blender_texgan.engine.image_files import load_image, run_batch
+from trainer.metrics import swd_ratio
+
+ROOT = Path(__file__).resolve().parent.parent
+GRAVEL = ROOT / "benchmarks" / "data" / "skimage" / "gravel.png"  # CC0, scikit-image's sample
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    """A 128 px crop of a real photo that does not tile (seam ratio about 2.4)."""
+    return (np.asarray(Image.open(GRAVEL), np.float32)[200:328, 40:168] / 255.0)[..., None]
+
+
+@pytest.fixture(scope="module")
+def prepared(photo):
+    """The photo analysed once (the k-coherence search takes a few seconds), for every seed."""
+    return prepare_photo(photo)
+
+
+def _crops(image, count, size, seed, wrap):
+    rng = np.random.default_rng(seed)
+    h, w = image.shape[:2]
+    out = []
+    for _ in range(count):
+        if wrap:
+            y, x = rng.integers(h), rng.integers(w)
+            c = image[((y + np.arange(size)) % h)[:, None], ((x + np.arange(size)) % w)[None, :]]
+        else:
+            y, x = rng.integers(h - size + 1), rng.integers(w - size + 1)
+            c = image[y:y + size, x:x + size]
+        out.append(np.moveaxis(c, -1, 0))
+    return np.stack(out)
+
+
+def _swd_to_photo(out, photo):
+    return np.mean([swd_ratio(_crops(out, 24, 48, [s, 3], True), _crops(photo, 24, 48, [s, 1], False),
+                              _crops(photo, 24, 48, [s, 2], False), seed=s) for s in range(2)])
+
+
+def _gimp_style(image):
+    h, w = image.shape[:2]
+    ty, tx = (1 - np.abs((np.arange(n) + 0.5) / n * 2 - 1) for n in (h, w))
+    weight = (ty[:, None] * tx[None, :])[..., None]
+    return weight * image + (1 - weight) * np.roll(image, (-(h // 2), -(w // 2)), axis=(0, 1))
+
+
+# ---------------------------------------------------------------- the maths
+
+def test_seamless_output_tiles_exactly_and_stays_close_to_the_photo(photo, prepared):
+    assert seam_ratio(photo) > 2.0 and not looks_periodic(photo)
+    outs = [render(prepared, seamless_field(prepared, 128, seed), 128) for seed in range(3)]
+    assert outs[0].shape == (128, 128, 1) and outs[0].dtype == np.float32
+    assert all(looks_periodic(out) and seam_ratio(out) < 1.15 for out in outs)
+    # SWD on so small a photo is noisy (0.97-1.84 over seeds): judge the mean of three seeds
+    ours = np.mean([_swd_to_photo(out, photo) for out in outs])
+    gimp = _swd_to_photo(_gimp_style(photo), photo)
+    assert ours < 1.6 and ours < 0.75 * gimp, (ours, gimp)
+    assert not np.array_equal(outs[0], outs[1])
+
+
+def test_make_seamless_is_deterministic_and_takes_any_size(photo):
+    small = photo[:64, :64]
+    out = make_seamless(small, 96, seed=2)
+    assert np.array_equal(out, make_seamless(small, 96, seed=2))
+    for size in (96, 130):  # larger than the photo; not a multiple of the pyramid step
+        out = make_seamless(small, size, seed=2) if size != 96 else out
+        assert out.shape == (size, size, 1) and looks_periodic(out) and seam_ratio(out) < 1.2
+
+
+def test_an_aligned_stack_stays_aligned_and_rgb_works(photo):
+    grey = photo[:64, :64, 0]
+    stack = np.stack([grey, grey * 0.5, grey ** 2, 1.0 - grey, np.full_like(grey, 0.25)], axis=-1)
+    out = make_seamless(stack, 64, seed=3, equalise=False)
+    assert out.shape == (64, 64, 5)
+    assert np.allclose(out[..., 3], 1.0 - out[..., 0], atol=1e-5)   # linear relations survive the blend
+    assert np.allclose(out[..., 4], 0.25)                             # a constant map stays constant
+    rgb = make_seamless(np.repeat(photo[:64, :64], 3, axis=2) * np.array([1.0, 0.8, 0.6], np.float32), 64, seed=3)
+    assert rgb.shape == (64, 64, 3) and looks_periodic(rgb)
+
+
+@pytest.mark.parametrize("image, words", [
+    (np.zeros((MIN_SIDE - 1, 200, 3), np.float32), "too small"),
+    (np.zeros((1, 1, 3), np.float32), "too small"),
+    (np.zeros((64, 64, 6), np.float32), "channels"),
+    (np.full((64, 64, 3), np.nan, np.float32), "NaN"),
+])
+def test_unusable_images_are_refused_in_one_sentence(image, words):
+    with pytest.raises(ValueError, match=words):
+        make_seamless(image, 64)
+
+
+def test_bad_sizes_are_refused(photo):
+    for size, up in ((16, 1), (8192, 2), (64, 3)):
+        with pytest.raises(ValueError):
+            make_seamless(photo, size, upscale=up)
+
+
+def test_equalise_lighting_flattens_a_gradient_and_keeps_other_maps(photo):
+    ramp = np.linspace(0.4, 1.0, photo.shape[1], dtype=np.float32)[None, :, None]
+    lit = photo * ramp * 1.2
+    stack = np.concatenate([np.repeat(lit, 3, axis=2), photo], axis=2)  # RGB + one aligned map
+    flat = equalise_lighting(stack)
+    third = photo.shape[1] // 3
+
+    def right_over_left(a):
+        return a[:, -third:, 0].mean() / a[:, :third, 0].mean()
+
+    assert right_over_left(lit) > 1.8
+    assert abs(right_over_left(flat) - 1.0) < 0.1
+    assert abs(flat[..., 0].mean() - lit.mean()) < 0.03               # the mean is kept
+    assert np.array_equal(flat[..., 3], photo[..., 0])                # the extra map is untouched
+
+
+# ---------------------------------------------------------------- upscale
+
+def test_periodic_resize_commutes_with_rolls(photo):
+    small = photo[:32, :32]
+    up = periodic_resize(small, 64, 64)
+    assert np.allclose(periodic_resize(np.roll(small, (5, 9), (0, 1)), 64, 64), np.roll(up, (10, 18), (0, 1)),
+                       atol=1e-5)
+
+
+def test_upscale_stays_periodic_and_is_sharper_than_bicubic(prepared):
+    coords = seamless_field(prepared, 64, seed=0)
+    out = render(prepared, coords, 64, upscale=2)
+    assert out.shape == (128, 128, 1) and looks_periodic(out) and seam_ratio(out) < 1.15
+    bicubic = periodic_resize(render(prepared, coords, 64), 128, 128)
+    energy = [float((finest_band(a, periodic=True) ** 2).mean()) for a in (out, bicubic)]
+    assert energy[0] > 1.5 * energy[1]
+    assert render(prepared, coords, 64, upscale=4).shape == (256, 256, 1)
+
+
+def test_phase_seam_ratio_discounts_the_interpolation_pattern():
+    # bicubic x2 of periodic noise: jumps between 2x2 cells (where the wrap border lies) are larger
+    noise = np.random.default_rng(0).random((64, 64, 1)).astype(np.float32)
+    up = periodic_resize(noise, 128, 128)
+    assert seam_ratio(up) > 1.1 and abs(phase_seam_ratio(up, 2) - 1.0) < 0.1
+
+
+def test_upscaling_is_exact_on_the_torus(prepared):
+    coords = seamless_field(prepared, 64, seed=4)
+    for factor, analysis_factor in ((2, 1), (4, 2)):
+        out = upscale_through_field(prepared.photo, coords, analysis_factor, factor)
+        rolled = upscale_through_field(prepared.photo, np.roll(coords, (5, 7), (0, 1)), analysis_factor, factor)
+        assert np.array_equal(np.roll(out, (5 * factor, 7 * factor), (0, 1)), rolled)
+
+
+def test_upscale_reads_real_detail_when_the_photo_has_it(photo):
+    # analysed at half scale, so x2 reads the photo's own pixels: as sharp as the photo
+    out = make_seamless(photo, 64, seed=0, upscale=2, analysis_side=64, equalise=False)
+    assert out.shape == (128, 128, 1) and looks_periodic(out)
+    ratio = (finest_band(out, periodic=True) ** 2).mean() / (finest_band(photo) ** 2).mean()
+    assert 0.7 < ratio < 1.3
+    assert np.isin(out, photo).mean() > 0.3  # photo pixels copied (the rest: blended patch borders)
+
+
+# ---------------------------------------------------------------- files and the command
+
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG whose header claims width x height pixels (and holds none)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk + struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND")))
+
+
+def _good_files(folder: Path, photo: np.ndarray) -> dict[str, str]:
+    """name -> expected PNG mode of the result, for every image kind that must work."""
+    grey = (photo[:64, :64, 0] * 255).astype(np.uint8)
+    rgb = np.stack([grey, grey // 2, 255 - grey], axis=-1)
+    Image.fromarray(grey).save(folder / "grey.png")
+    Image.fromarray(rgb).save(folder / "colour.jpg", quality=95)
+    Image.fromarray(np.dstack([rgb, np.full_like(grey, 128)])).save(folder / "alpha.png")
+    write_png(folder / "deep.png", photo[:64, :64], bits=16)
+    Image.fromarray(rgb).convert("CMYK").save(folder / "print.jpg", quality=95)
+    return {"grey": "L", "colour": "RGB", "alpha": "RGB", "deep": "I;16", "print": "RGB"}
+
+
+def _bad_files(folder: Path) -> dict[str, str]:
+    """name -> a word its one-line reason must hold."""
+    write_png(folder / "ok.png", np.full((64, 64, 3), 0.5))
+    raw = (folder / "ok.png").read_bytes()
+    (folder / "ok.png").unlink()
+    (folder / "truncated.png").write_bytes(raw[: len(raw) // 2])
+    (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    (folder / "notes.txt").write_text("not a picture\n")
+    Image.new("RGB", (1, 1), (10, 20, 30)).save(folder / "dot.png")
+    _png_header_only(folder / "huge.png", 30000, 30000)
+    return {"truncated.png": "truncated", "corrupt.png": "", "notes.txt": "not an image",
+            "dot.png": "too small", "huge.png": "too large"}
+
+
+def _one_line(err: str, *words: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert all(w.lower() in lines[0].lower() for w in words), lines[0]
+    return lines[0]
+
+
+def test_the_command_makes_one_image_seamless_in_its_own_bit_depth(tmp_path, photo, capsys):
+    expected = _good_files(tmp_path, photo)
+    for name, mode in expected.items():
+        source = next(tmp_path.glob(f"{name}.*"))
+        target = tmp_path / "out" / f"{name}.png"
+        target.parent.mkdir(exist_ok=True)
+        assert main(["seamless", str(source), "--size", "64", "--out", str(target)]) == 0
+        with Image.open(target) as im:
+            assert im.size == (64, 64) and im.mode == mode, (name, im.mode)
+            result = np.asarray(im, np.float64)
+        if result.ndim == 2:
+            result = result[..., None]
+        assert looks_periodic(result)
+    assert str(target) in capsys.readouterr().out
+
+
+def test_a_folder_run_goes_past_bad_files_and_lists_them(tmp_path, photo):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    good = _good_files(folder, photo)
+    bad = _bad_files(folder)
+    result = subprocess.run([sys.executable, "-m", "blender_texgan", "seamless", str(folder), "--size", "64",
+                             "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == sorted(f"{n}_seamless.png" for n in good)
+    listed = result.stderr[result.stderr.index(f"skipped {len(bad)} file(s):"):].splitlines()[1:len(bad) + 1]
+    for name, word in bad.items():
+        line = next(line for line in listed if line.strip().startswith(name))
+        assert word in line
+    assert "seamless [" in result.stderr  # the progress bar
+
+
+def test_a_folder_with_nothing_usable_exits_2(tmp_path, capsys):
+    _bad_files(tmp_path)
+    assert main(["seamless", str(tmp_path), "--size", "64", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: no image")
+
+
+def test_every_bad_single_input_gives_one_line_and_exit_2(tmp_path, photo, capsys):
+    bad = _bad_files(tmp_path)
+    write_png(tmp_path / "fine.png", photo[:64, :64])
+    out = ["--out", str(tmp_path / "o.png")]
+    cases = [([str(tmp_path / name), "--size", "64", *out], word) for name, word in bad.items()]
+    cases += [([str(tmp_path / "missing.png"), "--size", "64", *out], "does not exist"),
+              ([str(tmp_path / "fine.png"), "--size", "8", *out], "size"),
+              ([str(tmp_path / "fine.png"), "--size", "64", "--seed", "-1", *out], "seed"),
+              ([str(tmp_path / "fine.png"), "--size", "64", "--out", str(tmp_path / "x.jpg")], "png")]
+    for args, word in cases:
+        assert main(["seamless", *args]) == 2, args
+        _one_line(capsys.readouterr().err, "error", word)
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_without_pillow_the_command_says_so_in_one_line(tmp_path, photo):
+    write_png(tmp_path / "fine.png", photo[:64, :64])
+    code = ("import sys; sys.modules['PIL'] = None; from blender_texgan.__main__ import main; "
+            f"sys.exit(main(['seamless', {str(tmp_path / 'fine.png')!r}, '--size', '64', '--out', "
+            f"{str(tmp_path / 'o.png')!r}]))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    _one_line(result.stderr, "Pillow")
+
+
+def test_load_image_reports_bit_depth_and_run_batch_collects_reasons(tmp_path, photo):
+    write_png(tmp_path / "deep.png", photo[:64, :64], bits=16)
+    write_png(tmp_path / "plain.png", photo[:64, :64])
+    assert load_image(tmp_path / "deep.png").bits == 16 and load_image(tmp_path / "plain.png").bits == 8
+    (tmp_path / "bad.png").write_text("no")
+    seen = []
+    done, skipped = run_batch(sorted(tmp_path.iterdir()), lambda p: seen.append(load_image(p)) or [p], "read",
+                              stream=open(tmp_path / "log.txt", "w"))
+    assert [p.name for p in done] == ["deep.png", "plain.png"] and skipped == ["bad.png (not an image Pillow can read)"]
