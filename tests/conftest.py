@@ -80,6 +80,34 @@ def tiny_nearest_model(tmp_path_factory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("models") / "tiny_v1.safetensors", upsample="nearest")
 
 
+def make_stand_in_translator(path: Path, seed: int = 0) -> Path:
+    """A randomly initialised small translator written as a model file named like the bundled
+    default (photo_to_pbr): the add-on's photo tools run on it; its maps mean nothing."""
+    import torch
+
+    from blender_texgan.core.translator_arch import UNetConfig
+    from blender_texgan.engine.translator_net import build_translator
+    from trainer.translator import export_translator
+
+    torch.manual_seed(seed)
+    cfg = UNetConfig((8, 12, 16))
+    return export_translator(build_translator(cfg), cfg, path, "photo_to_pbr", training={})
+
+
+@pytest.fixture(scope="session")
+def stand_in_translator(tmp_path_factory) -> Path:
+    return make_stand_in_translator(tmp_path_factory.mktemp("translators") / "photo_to_pbr.safetensors")
+
+
+def smooth_photo(height: int = 96, width: int = 96, seed: int = 0) -> np.ndarray:
+    """A small non-periodic 'photo': blurred colour noise with blobs, under a lighting gradient."""
+    rng = np.random.default_rng(seed)
+    noise = rng.random((height + 8, width + 8, 3)).astype(np.float32)
+    blurred = sum(noise[dy:dy + height, dx:dx + width] for dy in range(0, 8, 2) for dx in range(0, 8, 2)) / 16
+    light = np.linspace(0.8, 1.1, width, dtype=np.float32)[None, :, None]
+    return np.clip(((blurred - 0.5) * 3.0 + 0.5) * light, 0.0, 1.0)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
@@ -88,7 +116,8 @@ def rng():
 # ---------------------------------------------------------------- markers (see pyproject.toml)
 
 SLOW_MODULES = {"test_trainer", "test_bad_input", "test_end_to_end", "test_version_matrix", "test_bundled_models"}
-BLENDER_MODULES = {"test_blender_addon", "test_blender_options", "test_version_matrix", "test_panel_picture"}
+BLENDER_MODULES = {"test_blender_addon", "test_blender_options", "test_version_matrix", "test_panel_picture",
+                   "test_blender_photo"}
 
 
 def pytest_collection_modifyitems(config, items):

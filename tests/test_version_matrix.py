@@ -50,3 +50,4 @@ def test_install_and_generate(version, built_zip, tmp_path):
     assert sorted(result["reopened"]) == ["albedo", "height", "normal", "roughness"]
     for size, packed, std in result["reopened"].values():  # packed pixels survive save + reopen
         assert size == [128, 128] and packed and std > 0.01
+    assert result["photo"] == [["FINISHED"], [64, 64]]  # Image to Material from a datablock

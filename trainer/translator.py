@@ -148,74 +148,91 @@ def _d_input(photo: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
     return torch.cat([photo, maps[:, :3], maps[:, 3:6] * 0.5 + 0.5, maps[:, 6:8]], dim=1)
 
 
+class TranslatorSession:
+    """One run: the sets, the nets and their optimisers, resumed from the run's newest checkpoint."""
+
+    def __init__(self, opts: TranslatorOptions, log=print):
+        self.opts, self.log, self.run = opts, log, Path(opts.out)
+        self.run.mkdir(parents=True, exist_ok=True)
+        (self.run / "options.json").write_text(json.dumps({"kind": "translator", **asdict(opts)}, indent=2))
+        self.device = pick_device(opts.device)
+        torch.manual_seed(opts.seed)
+        self.names = [n for n in _all_names(opts.data) if n not in opts.holdout]
+        self.pairs = Pairs(load_pbr_sets(opts.data, self.names, opts.max_side), opts.crop, self.device, opts.seed)
+        self.cfg = UNetConfig(tuple(opts.channels))
+        self.G = build_translator(self.cfg).to(self.device)
+        self.D = PatchDiscriminator(3 + 8, 32, 3).to(self.device)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=opts.lr, betas=(0.9, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=opts.lr, betas=(0.5, 0.999))
+        # bf16 on CUDA: the convolutions run several times faster; losses stay in float32.
+        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        self.step, self.seconds = 0, 0.0
+        ckpt = latest_checkpoint(self.run)
+        if ckpt is not None:
+            state = torch.load(ckpt, map_location=self.device, weights_only=True)
+            self.G.load_state_dict(state["G"]), self.D.load_state_dict(state["D"])
+            self.opt_g.load_state_dict(state["opt_g"]), self.opt_d.load_state_dict(state["opt_d"])
+            self.step, self.seconds = int(state["step"]), float(state["seconds"])
+            log(f"resumed {self.run} at step {self.step}")
+
+    def save(self) -> None:
+        save_checkpoint(self.run, {"G": self.G.state_dict(), "D": self.D.state_dict(),
+                                   "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                                   "step": self.step, "seconds": self.seconds}, self.step, keep=2)
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        opts, D = self.opts, self.D
+        photo, target, light = self.pairs.batch(opts.batch)
+        for group in (*self.opt_g.param_groups, *self.opt_d.param_groups):
+            group["lr"] = learning_rate(opts, self.step, self.seconds)
+        with self.autocast:
+            pred = finish_outputs(self.G(net_input(photo, light)).float())
+        losses = translator_losses(pred, target, opts.normal_weight)
+        if opts.gan > 0:
+            with self.autocast:
+                losses["gan"] = opts.gan * F.softplus(-D(_d_input(photo, pred)).float()).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        sum(losses.values()).backward()
+        self.opt_g.step()
+        if opts.gan > 0:
+            with self.autocast:
+                real, fake = D(_d_input(photo, target)).float(), D(_d_input(photo, pred.detach())).float()
+            d_loss = F.softplus(-real).mean() + F.softplus(fake).mean()
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+        self.step += 1
+        return losses
+
+    def export(self) -> Path:
+        return export_translator(self.G, self.cfg, self.run / "model.safetensors", name=self.run.name,
+                                 training={"sets": self.names, "holdout": self.opts.holdout, "steps": self.step,
+                                           "seconds": round(self.seconds, 1), "crop": self.opts.crop,
+                                           "device": str(self.device)})
+
+
 def train_translator(opts: TranslatorOptions, log=print) -> Path:
-    run = Path(opts.out)
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "options.json").write_text(json.dumps({"kind": "translator", **asdict(opts)}, indent=2))
-    device = pick_device(opts.device)
-    torch.manual_seed(opts.seed)
-    names = [n for n in _all_names(opts.data) if n not in opts.holdout]
-    sets = load_pbr_sets(opts.data, names, opts.max_side)
-    pairs = Pairs(sets, opts.crop, device, opts.seed)
-    cfg = UNetConfig(tuple(opts.channels))
-    G, D = build_translator(cfg).to(device), PatchDiscriminator(3 + 8, 32, 3).to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=opts.lr, betas=(0.9, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=opts.lr, betas=(0.5, 0.999))
-    step, seconds = 0, 0.0
-    ckpt = latest_checkpoint(run)
-    if ckpt is not None:
-        state = torch.load(ckpt, map_location=device, weights_only=True)
-        G.load_state_dict(state["G"]), D.load_state_dict(state["D"])
-        opt_g.load_state_dict(state["opt_g"]), opt_d.load_state_dict(state["opt_d"])
-        step, seconds = int(state["step"]), float(state["seconds"])
-        log(f"resumed {run} at step {step}")
-
-    def save() -> None:
-        save_checkpoint(run, {"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(),
-                              "opt_d": opt_d.state_dict(), "step": step, "seconds": seconds}, step, keep=2)
-
-    started = time.perf_counter() - seconds
-    # bf16 on CUDA: the convolutions run several times faster; losses stay in float32.
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    with open(run / "log.jsonl", "a") as logf:
-        while step < opts.steps:
-            photo, target, light = pairs.batch(opts.batch)
-            for group in (*opt_g.param_groups, *opt_d.param_groups):
-                group["lr"] = learning_rate(opts, step, seconds)
-            with autocast:
-                pred = finish_outputs(G(net_input(photo, light)).float())
-            losses = translator_losses(pred, target, opts.normal_weight)
-            if opts.gan > 0:
-                with autocast:
-                    losses["gan"] = opts.gan * F.softplus(-D(_d_input(photo, pred)).float()).mean()
-            opt_g.zero_grad(set_to_none=True)
-            sum(losses.values()).backward()
-            opt_g.step()
-            if opts.gan > 0:
-                with autocast:
-                    real = D(_d_input(photo, target)).float()
-                    fake = D(_d_input(photo, pred.detach())).float()
-                d_loss = F.softplus(-real).mean() + F.softplus(fake).mean()
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
-            step += 1
-            seconds = time.perf_counter() - started
+    """Train (or resume) a run; -> the exported model file."""
+    session = TranslatorSession(opts, log)
+    started = time.perf_counter() - session.seconds
+    with open(session.run / "log.jsonl", "a") as logf:
+        while session.step < opts.steps:
+            losses = session.train_step()
+            session.seconds = time.perf_counter() - started
+            step = session.step
             if step % 50 == 0 or step == opts.steps:
-                row = {"step": step, "seconds": round(seconds, 1), **{k: round(v.item(), 5) for k, v in losses.items()}}
+                row = {"step": step, "seconds": round(session.seconds, 1),
+                       **{k: round(v.item(), 5) for k, v in losses.items()}}
                 logf.write(json.dumps(row) + "\n")
                 logf.flush()
                 log(json.dumps(row))
             if step % opts.ckpt_every == 0:
-                save()
-            if opts.max_minutes and seconds > opts.max_minutes * 60:
+                session.save()
+            if opts.max_minutes and session.seconds > opts.max_minutes * 60:
                 log(f"time budget of {opts.max_minutes} min reached at step {step}")
                 break
-    save()
-    out = export_translator(G, cfg, run / "model.safetensors", name=run.name,
-                            training={"sets": names, "holdout": opts.holdout, "steps": step,
-                                      "seconds": round(seconds, 1), "crop": opts.crop, "device": str(device)})
-    return out
+    session.save()
+    return session.export()
 
 
 def learning_rate(opts: TranslatorOptions, step: int, seconds: float) -> float:

@@ -1,7 +1,7 @@
 """Everything that imports bpy. Each module has a `classes` tuple and register()/unregister()."""
-from . import gallery, operators, panels, preferences, properties
+from . import gallery, operators, panels, photo, preferences, properties
 
-_MODULES = (preferences, properties, operators, gallery, panels)
+_MODULES = (preferences, properties, operators, gallery, panels, photo)
 
 
 def register():

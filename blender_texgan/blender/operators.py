@@ -1,5 +1,6 @@
 """Operators: texgan.generate_material (off the UI thread, Esc cancels), texgan.import_model and
-texgan.cancel_generation."""
+texgan.cancel_generation; and what other operators share with them: JobOperator (an engine job
+with progress and cancel) and create_material (maps -> material on the objects)."""
 from __future__ import annotations
 
 import bpy
@@ -57,7 +58,8 @@ def build_material(prepared: PreparedMaps, manifest: dict, seed: int,
         for path in files:
             path.unlink(missing_ok=True)
         raise
-    material["texgan"] = {"model": manifest["name"], "seed": seed}
+    material["texgan"] = {"model": manifest["name"], "seed": seed,
+                          **({"source": manifest["source"]} if "source" in manifest else {})}
     return material
 
 
@@ -91,80 +93,63 @@ def target_objects(context, active_name: str, target: str) -> list[bpy.types.Obj
     return [o for o in objects if o.type in MATERIAL_TYPES]
 
 
-def status_text(job: Job) -> str:
-    return f"TexGAN: generating {job.progress_text()} (Esc to cancel)"
+def material_object_poll(cls, context) -> bool:
+    """Poll of the operators that put a material on the active object."""
+    obj = context.active_object
+    if obj is None or obj.type not in MATERIAL_TYPES:
+        cls.poll_message_set("Select an object that can hold materials (a mesh, for example)")
+        return False
+    return True
 
 
-class TEXGAN_OT_generate_material(bpy.types.Operator):
-    """Generate a seamless PBR material with a TexGAN model and assign it to the active object"""
-    bl_idname = "texgan.generate_material"
-    bl_label = "Generate Material"
-    bl_options = {"REGISTER", "UNDO"}
+def status_text(job: Job, doing: str = "generating") -> str:
+    return f"TexGAN: {doing} {job.progress_text()} (Esc to cancel)"
 
-    model: bpy.props.StringProperty(name="Model", description="Bundled model name or path to a .safetensors file")
-    resolution: bpy.props.IntProperty(name="Resolution", default=1024, min=32, max=8192)
-    seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
-    engine: bpy.props.StringProperty(name="Engine",
-                                     description="auto, torch, numpy or external (empty: preferences)")
-    mode: bpy.props.StringProperty(name="Detail", default="auto",
-                                   description="auto, refined, neural or random (see engine.generate.MODES)")
 
+def create_material(operator, context, prepared: PreparedMaps, manifest: dict, seed: int,
+                    options: MaterialOptions, object_name: str) -> set[str]:
+    """Build the material from prepared maps, put it on the target objects (`object_name`: the
+    object that was active when the operator started), mark it as an asset when asked, report."""
+    objects = target_objects(context, object_name, options.target)
+    size = max(objects[0].dimensions[:2]) if objects else 1.0
+    try:
+        material = build_material(prepared, manifest, seed, options, size)
+    except (OutputError, OSError) as exc:
+        operator.report({"ERROR"}, str(exc) if isinstance(exc, OutputError) else f"Could not save the maps: {exc}")
+        return {"CANCELLED"}
+    for obj in objects:
+        assign_material(obj, material, options.slot)
+    if context.scene.texgan.mark_asset:
+        mark_asset(material, prepared.maps, manifest)
+    operator.report({"INFO"}, f"Created material '{material.name}'")
+    return {"FINISHED"}
+
+
+class JobOperator:
+    """Mixin for an operator whose heavy work is an engine job (engine.jobs): on a worker thread,
+    with progress in the status bar and the sidebars, Esc (or the Cancel button) stops it; run
+    synchronously in background mode so scripts and tests can drive it. The operator calls
+    start_job() from execute() and implements finish(context, result, manifest, request)."""
+    doing = "generating"  # status bar: "TexGAN: <doing> 42% ..."
     _job: Job | None = None
-    _options: MaterialOptions = MaterialOptions()
     _timer = None
-    _object_name = ""
 
-    @classmethod
-    def poll(cls, context):
-        obj = context.active_object
-        if obj is None or obj.type not in MATERIAL_TYPES:
-            cls.poll_message_set("Select an object that can hold materials (a mesh, for example)")
-            return False
-        return True
-
-    def request(self, context) -> GenerationRequest:
-        prefs = preferences(context)
-        engine = self.engine or (prefs.engine if prefs else "auto")
-        # The device setting is greyed out for the built-in engine, which runs on the CPU only.
-        device = prefs.device if prefs and engine != "numpy" else "auto"
-        python = bpy.path.abspath(prefs.python) if prefs and prefs.python else ""
-        check_engine(engine)
-        return GenerationRequest(self.model or default_model_name(), self.resolution, self.seed, device, engine,
-                                 python, self.mode or "auto")
-
-    def finish(self, context, prepared: PreparedMaps, manifest: dict, seed: int):
-        options = self._options
-        objects = target_objects(context, self._object_name, options.target)
-        size = max(objects[0].dimensions[:2]) if objects else 1.0
-        try:
-            material = build_material(prepared, manifest, seed, options, size)
-        except (OutputError, OSError) as exc:
-            self.report({"ERROR"}, str(exc) if isinstance(exc, OutputError) else f"Could not save the maps: {exc}")
-            return {"CANCELLED"}
-        for obj in objects:
-            assign_material(obj, material, options.slot)
-        if context.scene.texgan.mark_asset:
-            mark_asset(material, prepared.maps, manifest)
-        self.report({"INFO"}, f"Created material '{material.name}'")
-        return {"FINISHED"}
-
-    def execute(self, context):
-        self._object_name = context.active_object.name
-        try:
-            request = self.request(context)
-            self._options = options = context.scene.texgan.material_options()
-            if bpy.app.background:  # scripts and tests: synchronous
-                maps, manifest = generate(request)
-                return self.finish(context, prepare_maps(maps, options), manifest, request.seed)
-            self._job = RUNNER.submit(request, prepare=lambda maps: prepare_maps(maps, options))
-        except (ModelFileError, GenerationError, LookupError) as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+    def start_job(self, context, request, run=None, prepare=None) -> set[str]:
+        """Run `run(request, progress=, should_stop=) -> (result, manifest)` (default: generate),
+        then `prepare(result)` on the worker, then finish() on the main thread. Raises what `run`
+        raises in background mode, and GenerationError when another job is running."""
+        if bpy.app.background:  # scripts and tests: synchronous
+            result, manifest = (run or generate)(request)
+            return self.finish(context, prepare(result) if prepare else result, manifest, request)
+        self._job = RUNNER.submit(request, prepare=prepare, run=run)
         wm = context.window_manager
         self._timer = wm.event_timer_add(POLL_SECONDS, window=context.window)
         wm.modal_handler_add(self)
-        context.workspace.status_text_set(status_text(self._job))
+        context.workspace.status_text_set(status_text(self._job, self.doing))
         return {"RUNNING_MODAL"}
+
+    def finish(self, context, result, manifest: dict, request) -> set[str]:
+        raise NotImplementedError
 
     def stop(self, context) -> None:
         if self._timer is not None:
@@ -179,25 +164,70 @@ class TEXGAN_OT_generate_material(bpy.types.Operator):
         if step == "pass":
             return {"PASS_THROUGH"}
         if step == "progress":
-            context.workspace.status_text_set(status_text(job))
+            context.workspace.status_text_set(status_text(job, self.doing))
             _redraw_sidebars(context)
             return {"PASS_THROUGH"}
         if step == "cancel":
             job.cancel()
         self.stop(context)
         if step == DONE:
-            prepared, manifest = job.result
+            result, manifest = job.result
             job.result = None
             try:
-                return self.finish(context, prepared, manifest, job.request.seed)
+                return self.finish(context, result, manifest, job.request)
             except LookupError as exc:
                 self.report({"ERROR"}, str(exc))
                 return {"CANCELLED"}
         if step == FAILED:
             self.report({"ERROR"}, job.error)
         else:
-            self.report({"WARNING"}, "Generation cancelled")
+            self.report({"WARNING"}, "Cancelled: nothing was created")
         return {"CANCELLED"}
+
+
+class TEXGAN_OT_generate_material(JobOperator, bpy.types.Operator):
+    """Generate a seamless PBR material with a TexGAN model and assign it to the active object"""
+    bl_idname = "texgan.generate_material"
+    bl_label = "Generate Material"
+    bl_options = {"REGISTER", "UNDO"}
+
+    model: bpy.props.StringProperty(name="Model", description="Bundled model name or path to a .safetensors file")
+    resolution: bpy.props.IntProperty(name="Resolution", default=1024, min=32, max=8192)
+    seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
+    engine: bpy.props.StringProperty(name="Engine",
+                                     description="auto, torch, numpy or external (empty: preferences)")
+    mode: bpy.props.StringProperty(name="Detail", default="auto",
+                                   description="auto, refined, neural or random (see engine.generate.MODES)")
+
+    _options: MaterialOptions = MaterialOptions()
+    _object_name = ""
+
+    @classmethod
+    def poll(cls, context):
+        return material_object_poll(cls, context)
+
+    def request(self, context) -> GenerationRequest:
+        prefs = preferences(context)
+        engine = self.engine or (prefs.engine if prefs else "auto")
+        # The device setting is greyed out for the built-in engine, which runs on the CPU only.
+        device = prefs.device if prefs and engine != "numpy" else "auto"
+        python = bpy.path.abspath(prefs.python) if prefs and prefs.python else ""
+        check_engine(engine)
+        return GenerationRequest(self.model or default_model_name(), self.resolution, self.seed, device, engine,
+                                 python, self.mode or "auto")
+
+    def finish(self, context, prepared: PreparedMaps, manifest: dict, request: GenerationRequest):
+        return create_material(self, context, prepared, manifest, request.seed, self._options, self._object_name)
+
+    def execute(self, context):
+        self._object_name = context.active_object.name
+        try:
+            request = self.request(context)
+            self._options = options = context.scene.texgan.material_options()
+            return self.start_job(context, request, prepare=lambda maps: prepare_maps(maps, options))
+        except (ModelFileError, GenerationError, LookupError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
 
 
 class TEXGAN_OT_import_model(bpy.types.Operator):
@@ -242,10 +272,13 @@ class TEXGAN_OT_cancel_generation(bpy.types.Operator):
         return {"FINISHED"}
 
 
+SIDEBAR_EDITORS = {"VIEW_3D", "NODE_EDITOR", "IMAGE_EDITOR"}  # where TexGAN panels are
+
+
 def _redraw_sidebars(context) -> None:
     screen = getattr(context, "screen", None)
     for area in (screen.areas if screen else ()):
-        if area.type == "VIEW_3D":
+        if area.type in SIDEBAR_EDITORS:
             area.tag_redraw()
 
 

@@ -27,6 +27,17 @@ def split_layout(layout):
     return layout
 
 
+def draw_job_progress(layout) -> bool:
+    """The running job's progress bar and Cancel button; False (nothing drawn) when none runs."""
+    job = RUNNER.current
+    if job is None or not job.active:
+        return False
+    row = layout.row(align=True)
+    row.progress(factor=job.progress, type="BAR", text=job.progress_text())
+    row.operator("texgan.cancel_generation", text="", icon="CANCEL")
+    return True
+
+
 class TEXGAN_PT_generate(_SidebarPanel, bpy.types.Panel):
     bl_idname = "TEXGAN_PT_generate"
     bl_label = "TexGAN"
@@ -51,12 +62,7 @@ class TEXGAN_PT_generate(_SidebarPanel, bpy.types.Panel):
         layout.prop(settings, "resolution")
         layout.prop(settings, "seed")
         layout.prop(settings, "mode")
-        job = RUNNER.current
-        if job is not None and job.active:
-            text = job.progress_text()
-            row = layout.row(align=True)
-            row.progress(factor=job.progress, type="BAR", text=text)
-            row.operator("texgan.cancel_generation", text="", icon="CANCEL")
+        if draw_job_progress(layout):
             return
         op = layout.operator("texgan.generate_material", icon="MATERIAL")
         op.model = model

@@ -45,6 +45,28 @@ def model_items(self, context):
     return _enum_items
 
 
+UPSCALE_ITEMS = [("1", "1x", "The synthesised size"), ("2", "2x", "Twice the size, detail from the photo"),
+                 ("4", "4x", "Four times the size, detail from the photo")]
+
+
+class TEXGAN_PG_photo(bpy.types.PropertyGroup):
+    """Image to Material: the picked image and what to make of it (scene.texgan.photo)."""
+    image: bpy.props.PointerProperty(name="Image", type=bpy.types.Image,
+                                     description="The photo to make a material from (Open loads a file)")
+    seamless: bpy.props.BoolProperty(name="Make Seamless", default=True,
+                                     description="Synthesise a tileable texture from the photo (else keep its framing)")
+    maps: bpy.props.BoolProperty(name="Separate Maps", default=True,
+                                 description="Albedo, normal, height and roughness from a translator model "
+                                             "(else the photo is the albedo, with flat relief)")
+    size: bpy.props.IntProperty(name="Size", default=1024, min=32, max=8192, step=16,
+                                description="Side of the seamless texture in pixels, before upscaling")
+    upscale: bpy.props.EnumProperty(name="Upscale", default="1", items=UPSCALE_ITEMS,
+                                    description="Upscale the result, keeping it tileable")
+    seed: bpy.props.IntProperty(name="Seed", default=0, min=0, description="Another seed, another layout")
+    translator_path: bpy.props.StringProperty(name="Translator", subtype="FILE_PATH",
+                                              description="A translator model file (empty: the bundled one)")
+
+
 class TEXGAN_PG_settings(bpy.types.PropertyGroup):
     model: bpy.props.EnumProperty(name="Model", description="Texture model to generate with",
                                   items=model_items)
@@ -82,6 +104,8 @@ class TEXGAN_PG_settings(bpy.types.PropertyGroup):
     height_exr: bpy.props.BoolProperty(name="Height as OpenEXR", default=False,
                                        description="Save the height map as 32-bit float OpenEXR")
 
+    photo: bpy.props.PointerProperty(type=TEXGAN_PG_photo)
+
     def material_options(self) -> MaterialOptions:
         return MaterialOptions(real_size_m=self.real_size, displacement=self.displacement,
                                normal_convention=self.normal_convention, target=self.target, slot=self.slot,
@@ -99,7 +123,7 @@ class TEXGAN_PG_settings(bpy.types.PropertyGroup):
         return self.model or default_model_name()
 
 
-classes = (TEXGAN_PG_settings,)
+classes = (TEXGAN_PG_photo, TEXGAN_PG_settings)
 
 
 def register():

@@ -1,7 +1,9 @@
 """Generation jobs on a worker thread: progress, ETA, cancel, one job at a time.
 
 The heavy work (torch or numpy) releases the GIL, so Blender's main thread stays responsive; the
-main thread only polls `Job` objects and builds datablocks when one is done.
+main thread only polls `Job` objects and builds datablocks when one is done. A job runs
+`generate` by default, or any function of the same shape (request, progress, should_stop) ->
+(result, manifest): the photo tools (engine.photo, engine.photo_model) run through it too.
 """
 from __future__ import annotations
 
@@ -12,25 +14,27 @@ from typing import Callable
 
 from ..core.modelfile import ModelFileError
 from .generate import generate
-from .request import GenerationCancelled, GenerationError, GenerationRequest
+from .request import GenerationCancelled, GenerationError
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 
-GenerateFn = Callable[..., tuple[dict, dict]]  # generate-compatible: (request, progress, should_stop)
+# generate-compatible: run(request, progress=, should_stop=) -> (maps or another result, manifest)
+GenerateFn = Callable[..., tuple[object, dict]]
 
 
 @dataclass
 class Job:
-    request: GenerationRequest
+    request: object  # a GenerationRequest, or another engine's typed request (engine.photo)
     state: str = QUEUED
     progress: float = 0.0
     error: str = ""
-    result: tuple[dict, dict] | None = None
+    result: tuple[object, dict] | None = None
     started: float = 0.0
     finished: float = 0.0
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _prepare: Callable[[dict], object] | None = field(default=None, repr=False)
+    _run: GenerateFn | None = field(default=None, repr=False)
 
     @property
     def active(self) -> bool:
@@ -85,14 +89,17 @@ class JobRunner:
     def busy(self) -> bool:
         return self.current is not None and self.current.active
 
-    def submit(self, request: GenerationRequest, prepare: Callable[[dict], object] | None = None) -> Job:
+    def submit(self, request, prepare: Callable[[dict], object] | None = None,
+               run: GenerateFn | None = None) -> Job:
         """Start a job; `prepare(maps)`, if given, also runs on the worker and replaces the maps in
-        the result (for example PNG encoding), so the main thread has less to do."""
+        the result (for example PNG encoding), so the main thread has less to do. `run` replaces
+        the runner's function (generate) for this job: run(request, progress=, should_stop=)."""
         with self._lock:
             if self.busy():
                 raise GenerationError("A material is already being generated: wait for it or cancel it (Esc).")
             job = Job(request)
             job._prepare = prepare
+            job._run = run or self._run
             self.current = job
             job._thread = threading.Thread(target=self._work, args=(job,), name="texgan-generate", daemon=True)
             job.started = time.perf_counter()
@@ -105,7 +112,7 @@ class JobRunner:
             job.progress = max(job.progress, min(1.0, fraction))
 
         try:
-            maps, manifest = self._run(job.request, progress=progress, should_stop=job._cancel.is_set)
+            maps, manifest = job._run(job.request, progress=progress, should_stop=job._cancel.is_set)
             if job._prepare is not None and not job._cancel.is_set():
                 maps = job._prepare(maps)
             job.result = (maps, manifest)

@@ -26,6 +26,25 @@ def bundled_models() -> dict[str, Path]:
 
 
 DEFAULT_MODEL = "stone_wall"  # the bundled model a fresh install generates with
+TRANSLATORS_DIR = MODELS_DIR / "translators"  # photo -> maps models, kept apart from generators
+DEFAULT_TRANSLATOR = "photo_to_pbr"
+
+
+def bundled_translators() -> dict[str, Path]:
+    """Bundled translator name (file stem) -> path, sorted by name."""
+    return {p.stem: p for p in sorted(TRANSLATORS_DIR.glob("*.safetensors"))}
+
+
+def resolve_translator(model: str = "") -> Path:
+    """A bundled translator's name (default: DEFAULT_TRANSLATOR) or a translator file's path."""
+    model = (model or DEFAULT_TRANSLATOR).strip()
+    bundled = bundled_translators()
+    if model in bundled:
+        return bundled[model]
+    path = Path(os.path.expanduser(model))
+    if path.suffix or os.sep in model or "/" in model:
+        return path
+    raise GenerationError(f"Unknown translator '{model}': bundled translators are {', '.join(bundled) or 'none'}.")
 
 
 def default_model_name() -> str:
@@ -74,6 +93,12 @@ def _folder_models(folder: str, mtime_ns: int) -> tuple[Path, ...]:
     return tuple(sorted(Path(folder).glob("*.safetensors")))
 
 
+def forget_folder_listings() -> None:
+    """Forget the cached folder listings: a model was just written, perhaps within the folder's
+    timestamp granularity of the listing before it."""
+    _folder_models.cache_clear()
+
+
 def import_model(source: str | os.PathLike, dest_dir: str | os.PathLike) -> Path:
     """Validate a model file completely, then copy it into dest_dir (atomically). A malformed file
     raises ModelFileError (one sentence) and nothing is copied."""
@@ -87,6 +112,7 @@ def import_model(source: str | os.PathLike, dest_dir: str | os.PathLike) -> Path
     tmp = target.with_name(target.name + ".part")
     shutil.copyfile(source, tmp)
     os.replace(tmp, target)
+    forget_folder_listings()
     return target
 
 

@@ -33,6 +33,15 @@ for image in bpy.data.images:
         image.pixels.foreach_get(px)
         reopened[image.name.rsplit(" ", 1)[-1]] = [list(image.size), image.packed_file is not None, float(px.std())]
 
+# Image to Material reads an Image datablock's pixels (made seamless and separated into maps
+# elsewhere: here neither, so no translator is needed).
+photo = bpy.data.images.new("photo", 64, 64)
+photo.pixels.foreach_set(np.linspace(0.0, 1.0, 64 * 64 * 4, dtype=np.float32))
+bpy.ops.mesh.primitive_plane_add()
+photo_result = bpy.ops.texgan.image_to_material(image="photo", seamless=False, maps=False)
+photo_nodes = bpy.context.active_object.active_material.node_tree.nodes
+photo_albedo = next(n.image for n in photo_nodes if n.bl_idname == "ShaderNodeTexImage" and n.label == "Albedo")
+
 Path(out).write_text(json.dumps({
     "version": bpy.app.version_string,
     "result": sorted(result),
@@ -41,6 +50,7 @@ Path(out).write_text(json.dumps({
     "colorspaces": colorspaces,
     "reopened": reopened,
     "torch": "torch" in sys.modules,
+    "photo": [sorted(photo_result), list(photo_albedo.size)],
 }))
 sys.stdout.flush()
 # bpy 4.2 as a module segfaults at interpreter exit once any class was registered (seen with a
