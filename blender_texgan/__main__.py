@@ -2,6 +2,7 @@
 
     python -m blender_texgan generate --model NAME_OR_PATH --size N --seed S --out DIR
     python -m blender_texgan seamless IMAGE_OR_FOLDER --size N --out FILE_OR_DIR [--seed S] [--upscale 2]
+    python -m blender_texgan photo2mat IMAGE_OR_FOLDER --size N --out DIR [--no-seamless] [--translator F]
 """
 from __future__ import annotations
 
@@ -59,6 +60,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                            "else a synthesised finest octave")
     seam.add_argument("--no-equalise", action="store_true",
                       help="keep slow lighting trends (vignetting) instead of evening them out")
+    p2m = sub.add_parser("photo2mat", help="make a photo, or every image in a folder, a tileable PBR material "
+                                           "(one PNG per map; height 16-bit)")
+    p2m.add_argument("image", type=Path, help="an image file, or a folder of images")
+    p2m.add_argument("--size", type=int, default=1024, help="output side in pixels (as for seamless)")
+    p2m.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    p2m.add_argument("--seed", type=int, default=0, help="another seed, another layout of the same photo")
+    p2m.add_argument("--upscale", type=int, choices=(1, 2, 4), default=1, help="enlarge 2x or 4x, still tileable")
+    p2m.add_argument("--no-seamless", action="store_true", help="keep the photo's framing (maps do not tile)")
+    p2m.add_argument("--translator", default="", metavar="NAME_OR_FILE",
+                     help="translator model for the maps (default: the bundled one, else the classical method)")
+    p2m.add_argument("--engine", choices=("auto", "torch", "numpy"), default="auto", help="engine for the translator")
+    p2m.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device")
     return parser.parse_args(argv)
 
 
@@ -91,6 +104,8 @@ def main(argv=None) -> int:
         return 0
     if args.command == "seamless":
         return seamless_command(args)
+    if args.command == "photo2mat":
+        return photo2mat_command(args)
     started = time.perf_counter()
     try:
         if args.engine == "external" and not args.python:
@@ -144,50 +159,96 @@ def seamless_one(path: Path, target: Path, args) -> list[Path]:
     return [write_png(target, out, bits=loaded.bits)]
 
 
+def unique_stem(path: Path, used: set[str]) -> str:
+    """The file's stem, or stem_ext when another file of the folder already took the stem."""
+    stem = path.stem if path.stem not in used else f"{path.stem}_{path.suffix[1:]}"
+    used.add(stem)
+    return stem
+
+
 def seamless_command(args) -> int:
-    """python -m blender_texgan seamless: one image (exit 2 with one line when it cannot be used) or a
-    folder (every image, a progress bar, then the files skipped with a reason; exit 2 when none worked)."""
+    """python -m blender_texgan seamless: one image (to --out FILE.png or into the folder --out) or a folder."""
     from .core.seamless import check_size
+
+    used: set[str] = set()
+
+    def one(path: Path) -> list[Path]:
+        if not args.image.is_dir():
+            return seamless_one(path, output_file(args.out, path, "_seamless"), args)
+        return seamless_one(path, prepare_output(args.out) / f"{unique_stem(path, used)}_seamless.png", args)
+
+    def checks() -> None:
+        check_size(args.size, args.upscale)
+        if args.image.is_dir() and args.out.suffix.lower() == ".png":
+            raise GenerationError(f"--out '{args.out}' names a file; a folder of images needs a folder.")
+
+    return image_command(args, "seamless", "made seamless", one, checks)
+
+
+def photo2mat_one(path: Path, folder: Path, stem: str, args) -> list[Path]:
+    """Read one image, make it a material, write one PNG per map (height 16-bit): the files written."""
+    from .engine.image_files import load_image
+    from .engine.photo import PhotoRequest, photo_to_material
+
+    loaded = load_image(path)
+    request = PhotoRequest(size=args.size, seamless=not args.no_seamless, maps=True, upscale=args.upscale,
+                           seed=args.seed, translator=args.translator, engine=args.engine, device=args.device,
+                           name=stem)
+    single = sys.stderr.isatty() and not args.image.is_dir()
+    maps = photo_to_material(loaded.pixels, request, (lambda f: _progress(f, "photo2mat")) if single else None)
+    return [write_png(folder / f"{stem}_{spec.name}.png", maps[spec.name], bits=16 if spec.name == "height" else 8)
+            for spec in PBR_MAPS]
+
+
+def photo2mat_command(args) -> int:
+    """python -m blender_texgan photo2mat: one image or a folder -> one PNG per map in the folder --out."""
+    from .core.seamless import check_size
+
+    used: set[str] = set()
+
+    def one(path: Path) -> list[Path]:
+        return photo2mat_one(path, prepare_output(args.out), unique_stem(path, used), args)
+
+    def checks() -> None:
+        check_size(args.size, args.upscale)
+        if args.out.suffix.lower() == ".png":
+            raise GenerationError(f"--out '{args.out}' names a file; photo2mat writes one PNG per map into a folder.")
+
+    return image_command(args, "photo2mat", "made into a material", one, checks)
+
+
+def image_command(args, label: str, done_text: str, one, checks) -> int:
+    """One image (exit 2 with one line when it cannot be used) or a folder (every image, a progress
+    bar, then the files skipped with a reason; exit 2 when none worked)."""
     from .engine.image_files import PillowMissing, folder_files, reason, run_batch
 
     started = time.perf_counter()
     try:
         check_seed(args.seed)
-        check_size(args.size, args.upscale)
+        checks()
         if not args.image.exists():
             raise GenerationError(f"'{args.image}' does not exist.")
         if not args.image.is_dir():
-            target = output_file(args.out, args.image, "_seamless")
             try:
-                print(seamless_one(args.image, target, args)[0])
+                done = one(args.image)
             except (PillowMissing, GenerationError):
                 raise
             except Exception as exc:  # unreadable, too small, too large...: one line
                 raise GenerationError(f"{args.image.name}: {reason(exc, args.image)}") from None
         else:
-            if args.out.suffix.lower() == ".png":
-                raise GenerationError(f"--out '{args.out}' names a file; a folder of images needs a folder.")
-            folder, names = prepare_output(args.out), set()
-
-            def one(path: Path) -> list[Path]:
-                name = f"{path.stem}_seamless.png"
-                name = name if name not in names else f"{path.stem}_{path.suffix[1:]}_seamless.png"
-                names.add(name)
-                return seamless_one(path, folder / name, args)
-
-            done, skipped = run_batch(folder_files(args.image), one, "seamless")
-            for path in done:
-                print(path)
+            done, skipped = run_batch(folder_files(args.image), one, label)
             if skipped:
                 print(f"skipped {len(skipped)} file(s):", file=sys.stderr)
                 for line in skipped:
                     print(f"  {line}", file=sys.stderr)
             if not done:
-                raise GenerationError(f"no image in '{args.image}' could be made seamless.")
+                raise GenerationError(f"no image in '{args.image}' could be {done_text}.")
+        for path in done:
+            print(path)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    except (ValueError, GenerationError, PillowMissing) as exc:
+    except (ValueError, GenerationError, PillowMissing, ModelFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

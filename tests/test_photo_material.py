@@ -87,10 +87,18 @@ def test_bad_photos_and_requests_are_one_sentence(photo, request_, message):
     assert "\n" not in str(info.value)
 
 
-def test_without_a_translator_maps_are_refused_in_one_line(tmp_path, monkeypatch):
+def test_without_a_translator_the_classical_maps_serve(tmp_path, monkeypatch):
     monkeypatch.setattr(library, "TRANSLATORS_DIR", tmp_path)  # no bundled translator
-    with pytest.raises(GenerationError, match="No translator model is installed.*turn Maps off"):
-        photo_to_material(smooth_photo(64, 64), PhotoRequest(size=64))
+    from blender_texgan.core.photo_maps import classical_maps
+
+    maps = photo_to_material(smooth_photo(64, 64), PhotoRequest(size=64))
+    for name, m in maps.items():
+        assert looks_periodic(m), name
+    assert maps["height"].std() > 0.01 and maps["roughness"].std() > 0.001  # relief, not flat
+    again = classical_maps(maps["albedo"], periodic=True)
+    assert np.allclose(again["normal"], maps["normal"]) and np.allclose(again["height"], maps["height"])
+    with pytest.raises(GenerationError, match="Unknown translator 'nope'"):
+        photo_to_material(smooth_photo(64, 64), PhotoRequest(size=64, translator="nope"))
 
 
 def test_photo_jobs_run_on_the_job_system_and_cancel(stand_in_translator):

@@ -1,5 +1,6 @@
 """Photo -> tileable PBR material: make it seamless (core.seamless), upscale it, and separate it
-into maps with a translator (engine.translate). The one pipeline behind the terminal's
+into maps with a translator (engine.translate), or, when no translator is installed, with the
+classical luminance-as-height method (core.photo_maps). The one pipeline behind the terminal's
 `seamless` / `photo2mat` commands and the add-on's Image to Material panel.
 
     maps = photo_to_material(photo, PhotoRequest(size=512), progress, should_stop)
@@ -18,6 +19,7 @@ import numpy as np
 from ..core.maps import MapSet
 from ..core.modelfile import read_model_file
 from ..core.normals import normal_from_height
+from ..core.photo_maps import classical_maps
 from ..core.seamless import MIN_SIDE, check_size, make_seamless
 from .request import MAX_RESOLUTION, GenerationCancelled, GenerationError
 
@@ -47,14 +49,14 @@ _TRANSLATORS: dict = {}
 
 
 def load_translator(name: str, engine: str, device: str):
-    """Translators are loaded once per (file, engine, device): a few MB of weights."""
+    """Translators are loaded once per (file, engine, device): a few MB of weights. None when no
+    file is named and no translator is bundled: then the classical maps serve."""
     from .generate import pick_engine
     from .library import DEFAULT_TRANSLATOR, bundled_translators, resolve_translator
     from .translate import Translator
 
     if not (name or "").strip() and DEFAULT_TRANSLATOR not in bundled_translators():
-        raise GenerationError("No translator model is installed, so the photo cannot be separated into maps: "
-                              "turn Maps off, or choose a translator model file.")
+        return None  # the classical maps (core.photo_maps) serve
     engine = "auto" if engine == "external" else engine  # translators run in this Python
     path = resolve_translator(name)
     key = (str(path), path.stat().st_mtime_ns if path.exists() else 0, engine, device)
@@ -163,6 +165,7 @@ def photo_to_material(photo: np.ndarray, request: PhotoRequest, progress: Progre
     photo = as_rgb(photo)
     check_request(photo.shape, request)
     translator = load_translator(request.translator, request.engine, request.device) if request.maps else None
+    classical = request.maps and translator is None
     seamless_share = 0.5 if request.maps else 1.0
     cancel_point(should_stop)
     if request.seamless:
@@ -175,9 +178,11 @@ def photo_to_material(photo: np.ndarray, request: PhotoRequest, progress: Progre
         texture = resize_photo(photo, request.upscale)
     cancel_point(should_stop)
     if translator is None:
+        texture = np.ascontiguousarray(texture, np.float32)
+        maps = classical_maps(texture, periodic=request.seamless) if classical else flat_maps(texture)
         if progress is not None:
             progress(1.0)
-        return flat_maps(np.ascontiguousarray(texture, np.float32))
+        return maps
     from .translate import translate
 
     report = stage_progress(progress, should_stop, seamless_share, 1.0 - seamless_share)
@@ -188,11 +193,24 @@ def photo_to_material(photo: np.ndarray, request: PhotoRequest, progress: Progre
             "height": maps["height"]}
 
 
+MAPS_DESCRIPTION = {"translator": "maps from the translator", "classical": "maps from luminance (classical)",
+                    "flat": "the photo as albedo, flat relief"}
+
+
+def maps_source(request: PhotoRequest) -> str:
+    """Where a request's maps come from: translator, classical or flat."""
+    if not request.maps:
+        return "flat"
+    from .library import DEFAULT_TRANSLATOR, bundled_translators
+    named = (request.translator or "").strip()
+    return "translator" if named or DEFAULT_TRANSLATOR in bundled_translators() else "classical"
+
+
 def material_manifest(request: PhotoRequest) -> dict:
     """What a photo material's builder needs to name and describe it (the part of a model's
     manifest that blender.operators.build_material and mark_asset read)."""
     made = "made seamless" if request.seamless else "as photographed"
-    maps = "maps from the translator" if request.maps else "the photo as albedo, flat relief"
+    maps = MAPS_DESCRIPTION[maps_source(request)]
     return {"name": request.name, "description": f"Made from the image '{request.name}' ({made}; {maps}).",
             "source": "photo"}
 

@@ -29,6 +29,7 @@ from ..core.latent import LatentLayout
 from ..core.lattice import axis_periods
 from ..core.maps import PBR_MAPS
 from ..core.modelfile import EXEMPLAR_MIN_SIDE, ModelFileError, write_model_file
+from ..core.photo_maps import classical_maps, height_strength
 from ..core.seamless import analysis_factor, equalise_lighting
 from ..core.upscale import box_shrink
 from .photo import as_rgb, cancel_point, load_translator, stage_progress
@@ -94,8 +95,9 @@ def fit_normal_strength(height: np.ndarray, normal: np.ndarray) -> float:
 
 
 def photo_exemplar(photo, translator=None, progress: Progress | None = None,
-                   should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, float]:
-    """A photo -> ((h, w, 5) exemplar stack in GENERATED_CHANNELS order, normal strength)."""
+                   should_stop: Callable[[], bool] | None = None, classical: bool = False) -> tuple[np.ndarray, float]:
+    """A photo -> ((h, w, 5) exemplar stack in GENERATED_CHANNELS order, normal strength). Relief
+    from the translator; else from luminance (core.photo_maps) when `classical`; else flat."""
     photo = as_rgb(photo)
     cancel_point(should_stop)
     equalised = equalise_lighting(photo)
@@ -104,7 +106,10 @@ def photo_exemplar(photo, translator=None, progress: Progress | None = None,
     if min(h, w) < EXEMPLAR_MIN_SIDE:
         raise GenerationError(f"The image is {photo.shape[1]}x{photo.shape[0]} px: too narrow for a model "
                               f"(shrunk to {EXEMPLAR_SIDE} px long it is under {EXEMPLAR_MIN_SIDE} px wide).")
-    if translator is None:
+    if translator is None and classical:
+        maps = classical_maps(albedo, periodic=False)
+        height, roughness, strength = maps["height"], maps["roughness"], height_strength()
+    elif translator is None:
         height = np.full((h, w, 1), 0.5, np.float32)
         roughness = np.full((h, w, 1), 0.5, np.float32)
         strength = FLAT_STRENGTH
@@ -127,9 +132,9 @@ def placeholder_tensors() -> dict[str, np.ndarray]:
 
 
 def photo_model_manifest(name: str, exemplar: np.ndarray, strength: float, source: str = "",
-                         translator: str | None = None) -> dict:
+                         translator: str | None = None, relief: str = "flat relief") -> dict:
     source = source or name
-    relief = f"relief from the translator '{translator}'" if translator is not None else "flat relief"
+    relief = f"relief from the translator '{translator}'" if translator is not None else relief
     return {
         "name": name,
         "kind": "generator",
@@ -157,12 +162,14 @@ def save_photo_model(photo, request: PhotoModelRequest, progress: Progress | Non
     GenerationError (one sentence) when the photo or the translator cannot be used or the file
     cannot be written; GenerationCancelled when should_stop() says so (nothing is written then)."""
     translator = load_translator(request.translator, request.engine, request.device) if request.maps else None
-    exemplar, strength = photo_exemplar(photo, translator, progress, should_stop)
+    exemplar, strength = photo_exemplar(photo, translator, progress, should_stop,
+                                        classical=request.maps and translator is None)
     name = safe_model_name(request.name)
     translator_name = None
     if translator is not None:
         translator_name = translator.model.manifest.get("name") or Path(translator.model.path).stem
-    manifest = photo_model_manifest(name, exemplar, strength, request.source, translator_name)
+    relief = "relief from luminance (classical)" if request.maps else "flat relief"
+    manifest = photo_model_manifest(name, exemplar, strength, request.source, translator_name, relief)
     cancel_point(should_stop)
     try:
         folder = Path(request.folder)
