@@ -1,7 +1,8 @@
-"""The translator's cross-validation table for docs/photo.md, from the fold JSON files that
-scripts/train_translators.sh writes (every set measured by the fold model that never saw it).
+"""The photo -> maps table for docs/photo.md: the translator's cross-validation (fold JSON files
+that scripts/train_translators.sh writes: every set measured by the fold model that never saw it)
+beside the classical method fitted leave-one-set-out (scripts/fit_classical_maps.py --json).
 
-    python -m scripts.translator_table runs/cv/fold0.json runs/cv/fold1.json runs/cv/fold2.json
+    python -m scripts.translator_table benchmarks/results/classical_maps.json benchmarks/results/translator_cv/fold*.json
 """
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ import json
 import sys
 
 COLUMNS = [
-    ("normal, degrees", ("normal_deg", "normal_deg_flat", "normal_deg_sobel")),
-    ("height error (1 = flat)", ("height_err", None, "height_err_luminance")),
-    ("roughness MAE", ("rough_mae", "rough_mae_constant", "rough_mae_luminance")),
+    ("normal, degrees", ("normal_deg", "normal_deg_classical", "normal_deg_flat", "normal_deg_sobel")),
+    ("height error (1 = flat)", ("height_err", "height_err_classical", None, "height_err_luminance")),
+    ("roughness MAE", ("rough_mae", "rough_mae_classical", "rough_mae_constant", "rough_mae_luminance")),
 ]
 
 
 def table(rows: dict[str, dict]) -> str:
-    head = "| set | " + " | ".join(f"{title}: ours / flat or constant / classical oracle" for title, _ in COLUMNS)
+    head = "| set | " + " | ".join(f"{title}: translator / classical fitted / flat or constant / classical oracle"
+                                   for title, _ in COLUMNS)
     head += " | light off by |\n|---|" + "---|" * (len(COLUMNS) + 1) + "\n"
     lines = []
 
@@ -34,10 +36,14 @@ def table(rows: dict[str, dict]) -> str:
 
 
 def main(paths: list[str]) -> int:
+    with open(paths[0]) as f:
+        classical = json.load(f)["leave_one_out"]
     rows: dict[str, dict] = {}
-    for path in paths:
+    for path in paths[1:]:
         with open(path) as f:
             rows.update(json.load(f))
+    for name, row in rows.items():
+        row.update(classical[name])
     print(table(rows))
     return 0
 

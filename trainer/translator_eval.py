@@ -7,8 +7,8 @@ each photo we compare against the set's real maps:
   sees the true normal map (as a user tunes Materialize or CrazyBump by eye);
 * height: RMS error after the best affine fit (a*h + b) of the prediction to the truth, divided by
   the truth's standard deviation (1.0 = no better than flat). Baseline: blurred luminance, oracle blur;
-* roughness: mean absolute error. Baselines: the constant that best fits the set (an oracle), and
-  inverted luminance with the best affine fit (an oracle).
+* roughness: mean absolute error. Baselines: the set's own median roughness as a constant (an
+  oracle), and luminance with the best affine fit per set (an oracle).
 """
 from __future__ import annotations
 
