@@ -58,6 +58,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     seam.add_argument("--upscale", type=int, choices=(1, 2, 4), default=1,
                       help="enlarge the result 2x or 4x, still tileable: real detail from a larger photo, "
                            "else a synthesised finest octave")
+    seam.add_argument("--method", choices=("auto", "synthesis", "wrap_cut"), default="auto",
+                      help="synthesis re-arranges pieces of the photo (fine, busy photos: gravel, grass, bark); "
+                           "wrap_cut keeps the photo whole and cuts its wrap border (few large elements: "
+                           "cobblestones, bricks, tiles; the photo is scaled to fit --size); auto picks per photo")
     seam.add_argument("--no-equalise", action="store_true",
                       help="keep slow lighting trends (vignetting) instead of evening them out")
     p2m = sub.add_parser("photo2mat", help="make a photo, or every image in a folder, a tileable PBR material "
@@ -155,7 +159,7 @@ def seamless_one(path: Path, target: Path, args) -> list[Path]:
     loaded = load_image(path)
     progress = (lambda f: _progress(f, "seamless")) if sys.stderr.isatty() and not args.image.is_dir() else None
     out = make_seamless(loaded.pixels, args.size, seed=args.seed, equalise=not args.no_equalise,
-                        upscale=args.upscale, progress=progress)
+                        upscale=args.upscale, method=args.method, progress=progress)
     return [write_png(target, out, bits=loaded.bits)]
 
 

@@ -106,6 +106,16 @@ class Layout:
     def prop(self, data, prop, text=None, icon="NONE", **_):
         self._leaf(resolve_prop(data, prop, text, self.use_property_split))
 
+    def template_ID(self, data, prop, new="", open="", **_):
+        """A datablock picker: its current name, then the New and Open buttons."""
+        value = getattr(data, prop)
+        row = self.row(align=True)
+        row.label(text=value.name if value is not None else "(none)")
+        if new:
+            row.operator(new, text="New")
+        if open:
+            row.operator(open, text="Open")
+
 
 class _Settable:
     """Stands in for the operator properties that draw() fills in, and records them on the item."""
@@ -345,6 +355,18 @@ def sidebar_panels(addon_module: str) -> list[Panel]:
     import bpy
 
     classes = sys.modules[f"{addon_module}.blender.panels"].classes
+    return [Panel(cls.bl_label, record(cls.draw, bpy.context), child=hasattr(cls, "bl_parent_id"))
+            for cls in classes]
+
+
+def photo_panels(addon_module: str) -> list[Panel]:
+    """The 3D Viewport's Image to Material panels, recorded in the current context."""
+    import sys
+
+    import bpy
+
+    module = sys.modules[f"{addon_module}.blender.photo"]
+    classes = [c for c in module.classes if getattr(c, "bl_space_type", "") == "VIEW_3D"]
     return [Panel(cls.bl_label, record(cls.draw, bpy.context), child=hasattr(cls, "bl_parent_id"))
             for cls in classes]
 

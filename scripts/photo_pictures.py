@@ -2,7 +2,7 @@
 albedo | normal | height | roughness | a Cycles render of the material (Image to Material from the
 installed add-on, on a plane two repeats wide).
 
-    .venv/bin/python -m scripts.photo_pictures        # writes docs/photo/material_*.png
+    .venv/bin/python -m scripts.photo_pictures   # docs/photo/material_*.png, docs/images/photo_panel.png
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 import build
-from scripts import headless
+from scripts import headless, panel_picture
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "photo"
@@ -31,7 +31,7 @@ def to_image(a: np.ndarray, side: int) -> Image.Image:
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     bpy = headless.start()
-    headless.install_extension(build.build(Path(tempfile.mkdtemp())))
+    addon = headless.install_extension(build.build(Path(tempfile.mkdtemp())))
     photo_mod = sys.modules["bl_ext.user_default.blender_texgan.engine.photo"]
     for path in PHOTOS:
         with Image.open(path) as im:
@@ -53,6 +53,10 @@ def main() -> int:
             sheet.paste(tile, (i * (CELL + 4), 0))
         sheet.save(OUT / f"material_{path.stem}.png")
         print(OUT / f"material_{path.stem}.png")
+        bpy.context.scene.texgan.photo.image = image
+    picture = ROOT / "docs" / "images" / "photo_panel.png"
+    panel_picture.paint(panel_picture.photo_panels(addon)).save(picture)
+    print(picture)
     return 0
 
 

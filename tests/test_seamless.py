@@ -15,16 +15,21 @@ from PIL import Image
 
 from blender_texgan.__main__ import main
 from blender_texgan.core.png import write_png
+from blender_texgan.core.refine import SOFTEN, apply_field
 from blender_texgan.core.seamless import (
     MIN_SIDE,
+    choose_method,
     equalise_lighting,
     make_seamless,
     prepare_photo,
     render,
     seamless_field,
+    wrap_cut,
+    wrap_cut_field,
 )
 from blender_texgan.core.tiling import looks_periodic, seam_ratio
 from blender_texgan.core.upscale import finest_band, periodic_resize, phase_seam_ratio, upscale_through_field
+from blender_texgan.core.wrap_cut import find_wrap_cut, min_cost_cycles, min_cost_paths
 from blender_texgan.engine.image_files import load_image, run_batch
 from trainer.metrics import swd_ratio
 
@@ -181,6 +186,123 @@ def test_upscale_reads_real_detail_when_the_photo_has_it(photo):
     assert np.isin(out, photo).mean() > 0.3  # photo pixels copied (the rest: blended patch borders)
 
 
+# ---------------------------------------------------------------- wrap cut
+
+def _bricks(side: int = 160, row: int = 40, mortar: int = 4, seed: int = 0) -> np.ndarray:
+    """A photo of few large bricks: rows of 40 px, bricks 50-90 px long in random tones, light mortar,
+    grain and a lighting ramp; about four rows and two bricks a row: no lattice to snap to."""
+    rng = np.random.default_rng(seed)
+    image = np.empty((side, side), np.float32)
+    for top in range(0, side, row):
+        x = -int(rng.integers(60))
+        while x < side:
+            length = int(rng.integers(50, 90))
+            image[top:top + row, max(x, 0):x + length] = rng.uniform(0.25, 0.55)
+            x += length
+            image[top:top + row, max(x - mortar, 0):max(x, 0)] = 0.8
+        image[top:top + mortar] = 0.8
+    image += rng.normal(0.0, 0.04, image.shape).astype(np.float32)
+    return np.clip(image * np.linspace(0.85, 1.1, side, dtype=np.float32)[None, :], 0.0, 1.0)[..., None]
+
+
+def _fine_noise(side: int = 160, seed: int = 0) -> np.ndarray:
+    """Grain a few pixels across: noise blurred by a 5-tap binomial along both axes."""
+    a = np.random.default_rng(seed).random((side + 4, side + 4)).astype(np.float32)
+    k = np.array([1, 4, 6, 4, 1], np.float32) / 16
+    a = sum(k[i] * a[i:i + side] for i in range(5))
+    a = sum(k[i] * a[:, i:i + side] for i in range(5))
+    return np.clip((a - a.mean()) / a.std() * 0.12 + 0.5, 0.0, 1.0)[..., None]
+
+
+def test_cheapest_paths_are_the_cheapest_and_cycles_close():
+    rng = np.random.default_rng(0)
+    cost = rng.random((2, 5, 4))
+    cost[1, :, 0] = np.inf  # a forbidden position
+    paths, totals = min_cost_paths(cost)
+    for k in range(2):
+        walks = [w for w in np.ndindex(*(4,) * 5) if all(abs(a - b) <= 1 for a, b in zip(w, w[1:]))]
+        best = min(sum(cost[k, i, p] for i, p in enumerate(w)) for w in walks)
+        assert np.isclose(totals[k], best) and np.isclose(cost[k, np.arange(5), paths[k]].sum(), best)
+    assert (paths[1] > 0).all()
+    cycles, _ = min_cost_cycles(rng.random((3, 40, 9)))
+    steps = np.abs(np.diff(np.concatenate([cycles, cycles[:, :1]], axis=1), axis=1))
+    assert steps.max() <= 1  # every step, the one round the torus included
+
+
+@pytest.mark.parametrize("image", ["bricks", "gravel"])
+def test_wrap_cut_tiles_exactly_and_copies_the_photo_in_place(image, photo):
+    source = _bricks() if image == "bricks" else photo
+    prepared = prepare_photo(source, equalise=False, analysed=False)
+    cut = wrap_cut(prepared)
+    h, w = source.shape[:2]
+    (ty, tx), (by, bx) = cut.period, cut.band
+    assert (ty, tx) == (h - by, w - bx) and h / 8 - 1 <= by <= h / 4 + 1 and w / 8 - 1 <= bx <= w / 4 + 1
+    coords = wrap_cut_field(prepared, max(cut.period), cut=cut)
+    assert coords.shape == (ty, tx, 2)
+    out = apply_field(prepared.exemplar, coords, soften=SOFTEN, periodic=False)
+    assert looks_periodic(out) and seam_ratio(out) < 1.15, seam_ratio(out)
+    # the photo in place, up to a roll: each output pixel reads the photo at its own position, or at
+    # that position plus the period (the wrapped strips), and away from the cuts copies it exactly
+    rows, cols = np.arange(ty)[:, None], np.arange(tx)[None, :]
+    assert len(np.unique((coords[..., 0] - rows) % ty)) == 1 and len(np.unique((coords[..., 1] - cols) % tx)) == 1
+    oy, ox = int((coords[0, 0, 0]) % ty), int((coords[0, 0, 1]) % tx)
+    copied = np.zeros((ty, tx), bool)
+    for a in (0, ty):
+        for b in (0, tx):
+            y, x = (rows + oy) % ty + a, (cols + ox) % tx + b
+            inside = (y < h) & (x < w)
+            copied |= inside & np.all(out == source[np.minimum(y, h - 1), np.minimum(x, w - 1)], axis=-1)
+    assert copied.mean() > 0.9, copied.mean()
+
+
+def test_wrap_cut_periods_are_whole_lattice_repeats():
+    tile = np.full((24, 24), 0.4, np.float32)
+    tile[:3], tile[:, :3] = 0.85, 0.85
+    rng = np.random.default_rng(1)
+    grid = np.tile(tile, (9, 9))[5:205, 7:207] + rng.normal(0, 0.03, (200, 200)).astype(np.float32)
+    cut = find_wrap_cut(grid[..., None], (24, 24))
+    assert cut.period[0] % 24 == 0 and cut.period[1] % 24 == 0, cut.period
+    assert cut.cost < 0.5  # the joints line up across the wrap: the cut costs less than a pixel step
+
+
+def test_auto_picks_wrap_cut_for_few_large_bricks_and_synthesis_for_fine_grain(photo):
+    for seed in range(3):
+        assert choose_method(_bricks(seed=seed)) == "wrap_cut"
+        assert choose_method(_fine_noise(seed=seed)) == "synthesis"
+    assert choose_method(photo) == "synthesis"  # the gravel crop
+    bricks = _bricks()
+    out = make_seamless(bricks, 96, seed=1)
+    assert np.array_equal(out, make_seamless(bricks, 96, seed=1, method="wrap_cut"))
+    assert out.shape == (96, 96, 1) and looks_periodic(out) and seam_ratio(out) < 1.2
+    with pytest.raises(ValueError, match="method"):
+        make_seamless(bricks, 96, method="quilt")
+
+
+def test_wrap_cut_fits_any_size_and_shape_and_keeps_stacks_aligned():
+    bricks = _bricks()[:, :120]
+    stack = np.concatenate([bricks, 1.0 - bricks, np.full_like(bricks, 0.25)], axis=-1)
+    for size, seed in ((64, 0), (200, 3), (256, 0)):
+        out = make_seamless(stack, size, seed=seed, method="wrap_cut", equalise=False)
+        assert out.shape == (size, size, 3) and looks_periodic(out) and seam_ratio(out) < 1.2
+        assert np.allclose(out[..., 1], 1.0 - out[..., 0], atol=1e-5) and np.allclose(out[..., 2], 0.25)
+    wide = make_seamless(np.tile(bricks, (1, 3, 1)), 128, method="wrap_cut")  # 160 x 360: periods tiled to a square
+    assert wide.shape == (128, 128, 1) and looks_periodic(wide)
+
+
+def test_wrap_cut_upscale_reads_the_full_resolution_photo_through_the_cut(photo):
+    prepared = prepare_photo(photo, equalise=False, analysis_side=64, analysed=False)
+    assert prepared.factor == 2
+    cut = wrap_cut(prepared)
+    coords = wrap_cut_field(prepared, max(cut.period), cut=cut)
+    out = upscale_through_field(prepared.photo, coords, prepared.factor, 2)
+    assert out.shape[:2] == (2 * cut.period[0], 2 * cut.period[1]) and looks_periodic(out)
+    ratio = (finest_band(out, periodic=True) ** 2).mean() / (finest_band(photo) ** 2).mean()
+    assert 0.8 < ratio < 1.2  # as sharp as the photo: its own pixels
+    assert np.isin(out, photo).mean() > 0.8
+    big = make_seamless(photo, 64, upscale=2, analysis_side=64, method="wrap_cut")
+    assert big.shape == (128, 128, 1) and looks_periodic(big) and phase_seam_ratio(big, 2) < 1.2
+
+
 # ---------------------------------------------------------------- files and the command
 
 def _png_header_only(path: Path, width: int, height: int) -> None:
@@ -237,6 +359,10 @@ def test_the_command_makes_one_image_seamless_in_its_own_bit_depth(tmp_path, pho
             result = result[..., None]
         assert looks_periodic(result)
     assert str(target) in capsys.readouterr().out
+    target = tmp_path / "out" / "wrap.png"
+    assert main(["seamless", str(tmp_path / "grey.png"), "--size", "64", "--method", "wrap_cut", "--out", str(target)]) == 0
+    with Image.open(target) as im:
+        assert im.size == (64, 64) and looks_periodic(np.asarray(im, np.float64))
 
 
 def test_a_folder_run_goes_past_bad_files_and_lists_them(tmp_path, photo):
