@@ -201,7 +201,7 @@ class _PhotoPanel:
         if photo.maps:
             layout.prop(photo, "translator_path")
             if not photo.translator_path and DEFAULT_TRANSLATOR not in bundled_translators():
-                layout.label(text="No translator installed: pick a translator file", icon="ERROR")
+                layout.label(text="Maps from luminance (gentle relief); a translator file is optional", icon="INFO")
         if draw_job_progress(layout):
             return
         translator = bpy.path.abspath(photo.translator_path) if photo.translator_path else ""
