@@ -3,6 +3,7 @@
     python -m blender_texgan generate --model NAME_OR_PATH --size N --seed S --out DIR
     python -m blender_texgan seamless IMAGE_OR_FOLDER --size N --out FILE_OR_DIR [--seed S] [--upscale 2]
     python -m blender_texgan photo2mat IMAGE_OR_FOLDER --size N --out DIR [--no-seamless] [--translator F]
+    python -m blender_texgan interpolate --model M --from A --to B --frames N --out DIR   (A, B: seeds or images)
 """
 from __future__ import annotations
 
@@ -76,6 +77,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                      help="translator model for the maps (default: the bundled one, else the classical method)")
     p2m.add_argument("--engine", choices=("auto", "torch", "numpy"), default="auto", help="engine for the translator")
     p2m.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device")
+    mor = sub.add_parser("interpolate", help="a morph between two materials, every frame tileable "
+                                            "(one PNG per map per frame)")
+    mor.add_argument("--model", default=default_model_name(), help="model for ends given as seeds")
+    mor.add_argument("--from", dest="start", required=True, help="a seed, or an image (made seamless)")
+    mor.add_argument("--to", dest="end", required=True, help="a seed, or an image (made seamless)")
+    mor.add_argument("--frames", type=int, default=24, help="frames, both ends included")
+    mor.add_argument("--size", type=int, default=512, help="side in pixels")
+    mor.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    mor.add_argument("--engine", choices=("auto", "torch", "numpy"), default="auto")
+    mor.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device")
     return parser.parse_args(argv)
 
 
@@ -110,6 +121,8 @@ def main(argv=None) -> int:
         return seamless_command(args)
     if args.command == "photo2mat":
         return photo2mat_command(args)
+    if args.command == "interpolate":
+        return interpolate_command(args)
     started = time.perf_counter()
     try:
         if args.engine == "external" and not args.python:
@@ -219,6 +232,35 @@ def photo2mat_command(args) -> int:
             raise GenerationError(f"--out '{args.out}' names a file; photo2mat writes one PNG per map into a folder.")
 
     return image_command(args, "photo2mat", "made into a material", one, checks)
+
+
+def interpolate_command(args) -> int:
+    """python -m blender_texgan interpolate: frame_0000_albedo.png ... in --out."""
+    from .engine.morph import MorphRequest, morph_sequence
+
+    started = time.perf_counter()
+    try:
+        if args.frames < 2 or args.frames > 10_000:
+            raise GenerationError(f"--frames must be 2 to 10000, not {args.frames}.")
+        out = prepare_output(args.out)
+        request = MorphRequest(args.model, args.start, args.end, args.frames, args.size, args.engine, args.device)
+        progress = (lambda f: _progress(f, "interpolating")) if sys.stderr.isatty() else None
+        for i, maps in enumerate(morph_sequence(request, progress)):
+            for spec in PBR_MAPS:
+                write_png(out / f"frame_{i:04d}_{spec.name}.png", maps[spec.name],
+                          bits=16 if spec.name == "height" else 8)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except (ModelFileError, GenerationError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f" '{exc.filename}'" if exc.filename else ""
+        print(f"error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"{args.frames} frames in {out} ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+    return 0
 
 
 def image_command(args, label: str, done_text: str, one, checks) -> int:
