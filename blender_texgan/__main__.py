@@ -112,43 +112,48 @@ def prepare_output(folder: Path) -> Path:
 
 
 def main(argv=None) -> int:
+    """Every command reports bad input as one `error:` line and exit code 2, Ctrl-C as 130."""
+    from .engine.image_files import PillowMissing
+
     args = parse_args(argv)
     if args.command == "models":
         for name, path in bundled_models().items():
             print(f"{name}\t{path}")
         return 0
-    if args.command == "seamless":
-        return seamless_command(args)
-    if args.command == "photo2mat":
-        return photo2mat_command(args)
-    if args.command == "interpolate":
-        return interpolate_command(args)
+    commands = {"generate": generate_command, "seamless": seamless_command, "photo2mat": photo2mat_command,
+                "interpolate": interpolate_command}
     started = time.perf_counter()
     try:
-        if args.engine == "external" and not args.python:
-            raise GenerationError("--engine external needs --python PATH (an interpreter with torch).")
-        check_seed(args.seed)
-        prefix = check_name(args.name) if args.name is not None else None
-        out = prepare_output(args.out)
-        request = GenerationRequest(args.model, args.size, args.seed, args.device, args.engine, args.python,
-                                    args.mode)
-        maps, manifest = generate(request, progress=_progress if sys.stderr.isatty() else None)
-        prefix = prefix or f"{manifest['name']}_s{args.seed}"
-        for spec in PBR_MAPS:
-            bits = 16 if spec.name == "height" else 8
-            print(write_png(out / f"{prefix}_{spec.name}.png", maps[spec.name], bits=bits))
+        done = commands[args.command](args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    except (ModelFileError, GenerationError) as exc:
+    except (ModelFileError, GenerationError, ValueError, PillowMissing) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         where = f" '{exc.filename}'" if exc.filename else ""
         print(f"error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    print(f"generated {args.size}x{args.size} in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+    print(f"{done} in {time.perf_counter() - started:.2f} s", file=sys.stderr)
     return 0
+
+
+def generate_command(args) -> str:
+    """python -m blender_texgan generate: one PNG per map; -> what was done."""
+    if args.engine == "external" and not args.python:
+        raise GenerationError("--engine external needs --python PATH (an interpreter with torch).")
+    check_seed(args.seed)
+    prefix = check_name(args.name) if args.name is not None else None
+    out = prepare_output(args.out)
+    request = GenerationRequest(args.model, args.size, args.seed, args.device, args.engine, args.python,
+                                args.mode)
+    maps, manifest = generate(request, progress=_progress if sys.stderr.isatty() else None)
+    prefix = prefix or f"{manifest['name']}_s{args.seed}"
+    for spec in PBR_MAPS:
+        bits = 16 if spec.name == "height" else 8
+        print(write_png(out / f"{prefix}_{spec.name}.png", maps[spec.name], bits=bits))
+    return f"generated {args.size}x{args.size}"
 
 
 # ---------------------------------------------------------------- seamless
@@ -183,7 +188,7 @@ def unique_stem(path: Path, used: set[str]) -> str:
     return stem
 
 
-def seamless_command(args) -> int:
+def seamless_command(args) -> str:
     """python -m blender_texgan seamless: one image (to --out FILE.png or into the folder --out) or a folder."""
     from .core.seamless import check_size
 
@@ -217,7 +222,7 @@ def photo2mat_one(path: Path, folder: Path, stem: str, args) -> list[Path]:
             for spec in PBR_MAPS]
 
 
-def photo2mat_command(args) -> int:
+def photo2mat_command(args) -> str:
     """python -m blender_texgan photo2mat: one image or a folder -> one PNG per map in the folder --out."""
     from .core.seamless import check_size
 
@@ -234,75 +239,48 @@ def photo2mat_command(args) -> int:
     return image_command(args, "photo2mat", "made into a material", one, checks)
 
 
-def interpolate_command(args) -> int:
+def interpolate_command(args) -> str:
     """python -m blender_texgan interpolate: frame_0000_albedo.png ... in --out."""
     from .engine.morph import MorphRequest, morph_sequence
 
-    started = time.perf_counter()
-    try:
-        if args.frames < 2 or args.frames > 10_000:
-            raise GenerationError(f"--frames must be 2 to 10000, not {args.frames}.")
-        out = prepare_output(args.out)
-        request = MorphRequest(args.model, args.start, args.end, args.frames, args.size, args.engine, args.device)
-        progress = (lambda f: _progress(f, "interpolating")) if sys.stderr.isatty() else None
-        for i, maps in enumerate(morph_sequence(request, progress)):
-            for spec in PBR_MAPS:
-                write_png(out / f"frame_{i:04d}_{spec.name}.png", maps[spec.name],
-                          bits=16 if spec.name == "height" else 8)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    except (ModelFileError, GenerationError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        where = f" '{exc.filename}'" if exc.filename else ""
-        print(f"error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    print(f"{args.frames} frames in {out} ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
-    return 0
+    if args.frames < 2 or args.frames > 10_000:
+        raise GenerationError(f"--frames must be 2 to 10000, not {args.frames}.")
+    out = prepare_output(args.out)
+    request = MorphRequest(args.model, args.start, args.end, args.frames, args.size, args.engine, args.device)
+    progress = (lambda f: _progress(f, "interpolating")) if sys.stderr.isatty() else None
+    for i, maps in enumerate(morph_sequence(request, progress)):
+        for spec in PBR_MAPS:
+            write_png(out / f"frame_{i:04d}_{spec.name}.png", maps[spec.name], bits=16 if spec.name == "height" else 8)
+    return f"wrote {args.frames} frames to {out}"
 
 
-def image_command(args, label: str, done_text: str, one, checks) -> int:
-    """One image (exit 2 with one line when it cannot be used) or a folder (every image, a progress
-    bar, then the files skipped with a reason; exit 2 when none worked)."""
+def image_command(args, label: str, done_text: str, one, checks) -> str:
+    """One image (its problem as one GenerationError line) or a folder (every image, a progress
+    bar, then the files skipped with a reason; an error when none worked)."""
     from .engine.image_files import PillowMissing, folder_files, reason, run_batch
 
-    started = time.perf_counter()
-    try:
-        check_seed(args.seed)
-        checks()
-        if not args.image.exists():
-            raise GenerationError(f"'{args.image}' does not exist.")
-        if not args.image.is_dir():
-            try:
-                done = one(args.image)
-            except (PillowMissing, GenerationError):
-                raise
-            except Exception as exc:  # unreadable, too small, too large...: one line
-                raise GenerationError(f"{args.image.name}: {reason(exc, args.image)}") from None
-        else:
-            done, skipped = run_batch(folder_files(args.image), one, label)
-            if skipped:
-                print(f"skipped {len(skipped)} file(s):", file=sys.stderr)
-                for line in skipped:
-                    print(f"  {line}", file=sys.stderr)
-            if not done:
-                raise GenerationError(f"no image in '{args.image}' could be {done_text}.")
-        for path in done:
-            print(path)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    except (ValueError, GenerationError, PillowMissing, ModelFileError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        where = f" '{exc.filename}'" if exc.filename else ""
-        print(f"error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    print(f"done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    return 0
+    check_seed(args.seed)
+    checks()
+    if not args.image.exists():
+        raise GenerationError(f"'{args.image}' does not exist.")
+    if not args.image.is_dir():
+        try:
+            done = one(args.image)
+        except (PillowMissing, GenerationError):
+            raise
+        except Exception as exc:  # unreadable, too small, too large...: one line
+            raise GenerationError(f"{args.image.name}: {reason(exc, args.image)}") from None
+    else:
+        done, skipped = run_batch(folder_files(args.image), one, label)
+        if skipped:
+            print(f"skipped {len(skipped)} file(s):", file=sys.stderr)
+            for line in skipped:
+                print(f"  {line}", file=sys.stderr)
+        if not done:
+            raise GenerationError(f"no image in '{args.image}' could be {done_text}.")
+    for path in done:
+        print(path)
+    return f"{len(done)} file(s) written"
 
 
 if __name__ == "__main__":

@@ -54,6 +54,9 @@ def test_a_translator_file_serves_when_named(tmp_path, photo, stand_in_translato
     assert main(args) == 0
     with Image.open(tmp_path / "o" / "wall_albedo.png") as im:
         assert im.size == (96, 96)  # --no-seamless keeps the photo's framing
+    assert main(args[:5] + [str(tmp_path / "c")] + args[8:]) == 0  # the same without --translator
+    with Image.open(tmp_path / "o" / "wall_height.png") as a, Image.open(tmp_path / "c" / "wall_height.png") as b:
+        assert not np.array_equal(np.asarray(a), np.asarray(b))  # the translator, not the classical maps
 
 
 def test_a_folder_run_goes_past_bad_files(tmp_path, photo):

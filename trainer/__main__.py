@@ -200,38 +200,12 @@ def main(argv=None) -> int:
         if kind not in KINDS:
             print(f"error: --kind must be one of {', '.join(KINDS)}, not {kind!r}", file=sys.stderr)
             return 2
-    if kind == "translator" or argv[:1] == ["eval-translator"]:
-        try:
-            return _translator_main(argv)
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            return 130
-        except (ValueError, OSError, RuntimeError) as exc:
-            print(f"error: {one_line(exc)}", file=sys.stderr)
-            return 2
-    args = parse_args(argv)
     from blender_texgan.core.modelfile import ModelFileError
     from blender_texgan.engine.generate import GenerationError
     try:
-        if args.command == "data":
-            if args.size < 32 or args.count < 1:
-                raise ValueError("--size must be at least 32 pixels and --count at least 1")
-            from .data import write_material
-            from .procedural import make_material
-            for i in range(args.count):
-                write_material(args.out, f"{args.preset}_{i:03d}", make_material(args.preset, args.seed + i, args.size))
-            print(f"wrote {args.count} {args.preset} sets of {args.size}x{args.size} to {args.out}")
-        elif args.command == "train":
-            return _train(args, argv)
-        elif args.command == "export":
-            from .export import check_export_target, export_run
-            check_export_target(args.out, args.force)
-            print(export_run(args.run, args.out, args.name, args.description, not args.no_metrics, args.credit))
-        elif args.command == "eval":
-            return _eval(args)
-        elif args.command == "review":
-            from .export import set_review
-            print(set_review(args.model, args.text, args.mode))
+        if kind == "translator" or argv[:1] == ["eval-translator"]:
+            return _translator_main(argv)
+        return _command(parse_args(argv), argv)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -242,6 +216,29 @@ def main(argv=None) -> int:
     except (DataError, ModelFileError, GenerationError, ValueError, RuntimeError, pickle.UnpicklingError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _command(args, argv: list[str]) -> int:
+    """The generator commands: data, train, export, eval, review."""
+    if args.command == "data":
+        if args.size < 32 or args.count < 1:
+            raise ValueError("--size must be at least 32 pixels and --count at least 1")
+        from .data import write_material
+        from .procedural import make_material
+        for i in range(args.count):
+            write_material(args.out, f"{args.preset}_{i:03d}", make_material(args.preset, args.seed + i, args.size))
+        print(f"wrote {args.count} {args.preset} sets of {args.size}x{args.size} to {args.out}")
+    elif args.command == "train":
+        return _train(args, argv)
+    elif args.command == "export":
+        from .export import check_export_target, export_run
+        check_export_target(args.out, args.force)
+        print(export_run(args.run, args.out, args.name, args.description, not args.no_metrics, args.credit))
+    elif args.command == "eval":
+        return _eval(args)
+    elif args.command == "review":
+        from .export import set_review
+        print(set_review(args.model, args.text, args.mode))
     return 0
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from blender_texgan.core.photo_maps import blur, luminance
+
 SOBEL_BLURS = (0.0, 1.0, 2.0, 4.0, 8.0)
 SOBEL_STRENGTHS = tuple(float(s) for s in np.geomspace(1.0, 512.0, 28))  # relief of a 0 -> 1 step, pixels
 
@@ -22,19 +24,6 @@ def angular_error(pred: np.ndarray, true: np.ndarray) -> float:
     """Mean angle in degrees between two (H, W, 3) fields of unit vectors."""
     cos = np.clip((pred * true).sum(-1), -1.0, 1.0)
     return float(np.degrees(np.arccos(cos)).mean())
-
-
-def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Periodic Gaussian blur of an (H, W) array through the FFT."""
-    if sigma <= 0:
-        return image
-    fy, fx = np.fft.fftfreq(image.shape[0])[:, None], np.fft.fftfreq(image.shape[1])[None]
-    kernel = np.exp(-2.0 * (np.pi * sigma) ** 2 * (fy ** 2 + fx ** 2))
-    return np.fft.ifft2(np.fft.fft2(image) * kernel).real.astype(np.float32)
-
-
-def luminance(photo: np.ndarray) -> np.ndarray:
-    return (photo[..., :3] @ np.array([0.2126, 0.7152, 0.0722], np.float32)).astype(np.float32)
 
 
 def _normals_from_gradient(dx: np.ndarray, dy_up: np.ndarray, strength: float) -> np.ndarray:
@@ -48,8 +37,8 @@ def sobel_oracle_normal(photo: np.ndarray, true_normal: np.ndarray) -> tuple[flo
     lum = luminance(photo)
     flat = np.broadcast_to(np.array([0, 0, 1], np.float32), true_normal.shape)
     best = (angular_error(flat[::4, ::4], true_normal[::4, ::4]), None)
-    for blur in SOBEL_BLURS:
-        h = gaussian_blur(lum, blur)
+    for sigma in SOBEL_BLURS:
+        h = blur(lum, sigma, periodic=True)
         # Sobel: central differences smoothed across; +Y (dy_up) towards row 0.
         sm_x = (np.roll(h, 1, 0) + 2 * h + np.roll(h, -1, 0)) / 4
         sm_y = (np.roll(h, 1, 1) + 2 * h + np.roll(h, -1, 1)) / 4
@@ -58,11 +47,11 @@ def sobel_oracle_normal(photo: np.ndarray, true_normal: np.ndarray) -> tuple[flo
         for strength in [sign * s for sign in (1.0, -1.0) for s in SOBEL_STRENGTHS]:
             err = angular_error(_normals_from_gradient(dx[::4, ::4], dy[::4, ::4], strength), true_normal[::4, ::4])
             if err < best[0]:
-                best = (err, (blur, strength, dx, dy))
+                best = (err, (sigma, strength, dx, dy))
     if best[1] is None:
         return angular_error(flat, true_normal), {"blur": None, "strength": 0.0}
-    blur, strength, dx, dy = best[1]
-    return angular_error(_normals_from_gradient(dx, dy, strength), true_normal), {"blur": blur, "strength": strength}
+    sigma, strength, dx, dy = best[1]
+    return angular_error(_normals_from_gradient(dx, dy, strength), true_normal), {"blur": sigma, "strength": strength}
 
 
 def affine_fit_error(pred: np.ndarray, true: np.ndarray) -> float:
@@ -75,7 +64,7 @@ def affine_fit_error(pred: np.ndarray, true: np.ndarray) -> float:
 
 def height_oracle(photo: np.ndarray, true_height: np.ndarray) -> float:
     lum = luminance(photo)
-    return min(affine_fit_error(gaussian_blur(lum, b), true_height) for b in SOBEL_BLURS)
+    return min(affine_fit_error(blur(lum, b, periodic=True), true_height) for b in SOBEL_BLURS)
 
 
 def roughness_baselines(photo: np.ndarray, true_rough: np.ndarray) -> dict[str, float]:

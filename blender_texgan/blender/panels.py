@@ -38,6 +38,21 @@ def draw_job_progress(layout) -> bool:
     return True
 
 
+def draw_material_options(layout, settings) -> None:
+    """How the material is made and assigned (Generate's and Image to Material's alike)."""
+    for name in ("real_size", "displacement", "normal_convention", "target", "slot", "mark_asset"):
+        layout.prop(settings, name)
+
+
+def draw_output_options(layout, settings) -> None:
+    """Where the maps go: packed, or saved beside the .blend."""
+    layout.prop(settings, "output")
+    col = layout.column()
+    col.enabled = settings.output == "SAVE"
+    col.prop(settings, "bit_depth")
+    col.prop(settings, "height_exr")
+
+
 class TEXGAN_PT_generate(_SidebarPanel, bpy.types.Panel):
     bl_idname = "TEXGAN_PT_generate"
     bl_label = "TexGAN"
@@ -97,10 +112,7 @@ class TEXGAN_PT_material_options(_SubPanel, bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
-        layout = split_layout(self.layout)
-        settings = context.scene.texgan
-        for name in ("real_size", "displacement", "normal_convention", "target", "slot", "mark_asset"):
-            layout.prop(settings, name)
+        draw_material_options(split_layout(self.layout), context.scene.texgan)
 
 
 class TEXGAN_PT_output_options(_SubPanel, bpy.types.Panel):
@@ -109,13 +121,7 @@ class TEXGAN_PT_output_options(_SubPanel, bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
-        layout = split_layout(self.layout)
-        settings = context.scene.texgan
-        layout.prop(settings, "output")
-        col = layout.column()
-        col.enabled = settings.output == "SAVE"
-        col.prop(settings, "bit_depth")
-        col.prop(settings, "height_exr")
+        draw_output_options(split_layout(self.layout), context.scene.texgan)
 
 
 classes = (TEXGAN_PT_generate, TEXGAN_PT_variations, TEXGAN_PT_material_options, TEXGAN_PT_output_options)

@@ -13,13 +13,14 @@ import numpy as np
 
 from ..core.modelfile import ModelFileError
 from ..core.prepare import PreparedMaps, prepare_maps
+from ..core.seamless import MIN_SIDE
 from ..engine.image_files import DEFAULT_MAX_PIXELS
 from ..engine.library import DEFAULT_TRANSLATOR, bundled_translators
-from ..engine.photo import MIN_SIDE, PhotoRequest, check_request, photo_from_pixels, photo_runner
+from ..engine.photo import PhotoRequest, check_request, photo_from_pixels, photo_runner
 from ..engine.photo_model import PhotoModelRequest, photo_model_runner, safe_model_name
 from ..engine.request import GenerationError
 from .operators import JobOperator, create_material, material_object_poll
-from .panels import draw_job_progress, split_layout
+from .panels import draw_job_progress, draw_material_options, draw_output_options, split_layout
 from .preferences import preferences, user_models_dir
 from .properties import USER_PREFIX
 
@@ -222,13 +223,8 @@ class _PhotoMaterialPanel:
 
     def draw(self, context):
         layout = split_layout(self.layout)
-        settings = context.scene.texgan
-        for name in ("real_size", "displacement", "normal_convention", "target", "slot", "mark_asset", "output"):
-            layout.prop(settings, name)
-        col = layout.column()
-        col.enabled = settings.output == "SAVE"
-        col.prop(settings, "bit_depth")
-        col.prop(settings, "height_exr")
+        draw_material_options(layout, context.scene.texgan)
+        draw_output_options(layout, context.scene.texgan)
 
 
 class TEXGAN_PT_photo(_PhotoPanel, bpy.types.Panel):

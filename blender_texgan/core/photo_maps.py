@@ -14,6 +14,7 @@ import numpy as np
 
 from .maps import MapSet
 from .normals import normal_from_height
+from .seamless import luminance
 
 # Fitted across the sets (scripts/fit_classical_maps.py); see the module doc.
 # Fitted on all 18 sets: the least mean angular error is at the gentlest strength tried, with
@@ -24,10 +25,6 @@ NORMAL_STRENGTH = 1.0      # relief of a 0 -> 1 luminance step in pixels; negati
 ROUGHNESS = (0.27, 0.64)   # roughness = a + b * luminance
 TREND_SIGMA = 1 / 16       # luminance trends wider than this share of the side are removed
 HEIGHT_GAIN = 2.0          # height = 0.5 + gain * (detail luminance), clipped to [0, 1]
-
-
-def luminance(photo: np.ndarray) -> np.ndarray:
-    return (np.asarray(photo, np.float32)[..., :3] @ np.array([0.2126, 0.7152, 0.0722], np.float32))
 
 
 def blur(plane: np.ndarray, sigma: float, periodic: bool) -> np.ndarray:

@@ -81,8 +81,7 @@ def check_photo(image) -> np.ndarray:
     if a.ndim != 3 or not 1 <= a.shape[2] <= MAX_CHANNELS:
         raise ValueError(f"expected an (H, W, C) image with 1 to {MAX_CHANNELS} channels, got shape {a.shape}")
     if min(a.shape[:2]) < MIN_SIDE:
-        raise ValueError(f"the image is {a.shape[1]}x{a.shape[0]} px: too small to make seamless "
-                         f"(at least {MIN_SIDE} px a side)")
+        raise ValueError(f"the image is {a.shape[1]}x{a.shape[0]} px: too small (at least {MIN_SIDE} px a side)")
     if not np.isfinite(a).all():
         raise ValueError("the image holds NaN or infinite values")
     return np.clip(a, 0.0, 1.0)

@@ -24,6 +24,20 @@ UPSAMPLE_MIX = {
 }
 
 
+def conv3x3(x: np.ndarray, w: np.ndarray, b: np.ndarray, band_pixels: int = BAND_PIXELS) -> np.ndarray:
+    """x (H, W, Cin), w (9 * Cin, Cout) in (dy, dx, c) order -> (H, W, Cout), wrapping around; one
+    matrix product per band of rows (band_pixels output pixels bound the im2col buffer)."""
+    h, wd, c = x.shape
+    p = np.pad(x, ((1, 1), (1, 1), (0, 0)), mode="wrap")
+    out = np.empty((h, wd, w.shape[1]), np.float32)
+    rows = max(1, band_pixels // wd)
+    for r0 in range(0, h, rows):
+        r1 = min(h, r0 + rows)
+        cols = np.concatenate([p[r0 + dy:r1 + dy, dx:dx + wd] for dy in range(3) for dx in range(3)], axis=-1)
+        out[r0:r1] = (cols.reshape(-1, 9 * c) @ w + b).reshape(r1 - r0, wd, -1)
+    return out
+
+
 class NumpyGenerator:
     def __init__(self, cfg: PeriodicGeneratorConfig, tensors: dict[str, np.ndarray]):
         self.cfg = cfg
@@ -78,14 +92,7 @@ class NumpyGenerator:
         h, wd, c = x.shape
         if w.shape[0] == c:  # 1x1
             return (x.reshape(-1, c) @ w + b).reshape(h, wd, -1)
-        p = np.pad(x, ((1, 1), (1, 1), (0, 0)), mode="wrap")
-        out = np.empty((h, wd, w.shape[1]), np.float32)
-        rows = max(1, BAND_PIXELS // wd)
-        for r0 in range(0, h, rows):
-            r1 = min(h, r0 + rows)
-            cols = np.concatenate([p[r0 + dy:r1 + dy, dx:dx + wd] for dy in range(3) for dx in range(3)], axis=-1)
-            out[r0:r1] = (cols.reshape(-1, 9 * c) @ w + b).reshape(r1 - r0, wd, -1)
-        return out
+        return conv3x3(x, w, b)
 
     @staticmethod
     def act(x: np.ndarray) -> np.ndarray:

@@ -1,26 +1,14 @@
 """The translator U-Net's forward pass in numpy: same parameters and maths as
 translator_net.PeriodicUNet (parity is a test). Activations are (H, W, C); each 3x3 convolution
-is one matrix product per band of rows, with wrap-around padding."""
+is numpy_net.conv3x3 (one matrix product per band of rows, wrap-around padding)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..core.translator_arch import UNetConfig, unet_param_shapes
+from .numpy_net import conv3x3
 
-BAND_PIXELS = 1 << 15  # output pixels per matrix product: bounds the im2col buffer
-
-
-def conv3x3(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """x (H, W, Cin), w (9 * Cin, Cout) in (dy, dx, c) order -> (H, W, Cout), wrapping."""
-    h, wd, c = x.shape
-    p = np.pad(x, ((1, 1), (1, 1), (0, 0)), mode="wrap")
-    out = np.empty((h, wd, w.shape[1]), np.float32)
-    rows = max(1, BAND_PIXELS // wd)
-    for r0 in range(0, h, rows):
-        r1 = min(h, r0 + rows)
-        cols = np.concatenate([p[r0 + dy:r1 + dy, dx:dx + wd] for dy in range(3) for dx in range(3)], axis=-1)
-        out[r0:r1] = (cols.reshape(-1, 9 * c) @ w + b).reshape(r1 - r0, wd, -1)
-    return out
+BAND_PIXELS = 1 << 15  # output pixels per matrix product (conv3x3): the U-Net is wider at full size
 
 
 def leaky(x: np.ndarray) -> np.ndarray:
@@ -58,8 +46,8 @@ class NumpyUNet:
                                 np.asarray(tensors[f"{name}.bias"], np.float32))
 
     def pair(self, x: np.ndarray, name: str) -> np.ndarray:
-        x = leaky(conv3x3(x, *self.convs[f"{name}.conv1"]))
-        return leaky(conv3x3(x, *self.convs[f"{name}.conv2"]))
+        x = leaky(conv3x3(x, *self.convs[f"{name}.conv1"], BAND_PIXELS))
+        return leaky(conv3x3(x, *self.convs[f"{name}.conv2"], BAND_PIXELS))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """(H, W, 3) prepared photo -> (H, W, 8) raw outputs (see finish_outputs)."""

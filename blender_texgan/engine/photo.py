@@ -20,7 +20,7 @@ from ..core.maps import MapSet
 from ..core.modelfile import read_model_file
 from ..core.normals import normal_from_height
 from ..core.photo_maps import classical_maps
-from ..core.seamless import MIN_SIDE, check_size, make_seamless
+from ..core.seamless import check_photo, check_size, make_seamless
 from .request import MAX_RESOLUTION, GenerationCancelled, GenerationError
 
 Progress = Callable[[float], None]
@@ -51,7 +51,6 @@ _TRANSLATORS: dict = {}
 def load_translator(name: str, engine: str, device: str):
     """Translators are loaded once per (file, engine, device): a few MB of weights. None when no
     file is named and no translator is bundled: then the classical maps serve."""
-    from .generate import pick_engine
     from .library import DEFAULT_TRANSLATOR, bundled_translators, resolve_translator
     from .translate import Translator
 
@@ -61,7 +60,7 @@ def load_translator(name: str, engine: str, device: str):
     path = resolve_translator(name)
     key = (str(path), path.stat().st_mtime_ns if path.exists() else 0, engine, device)
     if key not in _TRANSLATORS:
-        translator = Translator(read_model_file(path), pick_engine(engine, device), device)
+        translator = Translator(read_model_file(path), engine, device)  # it picks the engine
         _TRANSLATORS.clear()
         _TRANSLATORS[key] = translator
     return _TRANSLATORS[key]
@@ -81,21 +80,22 @@ def sentence(exc: Exception) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
+def grey_to_rgb(a: np.ndarray) -> np.ndarray:
+    """(H, W, C) -> (H, W, 3): grey repeated, channels past the third (alpha) dropped."""
+    return np.repeat(a[..., :1], 3, axis=2) if a.shape[2] < 3 else a[..., :3]
+
+
 def as_rgb(photo) -> np.ndarray:
     """(H, W), (H, W, 1..4) -> (H, W, 3) float32 in [0, 1]: grey kept as RGB, alpha dropped.
-    GenerationError for anything else (not an image, too small, NaN)."""
+    GenerationError for anything else (core.seamless.check_photo's checks: not an image, too
+    small, NaN)."""
     a = np.asarray(photo, np.float32)
-    if a.ndim == 2:
-        a = a[..., None]
-    if a.ndim != 3 or not 1 <= a.shape[2] <= 4:
+    if a.ndim == 3 and a.shape[2] > 4:
         raise GenerationError(f"Expected an image of (height, width, 1 to 4 channels), not {a.shape}.")
-    if min(a.shape[:2]) < MIN_SIDE:
-        raise GenerationError(f"The image is {a.shape[1]}x{a.shape[0]} px: too small "
-                              f"(at least {MIN_SIDE} px a side).")
-    if not np.isfinite(a).all():
-        raise GenerationError("The image holds NaN or infinite values.")
-    a = np.repeat(a[..., :1], 3, axis=2) if a.shape[2] < 3 else a[..., :3]
-    return np.clip(a, 0.0, 1.0)
+    try:
+        return grey_to_rgb(check_photo(a))
+    except ValueError as exc:
+        raise GenerationError(sentence(exc)) from None
 
 
 def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
@@ -109,8 +109,7 @@ def photo_from_pixels(flat: np.ndarray, width: int, height: int, channels: int, 
     """A Blender image's pixel buffer (rows bottom to top, `channels` per pixel) -> (H, W, 3) sRGB
     float32 in [0, 1], rows top to bottom: alpha dropped, grey kept as RGB, linear values encoded."""
     a = np.asarray(flat, np.float32).reshape(height, width, channels)[::-1]
-    rgb = np.repeat(a[..., :1], 3, axis=2) if channels < 3 else a[..., :3]
-    rgb = np.nan_to_num(rgb, nan=0.0, posinf=1.0, neginf=0.0)
+    rgb = np.nan_to_num(grey_to_rgb(a), nan=0.0, posinf=1.0, neginf=0.0)
     return linear_to_srgb(rgb) if linear else np.clip(rgb, 0.0, 1.0)
 
 
