@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def generator_gflop(model: str, size: int) -> float:
     """Convolution FLOPs of one generation (2 x multiply-adds), from the architecture."""
-    from blender_texgan.core.architecture import config_from_manifest
     from blender_texgan.core.modelfile import read_manifest
+    from blender_texgan.core.vae_arch import decoder_config
     from blender_texgan.engine.generate import resolve_model
 
-    cfg = config_from_manifest(read_manifest(resolve_model(model))["architecture"])
+    cfg = decoder_config(read_manifest(resolve_model(model)))
     side = size // cfg.scale
     c = cfg.channels
     flops = 2 * side * side * 9 * cfg.latent_channels * c[0]

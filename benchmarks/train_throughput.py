@@ -24,7 +24,8 @@ from trainer.checkpoints import latest_checkpoint, load_checkpoint
 from trainer.discriminator import PatchDiscriminator
 from trainer.metrics import QUALITY_BAR, meets_bar
 from trainer.options import TrainOptions, resolve_options
-from trainer.train import generator_config, train
+from trainer.session import generator_config
+from trainer.train import train
 
 ROOT = Path(__file__).resolve().parent.parent
 

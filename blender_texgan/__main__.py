@@ -4,6 +4,7 @@
     python -m blender_texgan seamless IMAGE_OR_FOLDER --size N --out FILE_OR_DIR [--seed S] [--upscale 2]
     python -m blender_texgan photo2mat IMAGE_OR_FOLDER --size N --out DIR [--no-seamless] [--translator F]
     python -m blender_texgan interpolate --model M --from A --to B --frames N --out DIR   (A, B: seeds or images)
+    python -m blender_texgan transform --translator T --model M --seed S --size N --strength X --out DIR
 """
 from __future__ import annotations
 
@@ -77,6 +78,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                      help="translator model for the maps (default: the bundled one, else the classical method)")
     p2m.add_argument("--engine", choices=("auto", "torch", "numpy"), default="auto", help="engine for the translator")
     p2m.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device")
+    _latent_commands(sub)
+    _transform_parser(sub)
+    return parser.parse_args(argv)
+
+
+def _latent_commands(sub) -> None:
+    """Morphs and variations (latent paths with a VAE model)."""
     mor = sub.add_parser("interpolate", help="a morph between two materials, every frame tileable "
                                             "(one PNG per map per frame)")
     mor.add_argument("--model", default=default_model_name(), help="model for ends given as seeds")
@@ -87,7 +95,33 @@ def parse_args(argv=None) -> argparse.Namespace:
     mor.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     mor.add_argument("--engine", choices=("auto", "torch", "numpy"), default="auto")
     mor.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device")
-    return parser.parse_args(argv)
+    var = sub.add_parser("variations", help="variations of a texture (or of every image in a folder) that keep "
+                                            "its character: a VAE model lays them out, the texture gives the detail")
+    var.add_argument("image", type=Path, help="an image file, or a folder of images")
+    var.add_argument("--model", default="", help="a VAE model (default: the bundled VAE)")
+    var.add_argument("--count", type=int, default=4, help="how many variations per image")
+    var.add_argument("--strength", type=float, default=0.5,
+                     help="0 keeps the texture's layout, 1 draws fresh layouts")
+    var.add_argument("--size", type=int, default=512, help="side of each variation in pixels")
+    var.add_argument("--seed", type=int, default=0, help="another seed, other variations")
+    var.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    var.add_argument("--engine", choices=("auto", "torch", "numpy"), default="auto")
+    var.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device")
+
+
+def _transform_parser(sub) -> None:
+    """`transform`: a generated material, translated by a material translator."""
+    tra = sub.add_parser("transform", help="generate a material, then translate it with a material translator "
+                                           "(e.g. clean -> rusty metal); one PNG per map")
+    tra.add_argument("--translator", required=True, metavar="NAME_OR_FILE",
+                     help="bundled material translator name or a maps_to_maps .safetensors file")
+    tra.add_argument("--model", default=default_model_name(), help="model that makes the material to translate")
+    tra.add_argument("--seed", type=int, default=0)
+    tra.add_argument("--size", type=int, default=512, help="side in pixels (a multiple of the translator's)")
+    tra.add_argument("--strength", type=float, default=1.0, help="0: unchanged, 1: fully translated")
+    tra.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    tra.add_argument("--engine", choices=("auto", "torch", "numpy"), default="auto")
+    tra.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device")
 
 
 def _progress(fraction: float, label: str = "generating") -> None:
@@ -121,7 +155,7 @@ def main(argv=None) -> int:
             print(f"{name}\t{path}")
         return 0
     commands = {"generate": generate_command, "seamless": seamless_command, "photo2mat": photo2mat_command,
-                "interpolate": interpolate_command}
+                "interpolate": interpolate_command, "transform": transform_command, "variations": variations_command}
     started = time.perf_counter()
     try:
         done = commands[args.command](args)
@@ -252,6 +286,44 @@ def interpolate_command(args) -> str:
         for spec in PBR_MAPS:
             write_png(out / f"frame_{i:04d}_{spec.name}.png", maps[spec.name], bits=16 if spec.name == "height" else 8)
     return f"wrote {args.frames} frames to {out}"
+
+
+def variations_command(args) -> str:
+    """python -m blender_texgan variations: one image or a folder -> {stem}_v{i}_{map}.png in --out."""
+    from .engine.image_files import load_image
+    from .engine.variations import VariationsRequest, check_request, texture_variations
+
+    request = VariationsRequest(args.model, args.count, args.strength, args.size, args.seed, engine=args.engine,
+                                device=args.device)
+    used: set[str] = set()
+
+    def one(path: Path) -> list[Path]:
+        stem, folder = unique_stem(path, used), prepare_output(args.out)
+        single = sys.stderr.isatty() and not args.image.is_dir()
+        variants = texture_variations(load_image(path).pixels, request,
+                                      (lambda f: _progress(f, "variations")) if single else None)
+        return [write_png(folder / f"{stem}_v{i}_{spec.name}.png", maps[spec.name],
+                          bits=16 if spec.name == "height" else 8)
+                for i, maps in enumerate(variants) for spec in PBR_MAPS]
+
+    return image_command(args, "variations", "varied", one, lambda: check_request(request))
+
+
+def transform_command(args) -> str:
+    """python -m blender_texgan transform: the model's material, translated; one PNG per map."""
+    from .engine.transform import check_strength, load_maps_translator, transform_maps
+
+    check_seed(args.seed)
+    check_strength(args.strength)
+    net = load_maps_translator(args.translator, args.engine, args.device)
+    out = prepare_output(args.out)
+    maps, manifest = generate(GenerationRequest(args.model, args.size, args.seed, args.device, args.engine))
+    relief = (manifest.get("exemplar") or {}).get("normal_strength") or manifest["normal_strength"]
+    maps = transform_maps(maps, net, args.strength, normal_strength=float(relief))
+    prefix = f"{manifest['name']}_s{args.seed}_{net.model.name}"
+    for spec in PBR_MAPS:
+        print(write_png(out / f"{prefix}_{spec.name}.png", maps[spec.name], bits=16 if spec.name == "height" else 8))
+    return f"translated {args.size}x{args.size} from {net.block['from']} to {net.block['to']}"
 
 
 def image_command(args, label: str, done_text: str, one, checks) -> str:

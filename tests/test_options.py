@@ -14,7 +14,7 @@ def test_every_option_but_the_command_has_a_flag_that_reaches_the_options():
              "patch_space": "bands", "ema_decay": "0.9", "seed": "5", "pool_count": "4", "pool_size": "64",
              "local_channels": "6", "global_channels": "2", "periods": "2,4", "channels": "16,12,8",
              "upsample": "bilinear", "d_width": "8", "ckpt_every": "5", "sample_every": "6", "eval_every": "0",
-             "eval_count": "4", "keep": "2", "device": "cpu"}
+             "eval_count": "4", "keep": "2", "device": "cpu", "kl_weight": "0.05"}
     argv = ["train", "--no-augment", "--data", "photos"]
     for name, value in given.items():
         argv += ["--" + name.replace("_", "-"), value]
@@ -22,9 +22,10 @@ def test_every_option_but_the_command_has_a_flag_that_reaches_the_options():
     opts = resolve_options({k: v for k, v in vars(args).items() if k != "command"})
     assert not opts.augment and opts.data == "photos" and opts.preset is None
     assert (opts.periods, opts.channels, opts.upsample, opts.patch_space) == ([2.0, 4.0], [16, 12, 8], "bilinear", "bands")
-    assert (opts.steps, opts.max_minutes, opts.lr_g, opts.keep) == (7, 2.5, 0.001, 2)
+    assert (opts.steps, opts.max_minutes, opts.lr_g, opts.keep, opts.kl_weight) == (7, 2.5, 0.001, 2, 0.05)
     flagged = set(given) | {"augment", "data", "preset"}
-    assert flagged == {f.name for f in fields(TrainOptions)} - {"command"}  # nothing left without a flag
+    # nothing left without a flag but the command and the kind (train --kind, read before parsing)
+    assert flagged == {f.name for f in fields(TrainOptions)} - {"command", "kind"}
     assert all(f.metadata["help"] for f in fields(TrainOptions))
 
 

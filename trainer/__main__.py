@@ -110,12 +110,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _train(args, argv) -> int:
+def _train(args, argv, kind: str = "generator") -> int:
     from .options import resolve_options
     from .train import train
 
     cli = {k: v for k, v in vars(args).items() if k not in ("command", "config", "dry_run", "resume_with_changes")}
-    cli["command"] = "python -m trainer " + shlex.join(argv)
+    cli["kind"] = kind
+    cli["command"] = "python -m trainer " + shlex.join(argv[:1] + (["--kind", kind] if kind != "generator" else [])
+                                                       + argv[1:])
     opts = resolve_options(cli, args.config)
     if args.dry_run:
         from dataclasses import asdict
@@ -130,8 +132,8 @@ def _train(args, argv) -> int:
 def _eval(args) -> int:
     """Measure a model file through the add-on's own generation path, beside the tiling-and-blending
     baseline on the same exemplar and the same held-out crops; optionally write a contact sheet."""
-    from blender_texgan.core.architecture import config_from_manifest
     from blender_texgan.core.modelfile import read_model_file
+    from blender_texgan.core.vae_arch import decoder_config
     from blender_texgan.engine.generate import resolve_model
 
     from .data import load_training_data
@@ -147,7 +149,7 @@ def _eval(args) -> int:
     if model.exemplar is not None:  # measured at the scale the model generates at: its exemplar's
         downsample = max(1, downsample // int(model.manifest["exemplar"].get("guide_scale", 1)))
     data = load_training_data(args.preset, args.data, crop, 16, max(256, 2 * crop), args.seed + 1, downsample)
-    scale = config_from_manifest(model.manifest["architecture"]).scale
+    scale = decoder_config(model.manifest).scale
     result = compare_with_baseline(path, data, scale, args.count, args.seed, mode=args.mode)
     result["within_baseline"] = beats_baseline(result)
     if args.sheet:
@@ -179,7 +181,7 @@ def _kind(argv: list[str]) -> tuple[str, list[str]]:
     return "generator", argv
 
 
-KINDS = ("generator", "translator")
+KINDS = ("generator", "translator", "vae", "cyclegan")
 
 
 def _translator_main(argv: list[str]) -> int:
@@ -190,6 +192,14 @@ def _translator_main(argv: list[str]) -> int:
         return 0
     from .translator_eval import main as eval_main
     return eval_main(argv[1:])
+
+
+def _cyclegan_main(argv: list[str]) -> int:
+    """`train --kind cyclegan`: material translation, unpaired (trainer.cyclegan)."""
+    from .cyclegan import parse_options, train_cyclegan
+    for path in train_cyclegan(parse_options(argv[1:])):
+        print(path)
+    return 0
 
 
 def main(argv=None) -> int:
@@ -203,9 +213,11 @@ def main(argv=None) -> int:
     from blender_texgan.core.modelfile import ModelFileError
     from blender_texgan.engine.generate import GenerationError
     try:
+        if kind == "cyclegan":
+            return _cyclegan_main(argv)
         if kind == "translator" or argv[:1] == ["eval-translator"]:
             return _translator_main(argv)
-        return _command(parse_args(argv), argv)
+        return _command(parse_args(argv), argv, kind)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -218,7 +230,7 @@ def main(argv=None) -> int:
         return 2
 
 
-def _command(args, argv: list[str]) -> int:
+def _command(args, argv: list[str], kind: str = "generator") -> int:
     """The generator commands: data, train, export, eval, review."""
     if args.command == "data":
         if args.size < 32 or args.count < 1:
@@ -229,7 +241,7 @@ def _command(args, argv: list[str]) -> int:
             write_material(args.out, f"{args.preset}_{i:03d}", make_material(args.preset, args.seed + i, args.size))
         print(f"wrote {args.count} {args.preset} sets of {args.size}x{args.size} to {args.out}")
     elif args.command == "train":
-        return _train(args, argv)
+        return _train(args, argv, kind)
     elif args.command == "export":
         from .export import check_export_target, export_run
         check_export_target(args.out, args.force)

@@ -13,6 +13,7 @@ from blender_texgan.core.latent import LatentLayout
 from blender_texgan.core.lattice import axis_periods
 from blender_texgan.core.maps import PBR_MAPS
 from blender_texgan.core.modelfile import write_model_file
+from blender_texgan.core.vae_arch import PERIODIC_VAE_V1, VAEConfig, decoder_config
 
 from .checkpoints import load_newest_good
 from .data import load_training_data
@@ -73,7 +74,12 @@ def export_run(run: Path, out: Path, name: str | None = None, description: str =
     options = state["options"]
     data = load_training_data(options["preset"], options["data"], options["crop"], options["pool_count"],
                               options["pool_size"], options["seed"], options.get("downsample", 1))
-    tensors = {k: v.detach().float().cpu().numpy() for k, v in state["ema"].items()}
+    is_vae = state.get("kind") == "vae"
+    if is_vae:
+        from .vae import vae_tensors
+        tensors = vae_tensors(state)
+    else:
+        tensors = {k: v.detach().float().cpu().numpy() for k, v in state["ema"].items()}
     exemplar = None if data.exemplar is None else np.moveaxis(data.exemplar, 0, -1)
     metrics = {}
     if with_metrics:
@@ -87,6 +93,13 @@ def export_run(run: Path, out: Path, name: str | None = None, description: str =
     manifest["training"]["sets"] = list(data.credits)
     if not description:
         manifest["description"] = f"Tileable PBR material made from {', '.join(data.credits)}."
+    if is_vae:
+        manifest["kind"] = "vae"
+        manifest["architecture"] = {"name": PERIODIC_VAE_V1, "config": VAEConfig(cfg).to_dict()}
+        manifest["training"]["kl_weight"] = options.get("kl_weight")
+        if not description:
+            manifest["description"] = (f"Tileable PBR texture VAE made from {', '.join(data.credits)}: encodes a "
+                                       "texture, makes variations of it and morphs between two.")
     if exemplar is not None:
         manifest["exemplar"] = {"guide_scale": data.guide_scale, "normal_strength": data.exemplar_normal_strength,
                                 "periodic": bool(data.wrap[0]), "lattice": list(axis_periods(exemplar))}
@@ -95,6 +108,10 @@ def export_run(run: Path, out: Path, name: str | None = None, description: str =
     if with_metrics and exemplar is not None:
         print("measuring every generation mode beside tiling and blending...", file=sys.stderr)
         manifest = with_quality(out, manifest, options, data)
+        write_model_file(out, tensors, manifest, exemplar=exemplar)
+    if with_metrics and is_vae:  # encode -> decode, beside the generation metrics
+        from .vae import measure_reconstruction
+        manifest["metrics"].update(measure_reconstruction(state, data, options["crop"], 64, seed=12345))
         write_model_file(out, tensors, manifest, exemplar=exemplar)
     return Path(out)
 
@@ -107,7 +124,7 @@ def with_quality(path: Path, manifest: dict, options: dict, net_data) -> dict:
     guide = manifest["exemplar"]["guide_scale"]
     data = load_training_data(options["preset"], options["data"], options["crop"], options["pool_count"],
                               options["pool_size"], options["seed"], max(1, net_data.downsample // guide))
-    scale = config_from_manifest(manifest["architecture"]).scale
+    scale = decoder_config(manifest).scale
     results = compare_modes(path, data, scale, QUALITY_COUNT, seed=12345)
     mode = choose_mode(results)
     chosen = results["baseline"] if mode == "blend" else results[mode]

@@ -8,6 +8,7 @@ from pathlib import Path
 from blender_texgan.core.architecture import UPSAMPLING
 from blender_texgan.engine.devices import DEVICE_CHOICES
 
+TRAINED_KINDS = ("generator", "vae")  # what trainer.train's loop trains (translators have their own)
 PATCH_SPACES = ("pixels", "bands")  # where the generator's sliced patch loss compares patches
 
 
@@ -43,6 +44,9 @@ class TrainOptions:
     lr_d: float = option(2e-4, "Adam learning rate, discriminator")
     r1_gamma: float = option(0.01, "R1 penalty weight on real images (0 disables; 0.1 stalls D on photos)")
     r1_every: int = option(4, "lazy R1 interval in steps")
+    kind: str = option("generator", "what is trained (set by train --kind)", flag=None)
+    kl_weight: float = option(0.01, "VAE: weight of the KL term per latent value (higher: smoother latent, "
+                                    "blurrier reconstructions)")
     patch_loss: float = option(10.0, "weight of the sliced patch-distribution loss on G (0 disables)")
     patch_space: str = option("pixels", "patch loss on raw pixels, or on Laplacian bands normalised per channel "
                                         "(fine detail of faint channels such as height counts too)",
@@ -125,6 +129,8 @@ def validate(opts: TrainOptions) -> None:
     _check(opts.lr_g > 0 and opts.lr_d > 0, "--lr-g and --lr-d must be positive")
     _check(opts.r1_gamma >= 0 and opts.r1_every >= 1, "--r1-gamma must be at least 0 (and r1_every at least 1)")
     _check(opts.patch_loss >= 0, "--patch-loss must be at least 0")
+    _check(opts.kind in TRAINED_KINDS, f"kind must be one of {', '.join(TRAINED_KINDS)}")
+    _check(opts.kl_weight >= 0, "--kl-weight must be at least 0")
     _check(0 <= opts.ema_decay < 1, "--ema-decay must be in [0, 1)")
     _check(opts.pool_count >= 1 and opts.pool_size >= opts.crop,
            "--pool-count must be at least 1 and --pool-size at least --crop")

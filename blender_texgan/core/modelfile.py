@@ -18,14 +18,18 @@ import numpy as np
 from .architecture import config_from_manifest, param_shapes
 from .latent import LatentLayout
 from .maps import MAP_BY_NAME
+from .maps_translator_arch import maps_translator_config_from_manifest, maps_translator_param_shapes
 from .translator_arch import translator_config_from_manifest, unet_param_shapes
+from .vae_arch import decoder_config, vae_config_from_manifest, vae_param_shapes
 
 FORMAT_VERSION = 1
 MANIFEST_KEY = "texgan_manifest"
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 MAX_FILE_BYTES = 2 * 1024 ** 3
-KINDS = ("generator", "translator")  # vae comes later
-TRANSLATOR_DIRECTIONS = ("photo_to_maps",)
+KINDS = ("generator", "translator", "vae")
+# photo_to_maps: a photo -> PBR maps (core.translator_arch); maps_to_maps: one material's maps -> another's
+# (material translation, e.g. clean -> rusty metal; core.maps_translator_arch).
+TRANSLATOR_DIRECTIONS = ("photo_to_maps", "maps_to_maps")
 
 _DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "U8": np.dtype("u1"), "U16": np.dtype("<u2")}
 _DTYPE_NAMES = {v: k for k, v in _DTYPES.items()}
@@ -235,7 +239,11 @@ def _take_exemplar(manifest: dict, tensors: dict, fail) -> np.ndarray | None:
 def expected_shapes(manifest: dict) -> dict[str, tuple[int, ...]]:
     """Name -> shape of every weight the manifest's architecture has."""
     if manifest["kind"] == "translator":
+        if manifest["translator"]["direction"] == "maps_to_maps":
+            return maps_translator_param_shapes(maps_translator_config_from_manifest(manifest["architecture"]))
         return unet_param_shapes(translator_config_from_manifest(manifest["architecture"]))
+    if manifest["kind"] == "vae":
+        return vae_param_shapes(vae_config_from_manifest(manifest["architecture"]))
     return param_shapes(config_from_manifest(manifest["architecture"]))
 
 
@@ -281,13 +289,21 @@ def validate_manifest(manifest, path: str | os.PathLike = "<manifest>") -> None:
 
 
 def _validate_translator(manifest: dict, fail) -> None:
-    try:
-        translator_config_from_manifest(manifest["architecture"])
-    except ValueError as exc:
-        fail(f"has {exc}")
     block = manifest.get("translator")
     if not isinstance(block, dict) or block.get("direction") not in TRANSLATOR_DIRECTIONS:
         fail(f"is a translator without a known direction (expected one of {', '.join(TRANSLATOR_DIRECTIONS)})")
+    maps_to_maps = block["direction"] == "maps_to_maps"
+    try:
+        if maps_to_maps:
+            maps_translator_config_from_manifest(manifest["architecture"])
+        else:
+            translator_config_from_manifest(manifest["architecture"])
+    except ValueError as exc:
+        fail(f"has {exc}")
+    if maps_to_maps:
+        for key in ("from", "to"):  # the two materials in words, e.g. "clean metal" -> "rusty metal"
+            if not isinstance(block.get(key), str) or not block[key].strip():
+                fail(f"is a maps_to_maps translator without a '{key}' material in its translator block")
     if manifest.get("exemplar") is not None:
         fail("is a translator with an exemplar block (only generators carry exemplars)")
 
@@ -297,7 +313,7 @@ def _validate_generator(manifest: dict, fail) -> None:
         if key not in manifest:
             fail(f"has no '{key}' in its manifest")
     try:
-        cfg = config_from_manifest(manifest["architecture"])
+        cfg = decoder_config(manifest)  # a VAE's decoder is a generator
     except ValueError as exc:
         fail(f"has {exc}")
     try:

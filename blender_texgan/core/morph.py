@@ -41,3 +41,18 @@ def morph_maps(a: MapSet, b: MapSet, t: float, normal_strength: float) -> MapSet
     out = {name: morph(a[name], b[name], t) for name in ("albedo", "height", "roughness")}
     out["normal"] = normal_from_height(out["height"][..., 0], normal_strength)
     return out
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation between two Gaussian latents of the same shape, taken as one vector
+    each: a draw from N(0, 1) has a typical length, and walking the arc (not the chord, whose middle
+    is shorter by up to 1/sqrt(2)) keeps every step one; equal steps of t turn by equal angles."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"both latents must have the same shape, not {a.shape} and {b.shape}")
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    cos = float(np.dot(a.ravel(), b.ravel()) / max(na * nb, 1e-12))
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    if omega < 1e-6:  # the same direction: the chord is the arc
+        return ((1.0 - t) * a + t * b).astype(np.float32)
+    return ((np.sin((1.0 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)).astype(np.float32)

@@ -12,11 +12,11 @@ from typing import Callable
 
 import numpy as np
 
-from ..core.architecture import config_from_manifest
 from ..core.latent import LatentLayout, grid_offset, seed_latent
 from ..core.maps import GENERATED_CHANNELS, complete_map_set, split_channels
 from ..core.modelfile import ModelFile, ModelFileError, read_model_file
 from ..core.refine import SOFTEN
+from ..core.vae_arch import DECODER_PREFIX, ENCODER_PREFIX, decoder_config, part
 from .library import DEFAULT_MODEL, MODELS_DIR, bundled_models, default_model_name, resolve_model  # noqa: F401
 from .request import (  # noqa: F401
     ENGINES,
@@ -77,8 +77,11 @@ class Runner:
 
     def __init__(self, model: ModelFile, engine: str, device: str):
         self.model = model
-        self.cfg = config_from_manifest(model.manifest["architecture"])
+        self.cfg = decoder_config(model.manifest)  # a VAE generates through its decoder
         self.layout = LatentLayout.from_dict(model.manifest["latent"])
+        self.is_vae = model.manifest["kind"] == "vae"
+        weights = part(model.tensors, DECODER_PREFIX) if self.is_vae else model.tensors
+        self._encoder = None
         self.engine = engine
         self.device = None
         self.exemplar = model.exemplar
@@ -89,7 +92,7 @@ class Runner:
         self._analysis_lock = threading.Lock()
         if engine == "numpy":
             from .numpy_net import NumpyGenerator
-            self._net = NumpyGenerator(self.cfg, model.tensors)
+            self._net = NumpyGenerator(self.cfg, weights)
             return
         import torch
 
@@ -100,7 +103,7 @@ class Runner:
         except (ValueError, RuntimeError) as exc:
             raise GenerationError(str(exc)) from None
         net = build_generator(self.cfg)
-        net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.tensors.items()})
+        net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in weights.items()})
         # channels_last: oneDNN's and cuDNN's faster layout for these narrow convs (1.2-1.3x on a CPU).
         self._net = net.eval().to(self.device, memory_format=torch.channels_last)
 
@@ -111,6 +114,29 @@ class Runner:
         with torch.inference_mode():
             x = torch.from_numpy(z[None]).to(self.device).contiguous(memory_format=torch.channels_last)
             return self._net(x)[0].float().cpu().numpy()
+
+    def encode(self, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A VAE's encoder: (5, H, W) maps, sides multiples of the scale -> mean, log-variance,
+        each (latent channels, H / scale, W / scale)."""
+        if not self.is_vae:
+            raise GenerationError(f"Model '{self.model.name}' is a {self.model.manifest['kind']}: only VAE models "
+                                  "encode textures.")
+        from ..core.vae_arch import vae_config_from_manifest
+        cfg = vae_config_from_manifest(self.model.manifest["architecture"])
+        if self.engine == "numpy":
+            if self._encoder is None:
+                from .numpy_net import NumpyEncoder
+                self._encoder = NumpyEncoder(cfg, self.model.tensors)
+            return self._encoder(maps)
+        import torch
+        if self._encoder is None:
+            from .vae_net import PeriodicEncoder
+            encoder = PeriodicEncoder(cfg)
+            encoder.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in part(self.model.tensors, ENCODER_PREFIX).items()})
+            self._encoder = encoder.eval().to(self.device)
+        with torch.inference_mode():
+            mean, logvar = self._encoder(torch.from_numpy(np.ascontiguousarray(maps[None], np.float32)).to(self.device))
+        return mean[0].float().cpu().numpy(), logvar[0].float().cpu().numpy()
 
     @property
     def analysis(self):
@@ -250,8 +276,6 @@ def exemplar_maps(runner: Runner, stack: np.ndarray) -> dict:
 def refined_maps(runner: Runner, resolution: int, seed: int, mode: str, progress, should_stop):
     """The net's layout at the guide scale, then coordinate synthesis against the exemplar, then
     every map read through that one field. Returns (MapSet, coords)."""
-    from ..core.refine import apply_field, synthesize
-
     block = runner.exemplar_block
     guide = None
     if mode == "refined":
@@ -262,24 +286,35 @@ def refined_maps(runner: Runner, resolution: int, seed: int, mode: str, progress
     if should_stop and should_stop():
         raise Cancelled()
     progress(0.4)
-    if runner.device is not None and runner.device.type != "cpu":  # the same field, on the GPU
+    return exemplar_synthesis(runner.exemplar, analysis, block, resolution, seed, guide, runner.exemplar_periodic,
+                              runner.device, should_stop)
+
+
+def exemplar_synthesis(exemplar: np.ndarray, analysis, block: dict, resolution: int, seed: int,
+                       guide: np.ndarray | None, periodic: bool, device=None, should_stop=None):
+    """Coordinate synthesis of a resolution x resolution texture against an (h, w, 5) exemplar
+    (core.refine), laid out by an (gh, gw, 5) guide when one is given, then every map read through
+    that one field. `block` is the exemplar's manifest block (lattice, normal_strength). Returns
+    (MapSet, coords)."""
+    from ..core.refine import apply_field, synthesize
+
+    if device is not None and device.type != "cpu":  # the same field, on the GPU
         from .refine_torch import synthesize_torch
-        coords = synthesize_torch(analysis, resolution, resolution, seed, guide=guide, device=runner.device)
+        coords = synthesize_torch(analysis, resolution, resolution, seed, guide=guide, device=device)
     else:  # on a CPU numpy's integer ops beat torch's (and give the very same field)
         coords = synthesize(analysis, resolution, resolution, seed, guide=guide)
     if should_stop and should_stop():
         raise Cancelled()
-    progress(0.8)
     lattice = block.get("lattice") or [0, 0]
     if any(lattice):  # a regular texture: keep every patch on the tile lattice
         from ..core.lattice import snap_to_lattice
-        coords = snap_to_lattice(coords, tuple(lattice), runner.exemplar.shape[:2], runner.exemplar_periodic)
+        coords = snap_to_lattice(coords, tuple(lattice), exemplar.shape[:2], periodic)
     # Roll by a seed-chosen offset: synthesis lays tiles on a grid that starts at pixel 0, so unrolled
     # the wrap border always falls on tile borders (seam ratio 1.12 on stone, 0.98 rolled). Still exact.
     coords = np.roll(coords, grid_offset(seed, min(FIELD_ROLL, resolution)), axis=(0, 1))
-    stack = apply_field(runner.exemplar, coords, soften=REFINE_SOFTEN, periodic=runner.exemplar_periodic,
-                        preserve=PRESERVE_CONTRAST)
-    return exemplar_maps(runner, stack), coords
+    stack = apply_field(exemplar, coords, soften=REFINE_SOFTEN, periodic=periodic, preserve=PRESERVE_CONTRAST)
+    strength = float(block["normal_strength"])
+    return complete_map_set(split_channels(np.moveaxis(stack, -1, 0)), strength), coords
 
 
 REFINE_SOFTEN = SOFTEN  # patch-border blend radius: core.refine.SOFTEN (measured there)

@@ -30,9 +30,32 @@ TRANSLATORS_DIR = MODELS_DIR / "translators"  # photo -> maps models, kept apart
 DEFAULT_TRANSLATOR = "photo_to_pbr"
 
 
-def bundled_translators() -> dict[str, Path]:
-    """Bundled translator name (file stem) -> path, sorted by name."""
-    return {p.stem: p for p in sorted(TRANSLATORS_DIR.glob("*.safetensors"))}
+def bundled_translators(direction: str = "photo_to_maps") -> dict[str, Path]:
+    """Bundled translators of one direction (photo_to_maps: photo -> maps; maps_to_maps: material
+    translation): name (file stem) -> path, sorted by name. A file whose manifest cannot be read is
+    listed under photo_to_maps, so that using it reports what is wrong with it."""
+    return {p.stem: p for p in sorted(TRANSLATORS_DIR.glob("*.safetensors"))
+            if _direction(str(p), p.stat().st_mtime_ns) == direction}
+
+
+@lru_cache(maxsize=64)
+def _direction(path: str, mtime_ns: int) -> str:
+    try:
+        return (read_manifest(path).get("translator") or {}).get("direction", "photo_to_maps")
+    except ModelFileError:
+        return "photo_to_maps"
+
+
+def resolve_maps_translator(model: str) -> Path:
+    """A bundled material translator's name (maps_to_maps) or a translator file's path."""
+    model = (model or "").strip()
+    bundled = bundled_translators("maps_to_maps")
+    if model in bundled:
+        return bundled[model]
+    path = Path(os.path.expanduser(model))
+    if model and (path.suffix or os.sep in model or "/" in model):
+        return path
+    raise GenerationError(f"Unknown material translator '{model}': bundled ones are {', '.join(bundled) or 'none'}.")
 
 
 def resolve_translator(model: str = "") -> Path:
@@ -50,6 +73,24 @@ def resolve_translator(model: str = "") -> Path:
 def default_model_name() -> str:
     names = list(bundled_models())
     return DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else "")
+
+
+def bundled_vaes() -> dict[str, Path]:
+    """The bundled models that are VAEs (they encode textures: variations of a texture)."""
+    return {name: path for name, path in bundled_models().items() if _kind(str(path), path.stat().st_mtime_ns) == "vae"}
+
+
+@lru_cache(maxsize=64)
+def _kind(path: str, mtime_ns: int) -> str:
+    try:
+        return read_manifest(path).get("kind", "")
+    except ModelFileError:
+        return ""
+
+
+def default_vae_name() -> str:
+    """The bundled VAE that variations use when none is chosen ("" when none is bundled)."""
+    return next(iter(bundled_vaes()), "")
 
 
 def resolve_model(model: str) -> Path:

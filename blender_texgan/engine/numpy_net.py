@@ -109,3 +109,33 @@ class NumpyGenerator:
         y = self.conv(x, "head")
         y = 1.0 / (1.0 + np.exp(-y))
         return np.ascontiguousarray(y.transpose(2, 0, 1))
+
+
+class NumpyEncoder:
+    """The VAE encoder (engine.vae_net.PeriodicEncoder) in numpy: a stride-2 conv is the wrapped
+    3x3 conv read at every second row and column."""
+
+    def __init__(self, cfg, tensors: dict[str, np.ndarray]):
+        levels = len(cfg.encoder_channels) - 1
+        self.names = ["encoder.stem"] + [f"encoder.down.{i}" for i in range(levels)] + ["encoder.head"]
+        self.convs = {}
+        for name in self.names:
+            w = np.asarray(tensors[f"{name}.weight"], np.float32)
+            c_out, c_in, kh, kw = w.shape
+            self.convs[name] = (np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(kh * kw * c_in, c_out)),
+                                np.asarray(tensors[f"{name}.bias"], np.float32))
+
+    def __call__(self, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(5, H, W) maps in [0, 1] -> mean, log-variance, each (latent, H / scale, W / scale)."""
+        x = np.ascontiguousarray(maps.transpose(1, 2, 0), np.float32) * 2.0 - 1.0
+        for name in self.names[:-1]:
+            w, b = self.convs[name]
+            x = conv3x3(x, w, b)
+            if name != "encoder.stem":
+                x = np.ascontiguousarray(x[::2, ::2])
+            x = np.maximum(x, 0.2 * x)
+        w, b = self.convs["encoder.head"]
+        h, wd, c = x.shape
+        y = (x.reshape(-1, c) @ w + b).reshape(h, wd, -1).transpose(2, 0, 1)
+        half = y.shape[0] // 2
+        return np.ascontiguousarray(y[:half]), np.clip(y[half:], -12.0, 6.0)

@@ -1,0 +1,236 @@
+"""Material translation (maps -> maps, CycleGAN): the net and its numpy twin, periodicity, the
+engine entry, model files, training on two procedural materials, the trainer's CLI errors."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from blender_texgan.core.maps import complete_map_set, split_channels, stack_channels
+from blender_texgan.core.maps_translator_arch import MapsTranslatorConfig, maps_translator_param_shapes
+from blender_texgan.core.modelfile import ModelFileError, read_model_file, write_model_file
+from blender_texgan.core.normals import normal_from_height
+from blender_texgan.core.tiling import seam_ratio
+from blender_texgan.engine import library
+from blender_texgan.engine.maps_translator_net import build_maps_translator
+from blender_texgan.engine.numpy_maps_translator import NumpyMapsTranslator
+from blender_texgan.engine.request import GenerationError
+from blender_texgan.engine.transform import MapsTranslator, transform_maps, transform_stack
+from trainer.cyclegan import CycleGanOptions, Domain, export_maps_translator, train_cyclegan
+from trainer.data import write_material
+from trainer.procedural import make_material
+
+SMALL = MapsTranslatorConfig((8, 12, 16))
+
+
+def _net(cfg=SMALL, seed=0):
+    torch.manual_seed(seed)
+    net = build_maps_translator(cfg).eval()
+    for p in net.parameters():  # weights big enough that every layer matters (the head starts at zero)
+        p.data.normal_(0.0, 0.3)
+    return net
+
+
+def _domain(name):
+    return Domain(name, [name], [], [], 3.0)
+
+
+def _export(tmp_path, net=None, name="t.safetensors"):
+    return export_maps_translator(net or _net(), SMALL, tmp_path / name, _domain("clean metal"),
+                                  _domain("rusty metal"), 1, {"steps": 0}, {}, ["procedural"])
+
+
+def _bricks(size=64, seed=0):
+    """A periodic (H, W, 5) stack: a procedural brick material."""
+    return np.moveaxis(stack_channels(make_material("bricks", seed, size)), 0, -1)
+
+
+def _torch(net, stack):
+    with torch.no_grad():
+        return net(torch.from_numpy(np.ascontiguousarray(stack.transpose(2, 0, 1)))[None])[0].permute(1, 2, 0).numpy()
+
+
+# ---------------------------------------------------------------- the net
+
+def test_torch_parameters_match_the_core_description():
+    shapes = {k: tuple(v.shape) for k, v in build_maps_translator(SMALL).state_dict().items()}
+    assert shapes == maps_translator_param_shapes(SMALL)
+
+
+def test_numpy_twin_matches_torch():
+    net = _net()
+    stack = np.random.default_rng(1).random((32, 48, 5)).astype(np.float32)
+    twin = NumpyMapsTranslator(SMALL, {k: v.numpy() for k, v in net.state_dict().items()})
+    a, b = _torch(net, stack), twin(stack)
+    assert np.abs(a - stack).mean() > 0.1  # the weights really change the maps
+    np.testing.assert_allclose(a, b, atol=2e-4)
+
+
+def test_untrained_net_is_the_identity():
+    stack = _bricks(32)
+    out = _torch(build_maps_translator(SMALL).eval(), stack)
+    np.testing.assert_allclose(out, np.clip(stack, 1e-3, 1 - 1e-3), atol=1e-5)
+
+
+@pytest.mark.parametrize("engine", ["torch", "numpy"])
+def test_translation_is_exactly_periodic(tmp_path, engine):
+    net = MapsTranslator(read_model_file(_export(tmp_path)), engine=engine)
+    stack = _bricks(64)
+    out = net(stack)
+    m = SMALL.multiple
+    shifted = net(np.roll(stack, (3 * m, -5 * m), axis=(0, 1)))
+    np.testing.assert_allclose(shifted, np.roll(out, (3 * m, -5 * m), axis=(0, 1)), atol=2e-4)
+    tiled = net(np.tile(stack, (2, 2, 1)))  # a periodic input's translation tiles without a seam
+    np.testing.assert_allclose(tiled, np.tile(out, (2, 2, 1)), atol=2e-4)  # float rounding only
+    assert seam_ratio(out) < 1.5 * max(seam_ratio(stack), 1.0)
+
+
+# ---------------------------------------------------------------- the engine entry
+
+def test_transform_maps_strength_and_derived_normal(tmp_path):
+    path = _export(tmp_path)
+    maps = make_material("bricks", 3, 32)
+    unchanged = transform_maps(maps, path, strength=0.0, engine="numpy", normal_strength=6.0)
+    full = transform_maps(maps, path, strength=1.0, engine="numpy", normal_strength=6.0)
+    half = transform_maps(maps, path, strength=0.5, engine="numpy", normal_strength=6.0)
+    np.testing.assert_allclose(unchanged["albedo"], maps["albedo"], atol=1e-6)
+    assert np.abs(full["albedo"] - maps["albedo"]).mean() > 0.05
+    np.testing.assert_allclose(half["albedo"], 0.5 * (maps["albedo"] + full["albedo"]), atol=1e-5)
+    np.testing.assert_allclose(full["normal"], normal_from_height(full["height"][..., 0], 6.0), atol=1e-6)
+    assert set(full) == {"albedo", "normal", "roughness", "height"}
+
+
+def test_transform_rejects_bad_input_in_one_line(tmp_path):
+    path = _export(tmp_path)
+    with pytest.raises(GenerationError, match="multiples of 4"):
+        transform_maps(make_material("bricks", 0, 30), path, engine="numpy")
+    with pytest.raises(GenerationError, match="between 0 and 1"):
+        transform_maps(make_material("bricks", 0, 32), path, strength=1.5, engine="numpy")
+    with pytest.raises(GenerationError, match="lack roughness"):
+        transform_maps({"albedo": np.zeros((32, 32, 3)), "height": np.zeros((32, 32, 1))}, path, engine="numpy")
+
+
+# ---------------------------------------------------------------- model files
+
+def test_exported_file_loads_and_says_what_it_translates(tmp_path):
+    model = read_model_file(_export(tmp_path))
+    block = model.manifest["translator"]
+    assert (block["direction"], block["from"], block["to"]) == ("maps_to_maps", "clean metal", "rusty metal")
+    assert model.manifest["credits"] == ["procedural"]
+    assert all(v.dtype == np.float32 for v in model.tensors.values())
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda m: m["translator"].update(direction="maps_to_photo"), "without a known direction"),
+    (lambda m: m["translator"].pop("to"), "without a 'to' material"),
+    (lambda m: m["architecture"].update(name="periodic_unet_v1"), "unknown maps translator architecture"),
+])
+def test_bad_manifest_is_one_line_error(tmp_path, change, problem):
+    model = read_model_file(_export(tmp_path))
+    manifest = json.loads(json.dumps(model.manifest))
+    change(manifest)
+    with pytest.raises(ModelFileError, match=problem) as info:
+        write_model_file(tmp_path / "bad.safetensors", model.tensors, manifest)
+    assert "\n" not in str(info.value)
+
+
+def test_photo_translator_architecture_under_maps_direction_is_refused(tmp_path):
+    from blender_texgan.core.translator_arch import UNetConfig
+    from blender_texgan.engine.translator_net import build_translator
+    from trainer.translator import export_translator
+
+    cfg = UNetConfig((8, 12))
+    photo = read_model_file(export_translator(build_translator(cfg), cfg, tmp_path / "p.safetensors", "p", {}))
+    with pytest.raises(ModelFileError, match="not a maps_to_maps translator"):
+        MapsTranslator(photo, engine="numpy")
+
+
+def test_corrupt_file_is_one_line_error(tmp_path):
+    path = _export(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) - 100])
+    with pytest.raises(ModelFileError, match="truncated") as info:
+        read_model_file(path)
+    assert "\n" not in str(info.value)
+
+
+def test_material_translators_are_not_photo_translators(tmp_path, monkeypatch):
+    monkeypatch.setattr(library, "TRANSLATORS_DIR", tmp_path)
+    _export(tmp_path, name="clean_to_rusty.safetensors")
+    assert "clean_to_rusty" not in library.bundled_translators()
+    assert library.bundled_translators("maps_to_maps") == {"clean_to_rusty": tmp_path / "clean_to_rusty.safetensors"}
+    assert library.resolve_maps_translator("clean_to_rusty") == tmp_path / "clean_to_rusty.safetensors"
+
+
+BUNDLED = library.TRANSLATORS_DIR / "clean_to_rusty_metal.safetensors"
+
+
+@pytest.mark.skipif(not BUNDLED.exists(), reason="no bundled clean_to_rusty_metal translator")
+def test_bundled_translator_loads_and_its_translation_tiles():
+    model = read_model_file(BUNDLED)
+    assert model.manifest["translator"]["direction"] == "maps_to_maps"
+    for key in ("round_trip_l1", "change_l1", "tile_error"):
+        assert key in model.manifest["metrics"]
+    net = MapsTranslator(model, engine="numpy")
+    stack = _bricks(64)
+    out = transform_stack(net, stack)
+    assert np.abs(out - stack).mean() > 1e-3  # it changes the material
+    np.testing.assert_allclose(net(np.tile(stack, (2, 2, 1))), np.tile(net(stack), (2, 2, 1)), atol=1e-5)
+    maps = complete_map_set(split_channels(np.moveaxis(out, -1, 0)), 4.0)
+    assert all(seam_ratio(maps[k]) < 1.5 * max(seam_ratio(make_material("bricks", 0, 64)[k]), 1.0) for k in maps)
+
+
+# ---------------------------------------------------------------- training
+
+def _write_domain(folder, tint, roughness, seeds):
+    for seed in seeds:
+        maps = make_material("bricks", seed, 96)
+        maps["albedo"] = np.clip(maps["albedo"] * np.float32(tint), 0, 1)
+        maps["roughness"] = np.clip(maps["roughness"] * 0.3 + roughness, 0, 1)
+        write_material(folder, f"m{seed:02d}", {k: maps[k] for k in ("albedo", "roughness", "height")})
+
+
+def test_cyclegan_learns_a_colour_shift_and_comes_back(tmp_path):
+    torch.set_num_threads(1)
+    _write_domain(tmp_path / "a", (0.8, 0.8, 0.85), 0.2, (0, 1))   # grey, smooth
+    _write_domain(tmp_path / "b", (1.0, 0.45, 0.2), 0.65, (2, 3))  # rust-coloured, rough
+    opts = CycleGanOptions(data_a=[str(tmp_path / "a")], data_b=[str(tmp_path / "b")], out=str(tmp_path / "run"),
+                           steps=80, batch=4, crop=32, downsample=1, channels=[8, 16], lr=3e-3, log_every=40,
+                           ckpt_every=1000, name_a="grey bricks", name_b="rust bricks")
+    lines = []
+    forward, backward = train_cyclegan(opts, log=lines.append)
+    assert any('"step": 40' in line for line in lines)  # progress lines while training
+    m = read_model_file(forward).manifest["metrics"]
+    assert m["change_l1"] > 0.03                        # A -> B really changes the maps...
+    assert m["round_trip_l1"] < 0.5 * m["change_l1"]     # ...and B -> A brings them most of the way back
+    src, out, dst = (np.array(m[k]) for k in ("albedo_mean_source", "albedo_mean_translated", "albedo_mean_target"))
+    assert np.abs(out - dst).sum() < 0.95 * np.abs(src - dst).sum()  # the colour moved towards B's...
+    assert m["swd_translated_to_target"] < 0.5 * m["swd_source_to_target"]  # ...and so did the patches
+    assert m["tile_error"] < 1e-4 and m["shift_error"] < 1e-4
+    assert read_model_file(backward).manifest["translator"]["from"] == "rust bricks"
+    assert (tmp_path / "run" / "checkpoints").is_dir() and (tmp_path / "run" / "log.jsonl").exists()
+
+
+def test_trainer_cli_missing_folder_is_one_error_line(tmp_path, capsys):
+    from trainer.__main__ import main
+
+    assert main(["train", "--kind", "cyclegan", "--data-a", str(tmp_path / "nowhere"), "--data-b", str(tmp_path),
+                 "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "nowhere" in err[0]
+    (tmp_path / "empty").mkdir()
+    assert main(["train", "--kind", "cyclegan", "--data-a", str(tmp_path / "empty"), "--data-b", str(tmp_path / "empty"),
+                 "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "no image files" in err[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_transform_command_unknown_translator_is_one_error_line(tmp_path, capsys):
+    from blender_texgan.__main__ import main
+
+    assert main(["transform", "--translator", "no_such_translator", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: Unknown material translator 'no_such_translator'")

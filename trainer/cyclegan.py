@@ -1,0 +1,354 @@
+"""Material translation with CycleGAN (unpaired): one material's maps -> another's, e.g. clean -> rusty metal.
+
+    python -m trainer train --kind cyclegan --data-a DIR [DIR ...] --data-b DIR [DIR ...] --out RUN \
+        [--name-a "clean metal"] [--name-b "rusty metal"] [--minutes 12] [--credit TEXT ...]
+
+Each side is one or more folders of texture sets, loaded as the generator trainer loads them
+(trainer.folder: albedo, height, roughness stacks), both shrunk to one working scale
+(trainer.data.working_scale) so the two materials are compared at the same size. Two small periodic
+translators (engine.maps_translator_net: A -> B and B -> A, residual, starting as the identity), two
+patch discriminators, least-squares GAN losses, a cycle-consistency L1 (A -> B -> A stays A) and an
+identity L1 (B -> B stays B). The bottom quarter of every set is held out for the metrics. The run
+folder gets options.json, log.jsonl, checkpoints (atomic; rerunning resumes) and both directions
+as model files: a_to_b.safetensors and b_to_a.safetensors (kind translator, direction maps_to_maps).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from blender_texgan.core.maps import PBR_MAPS
+from blender_texgan.core.maps_translator_arch import PERIODIC_RESIDUAL_UNET_V1, MapsTranslatorConfig
+from blender_texgan.core.modelfile import write_model_file
+from blender_texgan.engine.devices import DEVICE_CHOICES, pick_device
+from blender_texgan.engine.maps_translator_net import build_maps_translator
+
+from .checkpoints import latest_checkpoint, save_checkpoint
+from .data import HELDOUT_FRACTION, CropSampler, shrink, working_scale
+from .discriminator import PatchDiscriminator
+from .folder import DataError, load_folder
+from .metrics import holdout_split, sliced_wasserstein, swd_ratio
+from .procedural import NORMAL_STRENGTH
+
+
+@dataclass
+class CycleGanOptions:
+    data_a: list = field(default_factory=list)   # folders of material A (e.g. clean metal)
+    data_b: list = field(default_factory=list)   # folders of material B (e.g. rusty metal)
+    out: str = ""                                # run folder
+    name_a: str = ""                             # material A in words (default: its folders' names)
+    name_b: str = ""
+    credits: list = field(default_factory=list)  # credit lines for the model card
+    steps: int = 20000
+    minutes: float = 0.0                         # time budget; 0: none
+    batch: int = 4
+    crop: int = 64                               # training crop side at the working scale
+    downsample: int = 0                          # net pixels per source pixel; 0: auto (working_scale)
+    channels: list = field(default_factory=lambda: [16, 32, 48, 64])
+    lr: float = 5e-4
+    cycle: float = 10.0                          # weight of A -> B -> A = A (and B -> A -> B = B)
+    identity: float = 0.5                        # weight of B -> B = B (and A -> A = A); more holds the
+                                                 # residual nets at the identity (5 kept them from moving)
+    gan: float = 1.0
+    ckpt_every: int = 500
+    log_every: int = 25
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0                             # torch CPU threads; 0: torch's choice
+
+
+def parse_options(argv) -> CycleGanOptions:
+    p = argparse.ArgumentParser(prog="python -m trainer train --kind cyclegan", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-a", nargs="+", required=True, help="folder(s) of texture sets of material A")
+    p.add_argument("--data-b", nargs="+", required=True, help="folder(s) of texture sets of material B")
+    p.add_argument("--out", required=True, help="run folder (created; rerunning resumes it)")
+    p.add_argument("--name-a", default="", help="material A in words, e.g. 'clean metal'")
+    p.add_argument("--name-b", default="", help="material B in words, e.g. 'rusty metal'")
+    p.add_argument("--credit", dest="credits", action="append", default=[], metavar="TEXT",
+                   help="credit line for the model card (repeatable; default: the set names)")
+    d = CycleGanOptions()
+    for name in ("steps", "batch", "crop", "downsample", "ckpt_every", "log_every", "seed", "threads"):
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
+    for name in ("minutes", "lr", "cycle", "identity", "gan"):
+        p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
+    p.add_argument("--channels", default=",".join(map(str, d.channels)), help="U-Net widths per level")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    a = p.parse_args(argv)
+    opts = CycleGanOptions(**{k: v for k, v in vars(a).items() if k != "channels"})
+    try:
+        opts.channels = [int(c) for c in a.channels.split(",") if c]
+    except ValueError:
+        raise ValueError(f"--channels must be comma-separated widths, not {a.channels!r}") from None
+    multiple = 2 ** (len(opts.channels) - 1)
+    if not 2 <= len(opts.channels) <= 7 or opts.crop < 2 * multiple or opts.crop % multiple:
+        raise ValueError(f"--crop must be a multiple of {multiple} (two or more) for {len(opts.channels)} levels")
+    for name in ("steps", "batch", "ckpt_every", "log_every"):
+        if getattr(opts, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    if opts.downsample < 0 or opts.downsample & (opts.downsample - 1):
+        raise ValueError(f"--downsample must be 0 (auto) or a power of 2, not {opts.downsample}")
+    return opts
+
+
+# ---------------------------------------------------------------- data
+
+@dataclass
+class Domain:
+    """One material: training regions and held-out regions as (5, H, W) stacks at the working scale."""
+    name: str
+    sets: list[str]
+    train: list[np.ndarray]
+    heldout: list[np.ndarray]
+    normal_strength: float       # relief of the re-derived normal at the working scale
+
+
+def _words(folders: list[str]) -> str:
+    return " + ".join(Path(f).name for f in folders)
+
+
+def load_domains(opts: CycleGanOptions) -> tuple[Domain, Domain, int]:
+    """Both materials at one working scale -> (A, B, scale). DataError (one line) for a missing
+    folder or one without a usable texture set."""
+    loaded = {}
+    for side, folders in (("a", opts.data_a), ("b", opts.data_b)):
+        if not folders:
+            raise DataError(f"--data-{side} needs at least one folder.")
+        stacks, names, strengths = [], [], []
+        for folder in folders:
+            data = load_folder(folder)
+            stacks += data.stacks
+            names += data.names
+            strengths += [s for s in data.normal_strengths if s]
+        loaded[side] = (stacks, names, float(np.median(strengths)) if strengths else NORMAL_STRENGTH)
+    _, scale = working_scale(loaded["a"][0] + loaded["b"][0], opts.downsample, opts.crop)
+    domains = []
+    for side, folders, words in (("a", opts.data_a, opts.name_a), ("b", opts.data_b, opts.name_b)):
+        stacks, names, strength = loaded[side]
+        train, held = [], []
+        for stack in (shrink(s, scale) for s in stacks):
+            region, rest = holdout_split(stack, HELDOUT_FRACTION)
+            if min(region.shape[1:]) < opts.crop or min(rest.shape[1:]) < 16:
+                raise DataError(f"A texture of --data-{side} is too small: {stack.shape[2]}x{stack.shape[1]} px "
+                                f"at the working scale 1/{scale}, under the crop of {opts.crop} px "
+                                "(held-out quarter aside); use a smaller --crop or --downsample.")
+            train.append(np.ascontiguousarray(region))
+            held.append(np.ascontiguousarray(rest))
+        domains.append(Domain(words or _words(folders), names, train, held, strength / scale))
+    return domains[0], domains[1], scale
+
+
+def random_turn(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One of the 8 symmetries of the square per batch (the maps hold no direction: height is scalar)."""
+    k = int(torch.randint(0, 8, (1,), generator=generator))
+    if k & 4:
+        x = x.transpose(-1, -2)
+    if k & 1:
+        x = x.flip(-1)
+    if k & 2:
+        x = x.flip(-2)
+    return x
+
+
+# ---------------------------------------------------------------- training
+
+def _l1(a: torch.Tensor, b: torch.Tensor, margin: int) -> torch.Tensor:
+    """L1 away from the crop's border: a crop is not periodic, so its wrap-around edge is not real content."""
+    if margin:
+        a, b = a[..., margin:-margin, margin:-margin], b[..., margin:-margin, margin:-margin]
+    return (a - b).abs().mean()
+
+
+def _lsgan(logits: torch.Tensor, target: float) -> torch.Tensor:
+    return (logits - target).pow(2).mean()
+
+
+class CycleGanSession:
+    """One run: both materials, both translators and discriminators, resumed from the newest checkpoint."""
+
+    def __init__(self, opts: CycleGanOptions, log=print):
+        self.opts, self.log, self.run = opts, log, Path(opts.out)
+        if opts.threads:
+            torch.set_num_threads(opts.threads)
+        self.a, self.b, self.scale = load_domains(opts)
+        self.run.mkdir(parents=True, exist_ok=True)
+        (self.run / "options.json").write_text(json.dumps({"kind": "cyclegan", **asdict(opts)}, indent=2))
+        self.device = pick_device(opts.device)
+        torch.manual_seed(opts.seed)
+        self.sample_a = CropSampler(self.a.train, opts.crop, seed=[opts.seed, 1], wrap=[False] * len(self.a.train))
+        self.sample_b = CropSampler(self.b.train, opts.crop, seed=[opts.seed, 2], wrap=[False] * len(self.b.train))
+        self.gen = torch.Generator().manual_seed(opts.seed)
+        self.cfg = MapsTranslatorConfig(tuple(opts.channels))
+        self.G_ab = build_maps_translator(self.cfg).to(self.device)
+        self.G_ba = build_maps_translator(self.cfg).to(self.device)
+        self.D_a = PatchDiscriminator(5, 32, 3).to(self.device)
+        self.D_b = PatchDiscriminator(5, 32, 3).to(self.device)
+        g_params = [*self.G_ab.parameters(), *self.G_ba.parameters()]
+        d_params = [*self.D_a.parameters(), *self.D_b.parameters()]
+        self.opt_g = torch.optim.Adam(g_params, lr=opts.lr, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(d_params, lr=opts.lr, betas=(0.5, 0.999))
+        self.step, self.seconds = 0, 0.0
+        ckpt = latest_checkpoint(self.run)
+        if ckpt is not None:
+            state = torch.load(ckpt, map_location=self.device, weights_only=True)
+            for key in ("G_ab", "G_ba", "D_a", "D_b", "opt_g", "opt_d"):
+                getattr(self, key).load_state_dict(state[key])
+            self.step, self.seconds = int(state["step"]), float(state["seconds"])
+            self.sample_a.set_state(state["sample_a"]), self.sample_b.set_state(state["sample_b"])
+            log(f"resumed {self.run} at step {self.step}")
+
+    def save(self) -> Path:
+        state = {key: getattr(self, key).state_dict() for key in ("G_ab", "G_ba", "D_a", "D_b", "opt_g", "opt_d")}
+        state.update(step=self.step, seconds=self.seconds, sample_a=self.sample_a.get_state(),
+                     sample_b=self.sample_b.get_state())
+        return save_checkpoint(self.run, state, self.step, keep=2)
+
+    def batch(self, sampler: CropSampler) -> torch.Tensor:
+        return random_turn(torch.from_numpy(sampler.sample(self.opts.batch)), self.gen).to(self.device)
+
+    def train_step(self) -> dict[str, float]:
+        opts = self.opts
+        a, b = self.batch(self.sample_a), self.batch(self.sample_b)
+        margin = opts.crop // 8
+        fake_b, fake_a = self.G_ab(a), self.G_ba(b)
+        losses = {
+            "gan": opts.gan * (_lsgan(self.D_b(fake_b), 1.0) + _lsgan(self.D_a(fake_a), 1.0)),
+            "cycle": opts.cycle * (_l1(self.G_ba(fake_b), a, margin) + _l1(self.G_ab(fake_a), b, margin)),
+        }
+        if opts.identity > 0:
+            losses["identity"] = opts.identity * (_l1(self.G_ab(b), b, margin) + _l1(self.G_ba(a), a, margin))
+        self.opt_g.zero_grad(set_to_none=True)
+        sum(losses.values()).backward()
+        self.opt_g.step()
+        d_loss = 0.5 * (_lsgan(self.D_b(b), 1.0) + _lsgan(self.D_b(fake_b.detach()), 0.0)
+                        + _lsgan(self.D_a(a), 1.0) + _lsgan(self.D_a(fake_a.detach()), 0.0))
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        self.step += 1
+        return {**{k: v.item() for k, v in losses.items()}, "d": d_loss.item(),
+                "change": (fake_b - a).abs().mean().item()}  # how far A -> B moves the maps
+
+    def measure(self, count: int = 16) -> dict:
+        return measure_translators(self.G_ab, self.G_ba, self.a, self.b, self.metric_crop(), count, self.opts.seed)
+
+    def metric_crop(self) -> int:
+        """The training crop, or less where a held-out region is smaller (a multiple of the net's)."""
+        m = self.cfg.multiple
+        side = min(min(s.shape[1:]) for s in self.a.heldout + self.b.heldout)
+        return max(m, min(self.opts.crop, side // m * m))
+
+    def export(self, metrics: dict) -> tuple[Path, Path]:
+        training = {"sets_a": self.a.sets, "sets_b": self.b.sets, "steps": self.step,
+                    "seconds": round(self.seconds, 1), "crop": self.opts.crop, "batch": self.opts.batch,
+                    "working_scale": self.scale, "cycle": self.opts.cycle, "identity": self.opts.identity,
+                    "gan": self.opts.gan, "device": str(self.device)}
+        credits = self.opts.credits or [*self.a.sets, *self.b.sets]
+        forward = export_maps_translator(self.G_ab, self.cfg, self.run / "a_to_b.safetensors", self.a, self.b,
+                                         self.scale, training, metrics["a_to_b"], credits)
+        backward = export_maps_translator(self.G_ba, self.cfg, self.run / "b_to_a.safetensors", self.b, self.a,
+                                          self.scale, training, metrics["b_to_a"], credits)
+        return forward, backward
+
+
+def train_cyclegan(opts: CycleGanOptions, log=print) -> tuple[Path, Path]:
+    """Train (or resume) a run; -> the two exported model files (A -> B, B -> A)."""
+    session = CycleGanSession(opts, log)
+    log(f"A: {session.a.name} ({', '.join(session.a.sets)}); B: {session.b.name} ({', '.join(session.b.sets)}); "
+        f"working scale 1/{session.scale}")
+    started = time.perf_counter() - session.seconds
+    with open(session.run / "log.jsonl", "a") as logf:
+        while session.step < opts.steps:
+            losses = session.train_step()
+            session.seconds = time.perf_counter() - started
+            step = session.step
+            if step % opts.log_every == 0 or step == opts.steps:
+                row = {"step": step, "seconds": round(session.seconds, 1), **{k: round(v, 5) for k, v in losses.items()}}
+                logf.write(json.dumps(row) + "\n")
+                logf.flush()
+                log(json.dumps(row))
+            if step % opts.ckpt_every == 0:
+                session.save()
+            if opts.minutes and session.seconds > opts.minutes * 60:
+                log(f"time budget of {opts.minutes:g} min reached at step {step}")
+                break
+    session.save()
+    metrics = session.measure()
+    log(json.dumps(metrics))
+    return session.export(metrics)
+
+
+# ---------------------------------------------------------------- metrics and export
+
+@torch.no_grad()
+def _run(net, x: np.ndarray) -> np.ndarray:
+    device = next(net.parameters()).device
+    was = net.training
+    net.eval()
+    out = net(torch.from_numpy(np.ascontiguousarray(x, np.float32)).to(device)).cpu().numpy()
+    net.train(was)
+    return out
+
+
+def _direction_metrics(forward, backward, src: Domain, dst: Domain, crop: int, count: int, seed: int) -> dict:
+    x = CropSampler(src.heldout, crop, seed=[seed, 11], wrap=[False] * len(src.heldout)).sample(count)
+    held = CropSampler(dst.heldout, crop, seed=[seed, 12], wrap=[False] * len(dst.heldout)).sample(count)
+    ref = CropSampler(dst.train, crop, seed=[seed, 13], wrap=[False] * len(dst.train)).sample(count)
+    y = _run(forward, x)
+    back = _run(backward, y)
+    m = forward.cfg.multiple
+    tiled = np.tile(x[:4], (1, 1, 2, 2))  # the net reads every crop as periodic: its 2x2 tiling
+    shifted = _run(forward, np.roll(x[:4], (3 * m, 5 * m), axis=(-2, -1)))
+    albedo = lambda s: [round(float(v), 4) for v in s[:, :3].mean(axis=(0, 2, 3))]
+    return {
+        "round_trip_l1": round(float(np.abs(back - x).mean()), 5),
+        "change_l1": round(float(np.abs(y - x).mean()), 5),
+        "swd_source_to_target": round(sliced_wasserstein(x, held, seed=seed), 5),
+        "swd_translated_to_target": round(sliced_wasserstein(y, held, seed=seed), 5),
+        "swd_ratio": round(swd_ratio(y, held, ref, seed=seed), 4),
+        "swd_ratio_before": round(swd_ratio(x, held, ref, seed=seed), 4),
+        # periodicity: translating a 2x2 tiling gives the 2x2 tiling of the translation (no seam)...
+        "tile_error": float(np.abs(_run(forward, tiled) - np.tile(y[:4], (1, 1, 2, 2))).max()),
+        # ...and a wrap-around shift of the input shifts the output alike
+        "shift_error": float(np.abs(shifted - np.roll(y[:4], (3 * m, 5 * m), axis=(-2, -1))).max()),
+        "albedo_mean_source": albedo(x), "albedo_mean_translated": albedo(y), "albedo_mean_target": albedo(held),
+        "crops": count, "crop": crop,
+    }
+
+
+def measure_translators(G_ab, G_ba, a: Domain, b: Domain, crop: int, count: int = 16, seed: int = 0) -> dict:
+    """On held-out crops, for each direction: the round trip (X -> Y -> X vs X, L1), how much the
+    translation changed (L1), SWD of translated vs real target (and of the untranslated source, as the
+    yardstick), periodicity as the tile and shift errors (0 up to float rounding)."""
+    return {"a_to_b": _direction_metrics(G_ab, G_ba, a, b, crop, count, seed),
+            "b_to_a": _direction_metrics(G_ba, G_ab, b, a, crop, count, seed)}
+
+
+def _slug(words: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", words.lower()).strip("_") or "material"
+
+
+def export_maps_translator(net, cfg: MapsTranslatorConfig, path: Path, src: Domain, dst: Domain, scale: int,
+                           training: dict, metrics: dict, credits: list[str]) -> Path:
+    """One direction as a model file: kind translator, direction maps_to_maps, float16 weights."""
+    tensors = {k: v.detach().half().cpu().numpy() for k, v in net.state_dict().items()}
+    manifest = {
+        "name": f"{_slug(src.name)}_to_{_slug(dst.name)}", "kind": "translator",
+        "architecture": {"name": PERIODIC_RESIDUAL_UNET_V1, "config": cfg.to_dict()},
+        "maps": [{"name": m.name, "channels": m.channels, "colorspace": m.colorspace} for m in PBR_MAPS],
+        "translator": {"direction": "maps_to_maps", "from": src.name, "to": dst.name,
+                       "input": "albedo, height, roughness (the normal is derived from the height)",
+                       "normal_strength": round(dst.normal_strength, 4), "working_scale": scale},
+        "training": training, "metrics": metrics, "credits": list(credits),
+        "description": f"Material translation from {src.name} to {dst.name} (CycleGAN, unpaired); "
+                       f"all maps move together and stay tileable.",
+        "license": "CC0-1.0 training data (see the card's credits)",
+    }
+    return write_model_file(path, tensors, manifest)
