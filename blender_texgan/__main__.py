@@ -110,13 +110,18 @@ def _latent_commands(sub) -> None:
 
 
 def _transform_parser(sub) -> None:
-    """`transform`: a generated material, translated by a material translator."""
+    """`transform`: a generated material (or an image made a material), translated by a material translator."""
     tra = sub.add_parser("transform", help="generate a material, then translate it with a material translator "
                                            "(e.g. clean -> rusty metal); one PNG per map")
     tra.add_argument("--translator", required=True, metavar="NAME_OR_FILE",
                      help="bundled material translator name or a maps_to_maps .safetensors file")
-    tra.add_argument("--model", default=default_model_name(), help="model that makes the material to translate")
-    tra.add_argument("--seed", type=int, default=0)
+    source = tra.add_mutually_exclusive_group()
+    source.add_argument("--model", default=default_model_name(), help="model that makes the material to translate")
+    source.add_argument("--image", type=Path, metavar="PATH",
+                        help="an image to make a tileable material of (as photo2mat does), then translate")
+    tra.add_argument("--seed", type=int, default=0, help="the material's seed (and the detail step's)")
+    tra.add_argument("--no-detail", action="store_true",
+                     help="skip the detail step (real detail copied from the translator's exemplar, when it carries one)")
     tra.add_argument("--size", type=int, default=512, help="side in pixels (a multiple of the translator's)")
     tra.add_argument("--strength", type=float, default=1.0, help="0: unchanged, 1: fully translated")
     tra.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
@@ -317,10 +322,20 @@ def transform_command(args) -> str:
     check_strength(args.strength)
     net = load_maps_translator(args.translator, args.engine, args.device)
     out = prepare_output(args.out)
-    maps, manifest = generate(GenerationRequest(args.model, args.size, args.seed, args.device, args.engine))
-    relief = (manifest.get("exemplar") or {}).get("normal_strength") or manifest["normal_strength"]
-    maps = transform_maps(maps, net, args.strength, normal_strength=float(relief))
-    prefix = f"{manifest['name']}_s{args.seed}_{net.model.name}"
+    if args.image is not None:  # the image made a tileable material, at its own relief
+        from .engine.image_files import load_image
+        from .engine.photo import PhotoRequest, photo_to_material
+
+        request = PhotoRequest(size=args.size, seed=args.seed, engine=args.engine, device=args.device,
+                               name=args.image.stem)
+        maps, name, relief = photo_to_material(load_image(args.image).pixels, request), args.image.stem, None
+    else:
+        maps, manifest = generate(GenerationRequest(args.model, args.size, args.seed, args.device, args.engine))
+        name = manifest["name"]
+        relief = float((manifest.get("exemplar") or {}).get("normal_strength") or manifest["normal_strength"])
+    detail = False if args.no_detail else None  # None: the translator's default (on when it carries an exemplar)
+    maps = transform_maps(maps, net, args.strength, normal_strength=relief, detail=detail, seed=args.seed)
+    prefix = f"{name}_s{args.seed}_{net.model.name}"
     for spec in PBR_MAPS:
         print(write_png(out / f"{prefix}_{spec.name}.png", maps[spec.name], bits=16 if spec.name == "height" else 8))
     return f"translated {args.size}x{args.size} from {net.block['from']} to {net.block['to']}"

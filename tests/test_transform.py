@@ -234,3 +234,77 @@ def test_transform_command_unknown_translator_is_one_error_line(tmp_path, capsys
     assert main(["transform", "--translator", "no_such_translator", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: Unknown material translator 'no_such_translator'")
+
+
+# ---------------------------------------------------------------- the detail step (the target's exemplar)
+
+def _export_with_exemplar(tmp_path, name="tx.safetensors", **block):
+    """A translator carrying a procedural wood exemplar (the 'target material'), 64 x 96 px, not periodic."""
+    ex = np.moveaxis(stack_channels(make_material("wood_planks", 5, 96)), 0, -1)[:64]
+    block = {"guide_scale": 1, "normal_strength": 3.0, "periodic": False, "lattice": [0, 0], **block}
+    return export_maps_translator(_net(), SMALL, tmp_path / name, _domain("clean metal"), _domain("rusty metal"), 1,
+                                  {"steps": 0}, {}, ["procedural"], (ex.astype(np.float32), block))
+
+
+def test_detail_step_is_periodic_and_copies_the_exemplar(tmp_path):
+    from blender_texgan.core.refine import apply_field, patch_cuts
+    from blender_texgan.engine.generate import PRESERVE_CONTRAST, REFINE_SOFTEN
+    from blender_texgan.engine.transform import transform_with_field
+
+    net = MapsTranslator(read_model_file(_export_with_exemplar(tmp_path)), engine="numpy")
+    assert net.detail_default and net.exemplar.shape == (64, 96, 5)
+    stack = _bricks(64)
+    out, coords = transform_with_field(net, stack, 1.0, seed=3)  # detail: the translator's default (on)
+    assert coords.shape == (64, 64, 2) and coords.dtype == np.int32
+    assert (coords >= 0).all() and (coords[..., 0] < 64).all() and (coords[..., 1] < 96).all()
+    read = lambda c: np.clip(apply_field(net.exemplar, c, REFINE_SOFTEN, False, PRESERVE_CONTRAST), 0, 1)  # noqa: E731
+    np.testing.assert_allclose(out, read(coords), atol=1e-6)  # every map read through the one field
+    np.testing.assert_array_equal(np.roll(read(coords), (9, 30), (0, 1)), read(np.roll(coords, (9, 30), (0, 1))))
+    near_x, near_y = patch_cuts(coords, REFINE_SOFTEN)
+    inside = ~(near_x | near_y)
+    assert inside.mean() > 0.2  # inside the patches every albedo is an exemplar pixel's own colour
+    np.testing.assert_allclose(out[inside][:, :3], net.exemplar[coords[..., 0], coords[..., 1]][inside][:, :3], atol=1e-6)
+    assert seam_ratio(out[..., :3]) < 1.5
+    again, same = transform_with_field(net, stack, 1.0, seed=3)
+    assert np.array_equal(same, coords) and np.array_equal(again, out)  # deterministic per seed
+
+
+def test_detail_step_strength_zero_off_and_skipped_without_an_exemplar(tmp_path):
+    from blender_texgan.engine.transform import transform_with_field
+
+    stack = _bricks(64)
+    net = MapsTranslator(read_model_file(_export_with_exemplar(tmp_path)), engine="numpy")
+    out, coords = transform_with_field(net, stack, 0.0, detail=True)
+    assert coords is None and np.array_equal(out, stack)  # strength 0: the input unchanged
+    off, coords = transform_with_field(net, stack, 1.0, detail=False)
+    assert coords is None and np.allclose(off, np.clip(net(stack), 0, 1), atol=1e-6)
+    plain = MapsTranslator(read_model_file(_export(tmp_path)), engine="numpy")
+    assert plain.exemplar is None and not plain.detail_default
+    skipped, coords = transform_with_field(plain, stack, 1.0, detail=True)
+    assert coords is None and np.array_equal(skipped, transform_stack(plain, stack, detail=False))
+    maps = complete_map_set(split_channels(np.moveaxis(stack, -1, 0)), 4.0)
+    half = transform_maps(maps, net, 0.5, detail=True, seed=1)  # the keyword entry the add-on uses
+    assert set(half) == set(maps) and half["albedo"].shape == (64, 64, 3)
+
+
+def test_translator_exemplar_is_validated(tmp_path):
+    read_model_file(_export_with_exemplar(tmp_path))
+    with pytest.raises(ModelFileError, match="not at the net's scale"):
+        _export_with_exemplar(tmp_path, "bad.safetensors", guide_scale=2)
+    model = read_model_file(_export_with_exemplar(tmp_path))
+    manifest = json.loads(json.dumps(model.manifest))
+    manifest["translator"]["detail"] = "yes"
+    with pytest.raises(ModelFileError, match="'detail' default"):
+        write_model_file(tmp_path / "bad.safetensors", model.tensors, manifest, exemplar=model.exemplar)
+
+
+@pytest.mark.skipif(not BUNDLED.exists(), reason="no bundled clean_to_rusty_metal translator")
+def test_bundled_translator_carries_its_targets_exemplar():
+    model = read_model_file(BUNDLED)
+    block = model.manifest["exemplar"]
+    assert model.exemplar is not None and model.exemplar.shape == (block["height"], block["width"], 5)
+    assert block["guide_scale"] == 1 and block["set"] == "rusty_metal_05"
+    assert any(c.startswith("rusty_metal_05") and "CC0" in c for c in model.manifest["credits"])
+    assert BUNDLED.stat().st_size < 3 * 1024 ** 2
+    net = MapsTranslator(model, engine="numpy")
+    assert net.detail_default == model.manifest["translator"].get("detail", True)

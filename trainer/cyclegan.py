@@ -10,7 +10,11 @@ translators (engine.maps_translator_net: A -> B and B -> A, residual, starting a
 patch discriminators, least-squares GAN losses, a cycle-consistency L1 (A -> B -> A stays A) and an
 identity L1 (B -> B stays B). The bottom quarter of every set is held out for the metrics. The run
 folder gets options.json, log.jsonl, checkpoints (atomic; rerunning resumes) and both directions
-as model files: a_to_b.safetensors and b_to_a.safetensors (kind translator, direction maps_to_maps).
+as model files: a_to_b.safetensors and b_to_a.safetensors (kind translator, direction maps_to_maps),
+each carrying its target material's exemplar (the first target set's training region at the working
+scale) for the detail step of engine.transform. A file exported without one gets it afterwards:
+
+    python -m trainer.cyclegan carry-exemplar MODEL.safetensors --data DIR [--out FILE] [--detail on|off]
 """
 from __future__ import annotations
 
@@ -24,14 +28,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from blender_texgan.core.lattice import axis_periods
 from blender_texgan.core.maps import PBR_MAPS
 from blender_texgan.core.maps_translator_arch import PERIODIC_RESIDUAL_UNET_V1, MapsTranslatorConfig
-from blender_texgan.core.modelfile import write_model_file
+from blender_texgan.core.modelfile import EXEMPLAR_MIN_SIDE, read_model_file, write_model_file
 from blender_texgan.engine.devices import DEVICE_CHOICES, pick_device
 from blender_texgan.engine.maps_translator_net import build_maps_translator
 
 from .checkpoints import latest_checkpoint, save_checkpoint
-from .data import HELDOUT_FRACTION, CropSampler, shrink, working_scale
+from .data import HELDOUT_FRACTION, CropSampler, flatten_height, shrink, working_scale
 from .discriminator import PatchDiscriminator
 from .folder import DataError, load_folder
 from .metrics import holdout_split, sliced_wasserstein, swd_ratio
@@ -252,9 +257,9 @@ class CycleGanSession:
                     "gan": self.opts.gan, "device": str(self.device)}
         credits = self.opts.credits or [*self.a.sets, *self.b.sets]
         forward = export_maps_translator(self.G_ab, self.cfg, self.run / "a_to_b.safetensors", self.a, self.b,
-                                         self.scale, training, metrics["a_to_b"], credits)
+                                         self.scale, training, metrics["a_to_b"], credits, target_exemplar(self.b))
         backward = export_maps_translator(self.G_ba, self.cfg, self.run / "b_to_a.safetensors", self.b, self.a,
-                                          self.scale, training, metrics["b_to_a"], credits)
+                                          self.scale, training, metrics["b_to_a"], credits, target_exemplar(self.a))
         return forward, backward
 
 
@@ -335,9 +340,24 @@ def _slug(words: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", words.lower()).strip("_") or "material"
 
 
+def target_exemplar(dst: Domain) -> tuple[np.ndarray, dict] | None:
+    """The target material's exemplar for the detail step, and its manifest block: the first target
+    set's training region at the working scale (the held-out quarter stays out, so measures against
+    it stay fair), its height's slow trends flattened as the generator's are (patches copied from
+    different places then sit at one level). None when there is no region as large as an exemplar must be."""
+    if not dst.train or min(dst.train[0].shape[1:]) < EXEMPLAR_MIN_SIDE:
+        return None
+    exemplar = np.ascontiguousarray(np.moveaxis(flatten_height(dst.train[0]), 0, -1), np.float32)
+    block = {"guide_scale": 1, "normal_strength": round(dst.normal_strength, 4), "periodic": False,
+             "lattice": list(axis_periods(exemplar)), "set": dst.sets[0]}
+    return exemplar, block
+
+
 def export_maps_translator(net, cfg: MapsTranslatorConfig, path: Path, src: Domain, dst: Domain, scale: int,
-                           training: dict, metrics: dict, credits: list[str]) -> Path:
-    """One direction as a model file: kind translator, direction maps_to_maps, float16 weights."""
+                           training: dict, metrics: dict, credits: list[str],
+                           exemplar: tuple[np.ndarray, dict] | None = None) -> Path:
+    """One direction as a model file: kind translator, direction maps_to_maps, float16 weights, and
+    (given one, see target_exemplar) the target's exemplar for the detail step."""
     tensors = {k: v.detach().half().cpu().numpy() for k, v in net.state_dict().items()}
     manifest = {
         "name": f"{_slug(src.name)}_to_{_slug(dst.name)}", "kind": "translator",
@@ -351,4 +371,55 @@ def export_maps_translator(net, cfg: MapsTranslatorConfig, path: Path, src: Doma
                        f"all maps move together and stay tileable.",
         "license": "CC0-1.0 training data (see the card's credits)",
     }
-    return write_model_file(path, tensors, manifest)
+    if exemplar is None:
+        return write_model_file(path, tensors, manifest)
+    return write_model_file(path, tensors, dict(manifest, exemplar=exemplar[1]), exemplar=exemplar[0])
+
+
+# ---------------------------------------------------------------- an exemplar for an exported translator
+
+def carry_exemplar(path: Path, folders: list[str], out: Path | None = None, detail: bool | None = None) -> Path:
+    """Give an exported maps_to_maps translator its target material's exemplar (target_exemplar of
+    `folders` at the translator's working scale); the weights are kept bit for bit (float16 stays
+    float16). detail: the translator's default for the detail step (None: leave it as it is)."""
+    model = read_model_file(path)
+    block = model.manifest.get("translator") or {}
+    if block.get("direction") != "maps_to_maps":
+        raise DataError(f"'{path}' is not a maps_to_maps translator.")
+    scale = int(block.get("working_scale", 1))
+    stacks, names, strengths = [], [], []
+    for folder in folders:
+        data = load_folder(folder)
+        stacks += data.stacks
+        names += data.names
+        strengths += [s for s in data.normal_strengths if s]
+    strength = float(np.median(strengths)) if strengths else NORMAL_STRENGTH
+    region = holdout_split(shrink(stacks[0], scale), HELDOUT_FRACTION)[0]
+    found = target_exemplar(Domain(block["to"], names, [np.ascontiguousarray(region)], [], strength / scale))
+    if found is None:
+        raise DataError(f"The set {names[0]} is too small for an exemplar at the working scale 1/{scale}.")
+    half = {k: v.astype(np.float16) for k, v in model.tensors.items()}
+    exact = all(np.array_equal(h.astype(np.float32), model.tensors[k]) for k, h in half.items())
+    manifest = {k: v for k, v in model.manifest.items() if k not in ("format_version", "exemplar")}
+    if detail is not None:
+        manifest["translator"] = dict(block, detail=detail)
+    return write_model_file(out or path, half if exact else model.tensors, dict(manifest, exemplar=found[1]),
+                            exemplar=found[0])
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m trainer.cyclegan", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    carry = sub.add_parser("carry-exemplar", help="give an exported material translator its target's exemplar")
+    carry.add_argument("model", type=Path, help="a maps_to_maps translator file")
+    carry.add_argument("--data", nargs="+", required=True, help="folder(s) of the target material's texture sets")
+    carry.add_argument("--out", type=Path, help="write here (default: rewrite the model file)")
+    carry.add_argument("--detail", choices=("on", "off"), help="the translator's default for the detail step")
+    args = p.parse_args(argv)
+    detail = None if args.detail is None else args.detail == "on"
+    print(carry_exemplar(args.model, args.data, args.out, detail))
+
+
+if __name__ == "__main__":
+    main()

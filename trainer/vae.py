@@ -86,10 +86,13 @@ class VAESession(Session):
         loss.backward()
         self.opt_g.step()
         pin_constant_channels(self.G, self.constants)
+        # EMA with a warm-up: a run of a few hundred CPU steps would otherwise export mostly its
+        # initial weights (0.995 ** 300 = 0.22 of them), whose prior samples are off-colour noise.
+        decay = min(opts.ema_decay, (1.0 + self.step) / (10.0 + self.step))
         with torch.no_grad():
             for ema, net in ((self.ema, self.G), (self.ema_encoder, self.encoder)):
                 for pe, pn in zip(ema.parameters(), net.parameters()):
-                    pe.lerp_(pn.detach(), 1.0 - opts.ema_decay)
+                    pe.lerp_(pn.detach(), 1.0 - decay)
         self.step += 1
         self.seconds += time.perf_counter() - t0
         # The loop's progress bar shows loss_d / loss_g: here reconstruction and the whole loss.

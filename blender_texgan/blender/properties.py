@@ -5,7 +5,9 @@ import bpy
 
 from ..core.options import MaterialOptions
 from ..engine.generate import default_model_name
+from ..engine.latent_jobs import material_translators
 from ..engine.library import list_models
+from .morph_live import factor_changed, morph_key
 from .preferences import user_models_dir
 
 CUSTOM = "__custom__"
@@ -67,6 +69,35 @@ class TEXGAN_PG_photo(bpy.types.PropertyGroup):
                                               description="A translator model file (empty: the bundled one)")
 
 
+_translator_items: list[tuple[str, str, str]] = []  # kept alive, as _enum_items
+
+
+def translator_items(self, context):
+    _translator_items[:] = material_translators() or [("NONE", "None Installed", "No material translator is bundled")]
+    return _translator_items
+
+
+class TEXGAN_PG_latent(bpy.types.PropertyGroup):
+    """Variations of This, the morph slider and Transform Material (scene.texgan.latent)."""
+    vae_path: bpy.props.StringProperty(name="VAE Model", subtype="FILE_PATH",
+                                       description="A texture VAE model file (empty: the bundled VAE)")
+    count: bpy.props.IntProperty(name="Count", default=4, min=1, max=16, description="How many variations")
+    strength: bpy.props.FloatProperty(name="Strength", default=0.5, min=0.0, max=1.0, subtype="FACTOR",
+                                      description="0 keeps the image's layout, 1 draws fresh layouts")
+    seed_b: bpy.props.IntProperty(name="Seed B", default=1, min=0, description="The seed the morph ends at")
+    factor: bpy.props.FloatProperty(name="Morph", default=0.0, min=0.0, max=1.0, subtype="FACTOR",
+                                    update=factor_changed,
+                                    description="0: the Generate seed, 1: Seed B (keyframe it to animate the morph)")
+    material: bpy.props.PointerProperty(name="Morph Material", type=bpy.types.Material,
+                                        poll=lambda self, material: morph_key(material) is not None,
+                                        update=factor_changed,
+                                        description="The morph material the slider drives")
+    translator: bpy.props.EnumProperty(name="Translate", items=translator_items,
+                                       description="Material translator: what the material becomes")
+    transform_strength: bpy.props.FloatProperty(name="Strength", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
+                                                description="0 leaves the material as it is, 1 translates it fully")
+
+
 class TEXGAN_PG_settings(bpy.types.PropertyGroup):
     model: bpy.props.EnumProperty(name="Model", description="Texture model to generate with",
                                   items=model_items)
@@ -105,6 +136,7 @@ class TEXGAN_PG_settings(bpy.types.PropertyGroup):
                                        description="Save the height map as 32-bit float OpenEXR")
 
     photo: bpy.props.PointerProperty(type=TEXGAN_PG_photo)
+    latent: bpy.props.PointerProperty(type=TEXGAN_PG_latent)
 
     def material_options(self) -> MaterialOptions:
         return MaterialOptions(real_size_m=self.real_size, displacement=self.displacement,
@@ -123,7 +155,7 @@ class TEXGAN_PG_settings(bpy.types.PropertyGroup):
         return self.model or default_model_name()
 
 
-classes = (TEXGAN_PG_photo, TEXGAN_PG_settings)
+classes = (TEXGAN_PG_photo, TEXGAN_PG_latent, TEXGAN_PG_settings)
 
 
 def register():

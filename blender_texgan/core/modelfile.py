@@ -305,7 +305,13 @@ def _validate_translator(manifest: dict, fail) -> None:
             if not isinstance(block.get(key), str) or not block[key].strip():
                 fail(f"is a maps_to_maps translator without a '{key}' material in its translator block")
     if manifest.get("exemplar") is not None:
-        fail("is a translator with an exemplar block (only generators carry exemplars)")
+        if not maps_to_maps:  # a material translator may carry its target's exemplar (engine.transform: detail)
+            fail("is a photo translator with an exemplar block (only generators and material translators carry one)")
+        _validate_exemplar_block(manifest["exemplar"], fail)
+        if manifest["exemplar"].get("guide_scale", 1) != 1:
+            fail("is a material translator whose exemplar is not at the net's scale (guide_scale must be 1)")
+    if not isinstance(block.get("detail", True), bool):
+        fail("has a translator 'detail' default that is not true or false")
 
 
 def _validate_generator(manifest: dict, fail) -> None:

@@ -1,0 +1,85 @@
+"""Contact sheets of a texture VAE for docs/vae/, to judge by eye:
+
+    variations_<texture>.png   texture | the VAE's reconstruction | variations at strength 0, 0.5, 1
+    interpolate.png            a latent walk between two seeds (the VAE's own decoding)
+    gan_vs_vae.png             the same material from the GAN and from the VAE: neural, refined
+
+    .venv/bin/python -m scripts.vae_sheet [MODEL] [GAN_MODEL]   # default: stone_wall_vae, stone_wall
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from blender_texgan.core.latent import seed_latent
+from blender_texgan.core.morph import slerp
+from blender_texgan.engine.generate import GenerationRequest, generate, load_runner
+from blender_texgan.engine.library import resolve_model
+from blender_texgan.engine.variations import VariationsRequest, encode
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "vae"
+DATA = ROOT.parent / "shared" / "data" / "cc0"
+TEXTURES = {"bricks102": DATA / "Bricks102" / "Bricks102_albedo.jpg",  # what the bundled VAE learned
+            "gravel": ROOT / "benchmarks" / "data" / "skimage" / "gravel.png"}  # what it never saw
+SIZE, CELL, GAP = 512, 256, 4
+
+
+def tile_image(a: np.ndarray) -> Image.Image:
+    a = np.clip(a[..., :3], 0, 1)
+    return Image.fromarray((a * 255 + 0.5).astype(np.uint8)).resize((CELL, CELL), Image.LANCZOS)
+
+
+def row(images: list[np.ndarray]) -> Image.Image:
+    sheet = Image.new("RGB", (len(images) * (CELL + GAP) - GAP, CELL), "white")
+    for i, a in enumerate(images):
+        sheet.paste(tile_image(a), (i * (CELL + GAP), 0))
+    return sheet
+
+
+def save(image: Image.Image, name: str) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    image.save(OUT / name)
+    print(OUT / name)
+
+
+def variations_sheet(model: str, name: str, path: Path) -> None:
+    with Image.open(path) as im:
+        photo = np.asarray(im.convert("RGB"), np.float32) / 255.0
+    texture = encode(photo, VariationsRequest(model, size=SIZE, engine="numpy"))
+    side = min(texture.exemplar.shape[:2])
+    images = [texture.exemplar[:side, :side], texture.reconstruction()]
+    images += [texture.variant(SIZE, seed, strength)["albedo"] for seed, strength in ((0, 0.0), (1, 0.5), (2, 1.0))]
+    save(row(images), f"variations_{name}.png")
+
+
+def interpolate_sheet(model: str, frames: int = 6) -> None:
+    runner = load_runner(resolve_model(model), "numpy")
+    a, b = (seed_latent(runner.layout, s, SIZE // 2)[0] for s in (0, 7))
+    save(row([np.moveaxis(runner.forward(slerp(a, b, t)), 0, -1) for t in np.linspace(0, 1, frames)]),
+         "interpolate.png")
+
+
+def gan_vs_vae_sheet(vae: str, gan: str) -> None:
+    images = []
+    for mode in ("neural", "refined"):
+        for model in (gan, vae):
+            images.append(generate(GenerationRequest(model, SIZE, seed=3, engine="numpy", mode=mode))[0]["albedo"])
+    save(row(images), "gan_vs_vae.png")
+
+
+def main(argv: list[str]) -> int:
+    vae = argv[0] if argv else "stone_wall_vae"
+    gan = argv[1] if len(argv) > 1 else "stone_wall"
+    for name, path in TEXTURES.items():
+        variations_sheet(vae, name, path)
+    interpolate_sheet(vae)
+    gan_vs_vae_sheet(vae, gan)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
