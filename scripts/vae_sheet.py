@@ -1,10 +1,13 @@
 """Contact sheets of a texture VAE for docs/vae/, to judge by eye:
 
-    variations_<texture>.png   texture | the VAE's reconstruction | variations at strength 0, 0.5, 1
+    variations_<texture>.png   texture | the VAE's reconstruction | variations at strength 0, 0.5, 1, for
+                               the VAE's own exemplar with its real maps (own_maps), and for two
+                               images read as a user's are (relief from luminance): the photo the
+                               VAE learned from (bricks102) and one it never saw (gravel)
     interpolate.png            a latent walk between two seeds (the VAE's own decoding)
-    gan_vs_vae.png             the same material from the GAN and from the VAE: neural, refined
+    gan_vs_vae.png             the same material from the GANs and from the VAE: neural row, then refined
 
-    .venv/bin/python -m scripts.vae_sheet [MODEL] [GAN_MODEL]   # default: stone_wall_vae, stone_wall
+    .venv/bin/python -m scripts.vae_sheet [MODEL [GAN_MODEL ...]]   # default: stone_wall_vae stone_wall
 """
 from __future__ import annotations
 
@@ -46,14 +49,29 @@ def save(image: Image.Image, name: str) -> None:
     print(OUT / name)
 
 
-def variations_sheet(model: str, name: str, path: Path) -> None:
-    with Image.open(path) as im:
-        photo = np.asarray(im.convert("RGB"), np.float32) / 255.0
-    texture = encode(photo, VariationsRequest(model, size=SIZE, engine="numpy"))
+def variations_sheet(model: str, name: str, texture) -> None:
     side = min(texture.exemplar.shape[:2])
     images = [texture.exemplar[:side, :side], texture.reconstruction()]
     images += [texture.variant(SIZE, seed, strength)["albedo"] for seed, strength in ((0, 0.0), (1, 0.5), (2, 1.0))]
     save(row(images), f"variations_{name}.png")
+
+
+def photo_texture(model: str, path: Path):
+    """An image file read as a user's texture is: albedo from the photo, relief from luminance."""
+    with Image.open(path) as im:
+        photo = np.asarray(im.convert("RGB"), np.float32) / 255.0
+    return encode(photo, VariationsRequest(model, size=SIZE, engine="numpy"))
+
+
+def own_texture(model: str):
+    """The VAE's own exemplar with its real maps (height and roughness measured, not guessed)."""
+    from blender_texgan.core.refine import analyse
+    from blender_texgan.engine.variations import EncodedTexture, encode_texture
+
+    runner = load_runner(resolve_model(model), "numpy")
+    exemplar = runner.exemplar
+    return EncodedTexture(runner, exemplar, float(runner.exemplar_block["normal_strength"]),
+                          encode_texture(runner, exemplar), analyse(exemplar, periodic=False))
 
 
 def interpolate_sheet(model: str, frames: int = 6) -> None:
@@ -63,21 +81,22 @@ def interpolate_sheet(model: str, frames: int = 6) -> None:
          "interpolate.png")
 
 
-def gan_vs_vae_sheet(vae: str, gan: str) -> None:
+def gan_vs_vae_sheet(vae: str, gans: list[str]) -> None:
     images = []
     for mode in ("neural", "refined"):
-        for model in (gan, vae):
+        for model in (*gans, vae):
             images.append(generate(GenerationRequest(model, SIZE, seed=3, engine="numpy", mode=mode))[0]["albedo"])
     save(row(images), "gan_vs_vae.png")
 
 
 def main(argv: list[str]) -> int:
     vae = argv[0] if argv else "stone_wall_vae"
-    gan = argv[1] if len(argv) > 1 else "stone_wall"
+    gans = argv[1:] or ["stone_wall"]
+    variations_sheet(vae, "own_maps", own_texture(vae))
     for name, path in TEXTURES.items():
-        variations_sheet(vae, name, path)
+        variations_sheet(vae, name, photo_texture(vae, path))
     interpolate_sheet(vae)
-    gan_vs_vae_sheet(vae, gan)
+    gan_vs_vae_sheet(vae, gans)
     return 0
 
 

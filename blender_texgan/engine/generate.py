@@ -15,7 +15,7 @@ import numpy as np
 from ..core.latent import LatentLayout, grid_offset, seed_latent
 from ..core.maps import GENERATED_CHANNELS, complete_map_set, split_channels
 from ..core.modelfile import ModelFile, ModelFileError, read_model_file
-from ..core.refine import SOFTEN
+from ..core.refine import GUIDE_WEIGHT, SOFTEN
 from ..core.vae_arch import DECODER_PREFIX, ENCODER_PREFIX, decoder_config, part
 from .library import DEFAULT_MODEL, MODELS_DIR, bundled_models, default_model_name, resolve_model  # noqa: F401
 from .request import (  # noqa: F401
@@ -291,7 +291,8 @@ def refined_maps(runner: Runner, resolution: int, seed: int, mode: str, progress
 
 
 def exemplar_synthesis(exemplar: np.ndarray, analysis, block: dict, resolution: int, seed: int,
-                       guide: np.ndarray | None, periodic: bool, device=None, should_stop=None):
+                       guide: np.ndarray | None, periodic: bool, device=None, should_stop=None,
+                       guide_weight: float = GUIDE_WEIGHT):
     """Coordinate synthesis of a resolution x resolution texture against an (h, w, 5) exemplar
     (core.refine), laid out by an (gh, gw, 5) guide when one is given, then every map read through
     that one field. `block` is the exemplar's manifest block (lattice, normal_strength). Returns
@@ -300,9 +301,10 @@ def exemplar_synthesis(exemplar: np.ndarray, analysis, block: dict, resolution: 
 
     if device is not None and device.type != "cpu":  # the same field, on the GPU
         from .refine_torch import synthesize_torch
-        coords = synthesize_torch(analysis, resolution, resolution, seed, guide=guide, device=device)
+        coords = synthesize_torch(analysis, resolution, resolution, seed, guide=guide, device=device,
+                                  guide_weight=guide_weight)
     else:  # on a CPU numpy's integer ops beat torch's (and give the very same field)
-        coords = synthesize(analysis, resolution, resolution, seed, guide=guide)
+        coords = synthesize(analysis, resolution, resolution, seed, guide=guide, guide_weight=guide_weight)
     if should_stop and should_stop():
         raise Cancelled()
     lattice = block.get("lattice") or [0, 0]
