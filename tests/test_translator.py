@@ -190,3 +190,36 @@ def test_numpy_turns_agree_with_the_training_turns():
         back = unturn_image(got, k).copy()
         back[..., 3:6] = unturn_vectors(back[..., 3:6], k)
         assert np.allclose(back, stack), k
+
+
+@pytest.mark.slow
+def test_a_briefly_trained_translator_beats_the_classical_baselines_on_held_out_sets(tmp_path):
+    """On procedural bricks (relief not just luminance: colour varies within and between bricks), 500
+    steps of a small translator on four sets beat, on two sets it never saw, each under the four fixed
+    lights with the light estimated as a user gets it: a flat normal, the classical luminance-as-height
+    maps as shipped, and the classical method with blur and strength tuned per image by an oracle."""
+    import contextlib
+    import io
+
+    from blender_texgan.core.photo_maps import classical_maps
+    from trainer.__main__ import main
+    from trainer.pbr_sets import load_pbr_sets
+    from trainer.translator_eval import angular_error, measure_sets, rendered_photos
+
+    data, run = tmp_path / "bricks", tmp_path / "run"
+    assert main(["data", "--preset", "bricks", "--count", "6", "--size", "128", "--out", str(data)]) == 0
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["train", "--kind", "translator", "--data", str(data), "--out", str(run), "--steps", "500",
+                     "--batch", "4", "--crop", "64", "--channels", "8,16,24", "--ckpt-every", "500",
+                     "--holdout", "bricks_004,bricks_005", "--device", "cpu", "--max-side", "128"]) == 0
+    held_out = ["bricks_004", "bricks_005"]
+    rows = measure_sets(run / "model.safetensors", str(data), held_out, "cpu", "numpy")
+    shipped = []
+    for pbr in load_pbr_sets(str(data), held_out):
+        for photo, _ in rendered_photos(pbr):
+            normal = classical_maps(photo, periodic=True)["normal"] * 2.0 - 1.0
+            shipped.append(angular_error(normal / np.linalg.norm(normal, axis=-1, keepdims=True), pbr.normal))
+    mean = {k: float(np.mean([r[k] for r in rows.values()])) for k in next(iter(rows.values()))}
+    assert mean["normal_deg"] < min(mean["normal_deg_flat"], mean["normal_deg_sobel"], np.mean(shipped)) - 1.0, (
+        mean, np.mean(shipped))
+    assert mean["height_err"] < mean["height_err_luminance"], mean
