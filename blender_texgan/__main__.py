@@ -92,9 +92,7 @@ def _latent_commands(sub) -> None:
     mor.add_argument("--to", dest="end", required=True, help="a seed, or an image (made seamless)")
     mor.add_argument("--frames", type=int, default=24, help="frames, both ends included")
     mor.add_argument("--size", type=int, default=512, help="side in pixels")
-    mor.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
-    mor.add_argument("--engine", choices=("auto", "torch", "numpy"), default="auto")
-    mor.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device")
+    _output_and_engine(mor)
     var = sub.add_parser("variations", help="variations of a texture (or of every image in a folder) that keep "
                                             "its character: a VAE model lays them out, the texture gives the detail")
     var.add_argument("image", type=Path, help="an image file, or a folder of images")
@@ -104,9 +102,14 @@ def _latent_commands(sub) -> None:
                      help="0 keeps the texture's layout, 1 draws fresh layouts")
     var.add_argument("--size", type=int, default=512, help="side of each variation in pixels")
     var.add_argument("--seed", type=int, default=0, help="another seed, other variations")
-    var.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
-    var.add_argument("--engine", choices=("auto", "torch", "numpy"), default="auto")
-    var.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device")
+    _output_and_engine(var)
+
+
+def _output_and_engine(command) -> None:
+    """--out, --engine and --device, as the latent and transform commands take them."""
+    command.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    command.add_argument("--engine", choices=("auto", "torch", "numpy"), default="auto")
+    command.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device")
 
 
 def _transform_parser(sub) -> None:
@@ -124,9 +127,7 @@ def _transform_parser(sub) -> None:
                      help="skip the detail step (real detail copied from the translator's exemplar, when it carries one)")
     tra.add_argument("--size", type=int, default=512, help="side in pixels (a multiple of the translator's)")
     tra.add_argument("--strength", type=float, default=1.0, help="0: unchanged, 1: fully translated")
-    tra.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
-    tra.add_argument("--engine", choices=("auto", "torch", "numpy"), default="auto")
-    tra.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device")
+    _output_and_engine(tra)
 
 
 def _progress(fraction: float, label: str = "generating") -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from .checkpoints import latest_checkpoint, save_checkpoint
 from .data import HELDOUT_FRACTION, CropSampler, flatten_height, shrink, working_scale
 from .discriminator import PatchDiscriminator
 from .folder import DataError, load_folder
+from .loop import run_steps
 from .metrics import holdout_split, sliced_wasserstein, swd_ratio
 from .procedural import NORMAL_STRENGTH
 
@@ -119,6 +119,18 @@ def _words(folders: list[str]) -> str:
     return " + ".join(Path(f).name for f in folders)
 
 
+def load_sets(folders: list[str]) -> tuple[list[np.ndarray], list[str], float]:
+    """The texture sets of one material's folders -> (stacks, set names, the median normal strength
+    of those that state one, else NORMAL_STRENGTH)."""
+    stacks, names, strengths = [], [], []
+    for folder in folders:
+        data = load_folder(folder)
+        stacks += data.stacks
+        names += data.names
+        strengths += [s for s in data.normal_strengths if s]
+    return stacks, names, float(np.median(strengths)) if strengths else NORMAL_STRENGTH
+
+
 def load_domains(opts: CycleGanOptions) -> tuple[Domain, Domain, int]:
     """Both materials at one working scale -> (A, B, scale). DataError (one line) for a missing
     folder or one without a usable texture set."""
@@ -126,13 +138,7 @@ def load_domains(opts: CycleGanOptions) -> tuple[Domain, Domain, int]:
     for side, folders in (("a", opts.data_a), ("b", opts.data_b)):
         if not folders:
             raise DataError(f"--data-{side} needs at least one folder.")
-        stacks, names, strengths = [], [], []
-        for folder in folders:
-            data = load_folder(folder)
-            stacks += data.stacks
-            names += data.names
-            strengths += [s for s in data.normal_strengths if s]
-        loaded[side] = (stacks, names, float(np.median(strengths)) if strengths else NORMAL_STRENGTH)
+        loaded[side] = load_sets(folders)
     _, scale = working_scale(loaded["a"][0] + loaded["b"][0], opts.downsample, opts.crop)
     domains = []
     for side, folders, words in (("a", opts.data_a, opts.name_a), ("b", opts.data_b, opts.name_b)):
@@ -268,23 +274,7 @@ def train_cyclegan(opts: CycleGanOptions, log=print) -> tuple[Path, Path]:
     session = CycleGanSession(opts, log)
     log(f"A: {session.a.name} ({', '.join(session.a.sets)}); B: {session.b.name} ({', '.join(session.b.sets)}); "
         f"working scale 1/{session.scale}")
-    started = time.perf_counter() - session.seconds
-    with open(session.run / "log.jsonl", "a") as logf:
-        while session.step < opts.steps:
-            losses = session.train_step()
-            session.seconds = time.perf_counter() - started
-            step = session.step
-            if step % opts.log_every == 0 or step == opts.steps:
-                row = {"step": step, "seconds": round(session.seconds, 1), **{k: round(v, 5) for k, v in losses.items()}}
-                logf.write(json.dumps(row) + "\n")
-                logf.flush()
-                log(json.dumps(row))
-            if step % opts.ckpt_every == 0:
-                session.save()
-            if opts.minutes and session.seconds > opts.minutes * 60:
-                log(f"time budget of {opts.minutes:g} min reached at step {step}")
-                break
-    session.save()
+    run_steps(session, opts.steps, opts.minutes, opts.log_every, opts.ckpt_every, log)
     metrics = session.measure()
     log(json.dumps(metrics))
     return session.export(metrics)
@@ -387,13 +377,7 @@ def carry_exemplar(path: Path, folders: list[str], out: Path | None = None, deta
     if block.get("direction") != "maps_to_maps":
         raise DataError(f"'{path}' is not a maps_to_maps translator.")
     scale = int(block.get("working_scale", 1))
-    stacks, names, strengths = [], [], []
-    for folder in folders:
-        data = load_folder(folder)
-        stacks += data.stacks
-        names += data.names
-        strengths += [s for s in data.normal_strengths if s]
-    strength = float(np.median(strengths)) if strengths else NORMAL_STRENGTH
+    stacks, names, strength = load_sets(folders)
     region = holdout_split(shrink(stacks[0], scale), HELDOUT_FRACTION)[0]
     found = target_exemplar(Domain(block["to"], names, [np.ascontiguousarray(region)], [], strength / scale))
     if found is None:

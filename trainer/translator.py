@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from blender_texgan.engine.translator_net import build_translator, finish_output
 
 from .checkpoints import latest_checkpoint, save_checkpoint
 from .discriminator import PatchDiscriminator
+from .loop import run_steps
 from .pbr_sets import PbrSet, load_pbr_sets
 from .shading import light_directions, random_lights, shade, turn
 
@@ -214,24 +214,7 @@ class TranslatorSession:
 def train_translator(opts: TranslatorOptions, log=print) -> Path:
     """Train (or resume) a run; -> the exported model file."""
     session = TranslatorSession(opts, log)
-    started = time.perf_counter() - session.seconds
-    with open(session.run / "log.jsonl", "a") as logf:
-        while session.step < opts.steps:
-            losses = session.train_step()
-            session.seconds = time.perf_counter() - started
-            step = session.step
-            if step % 50 == 0 or step == opts.steps:
-                row = {"step": step, "seconds": round(session.seconds, 1),
-                       **{k: round(v.item(), 5) for k, v in losses.items()}}
-                logf.write(json.dumps(row) + "\n")
-                logf.flush()
-                log(json.dumps(row))
-            if step % opts.ckpt_every == 0:
-                session.save()
-            if opts.max_minutes and session.seconds > opts.max_minutes * 60:
-                log(f"time budget of {opts.max_minutes} min reached at step {step}")
-                break
-    session.save()
+    run_steps(session, opts.steps, opts.max_minutes, 50, opts.ckpt_every, log)
     return session.export()
 
 

@@ -19,13 +19,12 @@ from ..core.prepare import prepare_maps
 from ..engine.latent_jobs import ENDS, MorphEnds, MorphEndsRequest, morph_ends, preview_pixels, variations_runner
 from ..engine.library import default_vae_name
 from ..engine.photo_model import safe_model_name
-from ..engine.request import GenerationError, GenerationRequest, check_engine, check_seed
+from ..engine.request import GenerationError, check_seed
 from ..engine.variations import MAX_VARIANTS, VariationsRequest, check_request
 from . import morph_live
-from .operators import JobOperator, create_material, material_object_poll
-from .panels import draw_job_progress, split_layout
+from .operators import JobOperator, create_material, generation_request, material_object_poll
+from .panels import GenerateSubPanel, SidebarPanel, draw_job_progress, split_layout
 from .photo import PhotoInputError, engine_and_device, picked_image, read_photo
-from .preferences import preferences
 
 PREVIEW_SIZE = 128
 
@@ -154,15 +153,8 @@ class TEXGAN_OT_morph_material(JobOperator, bpy.types.Operator):
         return material_object_poll(cls, context)
 
     def request(self, context) -> MorphEndsRequest:
-        prefs = preferences(context)
-        engine = self.engine or (prefs.engine if prefs else "auto")
-        device = prefs.device if prefs and engine != "numpy" else "auto"
-        python = bpy.path.abspath(prefs.python) if prefs and prefs.python else ""
-        check_engine(engine)
+        generation = generation_request(self, context, self.model or context.scene.texgan.model_argument())
         check_seed(self.seed_b)
-        settings = context.scene.texgan
-        generation = GenerationRequest(self.model or settings.model_argument(), self.resolution, self.seed, device,
-                                       engine, python, self.mode or "auto")
         return MorphEndsRequest(generation, self.seed_b)
 
     def execute(self, context):
@@ -230,9 +222,7 @@ def draw_variations(layout, context) -> None:
         cell.operator("texgan.variant_material", text=f"Use {i + 1}").index = i
 
 
-class _VariationsPanel:
-    bl_region_type = "UI"
-    bl_category = "TexGAN"
+class _VariationsPanel(SidebarPanel):
     bl_label = "Variations of This"
     bl_options = {"DEFAULT_CLOSED"}
 
@@ -258,14 +248,10 @@ class TEXGAN_PT_photo_image_variations(_VariationsPanel, bpy.types.Panel):
     bl_parent_id = "TEXGAN_PT_photo_image"
 
 
-class TEXGAN_PT_morph(bpy.types.Panel):
+class TEXGAN_PT_morph(GenerateSubPanel, bpy.types.Panel):
     """Generate > Morph: Seed B, the button that makes the morph material, and its slider."""
     bl_idname = "TEXGAN_PT_morph"
     bl_label = "Morph"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "TexGAN"
-    bl_parent_id = "TEXGAN_PT_generate"
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):

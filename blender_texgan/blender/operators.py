@@ -185,6 +185,18 @@ class JobOperator:
         return {"CANCELLED"}
 
 
+def generation_request(operator, context, model: str) -> GenerationRequest:
+    """`model` at the operator's resolution, seed and mode, with its engine (empty: the preferences');
+    the preferences give the device and the external engine's Python."""
+    prefs = preferences(context)
+    engine = operator.engine or (prefs.engine if prefs else "auto")
+    # The device setting is greyed out for the built-in engine, which runs on the CPU only.
+    device = prefs.device if prefs and engine != "numpy" else "auto"
+    python = bpy.path.abspath(prefs.python) if prefs and prefs.python else ""
+    check_engine(engine)
+    return GenerationRequest(model, operator.resolution, operator.seed, device, engine, python, operator.mode or "auto")
+
+
 class TEXGAN_OT_generate_material(JobOperator, bpy.types.Operator):
     """Generate a seamless PBR material with a TexGAN model and assign it to the active object"""
     bl_idname = "texgan.generate_material"
@@ -207,14 +219,7 @@ class TEXGAN_OT_generate_material(JobOperator, bpy.types.Operator):
         return material_object_poll(cls, context)
 
     def request(self, context) -> GenerationRequest:
-        prefs = preferences(context)
-        engine = self.engine or (prefs.engine if prefs else "auto")
-        # The device setting is greyed out for the built-in engine, which runs on the CPU only.
-        device = prefs.device if prefs and engine != "numpy" else "auto"
-        python = bpy.path.abspath(prefs.python) if prefs and prefs.python else ""
-        check_engine(engine)
-        return GenerationRequest(self.model or default_model_name(), self.resolution, self.seed, device, engine,
-                                 python, self.mode or "auto")
+        return generation_request(self, context, self.model or default_model_name())
 
     def finish(self, context, prepared: PreparedMaps, manifest: dict, request: GenerationRequest):
         return create_material(self, context, prepared, manifest, request.seed, self._options, self._object_name)

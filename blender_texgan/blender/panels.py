@@ -10,13 +10,19 @@ from . import gallery
 from .properties import CUSTOM
 
 
-class _SidebarPanel:
-    bl_space_type = "VIEW_3D"
+class SidebarPanel:
+    """A panel in the TexGAN tab of an editor's sidebar; the subclass names the editor
+    (bl_space_type): Blender wants one panel class per editor."""
     bl_region_type = "UI"
     bl_category = "TexGAN"
 
 
-class _SubPanel(_SidebarPanel):
+class ViewportPanel(SidebarPanel):
+    bl_space_type = "VIEW_3D"
+
+
+class GenerateSubPanel(ViewportPanel):
+    """A sub-panel of Generate (3D Viewport > Sidebar > TexGAN)."""
     bl_parent_id = "TEXGAN_PT_generate"
 
 
@@ -53,7 +59,7 @@ def draw_output_options(layout, settings) -> None:
     col.prop(settings, "height_exr")
 
 
-class TEXGAN_PT_generate(_SidebarPanel, bpy.types.Panel):
+class TEXGAN_PT_generate(ViewportPanel, bpy.types.Panel):
     bl_idname = "TEXGAN_PT_generate"
     bl_label = "TexGAN"
 
@@ -86,7 +92,7 @@ class TEXGAN_PT_generate(_SidebarPanel, bpy.types.Panel):
         op.mode = settings.mode
 
 
-class TEXGAN_PT_variations(_SubPanel, bpy.types.Panel):
+class TEXGAN_PT_variations(GenerateSubPanel, bpy.types.Panel):
     bl_idname = "TEXGAN_PT_variations"
     bl_label = "Variations"
 
@@ -106,7 +112,7 @@ class TEXGAN_PT_variations(_SubPanel, bpy.types.Panel):
             op.mode = settings.mode
 
 
-class TEXGAN_PT_material_options(_SubPanel, bpy.types.Panel):
+class TEXGAN_PT_material_options(GenerateSubPanel, bpy.types.Panel):
     bl_idname = "TEXGAN_PT_material_options"
     bl_label = "Material"
     bl_options = {"DEFAULT_CLOSED"}
@@ -115,7 +121,7 @@ class TEXGAN_PT_material_options(_SubPanel, bpy.types.Panel):
         draw_material_options(split_layout(self.layout), context.scene.texgan)
 
 
-class TEXGAN_PT_output_options(_SubPanel, bpy.types.Panel):
+class TEXGAN_PT_output_options(GenerateSubPanel, bpy.types.Panel):
     bl_idname = "TEXGAN_PT_output_options"
     bl_label = "Output"
     bl_options = {"DEFAULT_CLOSED"}

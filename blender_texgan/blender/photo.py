@@ -20,7 +20,7 @@ from ..engine.photo import PhotoRequest, check_request, photo_from_pixels, photo
 from ..engine.photo_model import PhotoModelRequest, photo_model_runner, safe_model_name
 from ..engine.request import GenerationError
 from .operators import JobOperator, create_material, material_object_poll
-from .panels import draw_job_progress, draw_material_options, draw_output_options, split_layout
+from .panels import SidebarPanel, draw_job_progress, draw_material_options, draw_output_options, split_layout
 from .preferences import preferences, user_models_dir
 from .properties import USER_PREFIX
 
@@ -180,10 +180,8 @@ class TEXGAN_OT_save_photo_model(JobOperator, bpy.types.Operator):
 
 # ---------------------------------------------------------------- panels
 
-class _PhotoPanel:
+class _PhotoPanel(SidebarPanel):
     """Image to Material, drawn alike in every editor's sidebar."""
-    bl_region_type = "UI"
-    bl_category = "TexGAN"
     bl_label = "Image to Material"
 
     def draw(self, context):
@@ -214,10 +212,8 @@ class _PhotoPanel:
         op.image, op.maps, op.translator = image, photo.maps, translator
 
 
-class _PhotoMaterialPanel:
+class _PhotoMaterialPanel(SidebarPanel):
     """The Material and Output options (shared with Generate's), under the photo panel."""
-    bl_region_type = "UI"
-    bl_category = "TexGAN"
     bl_label = "Material"
     bl_options = {"DEFAULT_CLOSED"}
 

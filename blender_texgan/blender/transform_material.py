@@ -23,7 +23,7 @@ from . import sockets as S
 from .images import image_from_png
 from .morph_live import labelled_images
 from .operators import JobOperator
-from .panels import draw_job_progress, split_layout
+from .panels import GenerateSubPanel, draw_job_progress, split_layout
 from .photo import engine_and_device, is_linear
 
 NEEDED = [name for name, _ in GENERATED_CHANNELS]  # albedo, height, roughness: the normal is derived
@@ -129,14 +129,10 @@ class TEXGAN_OT_transform_material(JobOperator, bpy.types.Operator):
         return {"FINISHED"}
 
 
-class TEXGAN_PT_transform(bpy.types.Panel):
+class TEXGAN_PT_transform(GenerateSubPanel, bpy.types.Panel):
     """Generate > Transform Material: the active material, the translator, the strength."""
     bl_idname = "TEXGAN_PT_transform"
     bl_label = "Transform Material"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "TexGAN"
-    bl_parent_id = "TEXGAN_PT_generate"
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .maps import GENERATED_CHANNEL_COUNT
+from .translator_arch import UNetConfig, unet_param_shapes
 
 PERIODIC_RESIDUAL_UNET_V1 = "periodic_residual_unet_v1"
 MAPS_CHANNELS = GENERATED_CHANNEL_COUNT
@@ -31,48 +32,14 @@ EDGE = 1e-3  # inputs are clamped to [EDGE, 1 - EDGE] before the logit, so 0 and
 
 
 @dataclass(frozen=True)
-class MapsTranslatorConfig:
+class MapsTranslatorConfig(UNetConfig):
+    """The photo translator's U-Net config (widths per level), narrower by default."""
     channels: tuple[int, ...] = (16, 32, 48, 64)
-
-    @property
-    def multiple(self) -> int:
-        """Input sides must be multiples of this."""
-        return 2 ** (len(self.channels) - 1)
-
-    def to_dict(self) -> dict:
-        return {"channels": list(self.channels)}
-
-    @classmethod
-    def from_dict(cls, d) -> "MapsTranslatorConfig":
-        if not isinstance(d, dict) or set(d) != {"channels"}:
-            raise ValueError("bad architecture config (expected exactly {'channels': [...]})")
-        ch = d["channels"]
-        if (not isinstance(ch, list) or not 2 <= len(ch) <= 7
-                or not all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 1024 for c in ch)):
-            raise ValueError("bad architecture config (channels must be 2 to 7 widths from 1 to 1024)")
-        return cls(tuple(ch))
 
 
 def maps_translator_param_shapes(cfg: MapsTranslatorConfig) -> dict[str, tuple[int, ...]]:
     """Name -> shape of every parameter of the maps translator."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    c = cfg.channels
-
-    def conv(name: str, c_in: int, c_out: int, k: int = 3) -> None:
-        shapes[f"{name}.weight"] = (c_out, c_in, k, k)
-        shapes[f"{name}.bias"] = (c_out,)
-
-    prev = MAPS_CHANNELS
-    for i, width in enumerate(c):
-        conv(f"enc.{i}.conv1", prev, width)
-        conv(f"enc.{i}.conv2", width, width)
-        prev = width
-    for i in reversed(range(len(c) - 1)):
-        conv(f"dec.{i}.conv1", prev + c[i], c[i])
-        conv(f"dec.{i}.conv2", c[i], c[i])
-        prev = c[i]
-    conv("head", prev, MAPS_CHANNELS, k=1)
-    return shapes
+    return unet_param_shapes(cfg, MAPS_CHANNELS, MAPS_CHANNELS)
 
 
 def maps_translator_config_from_manifest(arch) -> MapsTranslatorConfig:

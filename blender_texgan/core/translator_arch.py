@@ -59,8 +59,10 @@ class UNetConfig:
         return cls(tuple(ch))
 
 
-def unet_param_shapes(cfg: UNetConfig) -> dict[str, tuple[int, ...]]:
-    """Name -> shape of every parameter of the translator."""
+def unet_param_shapes(cfg: UNetConfig, in_channels: int = INPUT_CHANNELS,
+                      out_channels: int = OUTPUT_CHANNELS) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every parameter of the U-Net (the photo translator's channels unless told;
+    the maps translator's are core.maps_translator_arch's)."""
     shapes: dict[str, tuple[int, ...]] = {}
     c = cfg.channels
 
@@ -68,7 +70,7 @@ def unet_param_shapes(cfg: UNetConfig) -> dict[str, tuple[int, ...]]:
         shapes[f"{name}.weight"] = (c_out, c_in, k, k)
         shapes[f"{name}.bias"] = (c_out,)
 
-    prev = INPUT_CHANNELS
+    prev = in_channels
     for i, width in enumerate(c):
         conv(f"enc.{i}.conv1", prev, width)
         conv(f"enc.{i}.conv2", width, width)
@@ -77,7 +79,7 @@ def unet_param_shapes(cfg: UNetConfig) -> dict[str, tuple[int, ...]]:
         conv(f"dec.{i}.conv1", prev + c[i], c[i])
         conv(f"dec.{i}.conv2", c[i], c[i])
         prev = c[i]
-    conv("head", prev, OUTPUT_CHANNELS, k=1)
+    conv("head", prev, out_channels, k=1)
     return shapes
 
 

@@ -33,10 +33,14 @@ def upsample2(x: np.ndarray) -> np.ndarray:
 
 
 class NumpyUNet:
+    """The photo translator's net; a subclass with other param_shapes runs another U-Net of the
+    same layout (numpy_maps_translator)."""
+    param_shapes = staticmethod(unet_param_shapes)
+
     def __init__(self, cfg: UNetConfig, tensors: dict[str, np.ndarray]):
         self.cfg = cfg
         self.convs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for key in unet_param_shapes(cfg):
+        for key in self.param_shapes(cfg):
             if not key.endswith(".weight"):
                 continue
             name = key[:-len(".weight")]
@@ -50,7 +54,7 @@ class NumpyUNet:
         return leaky(conv3x3(x, *self.convs[f"{name}.conv2"], BAND_PIXELS))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """(H, W, 3) prepared photo -> (H, W, 8) raw outputs (see finish_outputs)."""
+        """(H, W, 6) prepared photo and light -> (H, W, 8) raw outputs (see finish_outputs)."""
         x = np.ascontiguousarray(x, np.float32)
         skips = []
         for i in range(len(self.cfg.channels)):

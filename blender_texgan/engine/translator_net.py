@@ -23,18 +23,19 @@ class ConvPair(nn.Module):
 
 
 class PeriodicUNet(nn.Module):
-    """(B, 3, H, W) prepared photo -> (B, 8, H, W) raw outputs (see finish_outputs); H and W are
-    multiples of cfg.multiple. Wrap-around everywhere: a periodic input gives a periodic output."""
+    """(B, 6, H, W) prepared photo and light -> (B, 8, H, W) raw outputs (see finish_outputs); H and
+    W are multiples of cfg.multiple. Wrap-around everywhere: a periodic input gives a periodic output.
+    Other channel counts make the maps translator's trunk (maps_translator_net)."""
 
-    def __init__(self, cfg: UNetConfig):
+    def __init__(self, cfg: UNetConfig, in_channels: int = INPUT_CHANNELS, out_channels: int = OUTPUT_CHANNELS):
         super().__init__()
         self.cfg = cfg
         c = cfg.channels
-        widths = [INPUT_CHANNELS, *c]
+        widths = [in_channels, *c]
         self.enc = nn.ModuleList(ConvPair(widths[i], widths[i + 1]) for i in range(len(c)))
         # dec.i sits at level i; built in the order they run (deepest first), indexed by level.
         self.dec = nn.ModuleList(ConvPair(c[i + 1] + c[i], c[i]) for i in range(len(c) - 1))
-        self.head = periodic_conv(c[0], OUTPUT_CHANNELS, k=1)
+        self.head = periodic_conv(c[0], out_channels, k=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
