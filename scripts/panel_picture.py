@@ -359,16 +359,26 @@ def sidebar_panels(addon_module: str) -> list[Panel]:
             for cls in classes]
 
 
-def photo_panels(addon_module: str) -> list[Panel]:
-    """The 3D Viewport's Image to Material panels, recorded in the current context."""
+def viewport_panels(addon_module: str, *modules: str) -> list[Panel]:
+    """The 3D Viewport panels of the add-on's blender.<module>s, recorded in the current context."""
     import sys
 
     import bpy
 
-    module = sys.modules[f"{addon_module}.blender.photo"]
-    classes = [c for c in module.classes if getattr(c, "bl_space_type", "") == "VIEW_3D"]
+    classes = [c for m in modules for c in sys.modules[f"{addon_module}.blender.{m}"].classes
+               if getattr(c, "bl_space_type", "") == "VIEW_3D" and hasattr(c, "draw")]
     return [Panel(cls.bl_label, record(cls.draw, bpy.context), child=hasattr(cls, "bl_parent_id"))
             for cls in classes]
+
+
+def photo_panels(addon_module: str) -> list[Panel]:
+    """The 3D Viewport's Image to Material panels."""
+    return viewport_panels(addon_module, "photo")
+
+
+def latent_panels(addon_module: str) -> list[Panel]:
+    """The 3D Viewport's Variations of This, Morph and Transform Material panels."""
+    return viewport_panels(addon_module, "latent", "transform_material")
 
 
 def sidebar_picture(addon_module: str) -> Image.Image:
