@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import smooth_photo
+from conftest import brick_exemplar, smooth_photo
 from test_blender_addon import EXPECTED_NODES, _datablocks, _link_set, _new_plane
 from test_blender_photo import _image, _material_images, _pixels, _Recorder
 
@@ -234,7 +234,7 @@ def test_transform_errors_are_one_line(blender, tiny_model):
     plain.use_nodes = True
     plane.data.materials.append(plain)
     transform = bpy.ops.texgan.transform_material
-    _one_line_error(lambda: transform(translator="clean_to_rusty_metal"), "has no TexGAN albedo, height, roughness")
+    _one_line_error(lambda: transform(translator="clean_to_rusty_metal"), "has no image texture on Base Color")
 
     assert bpy.ops.texgan.generate_material(model=str(tiny_model), resolution=36, seed=1) == {"FINISHED"}
     _one_line_error(lambda: transform(translator="clean_to_rusty_metal", engine="numpy"), "multiples of 8 px")
@@ -243,3 +243,97 @@ def test_transform_errors_are_one_line(blender, tiny_model):
     layout = _Recorder()
     bpy.types.TEXGAN_PT_transform.draw(types.SimpleNamespace(layout=layout), bpy.context)
     assert [c[1][0] for c in layout.calls if c[0] == "operator"] == ["texgan.transform_material"]
+
+
+def _imported_material(bpy, plane, wiring: str):
+    """A PBR material wired by hand, as importers make them (no TexGAN labels): brick images on Base
+    Color and Roughness, and height through a Bump node (wiring "bump") or, with wiring "packed",
+    through a Displacement node, with a Hue/Saturation node before Base Color and the roughness in
+    the green channel of a half-size image read through a Separate Color node."""
+    bricks = brick_exemplar(64)
+    material = bpy.data.materials.new(f"Imported bricks {wiring}")
+    material.use_nodes = True
+    plane.data.materials.clear()
+    plane.data.materials.append(material)
+    tree = material.node_tree
+    nodes, links = tree.nodes, tree.links
+    bsdf = next(n for n in nodes if n.bl_idname == "ShaderNodeBsdfPrincipled")
+    output = next(n for n in nodes if n.bl_idname == "ShaderNodeOutputMaterial")
+
+    def image_node(name, pixels, colorspace):
+        h, w = pixels.shape[:2]
+        node = nodes.new("ShaderNodeTexImage")
+        node.image = bpy.data.images.new(f"{wiring} {name}", w, h, alpha=True)
+        node.image.colorspace_settings.name = colorspace  # first: it clears a generated image's pixels
+        rgba = np.ones((h, w, 4), np.float32)
+        rgba[..., :3] = pixels
+        node.image.pixels.foreach_set(rgba[::-1].ravel())
+        return node
+
+    albedo = image_node("bricks_diff", bricks[..., :3], "sRGB")
+    height = image_node("bricks_disp", np.repeat(bricks[..., 3:4], 3, axis=-1), "Non-Color")
+    if wiring == "bump":
+        links.new(albedo.outputs["Color"], bsdf.inputs["Base Color"])
+        rough = image_node("bricks_rough", np.repeat(bricks[..., 4:5], 3, axis=-1), "Non-Color")
+        links.new(rough.outputs["Color"], bsdf.inputs["Roughness"])
+        bump = nodes.new("ShaderNodeBump")
+        links.new(height.outputs["Color"], bump.inputs["Height"])
+        links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
+    else:
+        hue = nodes.new("ShaderNodeHueSaturation")
+        links.new(albedo.outputs["Color"], hue.inputs["Color"])
+        links.new(hue.outputs["Color"], bsdf.inputs["Base Color"])
+        orm = np.stack([np.full((32, 32), 0.8), bricks[::2, ::2, 4], np.full((32, 32), 0.1)], axis=-1)
+        rough = image_node("bricks_orm", orm, "Non-Color")
+        separate = nodes.new("ShaderNodeSeparateColor")
+        links.new(rough.outputs["Color"], separate.inputs["Color"])
+        links.new(separate.outputs["Green"], bsdf.inputs["Roughness"])
+        displacement = nodes.new("ShaderNodeDisplacement")
+        links.new(height.outputs["Color"], displacement.inputs["Height"])
+        links.new(displacement.outputs["Displacement"], output.inputs["Displacement"])
+    return material, {"albedo": albedo, "roughness": rough, "height": height}
+
+
+@pytest.mark.parametrize("wiring", ["bump", "packed"])
+def test_transform_an_imported_material_without_labels(blender, wiring):
+    bpy = blender
+    plane = _new_plane(bpy)
+    material, nodes = _imported_material(bpy, plane, wiring)
+    before = {name: (node.image, _pixels(node.image)) for name, node in nodes.items()}
+    assert all(np.ptp(pixels) > 0.1 for _, pixels in before.values())
+    count = len(material.node_tree.nodes)
+
+    assert bpy.ops.texgan.transform_material(translator="clean_to_rusty_metal", strength=0.0,
+                                             engine="numpy") == {"FINISHED"}
+    assert all(node.image != before[name][0] for name, node in nodes.items())  # new datablocks, same nodes
+    assert np.abs(_pixels(nodes["albedo"].image) - before["albedo"][1]).max() <= BYTE
+    assert np.abs(_pixels(nodes["height"].image) - before["height"][1]).max() <= BYTE
+    rough, old_rough = _pixels(nodes["roughness"].image), before["roughness"][1]
+    if wiring == "bump":
+        assert np.abs(rough - old_rough).max() <= BYTE
+    else:  # the green channel, resampled to the albedo's size and back; red and blue kept
+        assert np.corrcoef(rough[..., 1].ravel(), old_rough[..., 1].ravel())[0, 1] > 0.8
+        assert np.abs(rough[..., 0::2] - old_rough[..., 0::2]).max() <= BYTE
+
+    assert bpy.ops.texgan.transform_material(translator="clean_to_rusty_metal", strength=1.0,
+                                             engine="numpy") == {"FINISHED"}
+    rusty = _pixels(nodes["albedo"].image)
+    assert np.abs(rusty - before["albedo"][1]).mean() > 0.02 and looks_periodic(rusty)
+    assert {name: node.image.colorspace_settings.name for name, node in nodes.items()} == {
+        "albedo": "sRGB", "roughness": "Non-Color", "height": "Non-Color"}
+    for name, (image, pixels) in before.items():  # the imported images are left as they were
+        assert np.array_equal(_pixels(image), pixels), name
+    assert len(material.node_tree.nodes) == count and plane.active_material == material
+    if wiring == "packed":  # the new roughness went into the green channel at the image's size
+        assert _pixels(nodes["roughness"].image).shape == (32, 32, 3)
+
+
+def test_transform_a_material_with_only_a_colour_is_one_line(blender):
+    bpy = blender
+    plane = _new_plane(bpy)
+    plain = bpy.data.materials.new("Imported paint")
+    plain.use_nodes = True
+    plane.data.materials.clear()
+    plane.data.materials.append(plain)
+    _one_line_error(lambda: bpy.ops.texgan.transform_material(translator="clean_to_rusty_metal", engine="numpy"),
+                    "has no image texture on Base Color")

@@ -18,12 +18,17 @@ MAP_LABELS = {spec.name.capitalize(): spec.name for spec in PBR_MAPS}  # node la
 _applied: dict[str, float] = {}  # material name -> the factor its images show
 
 
-def labelled_images(material: bpy.types.Material) -> dict[str, bpy.types.Image]:
-    """The add-on's Image Texture nodes of a material, by map name (albedo, normal, ...)."""
+def labelled_nodes(material: bpy.types.Material) -> dict[str, bpy.types.Node]:
+    """The add-on's Image Texture nodes of a material (those holding an image), by map name."""
     if material is None or not material.use_nodes or material.node_tree is None:
         return {}
-    return {MAP_LABELS[node.label]: node.image for node in material.node_tree.nodes
+    return {MAP_LABELS[node.label]: node for node in material.node_tree.nodes
             if node.bl_idname == "ShaderNodeTexImage" and node.label in MAP_LABELS and node.image is not None}
+
+
+def labelled_images(material: bpy.types.Material) -> dict[str, bpy.types.Image]:
+    """The add-on's Image Texture nodes' images, by map name (albedo, normal, ...)."""
+    return {name: node.image for name, node in labelled_nodes(material).items()}
 
 
 def morph_key(material: bpy.types.Material) -> tuple | None:

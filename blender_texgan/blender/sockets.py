@@ -12,6 +12,20 @@ FRAME = "NodeFrame"
 SEPARATE_COLOR = "ShaderNodeSeparateColor"
 COMBINE_COLOR = "ShaderNodeCombineColor"
 MATH = "ShaderNodeMath"
+BUMP = "ShaderNodeBump"
+SEPARATE_RGB = "ShaderNodeSeparateRGB"  # the pre-3.3 node, still found in imported files
+# Colour nodes an imported material may put between an albedo image and Base Color.
+COLOUR_FILTERS = ("ShaderNodeMix", "ShaderNodeMixRGB", "ShaderNodeHueSaturation", "ShaderNodeGamma",
+                  "ShaderNodeBrightContrast", "ShaderNodeInvert", "ShaderNodeRGBCurve")
+
+# Sockets read when following an imported material's links.
+IMAGE_COLOR = ("Color",)
+OUTPUT_SURFACE = ("Surface",)
+OUTPUT_DISPLACEMENT = ("Displacement",)
+HEIGHT = ("Height",)                                 # Displacement's and Bump's input
+NORMAL_MAP_COLOR = ("Color",)
+SEPARATE_INPUT = ("Color", "Image")                  # Separate Color, Separate RGB
+CHANNEL_OUTPUTS = {"Red": 0, "Green": 1, "Blue": 2, "R": 0, "G": 1, "B": 2}
 
 # Principled BSDF input per map. Names checked on Blender 4.2 - 5.0 (4.0 renamed several inputs,
 # so alternatives are tried in order).
