@@ -182,3 +182,22 @@ def test_the_variations_command_writes_maps_and_refuses_a_generator(trained, tin
                  "--out", str(tmp_path / "out2")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "need a VAE model" in err[0]
+
+
+def test_variations_of_a_regular_texture_keep_its_tiles_on_their_lattice(trained, monkeypatch):
+    """Tiles repeat: their lattice is found, and every variation's synthesis snaps to it (without,
+    the tiles of a regular texture come out cut and shifted: docs/vae.md)."""
+    from blender_texgan.engine import variations
+
+    ys, xs = np.meshgrid(np.arange(240), np.arange(240), indexing="ij")
+    grout = ((ys % 40) < 3) | ((xs % 24) < 3)  # tiles 24 px wide and 40 px high
+    tiles = np.repeat(np.where(grout, 0.3, 0.8)[..., None], 3, axis=-1).astype(np.float32)
+    tiles += np.random.default_rng(0).normal(0, 0.02, tiles.shape).astype(np.float32)
+    texture = variations.encode(tiles, variations.VariationsRequest(str(trained[1]), size=64, engine="numpy"))
+    assert texture.lattice == (40, 24)
+    seen = []
+    real = variations.exemplar_synthesis
+    monkeypatch.setattr(variations, "exemplar_synthesis",
+                        lambda *args, **kw: seen.append(args[2]["lattice"]) or real(*args, **kw))
+    maps = texture.variant(64, 0, 1.0)
+    assert seen == [list(texture.lattice)] and looks_periodic(maps["albedo"])

@@ -106,6 +106,7 @@ class EncodedTexture:
     relief: float            # normal strength
     mean: np.ndarray         # (C, h', w') posterior mean at the decoder's scale
     analysis: object         # core.refine.analyse(exemplar)
+    lattice: tuple[int, int] = (0, 0)  # the texture's tile repeats (core.lattice), (0, 0) when none
 
     def reconstruction(self) -> np.ndarray:
         """The VAE's own decoding of the code: (h', w') * scale, 5 channels; the layout, not the detail."""
@@ -119,7 +120,7 @@ class EncodedTexture:
         noise = rng.standard_normal((self.mean.shape[0], cells, cells), dtype=np.float32)
         z = mix_latent(latent_window(self.mean, cells, rng), noise, strength)
         guide = match_statistics(np.moveaxis(runner.forward(z), 0, -1), self.exemplar)
-        block = {"normal_strength": self.relief, "lattice": [0, 0]}
+        block = {"normal_strength": self.relief, "lattice": list(self.lattice)}  # tiles stay on their lattice
         maps, _ = exemplar_synthesis(self.exemplar, self.analysis, block, size, seed, guide, False,
                                      runner.device, should_stop, guide_weight=GUIDE_WEIGHT)
         return maps
@@ -128,6 +129,7 @@ class EncodedTexture:
 def encode(photo, request: VariationsRequest, progress: Callable[[float], None] | None = None,
            should_stop: Callable[[], bool] | None = None) -> EncodedTexture:
     """(H, W, 1-4) image in [0, 1] -> EncodedTexture, with the request's VAE, translator and engine."""
+    from ..core.lattice import axis_periods
     from ..core.refine import analyse
 
     check_request(request)
@@ -141,7 +143,8 @@ def encode(photo, request: VariationsRequest, progress: Callable[[float], None] 
     exemplar, relief = photo_exemplar(photo, translator, stage_progress(progress, should_stop, 0.0, 0.2),
                                       should_stop, classical=request.maps and translator is None)
     cancel_point(should_stop)
-    return EncodedTexture(runner, exemplar, relief, encode_texture(runner, exemplar), analyse(exemplar, periodic=False))
+    return EncodedTexture(runner, exemplar, relief, encode_texture(runner, exemplar), analyse(exemplar, periodic=False),
+                          axis_periods(exemplar))
 
 
 def texture_variations(photo, request: VariationsRequest, progress: Callable[[float], None] | None = None,
