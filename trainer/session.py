@@ -122,6 +122,11 @@ class Session:
                 "credits": self.data.credits, "sampler": self.sampler.get_state(),
                 "aug_rng": self.aug_gen.get_state()}
 
+    @staticmethod
+    def postfix(record: dict) -> dict:
+        """What the progress bar shows of a step's log record."""
+        return {"d": f"{record['loss_d']:.3f}", "g": f"{record['loss_g']:.3f}"}
+
     def out_of_time(self) -> bool:
         """Has the run trained for its --max-minutes (all sessions together)?"""
         return bool(self.opts.max_minutes) and self.seconds >= 60 * self.opts.max_minutes

@@ -168,7 +168,7 @@ def train(opts: TrainOptions, allow_changes: bool = False) -> Path | None:
             record = session.train_step()
             if main:
                 bar.update(1)
-                bar.set_postfix(d=f"{record['loss_d']:.3f}", g=f"{record['loss_g']:.3f}")
+                bar.set_postfix(session.postfix(record))
                 files["log"].write(json.dumps(record) + "\n")
                 final = session.step == opts.steps or session.out_of_time()
                 last_saved = session.periodic_work(run, files, final) or last_saved

@@ -95,8 +95,11 @@ class VAESession(Session):
                     pe.lerp_(pn.detach(), 1.0 - decay)
         self.step += 1
         self.seconds += time.perf_counter() - t0
-        # The loop's progress bar shows loss_d / loss_g: here reconstruction and the whole loss.
-        return {**record, "loss_d": record["rec"], "loss_g": round(loss.item(), 5), "seconds": round(self.seconds, 3)}
+        return {**record, "loss": round(loss.item(), 5), "seconds": round(self.seconds, 3)}
+
+    @staticmethod
+    def postfix(record: dict) -> dict:
+        return {"rec": f"{record['rec']:.3f}", "kl": f"{record['kl']:.3f}"}
 
 
 def vae_tensors(state: dict) -> dict[str, np.ndarray]:
