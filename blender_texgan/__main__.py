@@ -2,7 +2,7 @@
 
     python -m blender_texgan generate --model NAME_OR_PATH --size N --seed S --out DIR
     python -m blender_texgan seamless IMAGE_OR_FOLDER --size N --out FILE_OR_DIR [--seed S] [--upscale 2]
-    python -m blender_texgan photo2mat IMAGE_OR_FOLDER --size N --out DIR [--no-seamless] [--translator F]
+    python -m blender_texgan photo2mat IMAGE_OR_FOLDER --size N --out DIR [--no-seamless] [--no-straighten] [--translator F]
     python -m blender_texgan interpolate --model M --from A --to B --frames N --out DIR   (A, B: seeds or images)
     python -m blender_texgan transform --translator T --model M --seed S --size N --strength X --out DIR
 """
@@ -28,6 +28,9 @@ from .engine.generate import (
     default_model_name,
     generate,
 )
+
+STRAIGHTEN_HELP = ("keep the photo's perspective (by default lines that converge, like brick columns shot "
+                   "from below, are made parallel first; a photo without clear perspective is kept as it is)")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -66,6 +69,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                            "cobblestones, bricks, tiles; the photo is scaled to fit --size); auto picks per photo")
     seam.add_argument("--no-equalise", action="store_true",
                       help="keep slow lighting trends (vignetting) instead of evening them out")
+    seam.add_argument("--no-straighten", action="store_true", help=STRAIGHTEN_HELP)
     p2m = sub.add_parser("photo2mat", help="make a photo, or every image in a folder, a tileable PBR material "
                                            "(one PNG per map; height 16-bit)")
     p2m.add_argument("image", type=Path, help="an image file, or a folder of images")
@@ -74,6 +78,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p2m.add_argument("--seed", type=int, default=0, help="another seed, another layout of the same photo")
     p2m.add_argument("--upscale", type=int, choices=(1, 2, 4), default=1, help="enlarge 2x or 4x, still tileable")
     p2m.add_argument("--no-seamless", action="store_true", help="keep the photo's framing (maps do not tile)")
+    p2m.add_argument("--no-straighten", action="store_true", help=STRAIGHTEN_HELP)
     p2m.add_argument("--translator", default="", metavar="NAME_OR_FILE",
                      help="translator model for the maps (default: the bundled one, else the classical method)")
     p2m.add_argument("--engine", choices=("auto", "torch", "numpy"), default="auto", help="engine for the translator")
@@ -217,6 +222,7 @@ def seamless_one(path: Path, target: Path, args) -> list[Path]:
     loaded = load_image(path)
     progress = (lambda f: _progress(f, "seamless")) if sys.stderr.isatty() and not args.image.is_dir() else None
     out = make_seamless(loaded.pixels, args.size, seed=args.seed, equalise=not args.no_equalise,
+                        straighten=not args.no_straighten,
                         upscale=args.upscale, method=args.method, progress=progress)
     return [write_png(target, out, bits=loaded.bits)]
 
@@ -255,7 +261,7 @@ def photo2mat_one(path: Path, folder: Path, stem: str, args) -> list[Path]:
     loaded = load_image(path)
     request = PhotoRequest(size=args.size, seamless=not args.no_seamless, maps=True, upscale=args.upscale,
                            seed=args.seed, translator=args.translator, engine=args.engine, device=args.device,
-                           name=stem)
+                           name=stem, straighten=not args.no_straighten)
     single = sys.stderr.isatty() and not args.image.is_dir()
     maps = photo_to_material(loaded.pixels, request, (lambda f: _progress(f, "photo2mat")) if single else None)
     return [write_png(folder / f"{stem}_{spec.name}.png", maps[spec.name], bits=16 if spec.name == "height" else 8)

@@ -96,7 +96,7 @@ def test_the_panel_is_in_three_sidebars_and_draws(blender):
         operators = [c[1][0] for c in layout.calls if c[0] == "operator"]
         assert operators == ["texgan.image_to_material", "texgan.save_photo_model"], names
         drawn = {c[1][1] for c in layout.calls if c[0] == "prop"}
-        assert {"seamless", "size", "upscale", "seed", "maps"} <= drawn
+        assert {"seamless", "size", "upscale", "seed", "maps", "straighten"} <= drawn
     bpy.data.images.remove(settings.image)
 
 
@@ -153,6 +153,23 @@ def test_options_off_and_files_and_linear_images(blender, tmp_path):
     assert np.abs(read_photo(linear) - photo).max() < 1e-3
     assert np.abs(read_photo(image) - photo).max() <= 0.5 / 255 + 1e-6
     bpy.context.scene.texgan.photo.image = None
+
+
+def test_a_photo_in_perspective_is_straightened_unless_unticked(blender):
+    from test_perspective import DISTANCE, SIDE, brick_columns, column_convergence, seen_in_perspective
+
+    bpy = blender
+    assert bpy.context.scene.texgan.photo.straighten  # on by default
+    _image(bpy, "tilted wall", seen_in_perspective(brick_columns(2 * SIDE), SIDE, DISTANCE))
+    plane = _new_plane(bpy)
+    convergence = {}
+    for straighten in (True, False):
+        assert bpy.ops.texgan.image_to_material(image="tilted wall", maps=False, size=128,
+                                                straighten=straighten) == {"FINISHED"}
+        albedo = _pixels(_material_images(plane.active_material)["albedo"])
+        assert looks_periodic(albedo)
+        convergence[straighten] = abs(column_convergence(np.ascontiguousarray(albedo)))
+    assert convergence[True] < 0.06 < convergence[False], convergence
 
 
 def test_bad_input_is_one_error_line_and_creates_nothing(blender, tmp_path):

@@ -22,7 +22,7 @@ from ..engine.request import GenerationError
 from .operators import JobOperator, create_material, material_object_poll
 from .panels import SidebarPanel, draw_job_progress, draw_material_options, draw_output_options, split_layout
 from .preferences import preferences, user_models_dir
-from .properties import USER_PREFIX
+from .properties import STRAIGHTEN_DESCRIPTION, USER_PREFIX
 
 
 class PhotoInputError(ValueError):
@@ -105,6 +105,7 @@ class TEXGAN_OT_image_to_material(JobOperator, bpy.types.Operator):
     size: bpy.props.IntProperty(name="Size", default=1024, min=32, max=8192)
     upscale: bpy.props.IntProperty(name="Upscale", default=1, min=1, max=4, description="1, 2 or 4")
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
+    straighten: bpy.props.BoolProperty(name="Straighten Perspective", default=True, description=STRAIGHTEN_DESCRIPTION)
     translator: bpy.props.StringProperty(name="Translator", description=_TRANSLATOR_DESCRIPTION)
     engine: bpy.props.StringProperty(name="Engine", description=_ENGINE_DESCRIPTION)
 
@@ -123,7 +124,7 @@ class TEXGAN_OT_image_to_material(JobOperator, bpy.types.Operator):
             engine, device = engine_and_device(context, self.engine)
             request = PhotoRequest(self.size, self.seamless, self.maps, self.upscale, self.seed,
                                    bpy.path.abspath(self.translator) if self.translator else "", engine, device,
-                                   safe_model_name(image.name))
+                                   safe_model_name(image.name), straighten=self.straighten)
             check_request(photo.shape, request)
             self._options = options = context.scene.texgan.material_options()
             return self.start_job(context, request, run=photo_runner(photo),
@@ -148,6 +149,7 @@ class TEXGAN_OT_save_photo_model(JobOperator, bpy.types.Operator):
     model_name: bpy.props.StringProperty(name="Name", description="The model's name (empty: the image's)")
     maps: bpy.props.BoolProperty(name="Separate Maps", default=True,
                                  description="Height and roughness from the translator (else flat)")
+    straighten: bpy.props.BoolProperty(name="Straighten Perspective", default=True, description=STRAIGHTEN_DESCRIPTION)
     translator: bpy.props.StringProperty(name="Translator", description=_TRANSLATOR_DESCRIPTION)
     engine: bpy.props.StringProperty(name="Engine", description=_ENGINE_DESCRIPTION)
 
@@ -159,7 +161,7 @@ class TEXGAN_OT_save_photo_model(JobOperator, bpy.types.Operator):
             folder = user_models_dir(context, create=True)
             request = PhotoModelRequest(self.model_name or image.name, folder, self.maps,
                                         bpy.path.abspath(self.translator) if self.translator else "", engine,
-                                        device, source=image.name)
+                                        device, source=image.name, straighten=self.straighten)
             return self.start_job(context, request, run=photo_model_runner(photo))
         except (PhotoInputError, ModelFileError, GenerationError) as exc:
             self.report({"ERROR"}, str(exc))
@@ -195,6 +197,7 @@ class _PhotoPanel(SidebarPanel):
         col.enabled = photo.seamless
         col.prop(photo, "size")
         col.prop(photo, "seed")
+        layout.prop(photo, "straighten")
         layout.prop(photo, "upscale")
         layout.prop(photo, "maps")
         if photo.maps:
@@ -208,8 +211,9 @@ class _PhotoPanel(SidebarPanel):
         op = layout.operator("texgan.image_to_material", icon="MATERIAL")
         op.image, op.seamless, op.maps, op.size = image, photo.seamless, photo.maps, photo.size
         op.upscale, op.seed, op.translator = int(photo.upscale), photo.seed, translator
+        op.straighten = photo.straighten
         op = layout.operator("texgan.save_photo_model", icon="FILE_TICK")
-        op.image, op.maps, op.translator = image, photo.maps, translator
+        op.image, op.maps, op.translator, op.straighten = image, photo.maps, translator, photo.straighten
 
 
 class _PhotoMaterialPanel(SidebarPanel):

@@ -47,6 +47,8 @@ def model_items(self, context):
     return _enum_items
 
 
+STRAIGHTEN_DESCRIPTION = ("Make lines that converge in perspective parallel first (brick columns shot from "
+                          "below); a photo without clear perspective is kept as it is")
 UPSCALE_ITEMS = [("1", "1x", "The synthesised size"), ("2", "2x", "Twice the size, detail from the photo"),
                  ("4", "4x", "Four times the size, detail from the photo")]
 
@@ -62,6 +64,8 @@ class TEXGAN_PG_photo(bpy.types.PropertyGroup):
                                              "(else the photo is the albedo, with flat relief)")
     size: bpy.props.IntProperty(name="Size", default=1024, min=32, max=8192, step=16,
                                 description="Side of the seamless texture in pixels, before upscaling")
+    straighten: bpy.props.BoolProperty(name="Straighten Perspective", default=True,
+                                       description=STRAIGHTEN_DESCRIPTION)
     upscale: bpy.props.EnumProperty(name="Upscale", default="1", items=UPSCALE_ITEMS,
                                     description="Upscale the result, keeping it tileable")
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0, description="Another seed, another layout")

@@ -9,7 +9,9 @@ and the output tiles exactly because every read of the synthesis wraps around th
 
 What is specific to photos:
 
-* ``equalise_lighting`` first divides out slow luminance trends (vignetting, light fall-off), which
+* A photo shot at an angle is straightened first (core.perspective): converging columns of bricks
+  come out parallel, so the wrap does not show a V where leaning columns meet.
+* ``equalise_lighting`` then divides out slow luminance trends (vignetting, light fall-off), which
   would otherwise show as a checkerboard of light once patches from bright and dark corners meet.
 * Synthesis keeps large whole pieces (no jitter, start tiles of half the photo's side: PHOTO_JITTER,
   PHOTO_PATCH): a photo has one look to keep, not variations to invent (benchmarks/seamless.py).
@@ -37,6 +39,7 @@ from typing import Callable
 import numpy as np
 
 from .lattice import axis_periods, snap_to_lattice
+from .perspective import straighten as straighten_perspective
 from .refine import SOFTEN, ExemplarAnalysis, analyse, apply_field, patch_cuts, synthesize
 from .refine import plan as refine_plan
 from .upscale import box_shrink, check_factor, upscale_through_field
@@ -206,11 +209,15 @@ class PreparedPhoto:
     analysis: ExemplarAnalysis | None
 
 
-def prepare_photo(image, *, equalise: bool = True, analysis_side: int = ANALYSIS_SIDE,
+def prepare_photo(image, *, equalise: bool = True, straighten: bool = True, analysis_side: int = ANALYSIS_SIDE,
                   analysed: bool = True) -> PreparedPhoto:
-    """Check, equalise and analyse a photo (seconds: refine.analyse's k-coherence search, skipped
-    when not `analysed`: the wrap cut does not need it)."""
+    """Check, straighten, equalise and analyse a photo (seconds: refine.analyse's k-coherence
+    search, skipped when not `analysed`: the wrap cut does not need it). straighten: make lines that
+    converge in perspective parallel (core.perspective; a photo without clear perspective is kept
+    as it is, and so is a stack of maps)."""
     photo = check_photo(image)
+    if straighten and photo.shape[2] <= 4:
+        photo = straighten_perspective(photo, luminance(photo))[0]
     if equalise:
         photo = equalise_lighting(photo)
     factor = analysis_factor(photo.shape, analysis_side)
@@ -397,13 +404,14 @@ def check_size(size: int, upscale: int = 1) -> None:
                          f"not {size} x {upscale}")
 
 
-def make_seamless(image, size: int, *, seed: int = 0, equalise: bool = True, upscale: int = 1,
+def make_seamless(image, size: int, *, seed: int = 0, equalise: bool = True, straighten: bool = True, upscale: int = 1,
                   analysis_side: int = ANALYSIS_SIDE, method: str = "auto",
                   progress: Progress | None = None) -> np.ndarray:
     """A photo -> (size * upscale, size * upscale, C) float32 in [0, 1] that tiles exactly.
 
     image: float32 (H, W, C) in [0, 1], C = 1..5 (grey, RGB, or an aligned stack of maps, which stay
-    aligned), at least MIN_SIDE px a side. equalise: divide out slow lighting trends first. upscale:
+    aligned), at least MIN_SIDE px a side. equalise: divide out slow lighting trends first.
+    straighten: first make lines that converge in perspective parallel (core.perspective). upscale:
     1, 2 or 4 (core.upscale: the full-resolution photo's pixels where the photo has them).
     progress(fraction) as it goes. Raises ValueError (one sentence) for an unusable image, size or method.
 
@@ -427,7 +435,8 @@ def make_seamless(image, size: int, *, seed: int = 0, equalise: bool = True, ups
     check_size(size, upscale)
     check_method(method)
     report = progress or (lambda f: None)
-    prepared = prepare_photo(image, equalise=equalise, analysis_side=analysis_side, analysed=False)
+    prepared = prepare_photo(image, equalise=equalise, straighten=straighten, analysis_side=analysis_side,
+                             analysed=False)
     if method == "auto":
         method = choose_method(prepared.exemplar)
     if method == "synthesis":

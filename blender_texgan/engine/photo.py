@@ -33,7 +33,8 @@ class PhotoRequest:
     it the photo keeps its own framing and size); seamless: synthesise a tileable texture from the
     photo first; maps: separate it into albedo, normal, height and roughness (else the photo is the
     albedo, with flat relief); upscale: 1, 2 or 4; translator: a bundled translator's name or a
-    file path (empty: the bundled default); name: what the material is called (the image's name)."""
+    file path (empty: the bundled default); name: what the material is called (the image's name);
+    straighten: when seamless, first make lines that converge in perspective parallel."""
     size: int = 1024
     seamless: bool = True
     maps: bool = True
@@ -43,6 +44,7 @@ class PhotoRequest:
     engine: str = "auto"
     device: str = "auto"
     name: str = "photo"
+    straighten: bool = True
 
 
 _TRANSLATORS: dict = {}
@@ -170,6 +172,7 @@ def photo_to_material(photo: np.ndarray, request: PhotoRequest, progress: Progre
     if request.seamless:
         try:
             texture = make_seamless(photo, request.size, seed=request.seed, upscale=request.upscale,
+                                    straighten=request.straighten,
                                     progress=stage_progress(progress, should_stop, 0.0, seamless_share))
         except ValueError as exc:
             raise GenerationError(sentence(exc)) from None

@@ -29,8 +29,9 @@ from ..core.latent import LatentLayout
 from ..core.lattice import axis_periods
 from ..core.maps import PBR_MAPS
 from ..core.modelfile import EXEMPLAR_MIN_SIDE, ModelFileError, write_model_file
+from ..core.perspective import straighten as straighten_perspective
 from ..core.photo_maps import classical_maps, height_strength
-from ..core.seamless import analysis_factor, equalise_lighting
+from ..core.seamless import analysis_factor, equalise_lighting, luminance
 from ..core.upscale import box_shrink
 from .photo import as_rgb, cancel_point, load_translator, stage_progress
 from .request import GenerationError
@@ -51,7 +52,8 @@ Progress = Callable[[float], None]
 class PhotoModelRequest:
     """Save a photo as a model: `name` (file stem, made safe), into `folder`; maps: height and
     roughness from the translator (a bundled name or a file; empty: the default), else flat;
-    source: what the photo was called, for the card."""
+    source: what the photo was called, for the card; straighten: make lines that converge in
+    perspective parallel first."""
     name: str
     folder: str
     maps: bool = True
@@ -59,6 +61,7 @@ class PhotoModelRequest:
     engine: str = "auto"
     device: str = "auto"
     source: str = ""
+    straighten: bool = True
 
 
 def safe_model_name(name: str) -> str:
@@ -95,11 +98,15 @@ def fit_normal_strength(height: np.ndarray, normal: np.ndarray) -> float:
 
 
 def photo_exemplar(photo, translator=None, progress: Progress | None = None,
-                   should_stop: Callable[[], bool] | None = None, classical: bool = False) -> tuple[np.ndarray, float]:
+                   should_stop: Callable[[], bool] | None = None, classical: bool = False,
+                   straighten: bool = True) -> tuple[np.ndarray, float]:
     """A photo -> ((h, w, 5) exemplar stack in GENERATED_CHANNELS order, normal strength). Relief
-    from the translator; else from luminance (core.photo_maps) when `classical`; else flat."""
+    from the translator; else from luminance (core.photo_maps) when `classical`; else flat.
+    straighten: first make lines that converge in perspective parallel (core.perspective)."""
     photo = as_rgb(photo)
     cancel_point(should_stop)
+    if straighten:
+        photo = straighten_perspective(photo, luminance(photo))[0]
     equalised = equalise_lighting(photo)
     albedo = box_shrink(equalised, analysis_factor(equalised.shape, EXEMPLAR_SIDE))
     h, w = albedo.shape[:2]
@@ -163,7 +170,7 @@ def save_photo_model(photo, request: PhotoModelRequest, progress: Progress | Non
     cannot be written; GenerationCancelled when should_stop() says so (nothing is written then)."""
     translator = load_translator(request.translator, request.engine, request.device) if request.maps else None
     exemplar, strength = photo_exemplar(photo, translator, progress, should_stop,
-                                        classical=request.maps and translator is None)
+                                        classical=request.maps and translator is None, straighten=request.straighten)
     name = safe_model_name(request.name)
     translator_name = None
     if translator is not None:
