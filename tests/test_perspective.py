@@ -75,7 +75,8 @@ def test_textures_without_perspective_are_kept_as_they_are():
     rng = np.random.default_rng(1)
     noise = rng.random((SIDE, SIDE, 3)).astype(np.float32)
     square_on = brick_columns(SIDE, seed=2)
-    for image in (noise, square_on):
+    plain = np.full((SIDE, SIDE, 3), 0.4, np.float32)
+    for image in (noise, square_on, plain):
         out, found = straighten(image, luminance(image))
         assert found is None and out is image
     assert vanishing_points(luminance(square_on).astype(np.float64)) == (None, None)

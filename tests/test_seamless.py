@@ -29,7 +29,8 @@ from blender_texgan.core.seamless import (
 )
 from blender_texgan.core.tiling import looks_periodic, seam_ratio
 from blender_texgan.core.upscale import finest_band, periodic_resize, phase_seam_ratio, upscale_through_field
-from blender_texgan.core.wrap_cut import find_wrap_cut, min_cost_cycles, min_cost_paths
+from blender_texgan.core.wrap_cut import field as wrap_cut_coords
+from blender_texgan.core.wrap_cut import find_wrap_cut, min_cost_cycles, min_cost_paths, seam_energy
 from blender_texgan.engine.image_files import load_image, run_batch
 from trainer.metrics import swd_ratio
 
@@ -227,6 +228,34 @@ def test_cheapest_paths_are_the_cheapest_and_cycles_close():
     cycles, _ = min_cost_cycles(rng.random((3, 40, 9)))
     steps = np.abs(np.diff(np.concatenate([cycles, cycles[:, :1]], axis=1), axis=1))
     assert steps.max() <= 1  # every step, the one round the torus included
+
+
+def test_paths_that_may_jump_pay_for_every_boundary_they_cross():
+    rng = np.random.default_rng(2)
+    n, m = 4, 4
+    cost = rng.random((2, n, m))
+    crossing = rng.random((2, n, m - 1)) * 0.5
+    cost[1, :, 2] = np.inf
+    paths, totals = min_cost_paths(cost, crossing)
+
+    def walk_cost(k, w):
+        jumps = sum(crossing[k, i, min(a, b):max(a, b)].sum() for i, (a, b) in enumerate(zip(w, w[1:]), start=1))
+        return sum(cost[k, i, p] for i, p in enumerate(w)) + jumps
+
+    for k in range(2):
+        best = min(walk_cost(k, w) for w in np.ndindex(*(m,) * n))  # every walk, any move
+        assert np.isclose(totals[k], best) and np.isclose(walk_cost(k, tuple(paths[k])), best)
+    assert (paths[1] != 2).all()
+    # free of charge, every jump is taken: the path visits each step's cheapest position
+    free, _ = min_cost_paths(cost[:1], np.zeros((1, n, m - 1)))
+    assert (free[0] == cost[0].argmin(axis=1)).all()
+
+
+def test_a_cut_that_may_follow_joints_draws_fainter_seams():
+    for seed in range(3):
+        bricks = _bricks(seed=seed)
+        following, quilting = (seam_energy(bricks, wrap_cut_coords(find_wrap_cut(bricks, joints=j))) for j in (True, False))
+        assert following < 0.8 * quilting, (seed, following, quilting)
 
 
 @pytest.mark.parametrize("image", ["bricks", "gravel"])

@@ -14,7 +14,11 @@ their offset from it, so a clear slope b gives that family's vanishing point. Th
 fixes the centre c and sends the line w = 0, through the vanishing point(s), to infinity: lines
 through a vanishing point come out parallel to the direction from the centre to it (so the
 central column keeps its own slant: a slanted pattern is not sheared upright), with the scale at
-the centre unchanged. The result is the largest rectangle inside the straightened photo.
+the centre unchanged. The result is the largest rectangle of the photo's proportions inside the
+straightened photo, enlarged to the photo's size. The
+linear fit neglects how a line's tilt changes along it, so the estimate is refined: the photo
+straightened so far is looked at again, up to ROUNDS times, and what is left is added (homographies
+of this form compose by adding their g).
 
 A photo is left as it is when neither family has straight, consistent edges (gravel, grass,
 bark) or when straightening would keep under MIN_AREA of it.
@@ -58,7 +62,7 @@ def _edges(lum: np.ndarray):
     gx = (np.roll(sm, -1, 1) - np.roll(sm, 1, 1))[2:-2, 2:-2] / 2
     gy = (np.roll(sm, -1, 0) - np.roll(sm, 1, 0))[2:-2, 2:-2] / 2
     m2 = gx * gx + gy * gy
-    strong = m2 >= np.quantile(m2, 0.8)
+    strong = (m2 >= np.quantile(m2, 0.8)) & (m2 > 1e-12)
     return gx, gy, m2, strong
 
 
@@ -113,11 +117,13 @@ def homography_g(vertical, horizontal) -> tuple[float, float] | None:
     return tuple(-v / (v @ v))
 
 
-def _warp(image: np.ndarray, g, box) -> np.ndarray:
-    """Sample the straightened photo on the box (straightened pixels relative to the centre), bilinear."""
+def _warp(image: np.ndarray, g, box, out_shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Sample the straightened photo on the box (straightened pixels relative to the centre),
+    bilinear: one sample per pixel of the box, or out_shape (rows, columns) samples spread over it."""
     h, w = image.shape[:2]
     x0, y0, x1, y1 = box
-    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    rows, cols = out_shape or (y1 - y0, x1 - x0)
+    yy, xx = np.meshgrid(np.linspace(y0, y1 - 1, rows), np.linspace(x0, x1 - 1, cols), indexing="ij")
     ws = 1.0 / (1.0 - g[0] * xx - g[1] * yy)
     sx = xx * ws + (w - 1) / 2
     sy = yy * ws + (h - 1) / 2
@@ -149,9 +155,29 @@ def kept_box(shape: tuple[int, int], g, min_area: float = MIN_AREA) -> tuple[int
     return box
 
 
+def with_aspect(box: tuple[int, int, int, int], aspect: float) -> tuple[int, int, int, int]:
+    """The box cut down to width / height = aspect (the photo's own: a texture's period is fitted
+    to a square later, and a stretched one would change the shapes in it), as near the centre as
+    the box allows (the far side of a straightened photo is its most enlarged, softest part)."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    if w > aspect * h:
+        x0, x1 = _nearest_centre(x0, x1, int(round(aspect * h)))
+    else:
+        y0, y1 = _nearest_centre(y0, y1, int(round(w / aspect)))
+    return x0, y0, x1, y1
+
+
+def _nearest_centre(lo: int, hi: int, length: int) -> tuple[int, int]:
+    start = min(max(-(length // 2), lo), hi - length)
+    return start, start + length
+
+
 def straighten(image: np.ndarray, lum: np.ndarray) -> tuple[np.ndarray, Perspective | None]:
     """(H, W, C) or (H, W) float image and its (H, W) luminance -> (straightened image, what was
-    found), or (image, None) when nothing clear was found."""
+    found), or (image, None) when nothing clear was found. The straightened image has the photo's
+    size: the kept box is enlarged to it (a photo's pixel count is what the methods after expect,
+    and its centre is then at about the scale the far side was shot at)."""
     factor = max(1, max(lum.shape) // ANALYSIS_SIDE)
     small = (box_shrink(lum[..., None], factor)[..., 0] if factor > 1 else lum).astype(np.float64)
     g, rounds = np.zeros(2), 0
@@ -173,7 +199,8 @@ def straighten(image: np.ndarray, lum: np.ndarray) -> tuple[np.ndarray, Perspect
     box = kept_box(image.shape[:2], g_photo)
     if box is None:
         return image, None
-    return _warp(image, g_photo, box), Perspective(g_photo, box, rounds)
+    box = with_aspect(box, image.shape[1] / image.shape[0])
+    return _warp(image, g_photo, box, image.shape[:2]), Perspective(g_photo, box, rounds)
 
 
 def _centred_box(shape: tuple[int, int], g) -> tuple[int, int, int, int] | None:

@@ -4,8 +4,12 @@ overlap, with minimum-error boundary cuts as in Efros & Freeman's image quilting
 The output's period is the photo's side minus an overlap band, per axis: T = S - b. Laid on a torus of
 period T, the photo's first b columns and its last b columns (S - b .. S - 1) fall on the same output
 columns 0 .. b - 1. There the left strip and the wrapped right strip are joined along the path of least
-squared colour difference (dynamic programming, one cut position per row, moving at most one column
-from row to row): left of the cut the right strip, right of it the left strip. Either side of the band
+squared colour difference (dynamic programming, one cut position per row): left of the cut the right
+strip, right of it the left strip. Between two rows the cut may move any number of columns, paying for
+the seam it draws along the row boundary there; image quilting's cut moves at most one column for
+free. So a cut can follow a joint across the band (the mortar between staggered bricks) instead of
+slanting through brick faces: on scikit-image's brick photo the seams' energy halves
+(benchmarks/seamless.py, ``seam_energy``). Either side of the band
 the photo continues itself (output column T - 1 is photo column T - 1, next to photo column T; output
 column b is photo column b, next to b - 1), so the only seam is the cut. Then the same for rows, on the
 columns already cut: the bottom strip and the top strip joined along a horizontal path that closes on
@@ -59,21 +63,31 @@ def _floats(a) -> np.ndarray:
     return a if np.issubdtype(a.dtype, np.floating) else a.astype(np.float64)
 
 
-def min_cost_paths(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def min_cost_paths(cost: np.ndarray, crossing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cheapest paths through a batch of (K, n, m) cost arrays: per batch item, one position of m per
     step of n, moving at most one position per step (infinite cost: forbidden). Returns (paths (K, n)
     int64, totals (K,)); the path ends where the total is least (ties: the lowest position). Sums in
-    the costs' float type (float32 halves the memory of large bands)."""
+    the costs' float type (float32 halves the memory of large bands).
+
+    crossing (K, n, m - 1), optional: then a path may move any number of positions between steps
+    i - 1 and i instead, paying crossing[:, i, r] for each position boundary r | r + 1 it passes: a
+    cut may run along a joint between two steps (see _long_moves), and a slanted cut pays for the
+    seam it draws."""
     cost = _floats(cost)
     k, n, m = cost.shape
     total = cost[:, 0].copy()
-    back = np.zeros((k, n, m), np.int8)
+    back = np.zeros((k, n, m), np.int8 if crossing is None else np.int32)
     inf = np.full((k, 1), np.inf, cost.dtype)
     for i in range(1, n):
-        options = np.stack([total, np.concatenate([inf, total[:, :-1]], 1), np.concatenate([total[:, 1:], inf], 1)])
-        pick = options.argmin(axis=0)
-        back[:, i] = _MOVES[pick]
-        total = np.take_along_axis(options, pick[None], 0)[0] + cost[:, i]
+        if crossing is None:
+            options = np.stack([total, np.concatenate([inf, total[:, :-1]], 1), np.concatenate([total[:, 1:], inf], 1)])
+            pick = options.argmin(axis=0)
+            step = np.take_along_axis(options, pick[None], 0)[0]
+            back[:, i] = _MOVES[pick]
+        else:
+            step, origin = _long_moves(total, crossing[:, i])
+            back[:, i] = origin - np.arange(m)
+        total = step + cost[:, i]
     paths = np.empty((k, n), np.int64)
     paths[:, -1] = total.argmin(axis=1)
     rows = np.arange(k)
@@ -82,7 +96,27 @@ def min_cost_paths(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return paths, total[rows, paths[:, -1]]
 
 
-def min_cost_cycles(cost: np.ndarray, starts: int = START_CANDIDATES) -> tuple[np.ndarray, np.ndarray]:
+def _long_moves(total: np.ndarray, crossing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(K, m) totals at one step and (K, m - 1) boundary crossing costs -> the least total reaching
+    each position by a jump from any other, and where that jump starts. With S[p] the crossings below
+    p, a jump q -> p costs S[p] - S[q] (q < p) or S[q] - S[p] (q > p): running minima of total - S
+    upwards and total + S downwards give every position's best origin at once."""
+    k, m = total.shape
+    edges = np.nan_to_num(np.asarray(crossing, np.float64), posinf=1e12)
+    s = np.concatenate([np.zeros((k, 1)), np.cumsum(edges, axis=1)], axis=1)
+    idx = np.arange(m)
+    a = total - s
+    run = np.minimum.accumulate(a, axis=1)
+    from_below = np.maximum.accumulate(np.where(a <= run, idx, 0), axis=1)
+    b = (total + s)[:, ::-1]
+    run_b = np.minimum.accumulate(b, axis=1)
+    from_above = (m - 1 - np.maximum.accumulate(np.where(b <= run_b, idx, 0), axis=1))[:, ::-1]
+    up, down = run + s, run_b[:, ::-1] - s
+    return np.where(up <= down, up, down), np.where(up <= down, from_below, from_above)
+
+
+def min_cost_cycles(cost: np.ndarray, starts: int = START_CANDIDATES,
+                    crossing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Like min_cost_paths, but each path closes on itself (its last and first positions at most one
     apart), for a cut round a torus. The cycle is opened at the step whose best position is cheapest
     (the anchor), starting from each of its `starts` cheapest positions in turn; the cheapest wins."""
@@ -90,6 +124,8 @@ def min_cost_cycles(cost: np.ndarray, starts: int = START_CANDIDATES) -> tuple[n
     k, n, m = cost.shape
     anchor = cost.min(axis=2).argmin(axis=1)                       # (K,)
     rolled = np.stack([np.roll(c, -int(a), axis=0) for c, a in zip(cost, anchor)])
+    if crossing is not None:
+        crossing = np.repeat(np.stack([np.roll(c, -int(a), axis=0) for c, a in zip(crossing, anchor)]), starts, axis=0)
     first = np.argsort(rolled[:, 0], axis=1, kind="stable")[:, :starts]   # (K, starts)
     trial = np.repeat(rolled, starts, axis=0)                      # (K * starts, n, m)
     begin = first.reshape(-1)
@@ -99,7 +135,7 @@ def min_cost_cycles(cost: np.ndarray, starts: int = START_CANDIDATES) -> tuple[n
     # close the cycle: the last position must lie within one of the start
     near = np.abs(np.arange(m)[None, :] - begin[:, None]) <= 1
     trial[:, -1] = np.where(near, trial[:, -1], np.inf)
-    paths, totals = min_cost_paths(trial)
+    paths, totals = min_cost_paths(trial, crossing)
     best = np.argmin(totals.reshape(k, starts), axis=1) + np.arange(k) * starts
     paths = np.stack([np.roll(p, int(a)) for p, a in zip(paths[best], anchor)])
     return paths, totals[best]
@@ -115,6 +151,16 @@ def window_sums(error: np.ndarray, half: int) -> np.ndarray:
     if b >= 2 * half:
         out[..., half:b - half + 1] = csum[..., 2 * half:] - csum[..., :b - 2 * half + 1]
     return out
+
+
+def crossing_sums(error: np.ndarray, half: int, periodic: bool) -> np.ndarray:
+    """(n, b) error of a band, step by position pixel -> (n, b) cost for a cut that jumps between
+    steps i - 1 and i to cross pixel r: the errors of the 2 half steps round that boundary
+    (i - half .. i + half - 1, the pixels the blend touches), wrapping round when periodic, else
+    the band's end rows repeated."""
+    pad = np.concatenate([error[-half:], error, error[:half]]) if periodic else np.pad(error, ((half, half), (0, 0)), mode="edge")
+    csum = np.concatenate([np.zeros((1, error.shape[1])), np.cumsum(pad, axis=0)])
+    return csum[2 * half:2 * half + error.shape[0]] - csum[:error.shape[0]]
 
 
 # ---------------------------------------------------------------- cutting
@@ -150,14 +196,17 @@ def _pick(bands: list[int], costs: np.ndarray) -> int:
     return int(ok[np.argmin(np.asarray(bands)[ok])])
 
 
-def find_wrap_cut(image: np.ndarray, periods: tuple[int, int] = (0, 0), half: int = 3) -> WrapCut:
+def find_wrap_cut(image: np.ndarray, periods: tuple[int, int] = (0, 0), half: int = 3, joints: bool = True) -> WrapCut:
     """The wrap cut of an (H, W, C) image (see the module doc): columns first, then rows.
 
     Per axis the band of band_candidates whose cut costs least (ties: the narrowest); the rows' bands
     are those that keep the period's aspect within ASPECT_SLACK of the photo's, so that fitting the
     period to a square output stretches one axis against the other by at most that much.
     periods: the image's lattice repeat per axis (core.lattice.axis_periods; 0: none). half: a cut's
-    cost counts the 2 half pixels round it (the blend that feathers it reaches SOFTEN + 1 = 3)."""
+    cost counts the 2 half pixels round it (the blend that feathers it reaches SOFTEN + 1 = 3).
+    joints: a cut may run any distance along the band between two steps, paying for the seam it
+    draws there (so it can follow a joint across the band: crossing_sums); False: one position per
+    step, as in image quilting."""
     a = np.asarray(image, np.float64)
     a = a[..., None] if a.ndim == 2 else a
     h, w = a.shape[:2]
@@ -171,10 +220,12 @@ def find_wrap_cut(image: np.ndarray, periods: tuple[int, int] = (0, 0), half: in
     bands_x = matched or bands_x
     width = max(bands_x) + 1
     stack = np.full((len(bands_x), h, width), np.inf, np.float32)
+    crossing = np.full((len(bands_x), h, width - 1), np.inf, np.float32)
     for i, b in enumerate(bands_x):
         error = ((a[:, :b] - a[:, w - b:]) ** 2).sum(-1)
         stack[i, :, :b + 1] = window_sums(error, half)
-    paths, totals = min_cost_paths(stack)
+        crossing[i, :, :b] = crossing_sums(error, half, periodic=False)
+    paths, totals = min_cost_paths(stack, crossing if joints else None)
     costs_x = totals.astype(np.float64) / (h * 2 * half * jump)
     pick_x = _pick(bands_x, costs_x)
     bx, column_cut = bands_x[pick_x], paths[pick_x]
@@ -188,15 +239,36 @@ def find_wrap_cut(image: np.ndarray, periods: tuple[int, int] = (0, 0), half: in
     bands_y = [int(b) for b in (bands_y[keep] if keep.any() else bands_y[[np.argmin(stretch)]])]
     height = max(bands_y) + 1
     stack = np.full((len(bands_y), tx, height), np.inf, np.float32)
+    crossing = np.full((len(bands_y), tx, height - 1), np.inf, np.float32)
     for i, b in enumerate(bands_y):
         error = ((cut[:b] - cut[h - b:]) ** 2).sum(-1)    # (b, Tx)
         stack[i, :, :b + 1] = window_sums(error.T, half)
-    paths, totals = min_cost_cycles(stack)
+        crossing[i, :, :b] = crossing_sums(error.T, half, periodic=True)
+    paths, totals = min_cost_cycles(stack, crossing=crossing if joints else None)
     costs_y = totals.astype(np.float64) / (tx * 2 * half * jump)
     pick_y = _pick(bands_y, costs_y)
     by, row_cut = bands_y[pick_y], paths[pick_y]
     cost = 0.5 * float(costs_x[pick_x] + costs_y[pick_y])
     return WrapCut((h, w), (h - by, tx), (by, bx), column_cut.astype(np.int32), row_cut.astype(np.int32), cost)
+
+
+def seam_energy(image: np.ndarray, coords: np.ndarray) -> float:
+    """How much a coordinate field's seams show: over every pair of neighbouring output pixels that
+    are not neighbours in the image (wrapping round the field), the squared difference between the
+    second pixel and the image pixel that naturally follows the first; summed, per output pixel, over
+    the image's neighbour_energy (so a field with as many seams as pixels, each like a pixel step,
+    scores about 1; no seams, 0)."""
+    a = np.asarray(image, np.float64)
+    a = a[..., None] if a.ndim == 2 else a
+    h, w = a.shape[:2]
+    total = 0.0
+    for axis, step in ((1, (0, 1)), (0, (1, 0))):
+        after = np.roll(coords, -1, axis=axis)
+        natural = coords + np.asarray(step)
+        seam = np.any(natural != after, axis=-1) & (natural[..., 0] < h) & (natural[..., 1] < w)
+        nat, got = natural[seam], after[seam]
+        total += float(((a[nat[:, 0], nat[:, 1]] - a[got[:, 0], got[:, 1]]) ** 2).sum())
+    return total / coords[..., 0].size / max(neighbour_energy(a), 1e-12)
 
 
 def field(cut: WrapCut) -> np.ndarray:
