@@ -36,6 +36,7 @@ FAMILY_SPREAD = 0.5     # a family holds edges within atan(0.5) = 27 degrees of 
 MIN_CONVERGENCE = 0.06  # radians of tilt change across the photo below which lines count as parallel
 MAX_RESIDUAL = 0.12     # radians: spread of tilts about the fit above which edges are not straight lines
 MIN_AREA = 0.45         # share of the photo the straightened rectangle must keep
+WARP_ROWS = 256         # output rows resampled at a time
 ROUNDS = 3              # finding the perspective again on the straightened photo corrects the first estimate
 
 
@@ -119,22 +120,26 @@ def homography_g(vertical, horizontal) -> tuple[float, float] | None:
 
 def _warp(image: np.ndarray, g, box, out_shape: tuple[int, int] | None = None) -> np.ndarray:
     """Sample the straightened photo on the box (straightened pixels relative to the centre),
-    bilinear: one sample per pixel of the box, or out_shape (rows, columns) samples spread over it."""
+    bilinear: one sample per pixel of the box, or out_shape (rows, columns) samples spread over it.
+    Runs in bands of WARP_ROWS rows, so a large photo needs little memory beyond its output."""
     h, w = image.shape[:2]
     x0, y0, x1, y1 = box
     rows, cols = out_shape or (y1 - y0, x1 - x0)
-    yy, xx = np.meshgrid(np.linspace(y0, y1 - 1, rows), np.linspace(x0, x1 - 1, cols), indexing="ij")
-    ws = 1.0 / (1.0 - g[0] * xx - g[1] * yy)
-    sx = xx * ws + (w - 1) / 2
-    sy = yy * ws + (h - 1) / 2
-    ix = np.clip(np.floor(sx).astype(int), 0, w - 2)
-    iy = np.clip(np.floor(sy).astype(int), 0, h - 2)
-    fx = np.clip(sx - ix, 0, 1)[..., None]
-    fy = np.clip(sy - iy, 0, 1)[..., None]
     img = image if image.ndim == 3 else image[..., None]
-    out = ((img[iy, ix] * (1 - fx) + img[iy, ix + 1] * fx) * (1 - fy)
-           + (img[iy + 1, ix] * (1 - fx) + img[iy + 1, ix + 1] * fx) * fy)
-    return out.astype(image.dtype) if image.ndim == 3 else out[..., 0].astype(image.dtype)
+    out = np.empty((rows, cols, img.shape[2]), image.dtype)
+    xs = np.linspace(x0, x1 - 1, cols)[None, :]
+    ys = np.linspace(y0, y1 - 1, rows)
+    for start in range(0, rows, WARP_ROWS):
+        yy = ys[start:start + WARP_ROWS, None]
+        ws = 1.0 / (1.0 - g[0] * xs - g[1] * yy)
+        sx, sy = xs * ws + (w - 1) / 2, yy * ws + (h - 1) / 2
+        ix = np.clip(np.floor(sx).astype(np.int64), 0, w - 2)
+        iy = np.clip(np.floor(sy).astype(np.int64), 0, h - 2)
+        fx = np.clip(sx - ix, 0, 1)[..., None].astype(np.float32)
+        fy = np.clip(sy - iy, 0, 1)[..., None].astype(np.float32)
+        out[start:start + WARP_ROWS] = ((img[iy, ix] * (1 - fx) + img[iy, ix + 1] * fx) * (1 - fy)
+                                        + (img[iy + 1, ix] * (1 - fx) + img[iy + 1, ix + 1] * fx) * fy)
+    return out if image.ndim == 3 else out[..., 0]
 
 
 def kept_box(shape: tuple[int, int], g, min_area: float = MIN_AREA) -> tuple[int, int, int, int] | None:
