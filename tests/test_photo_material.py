@@ -168,3 +168,17 @@ def test_a_photo_saved_as_a_model_loads_and_generates_periodic_textures(tmp_path
     assert flat_path.name == "Old_wall_2.safetensors" and "flat relief" in flat["description"]
     flat_exemplar = read_model_file(flat_path).exemplar
     assert np.ptp(flat_exemplar[..., 3]) == 0 and np.ptp(flat_exemplar[..., 4]) == 0
+
+
+def test_a_photo_in_perspective_is_saved_as_a_model_straightened(tmp_path):
+    from test_perspective import DISTANCE, SIDE, brick_columns, column_convergence, seen_in_perspective
+
+    photo = seen_in_perspective(brick_columns(2 * SIDE), SIDE, DISTANCE)
+    fans = {}
+    for straighten in (True, False):
+        path, _ = save_photo_model(photo, PhotoModelRequest(f"wall {straighten}", str(tmp_path), maps=False,
+                                                            straighten=straighten))
+        exemplar = read_model_file(path).exemplar
+        assert exemplar.shape == (SIDE, SIDE, 5)
+        fans[straighten] = abs(column_convergence(np.ascontiguousarray(exemplar[..., :3])))
+    assert fans[True] < 0.06 < fans[False], fans
