@@ -83,6 +83,10 @@ def test_the_panel_is_in_three_sidebars_and_draws(blender):
         assert (panel.bl_region_type, panel.bl_category, panel.bl_label) == ("UI", "TexGAN", "Image to Material")
         editors[panel.bl_space_type] = panel
     assert set(editors) == {"VIEW_3D", "NODE_EDITOR", "IMAGE_EDITOR"}
+    for space, parent in editors.items():  # Material and Variations of This under it, in the same editor
+        subs = {p.bl_label for p in bpy.types.Panel.__subclasses__()
+                if getattr(p, "bl_parent_id", "") == parent.bl_idname and p.bl_space_type == space}
+        assert subs == {"Material", "Variations of This"}, (space, subs)
     assert {"image_to_material", "save_photo_model"} <= set(dir(bpy.ops.texgan))
 
     settings = bpy.context.scene.texgan.photo

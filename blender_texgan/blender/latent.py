@@ -23,7 +23,7 @@ from ..engine.request import GenerationError, check_seed
 from ..engine.variations import MAX_VARIANTS, VariationsRequest, check_request
 from . import morph_live
 from .operators import JobOperator, create_material, generation_request, material_object_poll
-from .panels import GenerateSubPanel, SidebarPanel, draw_job_progress, split_layout
+from .panels import GenerateSubPanel, SidebarPanel, draw_job_progress, photo_sub_panels, split_layout
 from .photo import PhotoInputError, engine_and_device, picked_image, read_photo
 
 PREVIEW_SIZE = 128
@@ -230,24 +230,6 @@ class _VariationsPanel(SidebarPanel):
         draw_variations(self.layout, context)
 
 
-class TEXGAN_PT_photo_variations(_VariationsPanel, bpy.types.Panel):
-    bl_idname = "TEXGAN_PT_photo_variations"
-    bl_space_type = "VIEW_3D"
-    bl_parent_id = "TEXGAN_PT_photo"
-
-
-class TEXGAN_PT_photo_shader_variations(_VariationsPanel, bpy.types.Panel):
-    bl_idname = "TEXGAN_PT_photo_shader_variations"
-    bl_space_type = "NODE_EDITOR"
-    bl_parent_id = "TEXGAN_PT_photo_shader"
-
-
-class TEXGAN_PT_photo_image_variations(_VariationsPanel, bpy.types.Panel):
-    bl_idname = "TEXGAN_PT_photo_image_variations"
-    bl_space_type = "IMAGE_EDITOR"
-    bl_parent_id = "TEXGAN_PT_photo_image"
-
-
 class TEXGAN_PT_morph(GenerateSubPanel, bpy.types.Panel):
     """Generate > Morph: Seed B, the button that makes the morph material, and its slider."""
     bl_idname = "TEXGAN_PT_morph"
@@ -273,8 +255,7 @@ class TEXGAN_PT_morph(GenerateSubPanel, bpy.types.Panel):
 
 
 classes = (TEXGAN_OT_texture_variations, TEXGAN_OT_variant_material, TEXGAN_OT_morph_material,
-           TEXGAN_PT_photo_variations, TEXGAN_PT_photo_shader_variations, TEXGAN_PT_photo_image_variations,
-           TEXGAN_PT_morph)
+           *photo_sub_panels(_VariationsPanel, "_variations"), TEXGAN_PT_morph)
 
 
 def register():

@@ -26,6 +26,19 @@ class GenerateSubPanel(ViewportPanel):
     bl_parent_id = "TEXGAN_PT_generate"
 
 
+# Image to Material sits in three sidebars: (editor, infix of its panels' names).
+PHOTO_EDITORS = (("VIEW_3D", ""), ("NODE_EDITOR", "_shader"), ("IMAGE_EDITOR", "_image"))
+
+
+def photo_sub_panels(base: type, suffix: str) -> tuple[type, ...]:
+    """`base` (a SidebarPanel drawing a sub-panel) as one class per editor, as Blender wants:
+    TEXGAN_PT_photo<infix><suffix>, under that editor's TEXGAN_PT_photo<infix>."""
+    return tuple(type(f"TEXGAN_PT_photo{infix}{suffix}", (base, bpy.types.Panel),
+                      {"bl_idname": f"TEXGAN_PT_photo{infix}{suffix}", "bl_space_type": space,
+                       "bl_parent_id": f"TEXGAN_PT_photo{infix}"})
+                 for space, infix in PHOTO_EDITORS)
+
+
 def split_layout(layout):
     """The layout with labels left of their fields, as Blender's property panels have it."""
     layout.use_property_split = True

@@ -20,7 +20,14 @@ from ..engine.photo import PhotoRequest, check_request, photo_from_pixels, photo
 from ..engine.photo_model import PhotoModelRequest, photo_model_runner, safe_model_name
 from ..engine.request import GenerationError
 from .operators import JobOperator, create_material, material_object_poll
-from .panels import SidebarPanel, draw_job_progress, draw_material_options, draw_output_options, split_layout
+from .panels import (
+    SidebarPanel,
+    draw_job_progress,
+    draw_material_options,
+    draw_output_options,
+    photo_sub_panels,
+    split_layout,
+)
 from .preferences import preferences, user_models_dir
 from .properties import STRAIGHTEN_DESCRIPTION, USER_PREFIX
 
@@ -232,12 +239,6 @@ class TEXGAN_PT_photo(_PhotoPanel, bpy.types.Panel):
     bl_space_type = "VIEW_3D"
 
 
-class TEXGAN_PT_photo_material(_PhotoMaterialPanel, bpy.types.Panel):
-    bl_idname = "TEXGAN_PT_photo_material"
-    bl_space_type = "VIEW_3D"
-    bl_parent_id = "TEXGAN_PT_photo"
-
-
 class TEXGAN_PT_photo_shader(_PhotoPanel, bpy.types.Panel):
     bl_idname = "TEXGAN_PT_photo_shader"
     bl_space_type = "NODE_EDITOR"
@@ -248,25 +249,12 @@ class TEXGAN_PT_photo_shader(_PhotoPanel, bpy.types.Panel):
         return space is None or getattr(space, "tree_type", "") == "ShaderNodeTree"
 
 
-class TEXGAN_PT_photo_shader_material(_PhotoMaterialPanel, bpy.types.Panel):
-    bl_idname = "TEXGAN_PT_photo_shader_material"
-    bl_space_type = "NODE_EDITOR"
-    bl_parent_id = "TEXGAN_PT_photo_shader"
-
-
 class TEXGAN_PT_photo_image(_PhotoPanel, bpy.types.Panel):
     bl_idname = "TEXGAN_PT_photo_image"
     bl_space_type = "IMAGE_EDITOR"
 
 
-class TEXGAN_PT_photo_image_material(_PhotoMaterialPanel, bpy.types.Panel):
-    bl_idname = "TEXGAN_PT_photo_image_material"
-    bl_space_type = "IMAGE_EDITOR"
-    bl_parent_id = "TEXGAN_PT_photo_image"
-
-
-PANELS = (TEXGAN_PT_photo, TEXGAN_PT_photo_shader, TEXGAN_PT_photo_image)  # one per editor
 classes = (TEXGAN_OT_image_to_material, TEXGAN_OT_save_photo_model,
-           TEXGAN_PT_photo, TEXGAN_PT_photo_material, TEXGAN_PT_photo_shader, TEXGAN_PT_photo_shader_material,
-           TEXGAN_PT_photo_image, TEXGAN_PT_photo_image_material)
+           TEXGAN_PT_photo, TEXGAN_PT_photo_shader, TEXGAN_PT_photo_image,
+           *photo_sub_panels(_PhotoMaterialPanel, "_material"))
 register, unregister = bpy.utils.register_classes_factory(classes)
