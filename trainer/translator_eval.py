@@ -136,7 +136,7 @@ def measure_sets(model_path, data: str, names, device: str = "auto", engine: str
     from .pbr_sets import load_pbr_sets
 
     translator = Translator(read_model_file(model_path), engine, device)
-    dev = getattr(translator, "device", "cpu")
+    dev = translator.device or "cpu"  # None on the numpy engine
     return {s.name: measure_set(translator, s, dev) for s in load_pbr_sets(data, names)}
 
 

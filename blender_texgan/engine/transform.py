@@ -25,6 +25,7 @@ import numpy as np
 from ..core.maps import GENERATED_CHANNELS, MapSet, complete_map_set, split_channels, stack_channels
 from ..core.maps_translator_arch import blend, maps_translator_config_from_manifest
 from ..core.modelfile import ModelFile, ModelFileError, read_model_file
+from .image_net import ImageNet
 from .request import GenerationError
 
 MAPS_TO_MAPS = "maps_to_maps"
@@ -53,29 +54,16 @@ class MapsTranslator:
         manifest = model.manifest
         if manifest.get("kind") != "translator" or (manifest.get("translator") or {}).get("direction") != MAPS_TO_MAPS:
             raise ModelFileError(model.path, "is not a maps_to_maps translator (a material translator)")
-        from .generate import pick_engine
+        from .numpy_maps_translator import NumpyMapsTranslator
 
         self.model = model
-        self.cfg = maps_translator_config_from_manifest(manifest["architecture"])
-        self.engine = pick_engine(engine, device)
-        self.device = None
+        cfg = self.cfg = maps_translator_config_from_manifest(manifest["architecture"])
+        self.net = ImageNet(model.tensors, engine, device, lambda: _torch_maps_translator(cfg),
+                            lambda tensors: NumpyMapsTranslator(cfg, tensors))
+        self.engine, self.device = self.net.engine, self.net.device
         self.exemplar = model.exemplar               # (h, w, 5) target material at the net's scale, or None
         self._analysis = None
         self._analysis_lock = threading.Lock()
-        if self.engine == "torch":
-            import torch
-
-            from .devices import pick_device
-            from .maps_translator_net import build_maps_translator
-
-            self.device = pick_device(device)
-            net = build_maps_translator(self.cfg)
-            net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.tensors.items()})
-            self.net = net.to(self.device).eval()
-        else:
-            from .numpy_maps_translator import NumpyMapsTranslator
-
-            self.net = NumpyMapsTranslator(self.cfg, model.tensors)
 
     @property
     def block(self) -> dict:
@@ -108,13 +96,13 @@ class MapsTranslator:
 
     def __call__(self, stack: np.ndarray) -> np.ndarray:
         self.check_size(*stack.shape[:2])
-        if self.engine == "torch":
-            import torch
-
-            with torch.no_grad():
-                t = torch.from_numpy(np.ascontiguousarray(stack.transpose(2, 0, 1), np.float32))[None]
-                return self.net(t.to(self.device))[0].permute(1, 2, 0).float().cpu().numpy()
         return self.net(stack)
+
+
+def _torch_maps_translator(cfg):
+    from .maps_translator_net import build_maps_translator
+
+    return build_maps_translator(cfg)
 
 
 def load_maps_translator(translator: str | Path, engine: str = "auto", device: str = "auto") -> MapsTranslator:

@@ -31,6 +31,7 @@ from ..core.translator_arch import (
     unturn_vectors,
     wedge_turn,
 )
+from .image_net import ImageNet
 
 TILE = 512  # output pixels per tile side (the numpy engine's memory stays under ~1 GB)
 
@@ -41,34 +42,22 @@ class Translator:
     def __init__(self, model: ModelFile, engine: str = "auto", device: str = "auto"):
         if model.manifest.get("kind") != "translator":
             raise ModelFileError(model.path, f"is a {model.manifest.get('kind')} model, not a translator")
-        from .generate import pick_engine
+        from .numpy_unet import NumpyUNet
 
         self.model = model
-        self.cfg = translator_config_from_manifest(model.manifest["architecture"])
-        self.engine = pick_engine(engine, device)
-        if self.engine == "torch":
-            import torch
-
-            from .devices import pick_device
-            from .translator_net import build_translator
-
-            self.device = pick_device(device)
-            net = build_translator(self.cfg)
-            net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.tensors.items()})
-            self.net = net.to(self.device).eval()
-        else:
-            from .numpy_unet import NumpyUNet
-
-            self.net = NumpyUNet(self.cfg, model.tensors)
+        cfg = self.cfg = translator_config_from_manifest(model.manifest["architecture"])
+        self.net = ImageNet(model.tensors, engine, device, lambda: _torch_translator(cfg),
+                            lambda tensors: NumpyUNet(cfg, tensors))
+        self.engine, self.device = self.net.engine, self.net.device
 
     def raw(self, x: np.ndarray) -> np.ndarray:
-        if self.engine == "torch":
-            import torch
-
-            with torch.no_grad():
-                t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(self.device)
-                return self.net(t)[0].permute(1, 2, 0).float().cpu().numpy()
         return self.net(x)
+
+
+def _torch_translator(cfg):
+    from .translator_net import build_translator
+
+    return build_translator(cfg)
 
 
 def _finish(raw: np.ndarray) -> MapSet:
