@@ -170,26 +170,27 @@ def fit_mlp(x: np.ndarray, y: np.ndarray, steps: int = 3000, seed: int = 0):
     return predict
 
 
-def training_photos(sets, index: int, rng):
-    """(photo, set, azimuth) renders of sets[index] under the training lights; with swap, half carry
-    the albedo of a set in the same fold group (so never a held-out set's)."""
+def training_photos(sets, index: int, rng, swap: bool):
+    """(photo, azimuth) renders of sets[index] under the training lights, ambient drawn at random;
+    with swap, about half carry the albedo of a set in the same fold group (so never a held-out
+    set's) over the set's own relief."""
     s = sets[index]
     donors = [j for j in range(len(sets)) if j % FOLDS == index % FOLDS]
     for az in TRAIN_AZIMUTHS:
         for el in TRAIN_ELEVATIONS:
             src = s
-            if rng.random() < 0.5:
+            if swap and rng.random() < 0.5:
                 a = sets[int(rng.choice(donors))].albedo
                 tiled = np.tile(a, (-(-s.albedo.shape[0] // a.shape[0]), -(-s.albedo.shape[1] // a.shape[1]), 1))
                 src = dataclasses.replace(s, albedo=tiled[:s.albedo.shape[0], :s.albedo.shape[1]].copy())
-            yield render(src, az, el, float(rng.uniform(0.15, 0.5))), az, src is s
+            yield render(src, az, el, float(rng.uniform(0.15, 0.5))), az
 
 
 def mlp_samples(sets, rng, per_photo: int = 3000):
     out = []
     for i, s in enumerate(sets):
         xs, ys = [], []
-        for photo, az, _ in training_photos(sets, i, rng):
+        for photo, az in training_photos(sets, i, rng, swap=True):
             f = features(photo, math.radians(az)).reshape(-1, len(SCALES) * 9 + 1)
             idx = rng.integers(0, len(f), per_photo)
             xs.append(f[idx])
@@ -204,10 +205,9 @@ def wiener_fits(sets, fold: int, rng) -> dict:
         if i % FOLDS == fold:
             continue
         var = float((s.normal[..., :2] ** 2).sum(-1).mean())
-        for photo, az, own in training_photos(sets, i, rng):
-            if own:
-                plain.add(photo, s.normal, math.radians(az), 1.0 / s.normal.size)
-                balanced.add(photo, s.normal, math.radians(az), 1.0 / s.normal.size / (var + 1e-3))
+        for photo, az in training_photos(sets, i, rng, swap=False):
+            plain.add(photo, s.normal, math.radians(az), 1.0 / s.normal.size)
+            balanced.add(photo, s.normal, math.radians(az), 1.0 / s.normal.size / (var + 1e-3))
     return {f"{name}, ridge {ridge:g}": functools.partial(Wiener.predict, g=w.solve(ridge))
             for name, w in (("Wiener", plain), ("Wiener, sets balanced", balanced)) for ridge in (0.1, 1.0)}
 
