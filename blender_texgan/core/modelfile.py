@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import struct
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,15 @@ _DTYPE_NAMES = {v: k for k, v in _DTYPES.items()}
 EXEMPLAR_PREFIX = "exemplar."
 EXEMPLAR_MAPS = (("albedo", 3, "U8"), ("height", 1, "U16"), ("roughness", 1, "U8"))
 EXEMPLAR_MIN_SIDE, EXEMPLAR_MAX_SIDE = 32, 2048
+
+# Everything in a model file is hostile: files are downloaded and shared. The bundled manifests
+# nest 4 levels and their longest text is a few hundred characters; these limits leave room.
+MAX_NESTING = 32            # [ and { levels, in the header and in the manifest
+MAX_NAME_CHARS = 100        # a model name is shown in panels and starts file names
+MAX_TEXT_CHARS = 20_000     # any other string of the manifest
+MAX_INT = 2 ** 53           # beyond this an integer is no count of anything and floats lose it
+FREE_TEXT_KEYS = ("description", "review")  # top-level prose: the only strings that may hold \n and \t
+NORMAL_STRENGTH_RANGE = (1e-3, 1e3)  # relief in pixels per unit height; bundled: 0.7 to 44
 
 
 class ModelFileError(ValueError):
@@ -117,19 +128,77 @@ def write_model_file(path: str | os.PathLike, tensors: dict[str, np.ndarray], ma
     return path
 
 
+# ---------------------------------------------------------------- kinds of model file
+
+# What each kind of model file is, and what takes it, in the user's words: the terminal's commands
+# and options first, then the Blender operator or panel.
+ROLES = {
+    "generator": ("a material generator",
+                  "generate --model, interpolate --model, transform --model or Generate Material"),
+    "vae": ("a texture VAE", "variations --model, interpolate --model, generate --model or Variations"),
+    "photo_to_maps": ("a photo translator (photo -> maps)", "photo2mat --translator or Image to Material"),
+    "maps_to_maps": ("a material translator (maps -> maps)", "transform --translator or Transform Material"),
+}
+MAKES_MATERIALS = ("generator", "vae")  # what generate, interpolate and trainer eval run
+
+
+def model_role(manifest: dict) -> str:
+    """A validated manifest's kind, translators told apart by direction: a key of ROLES."""
+    if manifest["kind"] == "translator":
+        return manifest["translator"]["direction"]
+    return manifest["kind"]
+
+
+def check_role(manifest: dict, path: str | os.PathLike, roles: tuple[str, ...], needed: str = "") -> None:
+    """Refuse a model file of a kind the caller does not run, saying what it is and what takes it
+    (not 'unknown architecture' from deep inside the wrong loader). `needed`: why, in words."""
+    role = model_role(manifest)
+    if role not in roles:
+        what, takes = ROLES[role]
+        raise ModelFileError(path, f"is {what}; use it with {takes}" + (f" ({needed})" if needed else ""))
+
+
 # ---------------------------------------------------------------- reading
 
-def read_manifest(path: str | os.PathLike) -> dict:
-    """Only the manifest (cheap: reads the header, not the weights)."""
-    return _read(Path(path), with_tensors=False).manifest
+def read_manifest(path: str | os.PathLike, roles: tuple[str, ...] = (), needed: str = "") -> dict:
+    """Only the manifest (cheap: reads the header, not the weights). `roles`: see check_role."""
+    return _read(Path(path), False, roles, needed).manifest
 
 
-def read_model_file(path: str | os.PathLike) -> ModelFile:
-    """Manifest and tensors, fully validated against the architecture."""
-    return _read(Path(path), with_tensors=True)
+def read_model_file(path: str | os.PathLike, roles: tuple[str, ...] = (), needed: str = "") -> ModelFile:
+    """Manifest and tensors, fully validated against the architecture. `roles` (ROLES' keys): the
+    kinds of model the caller runs; a file of another kind says what it is and what takes it."""
+    return _read(Path(path), True, roles, needed)
 
 
-def _read(path: Path, with_tensors: bool) -> ModelFile:
+def _loads(text: str, not_json: str, what: str, fail):
+    """JSON text -> value, nesting bounded before parsing (the parser recurses once per level)."""
+    if _nesting_depth(text) > MAX_NESTING:
+        fail(f"has a {what} nested too deeply (more than {MAX_NESTING} levels)")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        fail(not_json)
+    except RecursionError:  # a deep stack already (a worker thread): still one line
+        fail(f"has a {what} nested too deeply")
+    except ValueError:  # an integer of thousands of digits (Python refuses to convert it)
+        fail(f"has a {what} with a number too long to read")
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+def _nesting_depth(text: str) -> int:
+    """The deepest [ / { nesting of JSON text, brackets inside strings not counted. In numpy: a
+    16 MB header takes milliseconds, and text that is not JSON is left to the parser to refuse."""
+    bare = np.frombuffer(_JSON_STRING.sub('""', text).encode("utf-8", "replace"), np.uint8)
+    step = np.zeros(bare.shape, np.int32)
+    for char, change in ((b"[", 1), (b"{", 1), (b"]", -1), (b"}", -1)):
+        step[bare == char[0]] = change
+    return int(np.cumsum(step).max(initial=0))
+
+
+def _read(path: Path, with_tensors: bool, roles: tuple[str, ...] = (), needed: str = "") -> ModelFile:
     def fail(problem: str):
         raise ModelFileError(path, problem)
 
@@ -157,9 +226,10 @@ def _read(path: Path, with_tensors: bool) -> ModelFile:
         fail(f"cannot be read ({exc.strerror or exc})")
 
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
         fail("is not a valid safetensors file (its header is not JSON)")
+    header = _loads(text, "is not a valid safetensors file (its header is not JSON)", "header", fail)
     if not isinstance(header, dict):
         fail("is not a valid safetensors file (its header is not a JSON object)")
     meta = header.pop("__metadata__", None)
@@ -167,11 +237,10 @@ def _read(path: Path, with_tensors: bool) -> ModelFile:
         fail("is a safetensors file but not a TexGAN model (no manifest)")
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
         fail("is not a valid safetensors file (its __metadata__ must map strings to strings)")
-    try:
-        manifest = json.loads(meta[MANIFEST_KEY])
-    except (TypeError, json.JSONDecodeError):
-        fail("has a manifest that is not valid JSON")
+    manifest = _loads(meta[MANIFEST_KEY], "has a manifest that is not valid JSON", "manifest", fail)
     validate_manifest(manifest, path)
+    if roles:  # before the weights are read: the wrong kind of file is told at once
+        check_role(manifest, path, roles, needed)
 
     tensors: dict[str, np.ndarray] = {}
     if with_tensors:
@@ -194,9 +263,9 @@ def _parse_tensors(header: dict, data: bytes, fail) -> dict[str, np.ndarray]:
         if dtype is None:
             fail(f"stores tensor '{name}' as unsupported dtype {info.get('dtype')!r}")
         shape, offsets = info.get("shape"), info.get("data_offsets")
-        if (not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape)
+        if (not isinstance(shape, list) or len(shape) > 8 or not all(_is_int(s, 0, 2 ** 31) for s in shape)
                 or not isinstance(offsets, list) or len(offsets) != 2
-                or not all(isinstance(o, int) for o in offsets)):
+                or not all(_is_int(o, 0, MAX_FILE_BYTES) for o in offsets)):
             fail(f"has a malformed entry for tensor '{name}'")
         begin, end = offsets
         if not 0 <= begin <= end:
@@ -265,27 +334,188 @@ def _check_against_architecture(manifest: dict, tensors: dict, fail) -> None:
 # ---------------------------------------------------------------- manifest
 
 def validate_manifest(manifest, path: str | os.PathLike = "<manifest>") -> None:
+    """Refuse anything a reader could trip on: every string, number and nesting level is checked,
+    then each block against what its readers expect. ModelFileError, one line."""
     def fail(problem: str):
         raise ModelFileError(path, problem)
 
     if not isinstance(manifest, dict):
         fail("has a manifest that is not a JSON object")
+    _check_values(manifest, fail)
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        fail(f"has format version {version!r}; this add-on reads version {FORMAT_VERSION} "
+    if not _is_int(version, FORMAT_VERSION, FORMAT_VERSION):
+        fail(f"has format version {_shown(version)}; this add-on reads version {FORMAT_VERSION} "
              "(update the add-on or re-export the model)")
     for key in ("name", "kind", "architecture", "maps"):
         if key not in manifest:
             fail(f"has no '{key}' in its manifest")
-    if not isinstance(manifest["name"], str) or not manifest["name"].strip():
-        fail("has an empty model name")
+    _check_name(manifest["name"], fail)
     if manifest["kind"] not in KINDS:
-        fail(f"is a {manifest['kind']!r} model; this version runs {', '.join(KINDS)} models")
+        fail(f"is a {_shown(manifest['kind'])} model; this version runs {', '.join(KINDS)} models")
     _validate_maps(manifest["maps"], fail)
+    _check_informative(manifest, fail)
+    _check_ranges(manifest, fail)
     if manifest["kind"] == "translator":
         _validate_translator(manifest, fail)
     else:
         _validate_generator(manifest, fail)
+
+
+def _shown(value, limit: int = 40) -> str:
+    """A hostile value quoted for a one-line message: escaped, printable, short."""
+    text = ascii(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _is_int(value, lo: int, hi: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+
+def _is_number(value, lo: float, hi: float) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and lo <= value <= hi)
+
+
+def _control_characters(text: str, free: bool) -> bool:
+    """Whether text holds control or format characters (escapes, NUL, bidirectional overrides,
+    line separators); `free` prose may hold newlines and tabs."""
+    if text.isprintable():  # the fast path: nearly every string
+        return False
+    allowed = "\n\t" if free else ""
+    return any(c not in allowed and unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in text)
+
+
+def _check_values(value, fail, where: str = "", depth: int = 0) -> None:
+    """Walk the whole manifest: bounded nesting, finite and sane numbers, one-line bounded text."""
+    if depth > MAX_NESTING:
+        fail(f"has a manifest nested too deeply (more than {MAX_NESTING} levels)")
+    label = f"'{where}'" if where else "its manifest"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or len(key) > MAX_NAME_CHARS or _control_characters(key, False):
+                fail(f"has a key {_shown(key)} in {label} that is not a short plain word")
+            _check_values(item, fail, f"{where}.{key}" if where else key, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_values(item, fail, where, depth + 1)
+    elif isinstance(value, str):
+        if len(value) > MAX_TEXT_CHARS:
+            fail(f"has a text of {len(value)} characters in {label}; at most {MAX_TEXT_CHARS} are read")
+        if _control_characters(value, where in FREE_TEXT_KEYS):
+            fail(f"has control characters in {label} ({_shown(value)})")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            fail(f"has a non-finite number ({value}) in {label}")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > MAX_INT:
+            fail(f"has an absurd number ({_shown(value)}) in {label}")
+    elif value is not None and not isinstance(value, bool):
+        fail(f"has a value that is not JSON in {label}")
+
+
+def _check_name(name, fail) -> None:
+    """A model name is shown in panels and the terminal and starts file names: one plain line."""
+    if not isinstance(name, str) or not name.strip():
+        fail("has an empty model name")
+    if len(name) > MAX_NAME_CHARS:
+        fail(f"has a model name of {len(name)} characters (at most {MAX_NAME_CHARS})")
+    if _control_characters(name, False):
+        fail(f"has a model name with control characters in it ({_shown(name)})")
+    if any(c in name for c in "/\\:"):  # ':' too: 'C:x' is a drive on Windows
+        fail(f"has a model name with folders in it ({_shown(name)}); a model name is a plain name")
+    if name.startswith("."):
+        fail(f"has a model name that starts with a dot ({_shown(name)})")
+
+
+# Where a reader takes a block or a text for granted, its type; None: may be absent or null.
+_BLOCKS = ("architecture", "latent", "exemplar", "translator", "training", "metrics", "quality", "photo")
+_TEXTS = ("description", "review", "license", "normal_convention", "network", "source")
+_TEXT_LISTS = ("credits", "training.sets")
+
+# Every number a reader uses: (dotted key, integer?, lowest, highest). Bundled models sit well inside.
+_RANGES = (
+    ("normal_strength", False, *NORMAL_STRENGTH_RANGE),
+    ("exemplar.normal_strength", False, *NORMAL_STRENGTH_RANGE),
+    ("translator.normal_strength", False, *NORMAL_STRENGTH_RANGE),
+    ("translator.working_scale", True, 1, 64),
+    ("native_tile_size", True, 8, 4096),
+    ("real_world_size_m", False, 1e-3, 1e3),
+    ("latent.channels", True, 1, 1024),
+    ("latent.local_channels", True, 0, 1024),
+    ("latent.global_channels", True, 0, 1024),
+    ("latent.scale", True, 1, 1024),
+    ("latent.periodic_periods", False, 1.0, 65536.0),  # wave periods in latent cells, each
+    ("architecture.config.latent_channels", True, 1, 1024),
+    ("architecture.config.out_channels", True, 1, 1024),
+    ("architecture.config.channels", True, 1, 1024),    # widths, each
+    ("photo.size", True, 1, 1 << 20),                   # the source photo's width and height
+    ("training.steps", True, 0, MAX_INT),
+    ("training.planned_steps", True, 0, MAX_INT),
+    ("training.seconds", False, 0.0, 1e9),
+    ("training.max_minutes", False, 0.0, 1e7),
+    ("training.batch", True, 1, 1 << 16),
+    ("training.crop", True, 1, 1 << 16),
+    ("training.downsample", True, 0, 1024),
+)
+
+
+def _lookup(manifest: dict, dotted: str):
+    """The value at a dotted key, or None where any step is absent (block types are checked first)."""
+    value = manifest
+    for key in dotted.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _check_informative(manifest: dict, fail) -> None:
+    """Blocks and texts the card, the panels and the trainer read: of the type they take."""
+    for key in _BLOCKS:
+        if manifest.get(key) is not None and not isinstance(manifest[key], dict):
+            fail(f"has a malformed {key} block (not a JSON object)")
+    for key in _TEXTS:
+        if manifest.get(key) is not None and not isinstance(manifest[key], str):
+            fail(f"has a '{key}' that is not text")
+    for key in _TEXT_LISTS:
+        value = _lookup(manifest, key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            fail(f"has '{key}' that is not a list of texts")
+    for key in ("metrics", "quality"):  # measurements: numbers (or lists and blocks of them)
+        if not _only_numbers(manifest.get(key)):
+            fail(f"has a '{key}' block holding something other than numbers")
+    for key in ("exemplar.periodic", "translator.detail"):
+        if _lookup(manifest, key) is not None and not isinstance(_lookup(manifest, key), bool):
+            fail(f"has '{key}' that is not true or false")
+
+
+def _only_numbers(value) -> bool:
+    if isinstance(value, dict):
+        return all(_only_numbers(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_only_numbers(v) for v in value)
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def _check_ranges(manifest: dict, fail) -> None:
+    for dotted, integer, lo, hi in _RANGES:
+        value = _lookup(manifest, dotted)
+        if value is None:
+            continue
+        check = _is_int if integer else _is_number
+        if not all(check(v, lo, hi) for v in (value if isinstance(value, list) else [value])):
+            kind = "whole numbers" if integer else "numbers"
+            fail(f"has '{dotted}' of {_shown(value)}; it takes {kind} from {lo:g} to {hi:g}")
+
+
+def safe_file_prefix(name: str, limit: int = 64) -> str:
+    """Any text (a model name from a file) -> a file-name prefix that names a plain file inside
+    the folder it is joined to, on every system: letters, digits, '-' and '_' only, no leading
+    dot, at most `limit` characters, never empty. Plain names stay as they are:
+
+    >>> safe_file_prefix("stone_wall"), safe_file_prefix("../../x"), safe_file_prefix("Stone Wall (v2)")
+    ('stone_wall', 'x', 'Stone_Wall_v2')
+    """
+    kept = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(name))
+    return re.sub(r"__+", "_", kept).strip("_-")[:limit].rstrip("_-") or "model"
 
 
 def _validate_translator(manifest: dict, fail) -> None:
