@@ -143,7 +143,7 @@ def test_photo_translator_architecture_under_maps_direction_is_refused(tmp_path)
 
     cfg = UNetConfig((8, 12))
     photo = read_model_file(export_translator(build_translator(cfg), cfg, tmp_path / "p.safetensors", "p", {}))
-    with pytest.raises(ModelFileError, match="not a maps_to_maps translator"):
+    with pytest.raises(ModelFileError, match="is a photo translator .* use it with photo2mat --translator"):
         MapsTranslator(photo, engine="numpy")
 
 

@@ -105,7 +105,7 @@ def test_a_generator_is_not_taken_for_a_translator(tmp_path):
     from blender_texgan.engine.library import bundled_models
 
     generator = read_model_file(next(iter(bundled_models().values())))
-    with pytest.raises(ModelFileError, match="not a translator"):
+    with pytest.raises(ModelFileError, match="is a material generator; use it with generate --model"):
         Translator(generator, "numpy")
 
 

@@ -86,7 +86,7 @@ class TEXGAN_PT_generate(ViewportPanel, bpy.types.Panel):
             layout.prop(settings, "model_path")
         model = settings.model_argument()
         try:
-            card = model_card(resolve_model(model)) if model else []
+            card = model_card(resolve_model(model, roles=())) if model else []  # any file's card, even a bad one's
         except GenerationError as exc:
             card = [str(exc)]
         if card:

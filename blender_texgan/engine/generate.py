@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.latent import LatentLayout, grid_offset, seed_latent
 from ..core.maps import GENERATED_CHANNELS, complete_map_set, split_channels
-from ..core.modelfile import ModelFile, ModelFileError, read_model_file
+from ..core.modelfile import MAKES_MATERIALS, ModelFile, ModelFileError, check_role, read_model_file
 from ..core.refine import GUIDE_WEIGHT, SOFTEN
 from ..core.vae_arch import DECODER_PREFIX, ENCODER_PREFIX, decoder_config, part
 from .library import DEFAULT_MODEL, MODELS_DIR, bundled_models, default_model_name, resolve_model  # noqa: F401
@@ -174,14 +174,18 @@ _cache_lock = threading.Lock()
 _cache: dict[tuple, Runner] = {}
 
 
-def load_runner(path: Path, engine: str, device: str = "auto") -> Runner:
-    """Model file -> Runner (cached by path, mtime, size, engine and device; one model resident)."""
+def load_runner(path: Path, engine: str, device: str = "auto", roles: tuple[str, ...] = MAKES_MATERIALS,
+                needed: str = "") -> Runner:
+    """Model file -> Runner (cached by path, mtime, size, engine and device; one model resident).
+    A file not of `roles` is refused in one line saying what it is (core.modelfile.check_role)."""
     stat = path.stat() if path.exists() else None
     key = (str(path.resolve()), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0, engine, device)
     with _cache_lock:
-        if key in _cache:
-            return _cache[key]
-    runner = Runner(read_model_file(path), engine, device)
+        cached = _cache.get(key)
+    if cached is not None:
+        check_role(cached.model.manifest, path, roles, needed)
+        return cached
+    runner = Runner(read_model_file(path, roles, needed), engine, device)
     with _cache_lock:
         _cache.clear()
         _cache[key] = runner

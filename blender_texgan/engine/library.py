@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..core.modelfile import ModelFileError, read_manifest, read_model_file
+from ..core.modelfile import MAKES_MATERIALS, ModelFileError, read_manifest, read_model_file
 from .request import GenerationError
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -93,17 +93,23 @@ def default_vae_name() -> str:
     return next(iter(bundled_vaes()), "")
 
 
-def resolve_model(model: str) -> Path:
+def resolve_model(model: str, roles: tuple[str, ...] = MAKES_MATERIALS, needed: str = "") -> Path:
+    """A bundled model's name or a model file's path -> its path. With `roles` (the default: models
+    that make materials) the file's manifest is read and a file of another kind is refused, saying
+    what it is and what takes it, before any work (core.modelfile.check_role); roles=() only resolves."""
     model = (model or "").strip()
     if not model:
         raise GenerationError("No model chosen: pick a bundled model or a .safetensors model file.")
     bundled = bundled_models()
     if model in bundled:
-        return bundled[model]
-    path = Path(os.path.expanduser(model))
-    if path.exists() or path.suffix or os.sep in model or "/" in model:
-        return path
-    raise GenerationError(f"Unknown model '{model}': bundled models are {', '.join(bundled) or 'none'}.")
+        path = bundled[model]
+    else:
+        path = Path(os.path.expanduser(model))
+        if not (path.exists() or path.suffix or os.sep in model or "/" in model):
+            raise GenerationError(f"Unknown model '{model}': bundled models are {', '.join(bundled) or 'none'}.")
+    if roles:
+        read_manifest(path, roles, needed)
+    return path
 
 
 @dataclass(frozen=True)

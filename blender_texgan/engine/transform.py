@@ -24,7 +24,7 @@ import numpy as np
 
 from ..core.maps import GENERATED_CHANNELS, MapSet, complete_map_set, split_channels, stack_channels
 from ..core.maps_translator_arch import blend, maps_translator_config_from_manifest
-from ..core.modelfile import ModelFile, ModelFileError, read_model_file
+from ..core.modelfile import ModelFile, check_role, read_model_file
 from .image_net import ImageNet
 from .request import GenerationError
 
@@ -52,8 +52,7 @@ class MapsTranslator:
 
     def __init__(self, model: ModelFile, engine: str = "auto", device: str = "auto"):
         manifest = model.manifest
-        if manifest.get("kind") != "translator" or (manifest.get("translator") or {}).get("direction") != MAPS_TO_MAPS:
-            raise ModelFileError(model.path, "is not a maps_to_maps translator (a material translator)")
+        check_role(manifest, model.path, (MAPS_TO_MAPS,))
         from .numpy_maps_translator import NumpyMapsTranslator
 
         self.model = model
@@ -108,7 +107,7 @@ def _torch_maps_translator(cfg):
 def load_maps_translator(translator: str | Path, engine: str = "auto", device: str = "auto") -> MapsTranslator:
     from .library import resolve_maps_translator
 
-    return MapsTranslator(read_model_file(resolve_maps_translator(str(translator))), engine, device)
+    return MapsTranslator(read_model_file(resolve_maps_translator(str(translator)), (MAPS_TO_MAPS,)), engine, device)
 
 
 def check_strength(strength: float) -> None:

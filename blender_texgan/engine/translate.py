@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from ..core.maps import MapSet
-from ..core.modelfile import ModelFile, ModelFileError
+from ..core.modelfile import ModelFile, check_role
 from ..core.translator_arch import (
     CANDIDATE_LIGHTS,
     OUTPUT_LAYOUT,
@@ -40,8 +40,7 @@ class Translator:
     """A loaded translator ready to run: raw((H, W, 3) prepared input) -> (H, W, 8) raw outputs."""
 
     def __init__(self, model: ModelFile, engine: str = "auto", device: str = "auto"):
-        if model.manifest.get("kind") != "translator":
-            raise ModelFileError(model.path, f"is a {model.manifest.get('kind')} model, not a translator")
+        check_role(model.manifest, model.path, ("photo_to_maps",))
         from .numpy_unet import NumpyUNet
 
         self.model = model

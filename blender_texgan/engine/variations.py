@@ -133,11 +133,9 @@ def encode(photo, request: VariationsRequest, progress: Callable[[float], None] 
     from ..core.refine import analyse
 
     check_request(request)
-    runner = load_runner(resolve_model(request.model or default_vae_name()),
-                         pick_engine(request.engine, request.device), request.device)
-    if not runner.is_vae:
-        raise GenerationError(f"Model '{runner.model.name}' is a generator: variations of a texture need a VAE "
-                              "model (its encoder reads the texture's layout).")
+    needed = "variations of a texture need a VAE model: its encoder reads the texture's layout"
+    runner = load_runner(resolve_model(request.model or default_vae_name(), ("vae",), needed),
+                         pick_engine(request.engine, request.device), request.device, ("vae",), needed)
     check_resolution(request.size, runner.cfg.scale)
     translator = load_translator(request.translator, request.engine, request.device) if request.maps else None
     exemplar, relief = photo_exemplar(photo, translator, stage_progress(progress, should_stop, 0.0, 0.2),
