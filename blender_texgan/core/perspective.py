@@ -38,6 +38,9 @@ MAX_RESIDUAL = 0.12     # radians: spread of tilts about the fit above which edg
 MIN_AREA = 0.45         # share of the photo the straightened rectangle must keep
 WARP_ROWS = 256         # output rows resampled at a time
 ROUNDS = 3              # finding the perspective again on the straightened photo corrects the first estimate
+# A plane thinner than this (a 40 x 5000 strip shrunk to ANALYSIS_SIDE long is 4 px wide) has no
+# room for the edge filter's border, let alone for lines converging across it: nothing is found.
+MIN_PLANE_SIDE = 16
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,10 @@ def _family_fit(tilt, offset, weight):
 
 def vanishing_points(lum: np.ndarray) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
     """(vertical family's vanishing point, horizontal family's) of a (H, W) plane, in its pixels
-    relative to its centre (x right, y down); None where the family's lines are parallel or not lines."""
+    relative to its centre (x right, y down); None where the family's lines are parallel or not lines,
+    and for both on a plane too thin to measure (under MIN_PLANE_SIDE a side)."""
+    if min(lum.shape) < MIN_PLANE_SIDE:
+        return None, None
     gx, gy, m2, strong = _edges(lum)
     h, w = gx.shape
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
