@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from .core.maps import PBR_MAPS
 from .core.modelfile import ModelFileError
-from .core.png import write_png
+from .core.png import PngSet
 from .engine.devices import DEVICE_CHOICES
 from .engine.generate import (
     ENGINES,
@@ -28,6 +29,7 @@ from .engine.generate import (
     default_model_name,
     generate,
 )
+from .engine.image_files import OUTPUT_ERRNOS
 
 STRAIGHTEN_HELP = ("keep the photo's perspective (by default lines that converge, like brick columns shot "
                    "from below, are made parallel first; a photo without clear perspective is kept as it is)")
@@ -147,13 +149,51 @@ def check_name(name: str) -> str:
 
 
 def prepare_output(folder: Path) -> Path:
-    """Create --out (and its parents) and make sure files can be written there, before generating."""
+    """Create --out (and its parents) and make sure files can be written there, before any work:
+    one line naming the problem (a file in the way, /proc, read-only, full) instead of one per image
+    after the work is done."""
     if folder.exists() and not folder.is_dir():
         raise GenerationError(f"--out '{folder}' is a file: give a folder.")
-    folder.mkdir(parents=True, exist_ok=True)
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise GenerationError(f"--out '{folder}' is not writable.")
+    blocking = next((p for p in folder.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise GenerationError(f"--out '{folder}': cannot write there: '{blocking}' is a file, not a folder.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GenerationError(f"--out '{folder}': cannot write there: {exc.strerror or exc}.") from None
+    check_writable(folder, f"--out '{folder}'")
     return folder
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """Create and remove a file in `folder`: permissions, read-only disks and /proc all answer
+    this, and root (whom os.access always lets through) too."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".texgan-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise GenerationError(f"{what} is not writable: {exc.strerror or exc}.") from None
+
+
+def new_folders(path: Path) -> list[Path]:
+    """`path` and its ancestors that do not exist yet, deepest first: the folders a run may create."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.exists() or folder.is_symlink():
+            break
+        missing.append(folder)
+    return missing
+
+
+def remove_if_empty(folders: list[Path]) -> None:
+    """Remove the folders a run created and left empty (a failed run leaves no empty --out)."""
+    for folder in folders:
+        try:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        except OSError:  # tidying up must not hide the run's own error
+            return
 
 
 def main(argv=None) -> int:
@@ -168,6 +208,7 @@ def main(argv=None) -> int:
     commands = {"generate": generate_command, "seamless": seamless_command, "photo2mat": photo2mat_command,
                 "interpolate": interpolate_command, "transform": transform_command, "variations": variations_command}
     started = time.perf_counter()
+    created = new_folders(args.out) if getattr(args, "out", None) else []
     try:
         done = commands[args.command](args)
     except KeyboardInterrupt:
@@ -180,8 +221,16 @@ def main(argv=None) -> int:
         where = f" '{exc.filename}'" if exc.filename else ""
         print(f"error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    finally:
+        remove_if_empty(created)
     print(f"{done} in {time.perf_counter() - started:.2f} s", file=sys.stderr)
     return 0
+
+
+def add_maps(files: PngSet, folder: Path, prefix: str, maps) -> list[Path]:
+    """One PNG per map of a MapSet into `files` (height 16-bit): folder/{prefix}_{map}.png."""
+    return [files.add(folder / f"{prefix}_{spec.name}.png", maps[spec.name], bits=16 if spec.name == "height" else 8)
+            for spec in PBR_MAPS]
 
 
 def generate_command(args) -> str:
@@ -195,27 +244,43 @@ def generate_command(args) -> str:
                                 args.mode)
     maps, manifest = generate(request, progress=_progress if sys.stderr.isatty() else None)
     prefix = prefix or f"{manifest['name']}_s{args.seed}"
-    for spec in PBR_MAPS:
-        bits = 16 if spec.name == "height" else 8
-        print(write_png(out / f"{prefix}_{spec.name}.png", maps[spec.name], bits=bits))
+    with PngSet() as files:
+        add_maps(files, out, prefix, maps)
+    print(*files.written, sep="\n")
     return f"generated {args.size}x{args.size}"
 
 
 # ---------------------------------------------------------------- seamless
 
 def output_file(out: Path, source: Path, suffix: str) -> Path:
-    """Where one image's result goes: --out itself when it names a .png, else inside the folder --out."""
+    """Where one image's result goes: --out itself when it names a .png, else inside the folder
+    --out; checked before any work (the folder writable, the photo itself never replaced)."""
     if out.suffix.lower() == ".png" and not out.is_dir():
         if not out.parent.is_dir():
             raise GenerationError(f"--out '{out}': its folder does not exist.")
-        return out
-    if out.suffix and not out.is_dir():
+        check_writable(out.parent, f"--out '{out}': its folder")
+        target = out
+    elif out.suffix and not out.is_dir():
         raise GenerationError(f"--out '{out}': only PNG is written; give a .png file or a folder.")
-    return prepare_output(out) / f"{source.stem}{suffix}.png"
+    else:
+        target = prepare_output(out) / f"{source.stem}{suffix}.png"
+    if target.exists() and target.resolve() == source.resolve():
+        raise GenerationError(f"--out '{target}' is the image itself: give another file or folder "
+                              "(the photo is never replaced).")
+    return target
+
+
+def not_an_input(targets: list[Path], inputs: set[Path]) -> list[Path]:
+    """`targets`, or a ValueError when one is an image of the folder being read (--out inside it)."""
+    for target in targets:
+        if target.resolve() in inputs:
+            raise ValueError(f"its result '{target.name}' would replace an image of the folder")
+    return targets
 
 
 def seamless_one(path: Path, target: Path, args) -> list[Path]:
     """Read one image, make it seamless, write it (16-bit when the source was): [the file written]."""
+    from .core.png import write_png
     from .core.seamless import make_seamless
     from .engine.image_files import load_image
 
@@ -239,33 +304,45 @@ def seamless_command(args) -> str:
     from .core.seamless import check_size
 
     used: set[str] = set()
-
-    def one(path: Path) -> list[Path]:
-        if not args.image.is_dir():
-            return seamless_one(path, output_file(args.out, path, "_seamless"), args)
-        return seamless_one(path, prepare_output(args.out) / f"{unique_stem(path, used)}_seamless.png", args)
+    where: dict[str, Path] = {}
 
     def checks() -> None:
         check_size(args.size, args.upscale)
         if args.image.is_dir() and args.out.suffix.lower() == ".png":
             raise GenerationError(f"--out '{args.out}' names a file; a folder of images needs a folder.")
 
-    return image_command(args, "seamless", "made seamless", one, checks)
+    def outputs(inputs: set[Path]) -> None:
+        if args.image.is_dir():
+            where["folder"] = prepare_output(args.out)
+        else:
+            where["target"] = output_file(args.out, args.image, "_seamless")
+
+    def one(path: Path) -> list[Path]:
+        if not args.image.is_dir():
+            return seamless_one(path, where["target"], args)
+        target = not_an_input([where["folder"] / f"{unique_stem(path, used)}_seamless.png"], inputs)[0]
+        return seamless_one(path, target, args)
+
+    inputs = folder_inputs(args.image)
+    return image_command(args, "seamless", "made seamless", one, checks, outputs, inputs)
 
 
-def photo2mat_one(path: Path, folder: Path, stem: str, args) -> list[Path]:
-    """Read one image, make it a material, write one PNG per map (height 16-bit): the files written."""
+def photo2mat_one(path: Path, folder: Path, stem: str, args, inputs: set[Path]) -> list[Path]:
+    """Read one image, make it a material, write one PNG per map (height 16-bit), all or none:
+    the files written."""
     from .engine.image_files import load_image
     from .engine.photo import PhotoRequest, photo_to_material
 
+    not_an_input([folder / f"{stem}_{spec.name}.png" for spec in PBR_MAPS], inputs)
     loaded = load_image(path)
     request = PhotoRequest(size=args.size, seamless=not args.no_seamless, maps=True, upscale=args.upscale,
                            seed=args.seed, translator=args.translator, engine=args.engine, device=args.device,
                            name=stem, straighten=not args.no_straighten)
     single = sys.stderr.isatty() and not args.image.is_dir()
     maps = photo_to_material(loaded.pixels, request, (lambda f: _progress(f, "photo2mat")) if single else None)
-    return [write_png(folder / f"{stem}_{spec.name}.png", maps[spec.name], bits=16 if spec.name == "height" else 8)
-            for spec in PBR_MAPS]
+    with PngSet() as files:
+        add_maps(files, folder, stem, maps)
+    return files.written
 
 
 def photo2mat_command(args) -> str:
@@ -273,20 +350,22 @@ def photo2mat_command(args) -> str:
     from .core.seamless import check_size
 
     used: set[str] = set()
-
-    def one(path: Path) -> list[Path]:
-        return photo2mat_one(path, prepare_output(args.out), unique_stem(path, used), args)
+    inputs = folder_inputs(args.image)
 
     def checks() -> None:
         check_size(args.size, args.upscale)
         if args.out.suffix.lower() == ".png":
             raise GenerationError(f"--out '{args.out}' names a file; photo2mat writes one PNG per map into a folder.")
 
-    return image_command(args, "photo2mat", "made into a material", one, checks)
+    def one(path: Path) -> list[Path]:
+        return photo2mat_one(path, args.out, unique_stem(path, used), args, inputs)
+
+    return image_command(args, "photo2mat", "made into a material", one, checks,
+                         lambda inputs: prepare_output(args.out), inputs)
 
 
 def interpolate_command(args) -> str:
-    """python -m blender_texgan interpolate: frame_0000_albedo.png ... in --out."""
+    """python -m blender_texgan interpolate: frame_0000_albedo.png ... in --out, all frames or none."""
     from .engine.morph import MorphRequest, morph_sequence
 
     if args.frames < 2 or args.frames > 10_000:
@@ -294,9 +373,9 @@ def interpolate_command(args) -> str:
     out = prepare_output(args.out)
     request = MorphRequest(args.model, args.start, args.end, args.frames, args.size, args.engine, args.device)
     progress = (lambda f: _progress(f, "interpolating")) if sys.stderr.isatty() else None
-    for i, maps in enumerate(morph_sequence(request, progress)):
-        for spec in PBR_MAPS:
-            write_png(out / f"frame_{i:04d}_{spec.name}.png", maps[spec.name], bits=16 if spec.name == "height" else 8)
+    with PngSet() as files:  # the frames are parts on disk until the last is written
+        for i, maps in enumerate(morph_sequence(request, progress)):
+            add_maps(files, out, f"frame_{i:04d}", maps)
     return f"wrote {args.frames} frames to {out}"
 
 
@@ -308,17 +387,20 @@ def variations_command(args) -> str:
     request = VariationsRequest(args.model, args.count, args.strength, args.size, args.seed, engine=args.engine,
                                 device=args.device)
     used: set[str] = set()
+    inputs = folder_inputs(args.image)
 
     def one(path: Path) -> list[Path]:
-        stem, folder = unique_stem(path, used), prepare_output(args.out)
+        stem, folder = unique_stem(path, used), args.out
         single = sys.stderr.isatty() and not args.image.is_dir()
         variants = texture_variations(load_image(path).pixels, request,
                                       (lambda f: _progress(f, "variations")) if single else None)
-        return [write_png(folder / f"{stem}_v{i}_{spec.name}.png", maps[spec.name],
-                          bits=16 if spec.name == "height" else 8)
-                for i, maps in enumerate(variants) for spec in PBR_MAPS]
+        with PngSet() as files:
+            for i, maps in enumerate(variants):
+                not_an_input(add_maps(files, folder, f"{stem}_v{i}", maps), inputs)
+        return files.written
 
-    return image_command(args, "variations", "varied", one, lambda: check_request(request))
+    return image_command(args, "variations", "varied", one, lambda: check_request(request),
+                         lambda inputs: prepare_output(args.out), inputs)
 
 
 def transform_command(args) -> str:
@@ -342,27 +424,38 @@ def transform_command(args) -> str:
         relief = float((manifest.get("exemplar") or {}).get("normal_strength") or manifest["normal_strength"])
     detail = False if args.no_detail else None  # None: the translator's default (on when it carries an exemplar)
     maps = transform_maps(maps, net, args.strength, normal_strength=relief, detail=detail, seed=args.seed)
-    prefix = f"{name}_s{args.seed}_{net.model.name}"
-    for spec in PBR_MAPS:
-        print(write_png(out / f"{prefix}_{spec.name}.png", maps[spec.name], bits=16 if spec.name == "height" else 8))
+    with PngSet() as files:
+        add_maps(files, out, f"{name}_s{args.seed}_{net.model.name}", maps)
+    print(*files.written, sep="\n")
     return f"translated {args.size}x{args.size} from {net.block['from']} to {net.block['to']}"
 
 
-def image_command(args, label: str, done_text: str, one, checks) -> str:
+def folder_inputs(image: Path) -> set[Path]:
+    """The resolved files of the folder `image` (empty for one image): results must not replace them."""
+    from .engine.image_files import folder_files
+
+    return {p.resolve() for p in folder_files(image)} if image.is_dir() else set()
+
+
+def image_command(args, label: str, done_text: str, one, checks, outputs, inputs: set[Path]) -> str:
     """One image (its problem as one GenerationError line) or a folder (every image, a progress
-    bar, then the files skipped with a reason; an error when none worked)."""
+    bar, then the files skipped with a reason; an error when none worked). checks() looks at the
+    options, outputs(inputs) prepares where results go: both before any image is read."""
     from .engine.image_files import PillowMissing, folder_files, reason, run_batch
 
     check_seed(args.seed)
     checks()
     if not args.image.exists():
         raise GenerationError(f"'{args.image}' does not exist.")
+    outputs(inputs)
     if not args.image.is_dir():
         try:
             done = one(args.image)
         except (PillowMissing, GenerationError):
             raise
         except Exception as exc:  # unreadable, too small, too large...: one line
+            if isinstance(exc, OSError) and exc.errno in OUTPUT_ERRNOS:
+                raise
             raise GenerationError(f"{args.image.name}: {reason(exc, args.image)}") from None
     else:
         done, skipped = run_batch(folder_files(args.image), one, label)

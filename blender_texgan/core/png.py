@@ -1,4 +1,14 @@
-"""A small PNG writer (standard library zlib + numpy), so the terminal entry needs no Pillow."""
+"""A small PNG writer (standard library zlib + numpy), so the terminal entry needs no Pillow.
+
+    write_png(path, image, bits=16)            # one file, atomically
+    with PngSet() as files:                    # a map set, all or nothing
+        files.add(folder / "wall_albedo.png", albedo)
+        files.add(folder / "wall_height.png", height, bits=16)
+
+Every file is written to `name.part` first and renamed into place, so a full disk, an error or
+Ctrl-C never leaves a half-written PNG under the final name; a PngSet renames its files only once
+every one of them is written, and removes its parts when anything fails (no partial map sets).
+"""
 from __future__ import annotations
 
 import os
@@ -46,10 +56,77 @@ def encode_png(image: np.ndarray, bits: int = 8, compression: int = 6) -> bytes:
     return b"".join(pieces)
 
 
+def part_path(path: Path) -> Path:
+    """Where `path` is written before it is complete."""
+    return path.with_name(path.name + ".part")
+
+
+def _write_part(part: Path, data: bytes) -> None:
+    """The one place bytes reach the disk (tests make it fail as a full disk would)."""
+    with open(part, "wb") as f:
+        f.write(data)
+
+
+def _remove(paths) -> None:
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:  # cleaning up after a failure must not hide the failure
+            pass
+
+
 def write_png(path: str | os.PathLike, image: np.ndarray, bits: int = 8) -> Path:
-    """Write atomically: a killed process never leaves a half-written PNG under the final name."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(encode_png(image, bits))
-    os.replace(tmp, path)
-    return path
+    """Write atomically: a killed process never leaves a half-written PNG under the final name,
+    and a failed write (disk full) leaves nothing at all."""
+    with PngSet() as files:
+        files.add(path, image, bits)
+    return Path(path)
+
+
+class PngSet:
+    """PNG files written all or nothing: add() writes each to its part file, commit() (or leaving
+    the `with` block normally) renames them all into place; abort() (or any exception, Ctrl-C too)
+    removes the parts, so a map set is either complete or absent."""
+
+    def __init__(self):
+        self.parts: list[tuple[Path, Path]] = []   # (part, final)
+        self.written: list[Path] = []
+
+    def add(self, path: str | os.PathLike, image: np.ndarray, bits: int = 8) -> Path:
+        path = Path(path)
+        data = encode_png(image, bits)  # encoding errors leave nothing to clean up
+        self.parts.append((part_path(path), path))
+        try:
+            _write_part(part_path(path), data)
+        except OSError as exc:
+            exc.filename = str(path)  # the user's name for the file, not the part's
+            raise
+        return path
+
+    def commit(self) -> list[Path]:
+        renamed: list[Path] = []
+        try:
+            for part, final in self.parts:
+                os.replace(part, final)
+                renamed.append(final)
+        except BaseException:
+            _remove(renamed)  # a set cut short by a failed rename is no set either
+            raise
+        finally:
+            _remove(part for part, _ in self.parts)
+            self.parts = []
+        self.written.extend(renamed)
+        return self.written
+
+    def abort(self) -> None:
+        _remove(part for part, _ in self.parts)
+        self.parts = []
+
+    def __enter__(self) -> PngSet:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()

@@ -15,6 +15,7 @@ The trainer reads its folders with these functions (trainer.folder); the add-on 
 """
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import time
@@ -27,6 +28,8 @@ import numpy as np
 
 MIN_SIDE = 32
 DEFAULT_MAX_PIXELS = 8192 * 8192
+# Write errors that every later image of a batch would meet alike: the batch stops on the first.
+OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 
 
 class SkipFile(Exception):
@@ -188,8 +191,8 @@ def run_batch(paths: Iterable[Path], process_one: Callable[[Path], list[Path]], 
               stream: TextIO | None = None) -> tuple[list[Path], list[str]]:
     """Run `process_one` on every path with a progress bar on `stream` (stderr); a file it cannot
     use is skipped with one reason (``reason``), the others go on. Returns (files written, skipped
-    as 'name (reason)'). KeyboardInterrupt is not caught. Pillow missing stops the batch: every
-    image would fail alike."""
+    as 'name (reason)'). KeyboardInterrupt is not caught. Pillow missing and a full or read-only
+    disk (OUTPUT_ERRNOS) stop the batch: every image would fail alike."""
     paths = list(paths)
     bar = ProgressBar(len(paths), label, stream)
     written: list[Path] = []
@@ -200,6 +203,10 @@ def run_batch(paths: Iterable[Path], process_one: Callable[[Path], list[Path]], 
             written.extend(process_one(path))
         except PillowMissing:
             raise
+        except OSError as exc:
+            if exc.errno in OUTPUT_ERRNOS:
+                raise
+            skipped.append(f"{path.name} ({reason(exc, path)})")
         except Exception as exc:  # Pillow's decoders raise many types: skip the file, say why, go on
             skipped.append(f"{path.name} ({reason(exc, path)})")
         bar.show(i + 1, path.name)
