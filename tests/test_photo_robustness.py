@@ -168,3 +168,50 @@ def test_a_full_disk_leaves_nothing_behind(tmp_path, photo, capsys, monkeypatch,
     files = sorted(p.name for p in out.rglob("*") if p.is_file())
     assert len(files) == kept and not any(name.endswith(".part") for name in files), files
     assert [p.name for p in out.iterdir()] == (["new"] if kept else []), files
+
+
+# ---------------------------------------------------------------- 16-bit colour
+
+def _png_16bit_filtered(path, pixels: np.ndarray):
+    """A 16-bit RGB PNG whose rows use every PNG filter in turn (as libpng's adaptive filtering
+    does), so reading it exercises the decoder's unfiltering, not only our writer's filter 0."""
+    import struct
+    import zlib
+
+    q = np.rint(np.clip(pixels, 0, 1) * 65535).astype(">u2")
+    h, w, c = q.shape
+    rows = q.reshape(h, w * c).view(np.uint8).astype(np.int64).reshape(h, -1)
+    bpp = 2 * c
+    out = []
+    for y in range(h):
+        cur, up = rows[y], rows[y - 1] if y else np.zeros_like(rows[0])
+        left = np.r_[np.zeros(bpp, np.int64), cur[:-bpp]]
+        upleft = np.r_[np.zeros(bpp, np.int64), up[:-bpp]]
+        p = left + up - upleft
+        pa, pb, pc = np.abs(p - left), np.abs(p - up), np.abs(p - upleft)
+        paeth = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up, upleft))
+        kind = y % 5
+        predictor = [0, left, up, (left + up) // 2, paeth][kind]
+        out.append(bytes([kind]) + ((cur - predictor) % 256).astype(np.uint8).tobytes())
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"".join(out))) + chunk(b"IEND", b""))
+    return path
+
+
+def test_16_bit_colour_is_read_in_16_bits_and_made_seamless_in_16_bits(tmp_path, capsys):
+    from blender_texgan.engine.image_files import load_image
+
+    y, x = np.mgrid[0:64, 0:72] / 80.0
+    smooth = np.stack([y, x, 0.5 + 0.3 * np.sin(6 * x) * y], -1).astype(np.float32)  # fine steps: 8 bits show
+    source = _png_16bit_filtered(tmp_path / "deep.png", smooth)
+    loaded = load_image(source)
+    assert loaded.bits == 16 and loaded.pixels.shape == (64, 72, 3)
+    assert np.abs(loaded.pixels - smooth).max() < 1e-4  # 8 bits would be off by up to 2e-3
+    assert main(["seamless", str(source), "--out", str(tmp_path / "out.png"), "--size", "32"]) == 0
+    from PIL import Image
+
+    assert (tmp_path / "out.png").read_bytes()[24] == 16  # IHDR bit depth
+    assert Image.open(tmp_path / "out.png").size == (32, 32)

@@ -144,13 +144,55 @@ def load_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS,
             raise SkipFile(f"too large: {w}x{h} px is over max_pixels={max_pixels}")
         if min(w, h) < min_side:
             raise SkipFile(f"too small: {w}x{h} px, need at least {min_side} a side")
+        low_bytes = _low_byte_rawmode(im)
         im.load()
         mode = im.mode
-        try:
-            im = ImageOps.exif_transpose(im)  # phone photos
-        except Exception:  # a broken EXIF block is no reason to drop the pixels
-            pass
-        return LoadedImage(to_array(im), _bits(mode), mode)
+        if low_bytes is not None:
+            return LoadedImage(_deep_colour(path, im, low_bytes, ImageOps), 16, f"{mode};16")
+        return LoadedImage(to_array(_upright(im, ImageOps)), _bits(mode), mode)
+
+
+def _upright(im, ImageOps):
+    try:
+        return ImageOps.exif_transpose(im)  # phone photos
+    except Exception:  # a broken EXIF block is no reason to drop the pixels
+        return im
+
+
+# Pillow has no 16-bit colour mode: it decodes a 16-bit RGB(A) PNG or TIFF through an unpacker that
+# keeps each sample's high byte. The unpacker of the other byte order, given the same (unfiltered,
+# decompressed) rows, keeps the low bytes instead: a second decode with it restores all 16 bits.
+_OTHER_BYTE_ORDER = {"RGB;16B": "RGB;16L", "RGB;16L": "RGB;16B", "RGBA;16B": "RGBA;16L", "RGBA;16L": "RGBA;16B"}
+
+
+def _tile_rawmode(tile) -> str | None:
+    args = tile[3]
+    return args if isinstance(args, str) else (args[0] if args and isinstance(args[0], str) else None)
+
+
+def _with_rawmode(tile, rawmode: str):
+    args = rawmode if isinstance(tile[3], str) else (rawmode, *tile[3][1:])
+    return tile._replace(args=args) if hasattr(tile, "_replace") else (tile[0], tile[1], tile[2], args)
+
+
+def _low_byte_rawmode(im) -> str | None:
+    """The rawmode that decodes the low bytes of a 16-bit colour image, else None."""
+    modes = {_tile_rawmode(t) for t in getattr(im, "tile", None) or ()}
+    return _OTHER_BYTE_ORDER.get(modes.pop()) if len(modes) == 1 else None
+
+
+def _deep_colour(path, high, rawmode: str, ImageOps) -> np.ndarray:
+    """(H, W, 3) float32 of a 16-bit colour image: its loaded high bytes and a second decode's low bytes."""
+    Image, _ = _pil()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # its size was checked on the first open
+        low = Image.open(path)
+    with low:
+        low.tile = [_with_rawmode(t, rawmode) for t in low.tile]
+        low.load()
+        hi = np.asarray(_upright(high, ImageOps).convert("RGB"), np.uint16)
+        lo = np.asarray(_upright(low, ImageOps).convert("RGB"), np.uint16)
+    return ((hi << 8) | lo).astype(np.float32) / 65535.0
 
 
 def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS,
