@@ -93,6 +93,9 @@ def write_model_file(path: str | os.PathLike, tensors: dict[str, np.ndarray], ma
     """Write tensors + manifest (+ the exemplar, if given) as .safetensors, atomically."""
     path = Path(path)
     manifest = dict(manifest, format_version=FORMAT_VERSION)
+    for key in ("metrics", "quality"):  # a measurement that came out NaN (a flat crop) is unmeasured,
+        if key in manifest:             # not a reason to write a file that no loader takes
+            manifest[key] = _unmeasured_as_null(manifest[key])
     if exemplar is not None:
         tensors = {**tensors, **encode_exemplar(exemplar)}
         manifest["exemplar"] = {**manifest.get("exemplar", {}), "height": int(exemplar.shape[0]),
@@ -156,6 +159,14 @@ def check_role(manifest: dict, path: str | os.PathLike, roles: tuple[str, ...], 
     if role not in roles:
         what, takes = ROLES[role]
         raise ModelFileError(path, f"is {what}; use it with {takes}" + (f" ({needed})" if needed else ""))
+
+
+def _unmeasured_as_null(value):
+    if isinstance(value, dict):
+        return {k: _unmeasured_as_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_unmeasured_as_null(v) for v in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 # ---------------------------------------------------------------- reading

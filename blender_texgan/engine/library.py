@@ -174,12 +174,13 @@ def _card(path: str, mtime_ns: int) -> tuple[str, ...]:
     metrics = m.get("metrics") or {}
     if metrics:
         lines.append("Quality: SWD ratio {:.2f}, seam ratio {:.2f}, diversity {:.2f}".format(
-            metrics.get("swd_ratio", float("nan")), metrics.get("seam_ratio", float("nan")),
-            metrics.get("diversity_ratio", float("nan"))))
-    baseline = (m.get("quality") or {}).get("baseline") or {}
-    shared = [k for k in ("bandpass_albedo", "coarse_swd") if k in metrics and baseline.get(k)]
-    if shared:  # each floored at real-vs-real, the noise floor (as trainer.quality judges them)
-        floor = lambda m, k: max(m[k], m.get(f"{k}_real", 0.0))
+            _measured(metrics, "swd_ratio"), _measured(metrics, "seam_ratio"), _measured(metrics, "diversity_ratio")))
+    baseline = (m.get("quality") or {}).get("baseline")
+    baseline = baseline if isinstance(baseline, dict) else {}
+    # each floored at real-vs-real, the noise floor (as trainer.quality judges them)
+    floor = lambda m, k: max(_measured(m, k), _measured(m, f"{k}_real", 0.0))
+    shared = [k for k in ("bandpass_albedo", "coarse_swd") if k in metrics and floor(baseline, k) > 0]
+    if shared:
         lines.append("Structure vs tiling and blending: " + ", ".join(
             f"{k.replace('_', ' ')} {floor(metrics, k) / floor(baseline, k):.2f}x" for k in shared)
             + " (lower is better)")
@@ -199,6 +200,12 @@ def _card(path: str, mtime_ns: int) -> tuple[str, ...]:
     if credits:
         lines.append("Credits: " + ", ".join(credits))
     return tuple(lines)
+
+
+def _measured(block: dict, key: str, missing: float = float("nan")) -> float:
+    """A measurement from a validated manifest: a number, or `missing` (null or a list: unmeasured)."""
+    value = block.get(key)
+    return float(value) if isinstance(value, (int, float)) else missing
 
 
 def model_card(path: str | os.PathLike) -> list[str]:
