@@ -8,13 +8,15 @@ run as an engine job like Generate (progress, Esc cancels; synchronous in backgr
 """
 from __future__ import annotations
 
+import os
+
 import bpy
 import numpy as np
 
 from ..core.modelfile import ModelFileError
 from ..core.prepare import PreparedMaps, prepare_maps
 from ..core.seamless import MIN_SIDE
-from ..engine.image_files import DEFAULT_MAX_PIXELS
+from ..engine.image_files import DEFAULT_MAX_PIXELS, truncation
 from ..engine.library import DEFAULT_TRANSLATOR, bundled_translators
 from ..engine.photo import PhotoRequest, check_request, photo_from_pixels, photo_runner
 from ..engine.photo_model import PhotoModelRequest, photo_model_runner, safe_model_name
@@ -76,9 +78,24 @@ def read_photo(image: bpy.types.Image) -> np.ndarray:
     if width * height > DEFAULT_MAX_PIXELS:
         raise PhotoInputError(f"Image '{image.name}' is {width}x{height} px: too large (at most "
                               f"{DEFAULT_MAX_PIXELS // 1_000_000} megapixels); scale it down first.")
+    check_complete(image)
     flat = np.empty(width * height * channels, np.float32)
     image.pixels.foreach_get(flat)
     return photo_from_pixels(flat, width, height, channels, is_linear(image))
+
+
+def check_complete(image: bpy.types.Image) -> None:
+    """A PhotoInputError when the image's file (or packed data) is cut short or corrupt: Blender
+    shows such a JPEG with grey where its data ended, and the terminal refuses the same file."""
+    if image.packed_file is not None:
+        problem, where = truncation(bytes(image.packed_file.data)), " (packed)"
+    elif image.source == "FILE" and image.filepath and os.path.isfile(bpy.path.abspath(image.filepath)):
+        where = f" ('{bpy.path.abspath(image.filepath)}')"
+        problem = truncation(bpy.path.abspath(image.filepath))
+    else:
+        return
+    if problem is not None:
+        raise PhotoInputError(f"Image '{image.name}' cannot be used: its file is {problem}{where}.")
 
 
 def engine_and_device(context, engine: str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ The trainer reads its folders with these functions (trainer.folder); the add-on 
 from __future__ import annotations
 
 import errno
+import io
 import os
 import sys
 import time
@@ -193,6 +194,28 @@ def _deep_colour(path, high, rawmode: str, ImageOps) -> np.ndarray:
         hi = np.asarray(_upright(high, ImageOps).convert("RGB"), np.uint16)
         lo = np.asarray(_upright(low, ImageOps).convert("RGB"), np.uint16)
     return ((hi << 8) | lo).astype(np.float32) / 65535.0
+
+
+def truncation(source: str | os.PathLike | bytes) -> str | None:
+    """'truncated or corrupt image' when an image file (a path, or a packed file's bytes) is cut
+    short or broken, else None (also for files Pillow cannot read at all, such as EXR, and when
+    Pillow is missing: this check is for programs that decoded the file themselves). Blender shows
+    a cut-short JPEG with grey where the data ended; a material made of it would be half grey."""
+    try:
+        Image, _ = _pil()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the caller checked the size; a bomb warning says nothing here
+            im = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+            with im:
+                if im.format == "JPEG":  # decoded at 1/8 scale: every byte is still read, in a fraction of the time
+                    im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
+                im.load()
+    except PillowMissing:
+        return None
+    except Exception as exc:
+        text = reason(exc, Path("image"))
+        return text if text == "truncated or corrupt image" else None
+    return None
 
 
 def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS,
