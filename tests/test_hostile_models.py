@@ -382,3 +382,43 @@ def test_nan_measurements_are_written_as_unmeasured(tiny_model, tmp_path):
     with pytest.raises(ModelFileError):
         write_model_file(tmp_path / "bad.safetensors", model.tensors, dict(model.manifest, normal_strength=NAN))
     assert not (tmp_path / "bad.safetensors").exists()
+
+
+BLENDER_ADDON = "bl_ext.user_default.blender_texgan"
+
+
+def test_blender_lists_and_refuses_crafted_models_in_one_line_leaving_nothing(blender, tiny_model, tmp_path):
+    """Deep nesting and a hostile name, from the user's model folder: the list offers them, the card
+    and Generate Material say what is wrong in one line, and no datablock or file is left."""
+    import importlib
+
+    bpy = blender
+    folder = tmp_path / "library"
+    folder.mkdir()
+    crafted = [craft(tiny_model, folder / "deep.safetensors", manifest_text=_nested(100_000)),
+               craft(tiny_model, folder / "hostile.safetensors", named("../../x\x1b[31m\nred"))]
+    library = importlib.import_module(f"{BLENDER_ADDON}.engine.library")
+    prefs = bpy.context.preferences.addons[BLENDER_ADDON].preferences
+    settings = bpy.context.scene.texgan
+    prefs.models_dir = str(folder)
+    files = _files(tmp_path)
+    try:
+        for path in crafted:
+            settings.model = "user:" + path.stem  # the model list offers it
+            card = library.model_card(settings.model_argument())
+            assert len(card) == 1 and path.name in card[0] and card[0].isprintable(), card
+            bpy.ops.object.select_all(action="DESELECT")
+            bpy.ops.mesh.primitive_plane_add(size=2.0)
+            plane = bpy.context.active_object
+            before = ({m.name for m in bpy.data.materials}, {i.name for i in bpy.data.images})
+            with pytest.raises(RuntimeError) as info:
+                bpy.ops.texgan.generate_material(model=settings.model_argument(), resolution=64, seed=0)
+            message = str(info.value).strip()
+            assert "\n" not in message and "\x1b" not in message and "Traceback" not in message, message
+            assert path.name in message and ("nested too deeply" in message or "model name" in message), message
+            assert ({m.name for m in bpy.data.materials}, {i.name for i in bpy.data.images}) == before
+            assert plane.active_material is None
+    finally:
+        prefs.models_dir = ""
+        settings.model = library.default_model_name()
+    assert _files(tmp_path) == files

@@ -352,6 +352,8 @@ def validate_manifest(manifest, path: str | os.PathLike = "<manifest>") -> None:
 
     if not isinstance(manifest, dict):
         fail("has a manifest that is not a JSON object")
+    if "name" in manifest:  # first: the name's own words ("folders", "control characters")
+        _check_name(manifest["name"], fail)
     _check_values(manifest, fail)
     version = manifest.get("format_version")
     if not _is_int(version, FORMAT_VERSION, FORMAT_VERSION):
@@ -360,7 +362,6 @@ def validate_manifest(manifest, path: str | os.PathLike = "<manifest>") -> None:
     for key in ("name", "kind", "architecture", "maps"):
         if key not in manifest:
             fail(f"has no '{key}' in its manifest")
-    _check_name(manifest["name"], fail)
     if manifest["kind"] not in KINDS:
         fail(f"is a {_shown(manifest['kind'])} model; this version runs {', '.join(KINDS)} models")
     _validate_maps(manifest["maps"], fail)
@@ -603,6 +604,10 @@ def _validate_exemplar_block(block, fail) -> None:
     if (not isinstance(lattice, list) or len(lattice) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= EXEMPLAR_MAX_SIDE for v in lattice)):
         fail(f"has an exemplar lattice of {lattice!r}; it must be two repeats in pixels (0: none)")
+    element = block.get("element", [1, 1])  # one stone's (rows, columns), measured at export (core.quilt)
+    if (not isinstance(element, list) or len(element) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= EXEMPLAR_MAX_SIDE for v in element)):
+        fail(f"has an exemplar element size of {element!r}; it must be two sizes in pixels")
     if block.get("default_mode", "refined") not in ("refined", "random", "blend"):
         fail(f"has an exemplar default_mode of {block.get('default_mode')!r}; it must be refined, random or blend")
     if block.get("maps") != [m for m, _, _ in EXEMPLAR_MAPS]:
