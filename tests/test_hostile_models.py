@@ -104,8 +104,9 @@ def test_control_characters_and_lengths_in_other_strings(where, value, ok, tiny_
     assert_one_clear_line(info.value, path, where)
 
 
-def test_material_translator_words_are_one_line(tmp_path):
-    path = craft(MATERIAL_TRANSLATOR, tmp_path / "to.safetensors", lambda m: m["translator"].__setitem__("to", "rust\nx"))
+@pytest.mark.parametrize("words", ["rust\nx", "rust " * 100])
+def test_material_translator_words_are_one_short_line(words, tmp_path):
+    path = craft(MATERIAL_TRANSLATOR, tmp_path / "to.safetensors", lambda m: m["translator"].__setitem__("to", words))
     with pytest.raises(ModelFileError) as info:
         read_manifest(path)
     assert_one_clear_line(info.value, path)

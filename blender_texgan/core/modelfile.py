@@ -449,14 +449,14 @@ _RANGES = (
     ("normal_strength", False, *NORMAL_STRENGTH_RANGE),
     ("exemplar.normal_strength", False, *NORMAL_STRENGTH_RANGE),
     ("translator.normal_strength", False, *NORMAL_STRENGTH_RANGE),
-    ("translator.working_scale", True, 1, 64),
-    ("native_tile_size", True, 8, 4096),
+    ("translator.working_scale", True, 1, 1024),
+    ("native_tile_size", True, 8, 1 << 16),
     ("real_world_size_m", False, 1e-3, 1e3),
     ("latent.channels", True, 1, 1024),
     ("latent.local_channels", True, 0, 1024),
     ("latent.global_channels", True, 0, 1024),
     ("latent.scale", True, 1, 1024),
-    ("latent.periodic_periods", False, 1.0, 65536.0),  # wave periods in latent cells, each
+    ("latent.periodic_periods", False, 1e-3, 1e6),     # wave periods in latent cells, each
     ("architecture.config.latent_channels", True, 1, 1024),
     ("architecture.config.out_channels", True, 1, 1024),
     ("architecture.config.channels", True, 1, 1024),    # widths, each
@@ -546,6 +546,8 @@ def _validate_translator(manifest: dict, fail) -> None:
         for key in ("from", "to"):  # the two materials in words, e.g. "clean metal" -> "rusty metal"
             if not isinstance(block.get(key), str) or not block[key].strip():
                 fail(f"is a maps_to_maps translator without a '{key}' material in its translator block")
+            if len(block[key]) > MAX_NAME_CHARS:  # it names materials and images in Blender
+                fail(f"has a translator '{key}' material of {len(block[key])} characters (at most {MAX_NAME_CHARS})")
     if manifest.get("exemplar") is not None:
         if not maps_to_maps:  # a material translator may carry its target's exemplar (engine.transform: detail)
             fail("is a photo translator with an exemplar block (only generators and material translators carry one)")
