@@ -12,7 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .data import DataError
-from .options import TrainOptions
+from .options import TrainOptions, add_flags
 from .procedural import PRESETS
 
 
@@ -26,23 +26,8 @@ def _data_command(sub) -> None:
     data.add_argument("--out", type=Path, required=True, help="output folder")
 
 
-_TYPES = {"int": int, "float": float, "str": str}
-
-
 def _help(name: str) -> str:
     return next(f.metadata["help"] for f in fields(TrainOptions) if f.name == name)
-
-
-def _add_option(parser, f) -> None:
-    """One TrainOptions field as a flag: --name-with-dashes, typed by its annotation unless its
-    metadata says otherwise; default None, so that only flags given on the command line win."""
-    settings = dict(f.metadata)
-    flag = settings.pop("flag", "--" + f.name.replace("_", "-"))
-    if flag is None:
-        return
-    if "action" not in settings and "type" not in settings:
-        settings["type"] = _TYPES[str(f.type).split(" ")[0]]
-    parser.add_argument(flag, dest=f.name, default=None, **settings)
 
 
 def _train_command(sub) -> None:
@@ -52,9 +37,7 @@ def _train_command(sub) -> None:
     src = train.add_mutually_exclusive_group()
     src.add_argument("--preset", choices=sorted(PRESETS), help=_help("preset") + " (default bricks)")
     src.add_argument("--data", type=str, help=_help("data"))
-    for f in fields(TrainOptions):
-        if f.name not in ("preset", "data"):
-            _add_option(train, f)
+    add_flags(train, TrainOptions, keep_defaults=False, skip=("preset", "data"))
     train.add_argument("--dry-run", action="store_true", help="print the resolved options and exit")
     train.add_argument("--resume-with-changes", action="store_true",
                        help="resume a run although options that alter learning changed (recorded in log.jsonl)")
@@ -118,7 +101,10 @@ def _train(args, argv, kind: str = "generator") -> int:
     cli["kind"] = kind
     cli["command"] = "python -m trainer " + shlex.join(argv[:1] + (["--kind", kind] if kind != "generator" else [])
                                                        + argv[1:])
-    opts = resolve_options(cli, args.config)
+    notes = []
+    opts = resolve_options(cli, args.config, notes)
+    for note in notes:  # first, so that a user sees what was chosen for them before anything else
+        print(note, file=sys.stderr)
     if args.dry_run:
         from dataclasses import asdict
         print(json.dumps(asdict(opts), indent=2))
@@ -140,6 +126,8 @@ def _eval(args) -> int:
     from .options import check_downsample
     from .quality import beats_baseline, compare_with_baseline, contact_sheet, model_samples
 
+    if args.count < 2:  # the diversity and distribution measures compare images with each other
+        raise ValueError(f"--count must be at least 2 (images per set), not {args.count}")
     path = resolve_model(args.model)
     model = read_model_file(path)
     training = model.manifest.get("training", {})
@@ -250,6 +238,8 @@ def _command(args, argv: list[str], kind: str = "generator") -> int:
         return _eval(args)
     elif args.command == "review":
         from .export import set_review
+        if not args.text.strip():
+            raise ValueError("the review is empty: say in a sentence or two what you saw on the contact sheet")
         print(set_review(args.model, args.text, args.mode))
     return 0
 

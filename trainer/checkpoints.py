@@ -1,5 +1,6 @@
 """A run folder's checkpoints and logs: atomic saves, rotation, the newest *readable* checkpoint,
-and the clean-up a resume needs (stale partial files, log records past the checkpoint's step)."""
+the clean-up a resume needs (stale partial files, log records past the checkpoint's step), and
+which trainer a run folder belongs to (so that no trainer touches another's run)."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,10 @@ from pathlib import Path
 
 import torch
 
-STATE_KEYS = ("G", "D", "ema", "opt_g", "opt_d", "step", "config", "options")
+STATE_KEYS = ("G", "D", "ema", "opt_g", "opt_d", "step", "config", "options")  # the generator's and VAE's
+TRANSLATOR_KEYS = ("G", "D", "opt_g", "opt_d", "step", "seconds")
+CYCLEGAN_KEYS = ("G_ab", "G_ba", "D_a", "D_b", "opt_g", "opt_d", "step", "seconds", "sample_a", "sample_b")
+RUN_KINDS = ("generator", "vae", "translator", "cyclegan")
 UNREADABLE_SUFFIX = ".unreadable"
 LOG_FILES = ("log.jsonl", "metrics.jsonl")
 
@@ -49,10 +53,11 @@ def save_checkpoint(run: Path, state: dict, step: int, keep: int) -> Path:
     return path
 
 
-def load_checkpoint(path: Path) -> dict:
-    """Tensors and plain values only (weights_only): a checkpoint never runs code."""
+def load_checkpoint(path: Path, keys: tuple[str, ...] = STATE_KEYS) -> dict:
+    """Tensors and plain values only (weights_only): a checkpoint never runs code. `keys`: what a
+    checkpoint of the trainer asking must hold."""
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or any(k not in state for k in STATE_KEYS):
+    if not isinstance(state, dict) or any(k not in state for k in keys):
         raise CheckpointError(f"'{path.name}' is not a checkpoint of this trainer")
     return state
 
@@ -62,7 +67,8 @@ def _why_unreadable(exc: BaseException) -> str:
     return text[0][:160] if text else type(exc).__name__
 
 
-def load_newest_good(run: Path, quarantine: bool = False) -> tuple[Path, dict] | None:
+def load_newest_good(run: Path, quarantine: bool = False,
+                     keys: tuple[str, ...] = STATE_KEYS) -> tuple[Path, dict] | None:
     """The newest checkpoint that loads, as (path, state); None when the run has none at all.
 
     Unreadable ones (truncated, garbage, another program's file) are skipped with a one-line note;
@@ -71,7 +77,7 @@ def load_newest_good(run: Path, quarantine: bool = False) -> tuple[Path, dict] |
     found = list_checkpoints(run)
     for path in reversed(found):
         try:
-            return path, load_checkpoint(path)
+            return path, load_checkpoint(path, keys)
         except (OSError, EOFError, RuntimeError, ValueError, pickle.UnpicklingError, KeyError) as exc:
             note = f"checkpoint '{path.name}' is unreadable ({_why_unreadable(exc)}); skipping it"
             if quarantine:
@@ -112,3 +118,55 @@ def _record_step(line: str) -> float:
     except ValueError:
         return float("inf")
     return record.get("step", 0) if isinstance(record, dict) else float("inf")
+
+
+# ---------------------------------------------------------------- which trainer a run belongs to
+
+def state_kind(state) -> str | None:
+    """The trainer a loaded checkpoint comes from, by what it holds (None: not one of ours)."""
+    if not isinstance(state, dict):
+        return None
+    if state.get("kind") in RUN_KINDS:
+        return state["kind"]
+    if all(k in state for k in CYCLEGAN_KEYS):
+        return "cyclegan"
+    if all(k in state for k in STATE_KEYS):
+        options = state["options"] if isinstance(state["options"], dict) else {}
+        return options.get("kind", "generator")
+    return "translator" if all(k in state for k in TRANSLATOR_KEYS) else None
+
+
+def run_kind(run: Path) -> str | None:
+    """The kind of run a folder holds: its options.json's kind, else its newest checkpoint's
+    (read, never changed); None for a new, empty or foreign folder."""
+    try:
+        options = json.loads((Path(run) / "options.json").read_text())
+    except (OSError, ValueError):
+        options = None
+    if isinstance(options, dict) and options.get("kind") in RUN_KINDS:
+        return options["kind"]
+    for path in reversed(list_checkpoints(run)):
+        try:
+            kind = state_kind(torch.load(path, map_location="cpu", weights_only=True))
+        except (OSError, EOFError, RuntimeError, ValueError, pickle.UnpicklingError, KeyError):
+            continue
+        if kind:
+            return kind
+    return None
+
+
+def check_run_folder(run: Path) -> None:
+    """Fail before any slow work when the run folder cannot be made or written."""
+    if run.exists() and not run.is_dir():
+        raise ValueError(f"the run folder '{run}' is a file: choose a folder for --out")
+    existing = next(p for p in [run, *run.absolute().parents] if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write the run folder '{run}': '{existing}' is not writable")
+
+
+def check_run_kind(run: Path, kind: str) -> None:
+    """Refuse, before anything in it is touched, a run folder another trainer made."""
+    found = run_kind(run)
+    if found is not None and found != kind:
+        how = "without --kind" if found == "generator" else f"with --kind {found}"
+        raise ValueError(f"'{run}' is a {found} run; resume it {how}, or choose a new --out")

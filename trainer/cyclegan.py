@@ -9,9 +9,9 @@ Each side is one or more folders of texture sets, loaded as the generator traine
 translators (engine.maps_translator_net: A -> B and B -> A, residual, starting as the identity), two
 patch discriminators, least-squares GAN losses, a cycle-consistency L1 (A -> B -> A stays A) and an
 identity L1 (B -> B stays B). The bottom quarter of every set is held out for the metrics. The run
-folder gets options.json, log.jsonl, checkpoints (atomic; rerunning resumes) and both directions
-as model files: a_to_b.safetensors and b_to_a.safetensors (kind translator, direction maps_to_maps),
-each carrying its target material's exemplar (the first target set's training region at the working
+folder gets options.json, log.jsonl, checkpoints (atomic; Ctrl-C saves the step reached; rerunning
+resumes) and both directions as model files: a_to_b.safetensors and b_to_a.safetensors (kind
+translator, direction maps_to_maps), each carrying its target material's exemplar (the first target set's training region at the working
 scale) for the detail step of engine.transform. A file exported without one gets it afterwards:
 
     python -m trainer.cyclegan carry-exemplar MODEL.safetensors --data DIR [--out FILE] [--detail on|off]
@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,73 +34,78 @@ from blender_texgan.core.modelfile import EXEMPLAR_MIN_SIDE, read_model_file, wr
 from blender_texgan.engine.devices import DEVICE_CHOICES, pick_device
 from blender_texgan.engine.maps_translator_net import build_maps_translator
 
-from .checkpoints import latest_checkpoint, save_checkpoint
+from .checkpoints import (
+    CYCLEGAN_KEYS,
+    check_run_folder,
+    check_run_kind,
+    load_newest_good,
+    save_checkpoint,
+    truncate_logs,
+)
 from .data import HELDOUT_FRACTION, CropSampler, flatten_height, shrink, working_scale
 from .discriminator import PatchDiscriminator
 from .folder import DataError, load_folder
 from .loop import run_steps
 from .metrics import holdout_split, sliced_wasserstein, swd_ratio
+from .options import add_flags, check_number, check_widths, int_list, option
 from .procedural import NORMAL_STRENGTH
 
 
 @dataclass
 class CycleGanOptions:
-    data_a: list = field(default_factory=list)   # folders of material A (e.g. clean metal)
-    data_b: list = field(default_factory=list)   # folders of material B (e.g. rusty metal)
-    out: str = ""                                # run folder
-    name_a: str = ""                             # material A in words (default: its folders' names)
-    name_b: str = ""
-    credits: list = field(default_factory=list)  # credit lines for the model card
-    steps: int = 20000
-    minutes: float = 0.0                         # time budget; 0: none
-    batch: int = 4
-    crop: int = 64                               # training crop side at the working scale
-    downsample: int = 0                          # net pixels per source pixel; 0: auto (working_scale)
-    channels: list = field(default_factory=lambda: [16, 32, 48, 64])
-    lr: float = 5e-4
-    cycle: float = 10.0                          # weight of A -> B -> A = A (and B -> A -> B = B)
-    identity: float = 0.5                        # weight of B -> B = B (and A -> A = A); more holds the
-                                                 # residual nets at the identity (5 kept them from moving)
-    gan: float = 1.0
-    ckpt_every: int = 500
-    log_every: int = 25
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 0                             # torch CPU threads; 0: torch's choice
+    data_a: list = option([], "folder(s) of texture sets of material A (e.g. clean metal)", type=str, nargs="+",
+                          required=True)
+    data_b: list = option([], "folder(s) of texture sets of material B (e.g. rusty metal)", type=str, nargs="+",
+                          required=True)
+    out: str = option("", "run folder (created; rerunning resumes it)", required=True)
+    name_a: str = option("", "material A in words, e.g. 'clean metal' (default: its folders' names)")
+    name_b: str = option("", "material B in words, e.g. 'rusty metal'")
+    credits: list = option([], "credit line for the model card (repeatable; default: the set names)",
+                           flag="--credit", action="append", metavar="TEXT")
+    steps: int = option(20000, "updates of both translators")
+    minutes: float = option(0.0, "stop, saved and exported, after this many minutes of training (0: no limit)")
+    batch: int = option(4, "crops of each material per step")
+    crop: int = option(64, "training crop side at the working scale")
+    downsample: int = option(0, "net pixels per source pixel: a power of 2 (0: automatic, the working scale)")
+    channels: list = option([16, 32, 48, 64], "U-Net widths per level", type=int_list)
+    lr: float = option(5e-4, "Adam learning rate")
+    cycle: float = option(10.0, "weight of A -> B -> A = A (and B -> A -> B = B)")
+    # more holds the residual nets at the identity (5 kept them from moving)
+    identity: float = option(0.5, "weight of B -> B = B (and A -> A = A)")
+    gan: float = option(1.0, "weight of the least-squares GAN terms")
+    ckpt_every: int = option(500, "steps between checkpoints")
+    log_every: int = option(25, "steps between rows of losses in log.jsonl")
+    seed: int = option(0, "seeds the crops, the turns and the initial weights")
+    device: str = option("auto", "torch device", choices=DEVICE_CHOICES)
+    threads: int = option(0, "torch CPU threads (0: torch's choice)")
 
 
 def parse_options(argv) -> CycleGanOptions:
     p = argparse.ArgumentParser(prog="python -m trainer train --kind cyclegan", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-a", nargs="+", required=True, help="folder(s) of texture sets of material A")
-    p.add_argument("--data-b", nargs="+", required=True, help="folder(s) of texture sets of material B")
-    p.add_argument("--out", required=True, help="run folder (created; rerunning resumes it)")
-    p.add_argument("--name-a", default="", help="material A in words, e.g. 'clean metal'")
-    p.add_argument("--name-b", default="", help="material B in words, e.g. 'rusty metal'")
-    p.add_argument("--credit", dest="credits", action="append", default=[], metavar="TEXT",
-                   help="credit line for the model card (repeatable; default: the set names)")
-    d = CycleGanOptions()
-    for name in ("steps", "batch", "crop", "downsample", "ckpt_every", "log_every", "seed", "threads"):
-        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
-    for name in ("minutes", "lr", "cycle", "identity", "gan"):
-        p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
-    p.add_argument("--channels", default=",".join(map(str, d.channels)), help="U-Net widths per level")
-    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    a = p.parse_args(argv)
-    opts = CycleGanOptions(**{k: v for k, v in vars(a).items() if k != "channels"})
-    try:
-        opts.channels = [int(c) for c in a.channels.split(",") if c]
-    except ValueError:
-        raise ValueError(f"--channels must be comma-separated widths, not {a.channels!r}") from None
-    multiple = 2 ** (len(opts.channels) - 1)
-    if not 2 <= len(opts.channels) <= 7 or opts.crop < 2 * multiple or opts.crop % multiple:
-        raise ValueError(f"--crop must be a multiple of {multiple} (two or more) for {len(opts.channels)} levels")
+    add_flags(p, CycleGanOptions, keep_defaults=True)
+    opts = CycleGanOptions(**vars(p.parse_args(argv)))
+    validate_cyclegan(opts)
+    return opts
+
+
+def validate_cyclegan(opts: CycleGanOptions) -> None:
+    """Every option in range before any work (NaN and infinite weights never pass)."""
     for name in ("steps", "batch", "ckpt_every", "log_every"):
-        if getattr(opts, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+        check_number(opts, name, 1)
+    for name in ("seed", "threads"):
+        check_number(opts, name, 0)
+    check_number(opts, "minutes", 0, note=" (0: no limit)")
+    check_number(opts, "lr", 0, above=True)
+    for name in ("cycle", "identity", "gan"):
+        check_number(opts, name, 0)
+    check_widths(opts, "16,32,48,64")
+    multiple = 2 ** (len(opts.channels) - 1)
+    if len(opts.channels) > 7 or opts.crop < 2 * multiple or opts.crop % multiple:
+        raise ValueError(f"--crop must be a multiple of {multiple} (two or more) for {len(opts.channels)} levels "
+                         "(at most 7)")
     if opts.downsample < 0 or opts.downsample & (opts.downsample - 1):
         raise ValueError(f"--downsample must be 0 (auto) or a power of 2, not {opts.downsample}")
-    return opts
 
 
 # ---------------------------------------------------------------- data
@@ -184,13 +189,15 @@ def _lsgan(logits: torch.Tensor, target: float) -> torch.Tensor:
 class CycleGanSession:
     """One run: both materials, both translators and discriminators, resumed from the newest checkpoint."""
 
+    NETS = ("G_ab", "G_ba", "D_a", "D_b", "opt_g", "opt_d")
+
     def __init__(self, opts: CycleGanOptions, log=print):
         self.opts, self.log, self.run = opts, log, Path(opts.out)
+        check_run_folder(self.run)
+        check_run_kind(self.run, "cyclegan")  # before anything in the folder is touched
         if opts.threads:
             torch.set_num_threads(opts.threads)
         self.a, self.b, self.scale = load_domains(opts)
-        self.run.mkdir(parents=True, exist_ok=True)
-        (self.run / "options.json").write_text(json.dumps({"kind": "cyclegan", **asdict(opts)}, indent=2))
         self.device = pick_device(opts.device)
         torch.manual_seed(opts.seed)
         self.sample_a = CropSampler(self.a.train, opts.crop, seed=[opts.seed, 1], wrap=[False] * len(self.a.train))
@@ -206,18 +213,31 @@ class CycleGanSession:
         self.opt_g = torch.optim.Adam(g_params, lr=opts.lr, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(d_params, lr=opts.lr, betas=(0.5, 0.999))
         self.step, self.seconds = 0, 0.0
-        ckpt = latest_checkpoint(self.run)
-        if ckpt is not None:
-            state = torch.load(ckpt, map_location=self.device, weights_only=True)
-            for key in ("G_ab", "G_ba", "D_a", "D_b", "opt_g", "opt_d"):
+        self.resume()
+        self.run.mkdir(parents=True, exist_ok=True)
+        (self.run / "options.json").write_text(json.dumps({"kind": "cyclegan", **asdict(opts)}, indent=2))
+        truncate_logs(self.run, self.step)  # a killed run replays the steps after its checkpoint
+
+    def resume(self) -> None:
+        """Load the run's newest readable checkpoint, if any; refuse one whose nets differ."""
+        found = load_newest_good(self.run, quarantine=True, keys=CYCLEGAN_KEYS) if self.run.is_dir() else None
+        if found is None:
+            return
+        state = found[1]
+        try:
+            for key in self.NETS:
                 getattr(self, key).load_state_dict(state[key])
-            self.step, self.seconds = int(state["step"]), float(state["seconds"])
-            self.sample_a.set_state(state["sample_a"]), self.sample_b.set_state(state["sample_b"])
-            log(f"resumed {self.run} at step {self.step}")
+        except (RuntimeError, ValueError):
+            raise ValueError(f"run '{self.run}' holds nets of another shape than --channels "
+                             f"{','.join(map(str, self.opts.channels))} builds: rerun with the run's options "
+                             "(see its options.json) or use a new run folder") from None
+        self.step, self.seconds = int(state["step"]), float(state["seconds"])
+        self.sample_a.set_state(state["sample_a"]), self.sample_b.set_state(state["sample_b"])
+        self.log(f"resumed {self.run} at step {self.step}")
 
     def save(self) -> Path:
-        state = {key: getattr(self, key).state_dict() for key in ("G_ab", "G_ba", "D_a", "D_b", "opt_g", "opt_d")}
-        state.update(step=self.step, seconds=self.seconds, sample_a=self.sample_a.get_state(),
+        state = {key: getattr(self, key).state_dict() for key in self.NETS}
+        state.update(kind="cyclegan", step=self.step, seconds=self.seconds, sample_a=self.sample_a.get_state(),
                      sample_b=self.sample_b.get_state())
         return save_checkpoint(self.run, state, self.step, keep=2)
 

@@ -15,12 +15,30 @@ from blender_texgan.core.maps import PBR_MAPS
 from blender_texgan.core.modelfile import write_model_file
 from blender_texgan.core.vae_arch import PERIODIC_VAE_V1, VAEConfig, decoder_config
 
-from .checkpoints import load_newest_good
+from .checkpoints import latest_checkpoint, load_newest_good, run_kind
 from .data import load_training_data
 
 
 class ExportError(RuntimeError):
     pass
+
+
+# The trainers that export their model files themselves, into the run folder, when training ends.
+SELF_EXPORTING = {"translator": ("model.safetensors",), "cyclegan": ("a_to_b.safetensors", "b_to_a.safetensors")}
+
+
+def self_exported(run: Path, kind: str) -> str:
+    """What `export` says of a run whose trainer exports its own model files: where they are, or how
+    to have them written."""
+    files = [run / name for name in SELF_EXPORTING[kind]]
+    shown = " and ".join(f"'{f}'" for f in files)
+    if all(f.exists() for f in files):
+        return (f"'{run}' is a {kind} run: it exports its model itself when its training ends, and did: {shown} "
+                f"(copy {'them' if len(files) > 1 else 'it'}; rerun its training command to train further)")
+    ckpt = latest_checkpoint(run)
+    now = f", or with --steps {int(ckpt.stem.split('-')[-1])} to export it as it is now" if ckpt else ""
+    return (f"'{run}' is a {kind} run: it exports its model itself ({shown}) when its training ends; "
+            f"rerun its training command to finish it{now}")
 
 
 def check_export_target(out: Path, force: bool) -> None:
@@ -65,6 +83,9 @@ def export_run(run: Path, out: Path, name: str | None = None, description: str =
                with_metrics: bool = True, credits: list[str] | None = None) -> Path:
     """Write the run's EMA generator to `out`; `credits` (e.g. "Bricks102 by ambientCG, https://...")
     replace the data's own bare set names, which a good credit line names itself."""
+    kind = run_kind(run)
+    if kind in SELF_EXPORTING:
+        raise ExportError(self_exported(run, kind))
     found = load_newest_good(run)
     if found is None:
         raise ExportError(f"No checkpoint in '{run}': train first (python -m trainer train --out {run}).")

@@ -303,6 +303,16 @@ def _list_files(folder: Path) -> list[Path]:
     return out
 
 
+def count_texture_sets(folder: str | os.PathLike) -> int:
+    """How many texture sets (with an albedo) load_folder would try, from the file names alone (no
+    image is read); 0 for a folder that does not exist."""
+    folder = Path(folder)
+    if not folder.exists():
+        return 0
+    images = [p for p in _list_files(folder) if is_image_file(p)]
+    return sum("albedo" in maps for maps in group_texture_sets(images).values())
+
+
 def _one_line_list(items: list[str], limit: int) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")

@@ -1,8 +1,9 @@
 """Training options: dataclass defaults < TOML config file < command-line flags."""
 from __future__ import annotations
 
+import math
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from blender_texgan.core.architecture import UPSAMPLING
@@ -10,6 +11,8 @@ from blender_texgan.engine.devices import DEVICE_CHOICES
 
 TRAINED_KINDS = ("generator", "vae")  # what trainer.train's loop trains (translators have their own)
 PATCH_SPACES = ("pixels", "bands")  # where the generator's sliced patch loss compares patches
+SMALL_DATA_SETS = 8       # a photo or a folder of at most this many texture sets, given no --steps
+SMALL_DATA_MINUTES = 5.0  # or --max-minutes, trains this long: the README's "about five minutes"
 
 
 def int_list(text: str) -> list[int]:
@@ -18,6 +21,10 @@ def int_list(text: str) -> list[int]:
 
 def float_list(text: str) -> list[float]:
     return [float(c) for c in text.split(",") if c]
+
+
+def str_list(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
 
 
 def option(default, help: str, **flag):
@@ -74,6 +81,24 @@ class TrainOptions:
 
 
 OPTION_NAMES = {f.name for f in fields(TrainOptions)}
+_TYPES = {"int": int, "float": float, "str": str}
+
+
+def add_flags(parser, options_class, keep_defaults: bool, skip=()) -> None:
+    """Every field of an options dataclass made with option() as a flag: --name-with-dashes, typed by
+    its annotation unless its metadata says otherwise. keep_defaults: the field's default is the
+    flag's; else None, so that only flags given on the command line win over a config file."""
+    for f in fields(options_class):
+        settings = dict(f.metadata)
+        flag_name = settings.pop("flag", "--" + f.name.replace("_", "-"))
+        if flag_name is None or f.name in skip:
+            continue
+        if "action" not in settings and "type" not in settings:
+            settings["type"] = _TYPES[str(f.type).split(" ")[0]]
+        default = None
+        if keep_defaults and not settings.get("required"):
+            default = f.default_factory() if f.default is MISSING else f.default
+        parser.add_argument(flag_name, dest=f.name, default=default, **settings)
 
 
 def load_toml(path: Path) -> dict:
@@ -91,17 +116,39 @@ def load_toml(path: Path) -> dict:
     return values
 
 
-def resolve_options(cli: dict, config: Path | None = None) -> TrainOptions:
-    """Merge: defaults, then the TOML file, then flags given on the command line (not None)."""
+def resolve_options(cli: dict, config: Path | None = None, notes: list[str] | None = None) -> TrainOptions:
+    """Merge: defaults, then the TOML file, then flags given on the command line (not None).
+    `notes` gets a line for each choice made for the user (e.g. a small folder's time budget)."""
     values = asdict(TrainOptions())
+    given = {k: v for k, v in cli.items() if k in OPTION_NAMES and v is not None}
     if config is not None:
-        values.update(load_toml(config))
-    values.update({k: v for k, v in cli.items() if k in OPTION_NAMES and v is not None})
+        given = {**load_toml(config), **given}
+    values.update(given)
     if values.get("data"):
         values["preset"] = None
+    note = small_data_budget(values, set(given))
+    if note and notes is not None:
+        notes.append(note)
     opts = TrainOptions(**values)
     validate(opts)
     return opts
+
+
+def small_data_budget(values: dict, given: set[str]) -> str | None:
+    """A photo or a small folder given neither --steps nor --max-minutes trains SMALL_DATA_MINUTES,
+    so that the default run ends by itself, saved and exportable (3000 steps take hours on a CPU).
+    Sets values["max_minutes"]; returns the line that tells the user, or None when nothing was chosen."""
+    if not values.get("data") or given & {"steps", "max_minutes"}:
+        return None
+    from .folder import count_texture_sets
+
+    count = count_texture_sets(values["data"])
+    if not 1 <= count <= SMALL_DATA_SETS:
+        return None
+    values["max_minutes"] = SMALL_DATA_MINUTES
+    sets = "1 texture set" if count == 1 else f"{count} texture sets"
+    return (f"budget: {SMALL_DATA_MINUTES:g} min of training for {sets}, then it stops by itself, saved and "
+            "exportable (set --max-minutes or --steps to change it)")
 
 
 def check_downsample(value: int) -> None:
@@ -111,6 +158,18 @@ def check_downsample(value: int) -> None:
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ValueError(message)
+
+
+def check_number(opts, name: str, low: float, above: bool = False, note: str = "") -> None:
+    """A finite number at least `low` (above: over it); NaN and infinity never pass."""
+    value = getattr(opts, name)
+    ok = math.isfinite(value) and (value > low if above else value >= low)
+    _check(ok, f"{flag(name)} must be a number {'over' if above else 'at least'} {low:g}{note}, not {value}")
+
+
+def check_widths(opts, example: str) -> None:
+    _check(len(opts.channels) >= 2 and all(int(c) >= 1 for c in opts.channels),
+           f"--channels needs at least two positive widths, e.g. {example}")
 
 
 def validate(opts: TrainOptions) -> None:

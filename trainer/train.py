@@ -6,9 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import sys
-import threading
 from dataclasses import asdict
 from pathlib import Path
 
@@ -18,12 +16,15 @@ import torch.distributed as dist
 from blender_texgan.core.architecture import PERIODIC_SGAN_V1, PeriodicGeneratorConfig
 
 from .checkpoints import (
+    check_run_folder,
+    check_run_kind,
     latest_checkpoint,
     load_newest_good,
     remove_partial_files,
     save_checkpoint,
     truncate_logs,
 )
+from .loop import StopRequest, budget_spent
 from .options import TrainOptions, flag, learning_changes, validate
 from .session import Session, generator_config
 from .vae import VAESession
@@ -53,33 +54,14 @@ def params_checksum(module: torch.nn.Module) -> float:
 
 # ---------------------------------------------------------------- loop
 
-class StopRequest:
-    """SIGINT / SIGTERM ask the loop to stop at the end of the current step, so that what is saved
-    is a whole step and a resume continues exactly; a second signal stops at once (the newest
-    checkpoint on disk stands)."""
-
-    def __init__(self):
-        self.requested = False
-
-    def __call__(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def install(self, stack: contextlib.ExitStack) -> "StopRequest":
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                stack.callback(signal.signal, sig, signal.signal(sig, self))
-        return self
-
-    def agreed(self, world: int, device, also: bool = False) -> bool:
-        """Stop now? (a signal, or `also`, e.g. the time budget). Under torchrun every rank must
-        stop at the same step: any rank's reason counts."""
-        if world == 1:
-            return self.requested or also
-        flag = torch.tensor([float(self.requested or also)], device=device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return bool(flag.item())
+def stop_agreed(stop: StopRequest, world: int, device, also: bool = False) -> bool:
+    """Stop now? (a signal, or `also`, e.g. the time budget). Under torchrun every rank must
+    stop at the same step: any rank's reason counts."""
+    if world == 1:
+        return stop.requested or also
+    flag = torch.tensor([float(stop.requested or also)], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
 
 
 def open_run(run: Path, opts: TrainOptions, cfg: PeriodicGeneratorConfig, main: bool,
@@ -129,15 +111,6 @@ def record_start(run: Path, opts: TrainOptions, resumed: tuple[Path, dict] | Non
     print(f"resuming {run} from step {state['step']} ({ckpt.name})", file=sys.stderr)
 
 
-def check_run_folder(run: Path) -> None:
-    """Fail before any slow work when the run folder cannot be made or written."""
-    if run.exists() and not run.is_dir():
-        raise ValueError(f"the run folder '{run}' is a file: choose a folder for --out")
-    existing = next(p for p in [run, *run.absolute().parents] if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"cannot write the run folder '{run}': '{existing}' is not writable")
-
-
 def train(opts: TrainOptions, allow_changes: bool = False) -> Path | None:
     """Train (or resume) the run in opts.out; returns the last checkpoint path. Raises
     KeyboardInterrupt after saving the last whole step when stopped by SIGINT or SIGTERM."""
@@ -146,6 +119,7 @@ def train(opts: TrainOptions, allow_changes: bool = False) -> Path | None:
     validate(opts)
     run = Path(opts.out)
     check_run_folder(run)
+    check_run_kind(run, opts.kind)
     rank, world, device = distributed_setup(opts.device)
     main = rank == 0
     resumed = open_run(run, opts, generator_config(opts)[0], main, allow_changes)
@@ -156,6 +130,11 @@ def train(opts: TrainOptions, allow_changes: bool = False) -> Path | None:
         session.resume(resumed[1])
     session.wrap_ddp()
     last_saved = None
+    spent = budget_spent(session.step, session.seconds, opts.steps, opts.max_minutes)
+    if spent and main:  # a rerun of a finished run: say so rather than train nothing in silence
+        print(f"the run already reached its {spent} at step {session.step}; its checkpoint is "
+              f"{latest_checkpoint(run)}. Export it, or rerun with more --steps or --max-minutes to go on.",
+              file=sys.stderr)
     with contextlib.ExitStack() as stack:
         stop = StopRequest().install(stack)
         files = {"log": stack.enter_context(open(run / "log.jsonl", "a")),
@@ -164,7 +143,7 @@ def train(opts: TrainOptions, allow_changes: bool = False) -> Path | None:
                                        dynamic_ncols=True, disable=not main))
         if world > 1:
             stack.callback(lambda: dist.is_initialized() and dist.destroy_process_group())
-        while session.step < opts.steps and not stop.agreed(world, device, session.out_of_time()):
+        while session.step < opts.steps and not stop_agreed(stop, world, device, session.out_of_time()):
             record = session.train_step()
             if main:
                 bar.update(1)
@@ -178,7 +157,7 @@ def train(opts: TrainOptions, allow_changes: bool = False) -> Path | None:
                 tqdm.write(f"interrupted: saved step {session.step} to {last_saved}; rerun the same command "
                            "to resume", file=sys.stderr)
             raise KeyboardInterrupt
-        if session.step < opts.steps and main:
+        if session.step < opts.steps and main and not spent:
             tqdm.write(f"time budget of {opts.max_minutes:g} min reached at step {session.step}; saved "
                        f"{last_saved}. Export it, or rerun with a larger --max-minutes to go on.", file=sys.stderr)
         if world > 1:

@@ -8,14 +8,14 @@ a random light (trainer.shading) is the input; the crop's own maps are the targe
 albedo and roughness, 1 - cos on the normal, L1 on the mean-free height, plus a small adversarial
 term from a patch discriminator that sees (photo, maps) pairs, as pix2pix does. Sets named in
 --holdout are never seen (cross-validation by set). The run folder gets checkpoints (atomic;
-rerunning resumes), log.jsonl, and at the end model.safetensors.
+Ctrl-C saves the step reached; rerunning resumes), log.jsonl, and at the end model.safetensors.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +28,18 @@ from blender_texgan.core.translator_arch import MIN_MEAN, PERIODIC_UNET_V1, WEDG
 from blender_texgan.engine.devices import DEVICE_CHOICES, pick_device
 from blender_texgan.engine.translator_net import build_translator, finish_outputs
 
-from .checkpoints import latest_checkpoint, save_checkpoint
+from .checkpoints import (
+    TRANSLATOR_KEYS,
+    check_run_folder,
+    check_run_kind,
+    load_newest_good,
+    save_checkpoint,
+    truncate_logs,
+)
 from .discriminator import PatchDiscriminator
+from .folder import DataError
 from .loop import run_steps
+from .options import add_flags, check_number, check_widths, int_list, option, str_list
 from .pbr_sets import PbrSet, load_pbr_sets
 from .shading import light_directions, random_lights, shade, turn
 
@@ -39,46 +48,66 @@ BORDER = 16  # crop pixels left out of the losses: a crop's wrap-around edge is 
 
 @dataclass
 class TranslatorOptions:
-    data: str = ""
-    out: str = ""
-    holdout: list = field(default_factory=list)
-    steps: int = 4000
-    max_minutes: float = 0.0
-    batch: int = 8
-    crop: int = 256
-    max_side: int = 1024
-    channels: list = field(default_factory=lambda: [32, 64, 96, 128, 160])
-    lr: float = 1e-3
-    gan: float = 0.02
-    normal_weight: float = 4.0
-    ckpt_every: int = 500
-    seed: int = 0
-    device: str = "auto"
+    data: str = option("", "folder of PBR sets (each with an albedo and a normal map)", required=True)
+    out: str = option("", "run folder (created; rerunning resumes it)", required=True)
+    holdout: list = option([], "comma-separated set names never trained on", type=str_list)
+    steps: int = option(4000, "translator updates")
+    max_minutes: float = option(0.0, "stop, saved and exported, after this many minutes of training (0: no limit)")
+    batch: int = option(8, "crops per step")
+    crop: int = option(256, "training crop side in pixels (a multiple of 2^(levels - 1), over 32)")
+    max_side: int = option(1024, "sets are shrunk until their longer side is at most this")
+    channels: list = option([32, 64, 96, 128, 160], "U-Net widths per level", type=int_list)
+    lr: float = option(1e-3, "Adam learning rate (decays linearly to a tenth over the run)")
+    gan: float = option(0.02, "weight of the adversarial term (0: none)")
+    normal_weight: float = option(4.0, "weight of the normal's 1 - cos loss")
+    ckpt_every: int = option(500, "steps between checkpoints")
+    log_every: int = option(50, "steps between rows of losses in log.jsonl")
+    seed: int = option(0, "seeds the crops, the lights and the initial weights")
+    device: str = option("auto", "torch device", choices=DEVICE_CHOICES)
 
 
 def parse_options(argv) -> TranslatorOptions:
     p = argparse.ArgumentParser(prog="python -m trainer train --kind translator", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="folder of PBR sets (each with an albedo and a normal map)")
-    p.add_argument("--out", required=True, help="run folder (created; rerunning resumes it)")
-    p.add_argument("--holdout", default="", help="comma-separated set names never trained on")
-    d = TranslatorOptions()
-    for name in ("steps", "batch", "crop", "max_side", "ckpt_every", "seed"):
-        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
-    for name in ("max_minutes", "lr", "gan", "normal_weight"):
-        p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
-    p.add_argument("--channels", default=",".join(map(str, d.channels)), help="U-Net widths per level")
-    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    a = p.parse_args(argv)
-    opts = TranslatorOptions(**{k: v for k, v in vars(a).items() if k not in ("holdout", "channels")})
-    opts.holdout = [s for s in a.holdout.split(",") if s]
-    opts.channels = [int(c) for c in a.channels.split(",") if c]
-    if opts.crop % 2 ** (len(opts.channels) - 1) or opts.crop <= 2 * BORDER:
-        raise ValueError(f"--crop must be a multiple of {2 ** (len(opts.channels) - 1)} and over {2 * BORDER}")
-    for name in ("steps", "batch", "ckpt_every", "max_side"):
-        if getattr(opts, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    add_flags(p, TranslatorOptions, keep_defaults=True)
+    opts = TranslatorOptions(**vars(p.parse_args(argv)))
+    validate_translator(opts)
     return opts
+
+
+def validate_translator(opts: TranslatorOptions) -> None:
+    """Every option in range before any work (NaN and infinite weights never pass)."""
+    for name in ("steps", "batch", "ckpt_every", "log_every", "max_side"):
+        check_number(opts, name, 1)
+    check_number(opts, "seed", 0)
+    check_number(opts, "max_minutes", 0, note=" (0: no limit)")
+    check_number(opts, "lr", 0, above=True)
+    check_number(opts, "gan", 0, note=" (0: no adversarial term)")
+    check_number(opts, "normal_weight", 0)
+    check_widths(opts, "32,64,96,128,160")
+    multiple = 2 ** (len(opts.channels) - 1)
+    if opts.crop % multiple or opts.crop <= 2 * BORDER:
+        raise ValueError(f"--crop must be a multiple of {multiple} and over {2 * BORDER}")
+
+
+def training_sets(opts: TranslatorOptions) -> list[str]:
+    """The names of the sets to train on: every PBR set under --data but those held out. One-line
+    errors for a missing folder, a folder without PBR sets, and --holdout names that are no set."""
+    root = Path(opts.data)
+    if not root.is_dir():
+        raise DataError(f"the data folder '{root}' does not exist or is not a folder")
+    found = _all_names(root)
+    if not found:
+        raise DataError(f"no PBR sets in '{root}': the translator needs sets with an albedo and a normal map "
+                        "(e.g. Bricks_Color.png + Bricks_NormalGL.png)")
+    unknown = [name for name in opts.holdout if name not in found]
+    if unknown:
+        raise ValueError(f"--holdout names no set in '{root}': {', '.join(unknown)} "
+                         f"(its sets: {', '.join(found[:8])}{' ...' if len(found) > 8 else ''})")
+    names = [n for n in found if n not in opts.holdout]
+    if not names:
+        raise ValueError("--holdout holds out every set: none is left to train on")
+    return names
 
 
 def _stack(s: PbrSet, device) -> torch.Tensor:
@@ -153,11 +182,11 @@ class TranslatorSession:
 
     def __init__(self, opts: TranslatorOptions, log=print):
         self.opts, self.log, self.run = opts, log, Path(opts.out)
-        self.run.mkdir(parents=True, exist_ok=True)
-        (self.run / "options.json").write_text(json.dumps({"kind": "translator", **asdict(opts)}, indent=2))
+        self.names = training_sets(opts)
+        check_run_folder(self.run)
+        check_run_kind(self.run, "translator")  # before anything in the folder is touched
         self.device = pick_device(opts.device)
         torch.manual_seed(opts.seed)
-        self.names = [n for n in _all_names(opts.data) if n not in opts.holdout]
         self.pairs = Pairs(load_pbr_sets(opts.data, self.names, opts.max_side), opts.crop, self.device, opts.seed)
         self.cfg = UNetConfig(tuple(opts.channels))
         self.G = build_translator(self.cfg).to(self.device)
@@ -167,18 +196,31 @@ class TranslatorSession:
         # bf16 on CUDA: the convolutions run several times faster; losses stay in float32.
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
         self.step, self.seconds = 0, 0.0
-        ckpt = latest_checkpoint(self.run)
-        if ckpt is not None:
-            state = torch.load(ckpt, map_location=self.device, weights_only=True)
-            self.G.load_state_dict(state["G"]), self.D.load_state_dict(state["D"])
-            self.opt_g.load_state_dict(state["opt_g"]), self.opt_d.load_state_dict(state["opt_d"])
-            self.step, self.seconds = int(state["step"]), float(state["seconds"])
-            log(f"resumed {self.run} at step {self.step}")
+        self.resume()
+        self.run.mkdir(parents=True, exist_ok=True)
+        (self.run / "options.json").write_text(json.dumps({"kind": "translator", **asdict(opts)}, indent=2))
+        truncate_logs(self.run, self.step)  # a killed run replays the steps after its checkpoint
 
-    def save(self) -> None:
-        save_checkpoint(self.run, {"G": self.G.state_dict(), "D": self.D.state_dict(),
-                                   "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                                   "step": self.step, "seconds": self.seconds}, self.step, keep=2)
+    def resume(self) -> None:
+        """Load the run's newest readable checkpoint, if any; refuse one whose nets differ."""
+        found = load_newest_good(self.run, quarantine=True, keys=TRANSLATOR_KEYS) if self.run.is_dir() else None
+        if found is None:
+            return
+        state = found[1]
+        try:
+            self.G.load_state_dict(state["G"]), self.D.load_state_dict(state["D"])
+        except RuntimeError:
+            raise ValueError(f"run '{self.run}' holds nets of another shape than --channels "
+                             f"{','.join(map(str, self.opts.channels))} builds: rerun with the run's options "
+                             "(see its options.json) or use a new run folder") from None
+        self.opt_g.load_state_dict(state["opt_g"]), self.opt_d.load_state_dict(state["opt_d"])
+        self.step, self.seconds = int(state["step"]), float(state["seconds"])
+        self.log(f"resumed {self.run} at step {self.step}")
+
+    def save(self) -> Path:
+        return save_checkpoint(self.run, {"kind": "translator", "G": self.G.state_dict(), "D": self.D.state_dict(),
+                                          "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                                          "step": self.step, "seconds": self.seconds}, self.step, keep=2)
 
     def train_step(self) -> dict[str, torch.Tensor]:
         opts, D = self.opts, self.D
@@ -214,7 +256,7 @@ class TranslatorSession:
 def train_translator(opts: TranslatorOptions, log=print) -> Path:
     """Train (or resume) a run; -> the exported model file."""
     session = TranslatorSession(opts, log)
-    run_steps(session, opts.steps, opts.max_minutes, 50, opts.ckpt_every, log)
+    run_steps(session, opts.steps, opts.max_minutes, opts.log_every, opts.ckpt_every, log)
     return session.export()
 
 
