@@ -16,6 +16,8 @@ PEAK_THRESHOLD = 0.5    # normalised autocorrelation a repeat must reach to coun
 FUNDAMENTAL_SHARE = 0.9  # the shortest repeat within this share of the strongest one is the lattice
 MIN_REPEATS = 4         # snap only outputs this many repeats wide: fewer would stretch tiles too far
 BORDER = 4              # snapped positions stay this far inside a non-periodic exemplar
+COURSE_PEAK = 0.45      # courses: the relief's mean profile across an axis must repeat this strongly...
+COURSE_SHARE = 0.3      # ... and carry this share of the relief's spread (the layout runs along that axis)
 
 
 def axis_periods(exemplar: np.ndarray) -> tuple[int, int]:
@@ -86,3 +88,37 @@ def snap_to_lattice(coords: np.ndarray, periods: tuple[int, int], exemplar_shape
         target = lattice_positions(out.shape[axis], period).reshape(shape) + snapped
         out[..., axis] = lo + np.mod(target - lo, span)
     return out.astype(np.int32)
+
+
+def course_periods(exemplar: np.ndarray) -> tuple[int, int]:
+    """(rows, columns) repeat of courses: layouts regular along one axis only (brick and sett
+    courses, planks, bark furrows), 0 where there is none. The relief averaged along an axis gives a
+    profile across it whose dips are the joints between courses; its autocorrelation's strongest
+    peak (MIN_PERIOD to a quarter of the side; its fundamental) is the course height when it reaches COURSE_PEAK and
+    the profile carries COURSE_SHARE of the relief's spread. Setts of every width in straight
+    courses repeat in rows only: axis_periods, which needs a repeat in two dimensions, misses them."""
+    ex = np.asarray(exemplar, np.float64)
+    relief = ex[..., 3] if ex.shape[-1] > 3 and np.ptp(ex[..., 3]) > 1e-3 else ex[..., :3].mean(-1)
+    spread = float(relief.std())
+    out = []
+    for axis in (0, 1):
+        profile = relief.mean(axis=1 - axis)
+        profile = profile - profile.mean()
+        n = len(profile)
+        if spread <= 0 or profile.std() < COURSE_SHARE * spread or n < 4 * MIN_PERIOD:
+            out.append(0)
+            continue
+        ac = np.correlate(profile, profile, "full")[n - 1:] / (n - np.arange(n))
+        ac /= ac[0]
+        lags = np.arange(MIN_PERIOD, n // 4)
+        peaks = lags[(ac[lags] > ac[lags - 1]) & (ac[lags] >= ac[lags + 1]) & (ac[lags] >= COURSE_PEAK)]
+        strong = peaks[ac[peaks] >= FUNDAMENTAL_SHARE * ac[peaks].max()] if peaks.size else peaks
+        out.append(int(strong.min()) if strong.size else 0)  # the fundamental, not one of its multiples
+    return out[0], out[1]
+
+
+def layout_periods(exemplar: np.ndarray) -> tuple[int, int]:
+    """The repeat per axis that synthesis keeps: a tile grid's (axis_periods), else courses'."""
+    grid = axis_periods(exemplar)
+    courses = course_periods(exemplar)
+    return tuple(g or c for g, c in zip(grid, courses))

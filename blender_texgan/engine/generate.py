@@ -89,6 +89,7 @@ class Runner:
         self.exemplar_periodic = bool(self.exemplar_block.get("periodic", False))  # does it tile itself?
         self._analysis = None
         self._blend = None
+        self._quilt = None
         self._analysis_lock = threading.Lock()
         if engine == "numpy":
             from .numpy_net import NumpyGenerator
@@ -146,6 +147,19 @@ class Runner:
                 from ..core.refine import analyse
                 self._analysis = analyse(self.exemplar, periodic=self.exemplar_periodic)
             return self._analysis
+
+    @property
+    def quilt_analysis(self):
+        """The exemplar's analysis for joined patches (core.quilt): cheap, and the element size and
+        repeats come from the model file when its export measured them."""
+        with self._analysis_lock:
+            if self._quilt is None:
+                from ..core.quilt import analyse
+                block = self.exemplar_block
+                self._quilt = analyse(self.exemplar, self.exemplar_periodic,
+                                      periods=block.get("lattice") if "element" in block else None,
+                                      element=block.get("element"))
+            return self._quilt
 
     @property
     def blend_analysis(self):
@@ -248,6 +262,8 @@ def generate_with_field(request: GenerationRequest, progress: Callable[[float], 
             coords = None
         elif mode == "blend":
             maps, coords = blended_maps(runner, request.resolution, request.seed), None
+        elif mode == "random":
+            maps, coords = quilted_maps(runner, request.resolution, request.seed)
         else:
             maps, coords = refined_maps(runner, request.resolution, request.seed, mode, report, should_stop)
     except Cancelled:
@@ -269,6 +285,29 @@ def blended_maps(runner: Runner, resolution: int, seed: int) -> dict:
     from ..core.tiling_blend import synthesize
 
     return exemplar_maps(runner, synthesize(runner.blend_analysis, resolution, resolution, seed))
+
+
+def quilted_maps(runner: Runner, resolution: int, seed: int) -> tuple[dict, np.ndarray]:
+    """Patches of the exemplar as big as its elements, joined along its joints (core.quilt); the
+    height joined in the gradient domain, so the normal map shows no patch outline. (MapSet, coords)."""
+    return quilted_stack_maps(runner.exemplar, runner.quilt_analysis, runner.exemplar_block, resolution, seed,
+                              runner.exemplar_periodic)
+
+
+def quilted_stack_maps(exemplar: np.ndarray, analysis, block: dict, resolution: int, seed: int,
+                       periodic: bool) -> tuple[dict, np.ndarray]:
+    """quilted_maps for any exemplar and its core.quilt analysis; `block` holds normal_strength."""
+    from ..core.quilt import poisson_height, synthesize
+    from ..core.refine import apply_field
+
+    coords = synthesize(analysis, resolution, resolution, seed)  # courses and tile grids kept by the synthesis
+    stack = apply_field(exemplar, coords, soften=REFINE_SOFTEN, periodic=periodic, preserve=PRESERVE_CONTRAST)
+    stack[..., HEIGHT_CHANNEL] = poisson_height(exemplar[..., HEIGHT_CHANNEL], coords, periodic)
+    return exemplar_maps_from(stack, float(block["normal_strength"])), coords
+
+
+def exemplar_maps_from(stack: np.ndarray, strength: float) -> dict:
+    return complete_map_set(split_channels(np.moveaxis(stack, -1, 0)), strength)
 
 
 def exemplar_maps(runner: Runner, stack: np.ndarray) -> dict:
@@ -326,6 +365,7 @@ def exemplar_synthesis(exemplar: np.ndarray, analysis, block: dict, resolution: 
 REFINE_SOFTEN = SOFTEN  # patch-border blend radius: core.refine.SOFTEN (measured there)
 # Contrast-preserving seams for albedo and roughness; height seams are plain means (smooth, no halo).
 PRESERVE_CONTRAST = np.array([name != "height" for name, count in GENERATED_CHANNELS for _ in range(count)])
+HEIGHT_CHANNEL = [name for name, count in GENERATED_CHANNELS for _ in range(count)].index("height")
 FIELD_ROLL = 64  # the refined field is rolled by up to this many pixels (see refined_maps)
 
 

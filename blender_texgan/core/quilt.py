@@ -1,0 +1,417 @@
+"""Patches joined along the material's own joints: image quilting on a torus, as a coordinate field.
+
+Efros & Freeman's image quilting (2001), made exactly periodic and element-aware:
+
+* ``analyse(exemplar)`` -- once per exemplar (cheap, and its two numbers are stored in the model
+  file): the matching features (albedo and height, each scaled to unit spread), the relief (height
+  ranked to [0, 1]: joints, mortar and cracks low), the **element size** per axis -- one stone,
+  sett, plank or plate: the length of the runs of raised relief between joints -- and the repeat per
+  axis (core.lattice).
+* ``synthesize(analysis, height, width, seed)`` -- per seed and size: a grid of patches of about
+  PATCH_ELEMENTS elements on the torus, placed in raster order. Each patch reaches back over its
+  neighbours by an overlap band; its source is drawn among the exemplar places that best match what
+  is already there (a tolerance, as in image quilting, keeps it varied; places that would merely
+  continue a neighbour's copy are refused). The border inside each band is the cheapest path (core.
+  wrap_cut's dynamic programme, which may run along a row between two steps) through mismatch plus
+  relief, so it follows joints and mortar instead of cutting stones. The last column and row meet
+  the first across the wrap through bands of their own, so the field tiles exactly. On an axis with
+  a repeat (courses, rows of tiles) every source keeps one phase, so courses run straight.
+* ``poisson_height(height, coords)`` -- the height joined in the gradient domain: every pixel's
+  gradient is its source's, integrated on the torus by FFT (exact for a periodic domain), so no
+  patch keeps its own level and the normal map shows no patch outline.
+* ``cut_visibility(coords, image, exemplar_image)`` -- how visible the borders are: the mean step
+  across them over the mean step between neighbouring exemplar pixels (1.0: as visible as any line
+  in the photo).
+
+Pure numpy: never imports bpy or torch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .lattice import MIN_REPEATS, lattice_positions, layout_periods
+from .wrap_cut import crossing_sums, min_cost_cycles, min_cost_paths, window_sums
+
+PATCH_ELEMENTS = 3.0          # patch side in elements: whole stones survive inside, and the overlap holds a joint
+PATCH_SHARE = (0.12, 0.4)     # ... kept within this share of the exemplar's smaller side
+MIN_PATCH = 24                # pixels: smaller outputs get smaller patches, never smaller than this
+OVERLAP = 0.4                 # overlap band: this share of a patch's side, about one element: every course then has a joint inside it
+CANDIDATES = 128              # source places tried per patch
+TOLERANCE = 0.15              # any place within this share of the best match may be taken (variety)
+SEARCH_SAMPLES = 6            # samples across an overlap band when matching (strided, not every pixel)
+JOINT_WEIGHT = 0.35           # a cut pays this for running over raised relief instead of a joint
+NO_REPEAT = 0.5               # refuse places within this share of a patch of a neighbour's own copy
+REUSE = 0.5                   # a place near an earlier patch's source costs this much more per earlier patch
+MIN_ELEMENT, MAX_ELEMENT_SHARE = 8, 0.5   # element size bounds: pixels, share of the side
+
+
+@dataclass(frozen=True)
+class QuiltAnalysis:
+    """What synthesis reads of an (h, w, 5) exemplar. features (h, w, 4) float32: albedo RGB and
+    height, each scaled to unit spread; relief (h, w) float32 in [0, 1] (height rank; 0 in joints);
+    element: one element's (rows, columns) size in pixels; periods: repeat per axis (0: none); periodic: whether
+    the exemplar tiles itself (else sources stay inside it); search (h, w, 2) float32: what matching
+    compares (luminance and height features)."""
+    features: np.ndarray
+    relief: np.ndarray
+    element: tuple[int, int]
+    search: np.ndarray
+    periods: tuple[int, int]
+    periodic: bool
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.features.shape[:2]
+
+
+# ---------------------------------------------------------------- analysis
+
+def otsu_threshold(values: np.ndarray) -> float:
+    """The level that best splits `values` into two classes (Otsu 1979: most between-class variance)."""
+    hist, edges = np.histogram(np.asarray(values, np.float64), 256)
+    p = hist / max(hist.sum(), 1)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    w0, m0 = np.cumsum(p), np.cumsum(p * centres)
+    between = (m0[-1] * w0 - m0) ** 2 / np.maximum(w0 * (1.0 - w0), 1e-12)
+    return float(centres[np.argmax(between)])
+
+
+def run_length(mask: np.ndarray) -> float:
+    """Mean length of the runs of True along each row of a (n, L) mask, weighted by length (the run a
+    random True pixel belongs to: short specks of noise count little)."""
+    n, length = mask.shape
+    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    lengths = np.flatnonzero(edges.ravel() == -1) - np.flatnonzero(edges.ravel() == 1)
+    return float((lengths.astype(np.float64) ** 2).sum() / max(lengths.sum(), 1))
+
+
+def element_size(exemplar: np.ndarray) -> tuple[int, int]:
+    """(rows, columns) size of one element -- a stone, sett, plank or plate -- in pixels: the raised
+    part of the relief (height above its Otsu level; the luminance when the height is flat) cut into
+    runs along each axis, their length-weighted mean. Joints, mortar and furrows end the runs. Bounded
+    to MIN_ELEMENT .. MAX_ELEMENT_SHARE of the side."""
+    ex = np.asarray(exemplar, np.float32)
+    relief = ex[..., 3] if ex.shape[-1] > 3 and np.ptp(ex[..., 3]) > 1e-3 else ex[..., :3].mean(-1)
+    raised = relief > otsu_threshold(relief)
+    sizes = (run_length(raised.T), run_length(raised))
+    return tuple(int(np.clip(round(s), MIN_ELEMENT, MAX_ELEMENT_SHARE * side))
+                 for s, side in zip(sizes, ex.shape[:2]))
+
+
+def analyse(exemplar: np.ndarray, periodic: bool = False, periods: tuple[int, int] | None = None,
+            element: tuple[int, int] | None = None) -> QuiltAnalysis:
+    """(h, w, 5) exemplar in GENERATED_CHANNELS order -> QuiltAnalysis. `periods` and `element`
+    may come from the model file (stored at export), which skips measuring them again."""
+    ex = np.asarray(exemplar, np.float32)
+    feats = ex[..., :4].copy()
+    spread = feats.reshape(-1, 4).std(axis=0)
+    feats /= np.maximum(spread, 1e-3)
+    height = ex[..., 3]
+    order = np.argsort(height, axis=None, kind="stable")
+    rank = np.empty(height.size, np.float32)
+    rank[order] = np.linspace(0.0, 1.0, height.size, dtype=np.float32)
+    relief = rank.reshape(height.shape) if np.ptp(height) > 1e-3 else np.full(height.shape, 0.5, np.float32)
+    search = np.stack([feats[..., :3].mean(-1), feats[..., 3]], -1)
+    return QuiltAnalysis(np.ascontiguousarray(feats), relief,
+                         tuple(int(e) for e in element) if element else element_size(ex), search,
+                         tuple(int(p) for p in (periods if periods is not None else layout_periods(ex))),
+                         bool(periodic))
+
+
+# ---------------------------------------------------------------- layout
+
+@dataclass(frozen=True)
+class Layout:
+    """Patch grid on an (H, W) torus: cell borders ys (ny + 1,), xs (nx + 1,), from 0 to the side;
+    patch (i, j) covers rows ys[i] - overlap[0] .. ys[i + 1] - 1 and columns likewise (reads wrap)."""
+    ys: np.ndarray
+    xs: np.ndarray
+    overlap: tuple[int, int]
+
+
+def patch_size(analysis: QuiltAnalysis) -> tuple[int, int]:
+    """(rows, columns) of a patch: PATCH_ELEMENTS elements, within PATCH_SHARE of the exemplar's side."""
+    lo, hi = PATCH_SHARE
+    small = min(analysis.shape)
+    return tuple(int(np.clip(PATCH_ELEMENTS * e, lo * small, hi * side))
+                 for e, side in zip(analysis.element, analysis.shape))
+
+
+def layout(analysis: QuiltAnalysis, height: int, width: int) -> Layout:
+    """Cells of about patch_size() pixels, a whole number per side (at least two, so that every
+    patch has neighbours distinct from itself), and the overlap bands."""
+    borders, overlap = [], []
+    for want, size in zip(patch_size(analysis), (height, width)):
+        side = max(MIN_PATCH, min(want, size // 2))
+        n = max(2, round(size / side))
+        edges = (np.arange(n + 1) * size) // n
+        borders.append(edges)
+        overlap.append(max(2, min(int(OVERLAP * side), int(np.diff(edges).min()) // 2 - 1)))
+    return Layout(borders[0], borders[1], tuple(overlap))
+
+
+# ---------------------------------------------------------------- choosing sources
+
+def _source_range(analysis: QuiltAnalysis, extent: tuple[int, int]) -> np.ndarray:
+    """Highest source corner per axis (exclusive) for a patch of `extent` pixels."""
+    h, w = analysis.shape
+    if analysis.periodic:
+        return np.array([h, w])
+    return np.maximum(1, np.array([h - extent[0], w - extent[1]]) + 1)
+
+
+def _candidates(analysis: QuiltAnalysis, rng: np.random.Generator, extent: tuple[int, int],
+                origin: tuple[int, int], phase: np.ndarray) -> np.ndarray:
+    """(K, 2) source corners drawn at random; on an axis with a repeat P each keeps the phase
+    (source - output position) = phase modulo P, so courses and rows stay on one lattice."""
+    top = _source_range(analysis, extent)
+    cand = rng.integers(0, top, size=(CANDIDATES, 2))
+    for axis, period in enumerate(analysis.periods):
+        if period and top[axis] > period:
+            want = (origin[axis] + phase[axis]) % period
+            cand[:, axis] += (want - cand[:, axis]) % period
+            cand[:, axis] = np.where(cand[:, axis] >= top[axis], cand[:, axis] - period, cand[:, axis])
+    return cand
+
+
+def _read(analysis: QuiltAnalysis, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Features and relief at exemplar positions (any shape; wrapped when periodic, else clamped)."""
+    h, w = analysis.shape
+    if analysis.periodic:
+        ys, xs = ys % h, xs % w
+    else:
+        ys, xs = np.clip(ys, 0, h - 1), np.clip(xs, 0, w - 1)
+    return analysis.features[ys, xs], analysis.relief[ys, xs]
+
+
+def _search_read(analysis: QuiltAnalysis, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """What matching compares (luminance and height, the first and last feature): two channels
+    instead of four halve the gathers of the search, its costliest step."""
+    h, w = analysis.shape
+    ys, xs = (ys % h, xs % w) if analysis.periodic else (np.clip(ys, 0, h - 1), np.clip(xs, 0, w - 1))
+    return analysis.search[ys, xs]
+
+
+def _pick_source(analysis: QuiltAnalysis, rng: np.random.Generator, old: np.ndarray, filled: np.ndarray,
+                 origin: tuple[int, int], phase: np.ndarray, used: list) -> np.ndarray:
+    """The source corner of a patch whose region holds `old` (ph, pw, 2) coordinates where `filled`:
+    among CANDIDATES places, any within TOLERANCE of the best match there; places that would only
+    continue a neighbour's own copy are refused, and places near earlier patches' pay REUSE each."""
+    extent = filled.shape
+    cand = _candidates(analysis, rng, extent, origin, phase)
+    if not filled.any():
+        return cand[0]
+    step = max(1, min(extent) // (3 * SEARCH_SAMPLES))
+    ly, lx = np.nonzero(filled[::step, ::step])
+    ly, lx = ly * step, lx * step
+    template = _search_read(analysis, old[ly, lx, 0], old[ly, lx, 1])
+    here = _search_read(analysis, cand[:, 0, None] + ly, cand[:, 1, None] + lx)     # (K, S, 2)
+    costs = ((here - template) ** 2).sum(axis=(1, 2))
+    reach = NO_REPEAT * np.array(extent)
+    continued = np.unique(old[ly, lx] - np.stack([ly, lx], -1), axis=0)
+    costs[(np.abs(cand[:, None, :] - continued[None]) < reach).all(-1).any(-1)] = np.inf
+    if used:
+        costs *= 1.0 + REUSE * (np.abs(cand[:, None, :] - np.array(used)[None]) < reach).all(-1).sum(-1)
+    if not np.isfinite(costs).any():
+        return cand[0]
+    ok = np.flatnonzero(costs <= costs.min() * (1 + TOLERANCE) + 1e-6)
+    return cand[ok[rng.integers(len(ok))]]
+
+
+def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int) -> np.ndarray:
+    """(ny, nx, 2) source corner of every patch, in raster order, each matched against what its
+    already placed neighbours put in its region (their uncut copies: the cuts come after)."""
+    height, width = int(plan.ys[-1]), int(plan.xs[-1])
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x9017])
+    phase = rng.integers(0, 1 << 16, size=2)
+    draft = np.zeros((height, width, 2), np.int32)
+    filled = np.zeros((height, width), bool)
+    (oy, ox), used = plan.overlap, []
+    sources = np.zeros((len(plan.ys) - 1, len(plan.xs) - 1, 2), np.int64)
+    for i in range(sources.shape[0]):
+        rows = np.arange(plan.ys[i] - oy, plan.ys[i + 1]) % height
+        for j in range(sources.shape[1]):
+            cols = np.arange(plan.xs[j] - ox, plan.xs[j + 1]) % width
+            region = np.ix_(rows, cols)
+            here = filled[region]
+            src = _pick_source(analysis, rng, draft[region], here, (plan.ys[i] - oy, plan.xs[j] - ox), phase, used)
+            local = np.stack(np.meshgrid(np.arange(len(rows)), np.arange(len(cols)), indexing="ij"), -1)
+            draft[region] = np.where(here[..., None], draft[region], src + local)
+            filled[region] = True
+            sources[i, j] = src
+            used.append(src)
+    return sources
+
+
+# ---------------------------------------------------------------- cutting
+
+def _cut_error(analysis: QuiltAnalysis, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(..., 2) coordinates of two overlapping copies -> (...) cost of a border there: their
+    mismatch plus JOINT_WEIGHT times their relief (a border is cheapest in a joint)."""
+    fa, ra = _read(analysis, a[..., 0], a[..., 1])
+    fb, rb = _read(analysis, b[..., 0], b[..., 1])
+    return ((fa - fb) ** 2).mean(-1) + JOINT_WEIGHT * (ra + rb)
+
+
+def _cut_costs(error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(K, n, b) error of K bands -> (cost (K, n, b + 1) of a border between columns c - 1 and c,
+    crossing (K, n, b) of a border that runs along a row between two steps; core.wrap_cut's sums)."""
+    cost = np.stack([window_sums(e, 1) for e in error])
+    crossing = np.stack([crossing_sums(e, 1, periodic=False)[:, :e.shape[1]] for e in error])
+    return cost, crossing
+
+
+def _copy(sources: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(..., 2) sources -> (..., len(rows), len(cols), 2) coordinates of each patch's copy."""
+    ry = sources[..., 0, None, None] + rows[:, None]
+    rx = sources[..., 1, None, None] + cols[None, :]
+    return np.stack(np.broadcast_arrays(ry, rx), -1)
+
+
+def join_columns(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray) -> list[np.ndarray]:
+    """Each row of patches joined along vertical cuts into a strip (sh_i, W, 2) that tiles across:
+    strip i spans rows ys[i] - oy .. ys[i + 1] - 1; the band before column cell j is shared by
+    patch j - 1 (left of the cut) and patch j (right), the first band with the last patch."""
+    (oy, ox), width = plan.overlap, int(plan.xs[-1])
+    ny, nx = sources.shape[:2]
+    heights = np.diff(plan.ys) + oy
+    tall = int(heights.max())
+    band = np.arange(ox) - ox                       # band columns relative to the cell's start
+    errors = np.zeros((ny, nx, tall, ox))
+    lefts, rights = [], []
+    for j in range(nx):
+        prev = (j - 1) % nx
+        start_prev = plan.xs[prev] - ox if j else plan.xs[prev] - ox - width
+        cols_prev = plan.xs[j] + band - start_prev   # the band in the left patch's own columns
+        a = _copy(sources[:, prev], np.arange(tall), cols_prev)
+        b = _copy(sources[:, j], np.arange(tall), np.arange(ox))
+        errors[:, j] = _cut_error(analysis, a, b)
+        lefts.append(a)
+        rights.append(b)
+    for i in range(ny):
+        errors[i, :, heights[i]:] = 0.0
+    cost, crossing = _cut_costs(errors.reshape(ny * nx, tall, ox))
+    paths, _ = min_cost_paths(cost, crossing)
+    paths = paths.reshape(ny, nx, tall)
+    strips = []
+    for i in range(ny):
+        strip = np.zeros((heights[i], width, 2), np.int64)
+        for j in range(nx):
+            cols = np.arange(plan.xs[j] - ox, plan.xs[j + 1])
+            strip[:, cols % width] = _copy(sources[i, j], np.arange(heights[i]), np.arange(len(cols)))
+        for j in range(nx):
+            keep_left = np.arange(ox)[None, :] < paths[i, j, :heights[i], None]
+            cols = (plan.xs[j] + band) % width
+            strip[:, cols] = np.where(keep_left[..., None], lefts[j][i, :heights[i]], rights[j][i, :heights[i]])
+        strips.append(strip)
+    return strips
+
+
+def join_rows(analysis: QuiltAnalysis, plan: Layout, strips: list[np.ndarray]) -> np.ndarray:
+    """The strips joined along horizontal cuts that close round the torus: the band over strip i
+    (its first oy rows) is shared with the last oy rows of strip i - 1 (the first with the last);
+    above the cut the upper strip stays. Returns the (H, W, 2) field."""
+    oy = plan.overlap[0]
+    height, width = int(plan.ys[-1]), int(plan.xs[-1])
+    ny = len(strips)
+    uppers = [strips[i - 1][-oy:] for i in range(ny)]
+    lowers = [s[:oy] for s in strips]
+    errors = np.stack([_cut_error(analysis, u, d).T for u, d in zip(uppers, lowers)])   # (ny, W, oy)
+    cost, crossing = _cut_costs(errors)
+    paths, _ = min_cost_cycles(cost, crossing=crossing)                                 # (ny, W)
+    coords = np.zeros((height, width, 2), np.int64)
+    for i in range(ny):
+        coords[np.arange(plan.ys[i], plan.ys[i + 1])] = strips[i][oy:]
+    for i in range(ny):
+        keep_upper = np.arange(oy)[:, None] < paths[i][None, :]
+        rows = np.arange(plan.ys[i] - oy, plan.ys[i]) % height
+        coords[rows] = np.where(keep_upper[..., None], uppers[i], lowers[i])
+    return coords
+
+
+def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int) -> np.ndarray:
+    """(height, width, 2) int32 exemplar (y, x) of every output pixel; deterministic per seed,
+    exactly periodic (every band wraps on the output torus).
+
+    On an axis with a repeat P the patches keep one phase, and the field is made a whole number of
+    repeats long and stretched to the size asked for (core.lattice.lattice_positions: a row or
+    column repeated or skipped now and then, a few per cent): so joints meet across the wrap band
+    too. Outputs shorter than MIN_REPEATS repeats drop the repeat on that axis."""
+    periods = tuple(p if p and size >= MIN_REPEATS * p else 0 for p, size in zip(analysis.periods, (height, width)))
+    virtual = tuple(round(size / p) * p if p else size for p, size in zip(periods, (height, width)))
+    analysis = replace(analysis, periods=periods)
+    plan = layout(analysis, *virtual)
+    sources = choose_sources(analysis, plan, seed)
+    coords = join_rows(analysis, plan, join_columns(analysis, plan, sources))
+    if virtual != (height, width):
+        rows = lattice_positions(height, periods[0]) if periods[0] else np.arange(height)
+        cols = lattice_positions(width, periods[1]) if periods[1] else np.arange(width)
+        coords = coords[np.ix_(rows, cols)]
+    if analysis.periodic:
+        coords %= np.array(analysis.shape)
+    return coords.astype(np.int32)
+
+
+# ---------------------------------------------------------------- height in the gradient domain
+
+def poisson_height(height: np.ndarray, coords: np.ndarray, periodic: bool = False) -> np.ndarray:
+    """(h, w) exemplar height, (H, W, 2) field -> (H, W) float32 height whose every forward difference
+    is its source pixel's own (least squares on the torus, solved exactly by FFT), with the copied
+    height's mean. Inside a patch this is the copy (up to a smooth correction); across a border it
+    continues the relief instead of stepping to the other patch's level."""
+    ex = np.asarray(height, np.float32)
+    if periodic:
+        gx_ex, gy_ex = np.roll(ex, -1, 1) - ex, np.roll(ex, -1, 0) - ex
+    else:
+        gx_ex, gy_ex = np.zeros_like(ex), np.zeros_like(ex)
+        gx_ex[:, :-1], gy_ex[:-1] = ex[:, 1:] - ex[:, :-1], ex[1:] - ex[:-1]
+    cy, cx = coords[..., 0], coords[..., 1]
+    rows, cols = coords.shape[:2]
+    wx = np.exp(2j * np.pi * np.fft.rfftfreq(cols))[None, :] - 1.0
+    wy = np.exp(2j * np.pi * np.fft.fftfreq(rows))[:, None] - 1.0
+    spectrum = np.conj(wx) * np.fft.rfft2(gx_ex[cy, cx]) + np.conj(wy) * np.fft.rfft2(gy_ex[cy, cx])
+    denominator = np.abs(wx) ** 2 + np.abs(wy) ** 2
+    denominator[0, 0] = 1.0
+    spectrum /= denominator
+    spectrum[0, 0] = 0.0
+    out = np.fft.irfft2(spectrum, s=(rows, cols)).astype(np.float32)
+    out += float(ex[cy, cx].mean())
+    return np.clip(out, 0.0, 1.0)
+
+
+# ---------------------------------------------------------------- how visible the borders are
+
+def border_pairs(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(across_x, across_y) (H, W) bool: pixel p and its right / lower neighbour (wrapping) come
+    from different patches -- their exemplar coordinates do not continue each other. A step of one
+    pixel too many or too few still continues (a lattice's stretch, core.lattice, skips or repeats
+    a row now and then inside a patch)."""
+    cy, cx = coords[..., 0].astype(np.int64), coords[..., 1].astype(np.int64)
+    across_x = (np.abs(np.roll(cy, -1, 1) - cy) > 1) | (np.abs(np.roll(cx, -1, 1) - cx - 1) > 1)
+    across_y = (np.abs(np.roll(cy, -1, 0) - cy - 1) > 1) | (np.abs(np.roll(cx, -1, 0) - cx) > 1)
+    return across_x, across_y
+
+
+def _steps(image: np.ndarray, wrap: bool) -> tuple[np.ndarray, np.ndarray]:
+    img = np.asarray(image, np.float32)
+    img = img[..., None] if img.ndim == 2 else img
+    if wrap:
+        return (np.abs(np.roll(img, -1, 1) - img).mean(-1), np.abs(np.roll(img, -1, 0) - img).mean(-1))
+    return np.abs(img[:, 1:] - img[:, :-1]).mean(-1), np.abs(img[1:] - img[:-1]).mean(-1)
+
+
+def cut_visibility(coords: np.ndarray, image: np.ndarray, exemplar_image: np.ndarray) -> float:
+    """Mean step across patch borders of an (H, W[, C]) output map read through `coords`, over the
+    mean step between neighbouring pixels of the exemplar's same map. 1.0: a border shows as much as
+    any line in the photo; a field without borders gives nan."""
+    across_x, across_y = border_pairs(coords)
+    sx, sy = _steps(image, wrap=True)
+    count = int(across_x.sum() + across_y.sum())
+    if count == 0:
+        return float("nan")
+    border = (float(sx[across_x].sum()) + float(sy[across_y].sum())) / count
+    ex, ey = _steps(exemplar_image, wrap=False)
+    base = (float(ex.sum()) + float(ey.sum())) / (ex.size + ey.size)
+    return border / max(base, 1e-8)

@@ -1,0 +1,190 @@
+"""Patches joined along the material's joints (core.quilt): element size, exact periodicity, cuts
+in the mortar, height without steps, the cut-visibility measure against the previous synthesis, and
+one field on both engines. Small procedural stone and brick fixtures: seconds on a CPU."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from blender_texgan.core import quilt as Q
+from blender_texgan.core import refine as R
+from blender_texgan.core.lattice import course_periods, layout_periods
+from blender_texgan.core.normals import normal_from_height
+
+
+def bricks(height: int = 256, width: int = 320, brick=(24, 48), mortar: int = 4, seed: int = 0,
+           setts: bool = False):
+    """A non-periodic (h, w, 5) running-bond wall and its (h, w) mortar mask: bricks of `brick`
+    (rows, columns) pixels with per-brick tone and a domed face, mortar low, dark and even. With
+    setts, every course starts at its own random offset: a repeat in rows only."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    course = y // brick[0]
+    offsets = rng.integers(0, brick[1], height // brick[0] + 1) if setts else (np.arange(height // brick[0] + 1) % 2) * (brick[1] // 2)
+    shifted = x + offsets[course]
+    in_y, in_x = y % brick[0], shifted % brick[1]
+    joint = (in_y < mortar) | (in_x < mortar)
+    index = course * (width // brick[1] + 2) + shifted // brick[1]
+    tone = rng.uniform(0.3, 0.8, index.max() + 1)[index]
+    dome = np.minimum(in_y - mortar, brick[0] - in_y) / brick[0] + np.minimum(in_x - mortar, brick[1] - in_x) / brick[1]
+    noise = rng.normal(0.0, 0.03, (height, width))
+    albedo = np.where(joint, 0.25, tone)[..., None] * np.array([1.0, 0.6, 0.45]) + noise[..., None]
+    relief = np.where(joint, 0.1, 0.6 + 0.6 * dome) + noise
+    rough = np.where(joint, 0.9, 0.55) + noise
+    return np.clip(np.dstack([albedo, relief, rough]), 0, 1).astype(np.float32), joint
+
+
+def stones(side: int = 256, cells: int = 40, seed: int = 1) -> np.ndarray:
+    """A non-periodic (side, side, 5) dry-stone fixture: Voronoi stones, each with its own tone and
+    a dome of its own height, mortar between them."""
+    rng = np.random.default_rng(seed)
+    points = rng.uniform(0, side, (cells, 2))
+    y, x = np.mgrid[0:side, 0:side]
+    d = np.hypot(y[..., None] - points[:, 0], x[..., None] - points[:, 1])
+    order = np.sort(d, axis=-1)
+    owner = d.argmin(-1)
+    gap = order[..., 1] - order[..., 0]
+    joint = gap < 4
+    level = rng.uniform(0.45, 0.95, cells)[owner]
+    dome = np.clip(gap / 30.0, 0, 1) * 0.25
+    noise = rng.normal(0.0, 0.02, (side, side))
+    tone = rng.uniform(0.3, 0.8, cells)[owner]
+    albedo = np.where(joint, 0.3, tone)[..., None] * np.array([0.9, 0.8, 0.7]) + noise[..., None]
+    relief = np.where(joint, 0.1, level - 0.25 + dome) + noise
+    rough = np.where(joint, 0.9, 0.6) + noise
+    return np.clip(np.dstack([albedo, relief, rough]), 0, 1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def wall():
+    ex, joint = bricks()
+    return ex, joint, Q.analyse(ex)
+
+
+def test_element_size_is_one_brick(wall):
+    _, _, analysis = wall
+    rows, cols = analysis.element
+    assert 16 <= rows <= 24 and 36 <= cols <= 48      # a brick's face between its joints (20 x 44)
+    assert Q.patch_size(analysis)[0] >= rows and Q.patch_size(analysis)[1] >= cols
+
+
+def test_courses_are_found_along_one_axis_only():
+    ex, _ = bricks(setts=True)
+    assert course_periods(ex) == (24, 0)  # rows repeat every course; random offsets break the columns'
+    assert layout_periods(bricks()[0]) == (48, 48)  # running bond: a lattice of two courses
+    assert course_periods(stones()) == (0, 0)
+
+
+@pytest.mark.parametrize("size", [(128, 160), (256, 256)])
+def test_field_is_deterministic_in_range_and_continues_across_the_wrap(wall, size):
+    ex, _, analysis = wall
+    coords = Q.synthesize(analysis, *size, seed=4)
+    assert coords.shape == size + (2,) and coords.dtype == np.int32
+    assert np.array_equal(coords, Q.synthesize(analysis, *size, seed=4))
+    assert (coords != Q.synthesize(analysis, *size, seed=5)).any(-1).mean() > 0.5
+    assert coords[..., 0].min() >= 0 and coords[..., 0].max() < ex.shape[0]
+    assert coords[..., 1].min() >= 0 and coords[..., 1].max() < ex.shape[1]
+    across_x, across_y = Q.border_pairs(coords)
+    # the wrap lines are crossed by cuts like any line, never a straight seam of their own
+    assert across_x[:, -1].mean() <= 0.1 and across_y[-1].mean() <= 0.1
+    # rolling the torus rolls the borders: reads wrap, so the tiled output has no other seam
+    rolled = np.roll(coords, (size[0] // 3, size[1] // 5), (0, 1))
+    assert np.array_equal(np.roll(across_x, (size[0] // 3, size[1] // 5), (0, 1)), Q.border_pairs(rolled)[0])
+
+
+def test_cuts_run_in_the_mortar(wall):
+    ex, joint, analysis = wall
+    coords = Q.synthesize(analysis, 256, 256, seed=2)
+    near_joint = joint | np.roll(joint, 1, 0) | np.roll(joint, -1, 0) | np.roll(joint, 1, 1) | np.roll(joint, -1, 1)
+    across_x, across_y = Q.border_pairs(coords)
+    inside = []
+    for across, axis in ((across_x, 1), (across_y, 0)):
+        ys, xs = np.nonzero(across)
+        ny, nx = (ys + (axis == 0)) % 256, (xs + (axis == 1)) % 256
+        a = near_joint[coords[ys, xs, 0], coords[ys, xs, 1]]
+        b = near_joint[coords[ny, nx, 0], coords[ny, nx, 1]]
+        inside.append(a & b)
+    share = np.concatenate(inside).mean()
+    assert share >= 0.9, share
+
+
+def test_courses_stay_straight(wall):
+    ex, joint, analysis = wall
+    coords = Q.synthesize(analysis, 240, 256, seed=6)
+    rows_mod = (coords[..., 0] - np.arange(240)[:, None]) % 24
+    assert np.bincount(rows_mod.ravel(), minlength=24).max() / rows_mod.size >= 0.97
+
+
+def test_poisson_height_has_no_step_and_keeps_relief():
+    """Two patches from a low and a high part of the exemplar: copied, their borders step; joined in
+    the gradient domain, the steps are gone and inside each patch the relief (every pixel's slope)
+    is the copy's."""
+    rng = np.random.default_rng(0)
+    ex = (np.where(np.arange(256) < 128, 0.25, 0.75)[:, None] + 0.05 * rng.normal(size=(256, 64))).astype(np.float32)
+    ys, xs = np.mgrid[0:96, 0:128]
+    coords = np.stack([ys + np.where(xs < 64, 10, 150), xs % 64], -1)
+    copied = ex[coords[..., 0], coords[..., 1]]
+    joined = Q.poisson_height(ex, coords)
+    step = lambda h: np.abs(h[:, 64] - h[:, 63]).mean()  # noqa: E731
+    typical = np.abs(np.diff(copied[:, 10:50], axis=1)).mean()
+    assert step(copied) > 4 * typical
+    assert step(joined) < 1.5 * typical
+    inside = slice(8, 56)
+    slope_copy, slope_joined = np.diff(copied[:, inside], axis=1), np.diff(joined[:, inside], axis=1)
+    assert np.corrcoef(slope_copy.ravel(), slope_joined.ravel())[0, 1] > 0.95
+    assert abs(joined[:, inside].std() / copied[:, inside].std() - 1) < 0.2
+
+
+def test_poisson_height_of_a_whole_periodic_copy_is_the_copy():
+    rng = np.random.default_rng(1)
+    ex = rng.uniform(0.2, 0.8, (64, 48)).astype(np.float32)
+    ys, xs = np.mgrid[0:128, 0:96]
+    coords = np.stack([(ys + 5) % 64, (xs + 7) % 48], -1)
+    np.testing.assert_allclose(Q.poisson_height(ex, coords, periodic=True), ex[coords[..., 0], coords[..., 1]], atol=1e-4)
+
+
+def _old_and_new(ex: np.ndarray, size: int, seed: int):
+    """The previous random-mode synthesis (core.refine, rolled, patch borders blended) and the
+    joined patches, both read as the engine reads them. Returns [(coords, albedo, height)]."""
+    from blender_texgan.engine.generate import PRESERVE_CONTRAST, REFINE_SOFTEN
+
+    old = np.roll(R.synthesize(R.analyse(ex, periodic=False), size, size, seed), (7, 13), (0, 1))
+    new = Q.synthesize(Q.analyse(ex), size, size, seed)
+    out = []
+    for coords in (old, new):
+        stack = R.apply_field(ex, coords, soften=REFINE_SOFTEN, periodic=False, preserve=PRESERVE_CONTRAST)
+        height = stack[..., 3] if coords is old else Q.poisson_height(ex[..., 3], coords)
+        out.append((coords, stack[..., :3], height))
+    return out
+
+
+def test_cut_visibility_fails_the_old_synthesis_and_passes_the_new():
+    ex = stones()
+    (oc, oa, oh), (nc, na, nh) = _old_and_new(ex, 256, 3)
+    old = Q.cut_visibility(oc, oh, ex[..., 3]), Q.cut_visibility(oc, oa, ex[..., :3])
+    new = Q.cut_visibility(nc, nh, ex[..., 3]), Q.cut_visibility(nc, na, ex[..., :3])
+    assert max(old) > 1.2, old
+    assert max(new) <= 1.2, new
+
+
+def test_cut_visibility_of_a_straight_cut_through_stones_is_high():
+    ex = stones()
+    ys, xs = np.mgrid[0:128, 0:128]
+    halves = np.stack([(ys * 2) % 256, np.where(xs < 64, xs + 9, xs + 100)], -1)  # straight borders
+    height = ex[halves[..., 0], halves[..., 1], 3]
+    assert Q.cut_visibility(halves, height, ex[..., 3]) > 1.5
+
+
+def test_normals_show_no_patch_outline(wall):
+    """Across patch borders the joined height tilts the normal as the photo tilts it there (its
+    source pixels' own slope), where the copied height steps."""
+    ex, _, analysis = wall
+    coords = Q.synthesize(analysis, 256, 256, seed=8)
+    across_x, across_y = Q.border_pairs(coords)
+    border = across_x | across_y
+    photo_tilt = 1.0 - normal_from_height(ex[..., 3], 8.0)[..., 2]
+    at_source = photo_tilt[coords[..., 0], coords[..., 1]][border].mean()
+    joined = 1.0 - normal_from_height(Q.poisson_height(ex[..., 3], coords), 8.0)[..., 2]
+    copied = 1.0 - normal_from_height(ex[coords[..., 0], coords[..., 1], 3], 8.0)[..., 2]
+    assert joined[border].mean() <= 1.2 * at_source
+    assert copied[border].mean() > joined[border].mean()
