@@ -52,6 +52,8 @@ MIN_SIZE, MAX_SIZE = 32, 8192   # output side, after upscaling
 ANALYSIS_SIDE = 1024      # photos are analysed with their longer side at most this (a power-of-2 shrink)
 LIGHTING_SIGMA = 0.25     # equalise_lighting: trends wider than this share of the smaller side go
 GAIN_LIMITS = (0.25, 4.0)  # ... and no pixel is brightened or darkened more than this
+TREND_SIDE = 512          # ... found on the luminance shrunk to about this side (see equalise_lighting)
+TREND_BAND = 256          # rows the gain is applied to at a time
 # Synthesis settings for photos (benchmarks/seamless.py photos, SWD ratio over 2 seeds): the
 # generator's defaults (jitter 0.2, patch 0.2) cut stones and bricks into a mosaic (gravel 1.38-1.51,
 # brick 2.6-3.1); without jitter, start tiles of half the photo's smaller side keep the most whole
@@ -87,7 +89,9 @@ def check_photo(image) -> np.ndarray:
         raise ValueError(f"the image is {a.shape[1]}x{a.shape[0]} px: too small (at least {MIN_SIDE} px a side)")
     if not np.isfinite(a).all():
         raise ValueError("the image holds NaN or infinite values")
-    return np.clip(a, 0.0, 1.0)
+    if a.min() < 0.0 or a.max() > 1.0:  # a copy only when needed: an 8192 px photo is 0.8 GB
+        a = np.clip(a, 0.0, 1.0)
+    return a
 
 
 # ---------------------------------------------------------------- lighting
@@ -124,24 +128,61 @@ def quadratic_trend(plane: np.ndarray) -> np.ndarray:
     return (terms @ coef).reshape(h, w)
 
 
-def equalise_lighting(image, sigma: float = LIGHTING_SIGMA) -> np.ndarray:
+def equalise_lighting(image, sigma: float = LIGHTING_SIGMA, in_place: bool = False) -> np.ndarray:
     """Divide out slow luminance trends (vignetting, light fall-off), keeping the mean brightness.
 
     The colour channels are multiplied by mean(L) / T, L the luminance and T its trend: the
     quadratic surface through L plus a Gaussian blur (`sigma` times the smaller side, mirrored
     borders) of what is left (a blur alone bends a ramp flat near the borders, where the mirror
     sees none). The gain stays within GAIN_LIMITS. Channels after the colour ones (aligned maps
-    such as height or roughness) are left untouched.
+    such as height or roughness) are left untouched. in_place: change `image` itself (when it is
+    the caller's own float32 copy) instead of a new array.
+
+    Photos over TREND_SIDE a side find the trend on their luminance shrunk (by a power of 2) to
+    about that side and spread the gain back bilinearly, in bands: the trend is slow by definition,
+    and finding it at full size took 4.5 GB and 20 s for a 4096 px photo.
     """
     a = check_photo(image)
-    lum = luminance(a).astype(np.float64)
-    surface = quadratic_trend(lum)
-    trend = surface + wide_blur(lum - surface, sigma * min(lum.shape))
-    gain = np.clip(lum.mean() / np.maximum(trend, 1e-4), *GAIN_LIMITS).astype(np.float32)
-    out = a.copy()
+    out = a if in_place or not np.may_share_memory(a, image) else a.copy()
+    lum = luminance(a)
+    factor = trend_factor(lum.shape)
+    small = (box_shrink(lum[..., None], factor)[..., 0] if factor > 1 else lum).astype(np.float64)
+    surface = quadratic_trend(small)
+    trend = surface + wide_blur(small - surface, sigma * min(small.shape))
+    gain = np.clip(small.mean() / np.maximum(trend, 1e-4), *GAIN_LIMITS).astype(np.float32)
+    del lum, small, surface, trend
     c = colour_channels(a.shape[2])
-    out[..., :c] = np.clip(a[..., :c] * gain[..., None], 0.0, 1.0)
+    for start in range(0, a.shape[0], TREND_BAND):
+        band = out[start:start + TREND_BAND, :, :c]
+        band *= spread_gain(gain, factor, start, band.shape[0], a.shape[1])[..., None]
+        np.clip(band, 0.0, 1.0, out=band)
     return out
+
+
+def trend_factor(shape: tuple[int, int]) -> int:
+    """The power of 2 the luminance is shrunk by to find the lighting trend: 1 up to TREND_SIDE a side."""
+    factor = 1
+    while min(shape) >= 2 * factor * TREND_SIDE:
+        factor *= 2
+    return factor
+
+
+def spread_gain(gain: np.ndarray, factor: int, start: int, rows: int, width: int) -> np.ndarray:
+    """Rows start..start+rows of a (h, w) gain found on a plane shrunk `factor` times, bilinearly
+    enlarged to full size (pixel centres aligned; past the last cell the edge value holds)."""
+    if factor == 1:
+        return gain[start:start + rows]
+
+    def taps(n_out: int, n_in: int, first: int):
+        pos = np.clip((np.arange(first, first + n_out) + 0.5) / factor - 0.5, 0, n_in - 1)
+        lo = np.minimum(pos.astype(np.int64), n_in - 2) if n_in > 1 else np.zeros(n_out, np.int64)
+        return lo, np.minimum(lo + 1, n_in - 1), (pos - lo).astype(np.float32)
+
+    y0, y1, fy = taps(rows, gain.shape[0], start)
+    x0, x1, fx = taps(width, gain.shape[1], 0)
+    top = gain[y0][:, x0] * (1 - fx) + gain[y0][:, x1] * fx
+    bottom = gain[y1][:, x0] * (1 - fx) + gain[y1][:, x1] * fx
+    return top * (1 - fy[:, None]) + bottom * fy[:, None]
 
 
 # ---------------------------------------------------------------- the field
@@ -218,8 +259,8 @@ def prepare_photo(image, *, equalise: bool = True, straighten: bool = True, anal
     photo = check_photo(image)
     if straighten and photo.shape[2] <= 4:
         photo = straighten_perspective(photo, luminance(photo))[0]
-    if equalise:
-        photo = equalise_lighting(photo)
+    if equalise:  # in place when straightening made a new array: one full-size copy fewer
+        photo = equalise_lighting(photo, in_place=not np.may_share_memory(photo, image))
     factor = analysis_factor(photo.shape, analysis_side)
     exemplar = box_shrink(photo, factor)
     if min(exemplar.shape[:2]) < MIN_SIDE:

@@ -109,12 +109,19 @@ def to_array(im) -> np.ndarray:
         if lo < 0.0 or hi > 1.0:  # float height in scene units: rescale
             a = (a - lo) / (hi - lo) if hi > lo else np.full_like(a, 0.5)
     elif mode in ("1", "L", "LA", "La"):
-        a = np.asarray(im.convert("L"), np.float32) / 255.0
+        a = _scaled(np.asarray(im if mode == "L" else im.convert("L")), 255.0)
     else:  # RGB, RGBA, RGBX, P, PA, CMYK, YCbCr, LAB, ...: alpha is dropped
-        a = np.asarray(im.convert("RGB"), np.float32) / 255.0
+        a = _scaled(np.asarray(im if mode == "RGB" else im.convert("RGB")), 255.0)
     if a.ndim == 2:
         a = a[..., None]
-    return np.clip(a, 0.0, 1.0)
+    return np.clip(a, 0.0, 1.0, out=a) if a.flags.writeable else np.clip(a, 0.0, 1.0)
+
+
+def _scaled(values: np.ndarray, top: float) -> np.ndarray:
+    """Integer pixels -> float32 in [0, 1] with one float32 array (an 8192 px RGB photo is 0.8 GB)."""
+    a = values.astype(np.float32)
+    a /= top
+    return a
 
 
 def _bits(mode: str) -> int:
