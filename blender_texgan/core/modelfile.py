@@ -158,7 +158,8 @@ def check_role(manifest: dict, path: str | os.PathLike, roles: tuple[str, ...], 
     role = model_role(manifest)
     if role not in roles:
         what, takes = ROLES[role]
-        raise ModelFileError(path, f"is {what}; use it with {takes}" + (f" ({needed})" if needed else ""))
+        # what is needed comes before the list: callers that cut a line short keep the point
+        raise ModelFileError(path, f"is {what}; " + (f"{needed}; " if needed else "") + f"use it with {takes}")
 
 
 def _unmeasured_as_null(value):

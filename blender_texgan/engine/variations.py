@@ -133,7 +133,7 @@ def encode(photo, request: VariationsRequest, progress: Callable[[float], None] 
     from ..core.refine import analyse
 
     check_request(request)
-    needed = "variations of a texture need a VAE model: its encoder reads the texture's layout"
+    needed = "variations of a texture need a VAE model"  # its encoder reads the texture's layout
     runner = load_runner(resolve_model(request.model or default_vae_name(), ("vae",), needed),
                          pick_engine(request.engine, request.device), request.device, ("vae",), needed)
     check_resolution(request.size, runner.cfg.scale)
