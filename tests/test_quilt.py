@@ -10,6 +10,7 @@ from blender_texgan.core import quilt as Q
 from blender_texgan.core import refine as R
 from blender_texgan.core.lattice import course_periods, layout_periods
 from blender_texgan.core.normals import normal_from_height
+from trainer.metrics import cut_visibility, cut_visibility_metrics
 
 
 def bricks(height: int = 256, width: int = 320, brick=(24, 48), mortar: int = 4, seed: int = 0,
@@ -161,8 +162,8 @@ def _old_and_new(ex: np.ndarray, size: int, seed: int):
 def test_cut_visibility_fails_the_old_synthesis_and_passes_the_new():
     ex = stones()
     (oc, oa, oh), (nc, na, nh) = _old_and_new(ex, 256, 3)
-    old = Q.cut_visibility(oc, oh, ex[..., 3]), Q.cut_visibility(oc, oa, ex[..., :3])
-    new = Q.cut_visibility(nc, nh, ex[..., 3]), Q.cut_visibility(nc, na, ex[..., :3])
+    old = cut_visibility(oc, oh, ex[..., 3]), cut_visibility(oc, oa, ex[..., :3])
+    new = cut_visibility(nc, nh, ex[..., 3]), cut_visibility(nc, na, ex[..., :3])
     assert max(old) > 1.2, old
     assert max(new) <= 1.2, new
 
@@ -172,7 +173,7 @@ def test_cut_visibility_of_a_straight_cut_through_stones_is_high():
     ys, xs = np.mgrid[0:128, 0:128]
     halves = np.stack([(ys * 2) % 256, np.where(xs < 64, xs + 9, xs + 100)], -1)  # straight borders
     height = ex[halves[..., 0], halves[..., 1], 3]
-    assert Q.cut_visibility(halves, height, ex[..., 3]) > 1.5
+    assert cut_visibility(halves, height, ex[..., 3]) > 1.5
 
 
 def test_normals_show_no_patch_outline(wall):
@@ -188,3 +189,13 @@ def test_normals_show_no_patch_outline(wall):
     copied = 1.0 - normal_from_height(ex[coords[..., 0], coords[..., 1], 3], 8.0)[..., 2]
     assert joined[border].mean() <= 1.2 * at_source
     assert copied[border].mean() > joined[border].mean()
+
+
+def test_cut_visibility_metrics_average_albedo_and_height():
+    ex = stones()
+    analysis = Q.analyse(ex)
+    fields = [Q.synthesize(analysis, 128, 128, seed) for seed in (1, 2)]
+    fake = np.stack([np.moveaxis(R.apply_field(ex, f), -1, 0) for f in fields])
+    out = cut_visibility_metrics(fake, fields, np.moveaxis(ex, -1, 0))
+    assert set(out) == {"cut_albedo", "cut_height"} and all(0 < v < 5 for v in out.values())
+    assert cut_visibility_metrics(fake, [None, None], np.moveaxis(ex, -1, 0)) == {}

@@ -455,6 +455,52 @@ def structure_metrics(fake, real_heldout, real_reference, seed: int = 0) -> dict
     return {k: float(v) for k, v in out.items()}
 
 
+def _steps(image: np.ndarray, wrap: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Mean-over-channels absolute difference of every pixel with its right and lower neighbour of an
+    (H, W[, C]) image: wrapping (an output torus) or not (a photo)."""
+    img = np.asarray(image, np.float32)
+    img = img[..., None] if img.ndim == 2 else img
+    if wrap:
+        return np.abs(np.roll(img, -1, 1) - img).mean(-1), np.abs(np.roll(img, -1, 0) - img).mean(-1)
+    return np.abs(img[:, 1:] - img[:, :-1]).mean(-1), np.abs(img[1:] - img[:-1]).mean(-1)
+
+
+def cut_visibility(coords: np.ndarray, image: np.ndarray, exemplar_image: np.ndarray) -> float:
+    """How much the borders between patches show: the mean step across them in an (H, W[, C]) output
+    map read through the (H, W, 2) field, over the mean step between neighbouring pixels of the
+    exemplar's same map (every line of the photo). 1.0: a border shows as much as any line in the
+    photo; above it the patchwork shows. nan for a field without borders."""
+    from blender_texgan.core.quilt import border_pairs
+
+    across_x, across_y = border_pairs(coords)
+    count = int(across_x.sum() + across_y.sum())
+    if count == 0:
+        return float("nan")
+    sx, sy = _steps(image, wrap=True)
+    border = (float(sx[across_x].sum()) + float(sy[across_y].sum())) / count
+    ex, ey = _steps(exemplar_image, wrap=False)
+    base = (float(ex.sum()) + float(ey.sum())) / (ex.size + ey.size)
+    return border / max(base, 1e-8)
+
+
+def cut_visibility_metrics(fake, fields: list, exemplar: np.ndarray) -> dict[str, float]:
+    """Mean cut visibility of albedo and height over generated (N, 5, H, W) stacks and their fields,
+    against the (5, h, w) exemplar: {"cut_albedo", "cut_height"} (empty without fields)."""
+    fake, exemplar = _as_batch(fake), np.asarray(exemplar, np.float32)
+    height = _height_channel(fake.shape[1])
+    pairs = [(f, s) for f, s in zip(fields, fake) if f is not None]
+    if not pairs or height is None:
+        return {}
+    out = {}
+    for name, channels in (("albedo", slice(0, 3)), ("height", slice(height, height + 1))):
+        ex = np.moveaxis(exemplar[channels], 0, -1)
+        values = [cut_visibility(f, np.moveaxis(s[channels], 0, -1), ex) for f, s in pairs]
+        values = [v for v in values if np.isfinite(v)]
+        if values:
+            out[f"cut_{name}"] = float(np.mean(values))
+    return out
+
+
 def _components(keys: np.ndarray) -> np.ndarray:
     """Labels of the 4-connected regions of equal keys in a 2-D array (label = smallest flat index).
 

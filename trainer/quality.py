@@ -16,7 +16,7 @@ from blender_texgan.core.png import write_png
 from blender_texgan.core.tiling import tile
 
 from .data import TrainingData
-from .metrics import evaluate, meets_bar, structure_metrics, verbatim_copy_extent
+from .metrics import cut_visibility_metrics, evaluate, meets_bar, structure_metrics, verbatim_copy_extent
 
 MAX_METRIC_CROP = 256   # coarse SWD needs large crops (whole stones after a 4x shrink)
 SHEET_TILE = 192        # side of one picture on a contact sheet
@@ -57,11 +57,16 @@ def baseline_samples(exemplar: np.ndarray, size: int, count: int, seed: int) -> 
     return np.stack(stacks).astype(np.float32), fields
 
 
-def score(fake: np.ndarray, fields: list, data: TrainingData, crop: int, seed: int, exemplar_shape) -> dict:
-    """evaluate()'s metrics plus the structure-aware ones and the largest verbatim copy."""
+def score(fake: np.ndarray, fields: list, data: TrainingData, crop: int, seed: int, exemplar_shape,
+          exemplar: np.ndarray | None = None) -> dict:
+    """evaluate()'s metrics plus the structure-aware ones, the largest verbatim copy and, given the
+    (C, h, w) exemplar the fields point into, how visible the patch borders are (cut_albedo,
+    cut_height: 1.0 = as visible as any line of the photo)."""
     heldout, reference = data.metric_crops(crop, len(fake), seed)
     metrics = evaluate(fake, heldout, reference, seed=seed)
     metrics.update(structure_metrics(fake, heldout, reference, seed=seed))
+    if exemplar is not None:
+        metrics.update(cut_visibility_metrics(fake, fields, exemplar))
     extents = [verbatim_copy_extent(f, exemplar_shape) for f in fields if f is not None]
     if extents:
         metrics["verbatim_extent"] = float(max(extents))
@@ -83,7 +88,7 @@ def compare_modes(model: str | Path, data: TrainingData, scale: int, count: int,
     out: dict = {"crop": crop}
     for mode in modes:
         fake, fields = model_samples(model, crop, count, seed, mode=mode)
-        out[mode] = score(fake, fields, data, crop, seed, shape)
+        out[mode] = score(fake, fields, data, crop, seed, shape, exemplar if mode != "neural" else None)
     base, base_fields = baseline_samples(exemplar, crop, count, seed)
     out["baseline"] = score(base, base_fields, data, crop, seed, shape)
     return out

@@ -19,9 +19,8 @@ Efros & Freeman's image quilting (2001), made exactly periodic and element-aware
 * ``poisson_height(height, coords)`` -- the height joined in the gradient domain: every pixel's
   gradient is its source's, integrated on the torus by FFT (exact for a periodic domain), so no
   patch keeps its own level and the normal map shows no patch outline.
-* ``cut_visibility(coords, image, exemplar_image)`` -- how visible the borders are: the mean step
-  across them over the mean step between neighbouring exemplar pixels (1.0: as visible as any line
-  in the photo).
+* ``border_pairs(coords)`` -- where two patches meet, read off the field (trainer.metrics'
+  cut_visibility measures how much those borders show).
 
 Pure numpy: never imports bpy or torch.
 """
@@ -40,7 +39,7 @@ MIN_PATCH = 24                # pixels: smaller outputs get smaller patches, nev
 OVERLAP = 0.4                 # overlap band: this share of a patch's side, about one element: every course then has a joint inside it
 CANDIDATES = 128              # source places tried per patch
 TOLERANCE = 0.15              # any place within this share of the best match may be taken (variety)
-SEARCH_SAMPLES = 6            # samples across an overlap band when matching (strided, not every pixel)
+SEARCH_SAMPLES = 6            # samples across the narrower overlap band when matching (a strided grid)
 JOINT_WEIGHT = 0.35           # a cut pays this for running over raised relief instead of a joint
 NO_REPEAT = 0.5               # refuse places within this share of a patch of a neighbour's own copy
 REUSE = 0.5                   # a place near an earlier patch's source costs this much more per earlier patch
@@ -194,23 +193,20 @@ def _search_read(analysis: QuiltAnalysis, ys: np.ndarray, xs: np.ndarray) -> np.
     return analysis.search[ys, xs]
 
 
-def _pick_source(analysis: QuiltAnalysis, rng: np.random.Generator, old: np.ndarray, filled: np.ndarray,
-                 origin: tuple[int, int], phase: np.ndarray, used: list) -> np.ndarray:
-    """The source corner of a patch whose region holds `old` (ph, pw, 2) coordinates where `filled`:
-    among CANDIDATES places, any within TOLERANCE of the best match there; places that would only
-    continue a neighbour's own copy are refused, and places near earlier patches' pay REUSE each."""
-    extent = filled.shape
+def _pick_source(analysis: QuiltAnalysis, rng: np.random.Generator, old: np.ndarray, local: np.ndarray,
+                 extent: tuple[int, int], origin: tuple[int, int], phase: np.ndarray, used: list) -> np.ndarray:
+    """The source corner of a patch of `extent` pixels whose region already holds `old` (S, 2)
+    coordinates at the (S, 2) local sample points `local`: among CANDIDATES places, any within
+    TOLERANCE of the best match there; places that would only continue a neighbour's own copy are
+    refused, and places near earlier patches' pay REUSE each."""
     cand = _candidates(analysis, rng, extent, origin, phase)
-    if not filled.any():
+    if not len(old):
         return cand[0]
-    step = max(1, min(extent) // (3 * SEARCH_SAMPLES))
-    ly, lx = np.nonzero(filled[::step, ::step])
-    ly, lx = ly * step, lx * step
-    template = _search_read(analysis, old[ly, lx, 0], old[ly, lx, 1])
-    here = _search_read(analysis, cand[:, 0, None] + ly, cand[:, 1, None] + lx)     # (K, S, 2)
+    template = _search_read(analysis, old[:, 0], old[:, 1])
+    here = _search_read(analysis, cand[:, 0, None] + local[:, 0], cand[:, 1, None] + local[:, 1])   # (K, S, 2)
     costs = ((here - template) ** 2).sum(axis=(1, 2))
     reach = NO_REPEAT * np.array(extent)
-    continued = np.unique(old[ly, lx] - np.stack([ly, lx], -1), axis=0)
+    continued = np.unique(old - local, axis=0)
     costs[(np.abs(cand[:, None, :] - continued[None]) < reach).all(-1).any(-1)] = np.inf
     if used:
         costs *= 1.0 + REUSE * (np.abs(cand[:, None, :] - np.array(used)[None]) < reach).all(-1).sum(-1)
@@ -220,26 +216,41 @@ def _pick_source(analysis: QuiltAnalysis, rng: np.random.Generator, old: np.ndar
     return cand[ok[rng.integers(len(ok))]]
 
 
+def _grid_points(start: int, length: int, size: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Of the output positions start .. start + length - 1 (wrapping at `size`), those on the sample
+    grid (multiples of `stride`): (their offsets from start, their grid indices)."""
+    offsets = np.arange(length)
+    where = (start + offsets) % size
+    on = where % stride == 0
+    return offsets[on], where[on] // stride
+
+
 def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int) -> np.ndarray:
     """(ny, nx, 2) source corner of every patch, in raster order, each matched against what its
-    already placed neighbours put in its region (their uncut copies: the cuts come after)."""
+    already placed neighbours put in its region (their uncut copies: the cuts come after), on a
+    sample grid of about SEARCH_SAMPLES points across a band: a draft of the field is only kept
+    there."""
     height, width = int(plan.ys[-1]), int(plan.xs[-1])
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x9017])
     phase = rng.integers(0, 1 << 16, size=2)
-    draft = np.zeros((height, width, 2), np.int32)
-    filled = np.zeros((height, width), bool)
     (oy, ox), used = plan.overlap, []
+    stride = max(1, min(oy, ox) // SEARCH_SAMPLES)
+    draft = np.zeros((-(-height // stride), -(-width // stride), 2), np.int64)
+    filled = np.zeros(draft.shape[:2], bool)
     sources = np.zeros((len(plan.ys) - 1, len(plan.xs) - 1, 2), np.int64)
     for i in range(sources.shape[0]):
-        rows = np.arange(plan.ys[i] - oy, plan.ys[i + 1]) % height
+        origin_y = int(plan.ys[i]) - oy
+        ly, gy = _grid_points(origin_y, int(plan.ys[i + 1]) - origin_y, height, stride)
         for j in range(sources.shape[1]):
-            cols = np.arange(plan.xs[j] - ox, plan.xs[j + 1]) % width
-            region = np.ix_(rows, cols)
-            here = filled[region]
-            src = _pick_source(analysis, rng, draft[region], here, (plan.ys[i] - oy, plan.xs[j] - ox), phase, used)
-            local = np.stack(np.meshgrid(np.arange(len(rows)), np.arange(len(cols)), indexing="ij"), -1)
-            draft[region] = np.where(here[..., None], draft[region], src + local)
-            filled[region] = True
+            origin_x = int(plan.xs[j]) - ox
+            extent = (int(plan.ys[i + 1]) - origin_y, int(plan.xs[j + 1]) - origin_x)
+            lx, gx = _grid_points(origin_x, extent[1], width, stride)
+            grid = np.ix_(gy, gx)
+            here = filled[grid]
+            local = np.stack(np.meshgrid(ly, lx, indexing="ij"), -1)
+            src = _pick_source(analysis, rng, draft[grid][here], local[here], extent, (origin_y, origin_x), phase, used)
+            draft[grid] = np.where(here[..., None], draft[grid], src + local)
+            filled[grid] = True
             sources[i, j] = src
             used.append(src)
     return sources
@@ -381,7 +392,7 @@ def poisson_height(height: np.ndarray, coords: np.ndarray, periodic: bool = Fals
     return np.clip(out, 0.0, 1.0)
 
 
-# ---------------------------------------------------------------- how visible the borders are
+# ---------------------------------------------------------------- where patches meet
 
 def border_pairs(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(across_x, across_y) (H, W) bool: pixel p and its right / lower neighbour (wrapping) come
@@ -392,26 +403,3 @@ def border_pairs(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     across_x = (np.abs(np.roll(cy, -1, 1) - cy) > 1) | (np.abs(np.roll(cx, -1, 1) - cx - 1) > 1)
     across_y = (np.abs(np.roll(cy, -1, 0) - cy - 1) > 1) | (np.abs(np.roll(cx, -1, 0) - cx) > 1)
     return across_x, across_y
-
-
-def _steps(image: np.ndarray, wrap: bool) -> tuple[np.ndarray, np.ndarray]:
-    img = np.asarray(image, np.float32)
-    img = img[..., None] if img.ndim == 2 else img
-    if wrap:
-        return (np.abs(np.roll(img, -1, 1) - img).mean(-1), np.abs(np.roll(img, -1, 0) - img).mean(-1))
-    return np.abs(img[:, 1:] - img[:, :-1]).mean(-1), np.abs(img[1:] - img[:-1]).mean(-1)
-
-
-def cut_visibility(coords: np.ndarray, image: np.ndarray, exemplar_image: np.ndarray) -> float:
-    """Mean step across patch borders of an (H, W[, C]) output map read through `coords`, over the
-    mean step between neighbouring pixels of the exemplar's same map. 1.0: a border shows as much as
-    any line in the photo; a field without borders gives nan."""
-    across_x, across_y = border_pairs(coords)
-    sx, sy = _steps(image, wrap=True)
-    count = int(across_x.sum() + across_y.sum())
-    if count == 0:
-        return float("nan")
-    border = (float(sx[across_x].sum()) + float(sy[across_y].sum())) / count
-    ex, ey = _steps(exemplar_image, wrap=False)
-    base = (float(ex.sum()) + float(ey.sum())) / (ex.size + ey.size)
-    return border / max(base, 1e-8)
