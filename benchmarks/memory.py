@@ -7,7 +7,7 @@ is its own: os.wait4's ru_maxrss).
 
 The photo is scikit-image's brick photo (benchmarks/data/skimage), enlarged to the size with a
 little noise, as RGB PNG; transform makes the default model's material at the size and translates
-it with the bundled clean_to_rusty_metal (numpy engine, as a CPU-only user runs it). The target
+it with the bundled clean_to_rusty_metal (engine auto: torch on the CPU here). The target
 (issue 21): 8192 px transform and seamless under 3 GB peak.
 """
 from __future__ import annotations
@@ -54,7 +54,7 @@ def command(name: str, side: int, photo: Path, out: Path) -> list[str]:
         "seamless_up": ["seamless", str(photo), "--size", str(size), "--upscale", str(side // size),
                         "--out", str(out / "s.png")],
         "photo2mat": ["photo2mat", str(photo), "--out", str(out / "m"), "--engine", "numpy"],
-        "transform": ["transform", "--translator", "clean_to_rusty_metal", "--size", str(side), "--engine", "numpy",
+        "transform": ["transform", "--translator", "clean_to_rusty_metal", "--size", str(side),
                       "--out", str(out / "t")],
     }[name]
 

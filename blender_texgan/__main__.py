@@ -405,10 +405,11 @@ def variations_command(args) -> str:
 
 def transform_command(args) -> str:
     """python -m blender_texgan transform: the model's material, translated; one PNG per map."""
-    from .engine.transform import check_strength, load_maps_translator, transform_maps
+    from .engine.transform import check_fits, check_strength, load_maps_translator, transform_maps
 
     check_seed(args.seed)
     check_strength(args.strength)
+    check_fits(args.size)
     net = load_maps_translator(args.translator, args.engine, args.device)
     out = prepare_output(args.out)
     if args.image is not None:  # the image made a tileable material, at its own relief

@@ -45,3 +45,33 @@ def test_seamless_of_a_4096_photo_stays_under_1_5_gb(tmp_path):
 def test_seamless_of_an_8192_photo_stays_under_3_gb(tmp_path):
     photo = _photo(tmp_path / "huge.png", 8192)
     assert peak_gb("seamless", str(photo), "--out", str(tmp_path / "out.png")) < 3.0
+
+
+@pytest.mark.parametrize("engine", ["numpy", "torch"])
+def test_the_material_translator_in_tiles_equals_one_pass(engine):
+    from blender_texgan.engine.transform import load_maps_translator
+
+    net = load_maps_translator("clean_to_rusty_metal", engine, "cpu")
+    rng = np.random.default_rng(3)
+    stack = rng.random((200, 328, 5)).astype(np.float32)  # sides: multiples of 8, not of the tile
+    whole = net(stack, tile=4096)
+    tiled = net(stack, tile=128)
+    assert np.abs(tiled - whole).max() < 1e-4
+
+
+def test_a_transform_that_cannot_fit_is_refused_before_it_starts(tmp_path):
+    """Under a 3 GB address-space cap (ulimit -v), an 8192 px transform says so in one line and
+    exits 2 at once, instead of a MemoryError traceback minutes later."""
+    import resource
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (3 * 2 ** 30, 3 * 2 ** 30))
+
+    result = subprocess.run([sys.executable, "-m", "blender_texgan", "transform", "--translator",
+                             "clean_to_rusty_metal", "--size", "8192", "--engine", "numpy",
+                             "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, preexec_fn=cap)
+    err = result.stderr.strip()
+    assert result.returncode == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "8192x8192 transform needs about" in err and "GB is free" in err, err
+    assert not (tmp_path / "out").exists()

@@ -4,6 +4,7 @@ tile's centre is kept. So an 8192x8192 map never needs the whole network's activ
 and the result equals the untiled one (tested)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -70,3 +71,46 @@ def run_tiled(forward: Forward, z: np.ndarray, scale: int, tile_cells: int, halo
         if progress:
             progress((done + 1) / len(starts))
     return out
+
+
+# ---------------------------------------------------------------- will it fit?
+
+def _kib_field(path: str, key: str) -> int | None:
+    """A 'Key:  N kB' line of a /proc file, in bytes; None when unreadable."""
+    try:
+        line = next(x for x in Path(path).read_text().splitlines() if x.startswith(key + ":"))
+        return int(line.split()[1]) * 1024
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+
+
+def available_memory() -> int | None:
+    """Bytes this process may still take: the least of the system's available memory (Linux
+    MemAvailable), a cgroup's limit less its use, and an address-space limit (ulimit -v) less this
+    process's size; None where none of them can be read (then nothing is refused)."""
+    free = [_kib_field("/proc/meminfo", "MemAvailable")]
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            free.append(int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    try:
+        import resource
+        soft, size = resource.getrlimit(resource.RLIMIT_AS)[0], _kib_field("/proc/self/status", "VmSize")
+        if soft != resource.RLIM_INFINITY and size is not None:
+            free.append(soft - size)
+    except (ImportError, OSError, ValueError):
+        pass
+    free = [f for f in free if f is not None]
+    return max(0, min(free)) if free else None
+
+
+def check_memory(need: int, what: str, advice: str) -> None:
+    """GenerationError (one line, before any work) when `need` bytes will not fit."""
+    from .request import GenerationError
+
+    free = available_memory()
+    if free is not None and need > free:
+        raise GenerationError(f"{what} needs about {need / 2 ** 30:.1f} GB of memory and "
+                              f"{free / 2 ** 30:.1f} GB is free: {advice}.")

@@ -34,6 +34,11 @@ MAPS_TO_MAPS = "maps_to_maps"
 # layout and picked the exemplar's odd patches (SWD ratio 3.6 on Metal055A); moved to the exemplar's
 # mean and spread, 0.74, and the luminance of a 256-px material followed the translation at 0.87.
 DETAIL_GAIN_CAP = 4.0
+NET_TILE = 512  # output pixels per side of each tile the net runs on (about 0.35 GB of activations)
+# A whole transform's peak memory (the material made, the net in tiles, the detail step's coordinate
+# synthesis, the maps written): about this per pixel plus a base (benchmarks/results/memory.txt:
+# 1.44 GB at 2048 px on the CPU). The detail step and the generation dominate, not the net.
+TRANSFORM_BYTES_PER_PIXEL, TRANSFORM_BASE_BYTES = 260, 400 * 2 ** 20
 
 
 @dataclass(frozen=True)
@@ -93,9 +98,28 @@ class MapsTranslator:
             raise GenerationError(f"Maps of {w}x{h} px cannot be translated exactly periodically: "
                                   f"both sides must be multiples of {m} px.")
 
-    def __call__(self, stack: np.ndarray) -> np.ndarray:
+    def __call__(self, stack: np.ndarray, tile: int = NET_TILE) -> np.ndarray:
+        """The net over the torus, in tiles of `tile` px read with a wrap-around margin of its full
+        context: equal to one pass (tested), with activations for one tile at a time (one pass over
+        an 8192 px material needed about 60 GB)."""
         self.check_size(*stack.shape[:2])
-        return self.net(stack)
+        m = self.cfg.multiple
+        tile = max(m, tile // m * m)
+        margin = -(-self.cfg.context // m) * m  # whole pooling cells, so every tile sees the same grid
+        h, w = stack.shape[:2]
+        if h <= tile + 2 * margin and w <= tile + 2 * margin:
+            return self.net(stack)
+        out = None
+        for y0 in range(0, h, tile):
+            for x0 in range(0, w, tile):
+                th, tw = min(tile, h - y0), min(tile, w - x0)
+                rows = np.arange(y0 - margin, y0 + th + margin) % h
+                cols = np.arange(x0 - margin, x0 + tw + margin) % w
+                part = self.net(stack[rows][:, cols])
+                if out is None:
+                    out = np.empty((h, w, part.shape[2]), np.float32)
+                out[y0:y0 + th, x0:x0 + tw] = part[margin:margin + th, margin:margin + tw]
+        return out
 
 
 def _torch_maps_translator(cfg):
@@ -108,6 +132,14 @@ def load_maps_translator(translator: str | Path, engine: str = "auto", device: s
     from .library import resolve_maps_translator
 
     return MapsTranslator(read_model_file(resolve_maps_translator(str(translator)), (MAPS_TO_MAPS,)), engine, device)
+
+
+def check_fits(size: int) -> None:
+    """GenerationError (one line, before any work) when a size x size transform cannot fit in memory."""
+    from .tiled import check_memory
+
+    check_memory(TRANSFORM_BYTES_PER_PIXEL * size * size + TRANSFORM_BASE_BYTES,
+                 f"A {size}x{size} transform", "choose a smaller --size")
 
 
 def check_strength(strength: float) -> None:
