@@ -45,11 +45,11 @@ def stones(side: int = 256, cells: int = 40, seed: int = 1) -> np.ndarray:
     order = np.sort(d, axis=-1)
     owner = d.argmin(-1)
     gap = order[..., 1] - order[..., 0]
-    joint = gap < 4
+    joint = gap < 6
     level = rng.uniform(0.45, 0.95, cells)[owner]
     dome = np.clip(gap / 30.0, 0, 1) * 0.25
     noise = rng.normal(0.0, 0.02, (side, side))
-    tone = rng.uniform(0.3, 0.8, cells)[owner]
+    tone = rng.uniform(0.45, 0.85, cells)[owner]
     albedo = np.where(joint, 0.3, tone)[..., None] * np.array([0.9, 0.8, 0.7]) + noise[..., None]
     relief = np.where(joint, 0.1, level - 0.25 + dome) + noise
     rough = np.where(joint, 0.9, 0.6) + noise
@@ -147,13 +147,14 @@ def test_poisson_height_of_a_whole_periodic_copy_is_the_copy():
 def _old_and_new(ex: np.ndarray, size: int, seed: int):
     """The previous random-mode synthesis (core.refine, rolled, patch borders blended) and the
     joined patches, both read as the engine reads them. Returns [(coords, albedo, height)]."""
-    from blender_texgan.engine.generate import PRESERVE_CONTRAST, REFINE_SOFTEN
+    from blender_texgan.engine.generate import JOIN_CONTRAST, PRESERVE_CONTRAST, REFINE_SOFTEN
 
     old = np.roll(R.synthesize(R.analyse(ex, periodic=False), size, size, seed), (7, 13), (0, 1))
     new = Q.synthesize(Q.analyse(ex), size, size, seed)
     out = []
     for coords in (old, new):
-        stack = R.apply_field(ex, coords, soften=REFINE_SOFTEN, periodic=False, preserve=PRESERVE_CONTRAST)
+        keep = PRESERVE_CONTRAST if coords is old else JOIN_CONTRAST
+        stack = R.apply_field(ex, coords, soften=REFINE_SOFTEN, periodic=False, preserve=keep)
         height = stack[..., 3] if coords is old else Q.poisson_height(ex[..., 3], coords)
         out.append((coords, stack[..., :3], height))
     return out

@@ -455,32 +455,43 @@ def structure_metrics(fake, real_heldout, real_reference, seed: int = 0) -> dict
     return {k: float(v) for k, v in out.items()}
 
 
-def _steps(image: np.ndarray, wrap: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Mean-over-channels absolute difference of every pixel with its right and lower neighbour of an
-    (H, W[, C]) image: wrapping (an output torus) or not (a photo)."""
-    img = np.asarray(image, np.float32)
-    img = img[..., None] if img.ndim == 2 else img
-    if wrap:
-        return np.abs(np.roll(img, -1, 1) - img).mean(-1), np.abs(np.roll(img, -1, 0) - img).mean(-1)
-    return np.abs(img[:, 1:] - img[:, :-1]).mean(-1), np.abs(img[1:] - img[:-1]).mean(-1)
+def _photo_steps(exemplar: np.ndarray, ys: np.ndarray, xs: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """|E(y + dy, x + dx) - E(y, x)| per point, channel mean, of an (h, w, C) photo (clamped at its
+    border)."""
+    h, w = exemplar.shape[:2]
+    here = exemplar[np.clip(ys, 0, h - 1), np.clip(xs, 0, w - 1)]
+    there = exemplar[np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)]
+    return np.abs(there - here).reshape(len(ys), -1).mean(-1)
 
 
 def cut_visibility(coords: np.ndarray, image: np.ndarray, exemplar_image: np.ndarray) -> float:
-    """How much the borders between patches show: the mean step across them in an (H, W[, C]) output
-    map read through the (H, W, 2) field, over the mean step between neighbouring pixels of the
-    exemplar's same map (every line of the photo). 1.0: a border shows as much as any line in the
-    photo; above it the patchwork shows. nan for a field without borders."""
+    """How much the borders between patches show: over every pair of neighbouring pixels p | q that
+    come from two patches (read off the (H, W, 2) field), the mean step |out(q) - out(p)| of an
+    (H, W[, C]) output map, divided by the mean step the photo itself has at those places -- what
+    either patch would have shown had it continued across (|E(c(p) + d) - E(c(p))| and
+    |E(c(q)) - E(c(q) - d)|). 1.0: a border shows no more than the photo's own lines there; a
+    straight cut through stones shows their faces' mismatch, far above 1. (Dividing by the mean step
+    over the whole photo instead would blame a cut for following a joint, whose sides are steep.)
+    nan for a field without borders."""
     from blender_texgan.core.quilt import border_pairs
 
-    across_x, across_y = border_pairs(coords)
-    count = int(across_x.sum() + across_y.sum())
-    if count == 0:
+    ex = np.asarray(exemplar_image, np.float32)
+    ex = ex[..., None] if ex.ndim == 2 else ex
+    out = np.asarray(image, np.float32)
+    out = out[..., None] if out.ndim == 2 else out
+    height, width = coords.shape[:2]
+    border, photo = [], []
+    for across, (dy, dx) in zip(border_pairs(coords), ((0, 1), (1, 0))):
+        ys, xs = np.nonzero(across)
+        qy, qx = (ys + dy) % height, (xs + dx) % width
+        border.append(np.abs(out[qy, qx] - out[ys, xs]).mean(-1))
+        cp, cq = coords[ys, xs], coords[qy, qx]
+        photo.append(0.5 * (_photo_steps(ex, cp[:, 0], cp[:, 1], dy, dx)
+                            + _photo_steps(ex, cq[:, 0] - dy, cq[:, 1] - dx, dy, dx)))
+    border, photo = np.concatenate(border), np.concatenate(photo)
+    if border.size == 0:
         return float("nan")
-    sx, sy = _steps(image, wrap=True)
-    border = (float(sx[across_x].sum()) + float(sy[across_y].sum())) / count
-    ex, ey = _steps(exemplar_image, wrap=False)
-    base = (float(ex.sum()) + float(ey.sum())) / (ex.size + ey.size)
-    return border / max(base, 1e-8)
+    return float(border.mean() / max(float(photo.mean()), 1e-8))
 
 
 def cut_visibility_metrics(fake, fields: list, exemplar: np.ndarray) -> dict[str, float]:

@@ -139,12 +139,14 @@ def patch_size(analysis: QuiltAnalysis) -> tuple[int, int]:
 
 
 def layout(analysis: QuiltAnalysis, height: int, width: int) -> Layout:
-    """Cells of about patch_size() pixels, a whole number per side (at least two, so that every
-    patch has neighbours distinct from itself), and the overlap bands."""
+    """Cells of about patch_size() pixels, a whole number per side, and the overlap bands. An output
+    shorter than 1.5 patches is one cell along that axis: the patch then meets itself across the
+    wrap (as core.wrap_cut makes a photo seamless) rather than being cut into pieces smaller than
+    the material's elements."""
     borders, overlap = [], []
     for want, size in zip(patch_size(analysis), (height, width)):
-        side = max(MIN_PATCH, min(want, size // 2))
-        n = max(2, round(size / side))
+        side = max(MIN_PATCH, min(want, size))
+        n = max(1, round(size / side))
         edges = (np.arange(n + 1) * size) // n
         borders.append(edges)
         overlap.append(max(2, min(int(OVERLAP * side), int(np.diff(edges).min()) // 2 - 1)))
@@ -367,11 +369,13 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int) -> n
 
 # ---------------------------------------------------------------- height in the gradient domain
 
-def poisson_height(height: np.ndarray, coords: np.ndarray, periodic: bool = False) -> np.ndarray:
+def poisson_height(height: np.ndarray, coords: np.ndarray, periodic: bool = False, reach: float = 0.0) -> np.ndarray:
     """(h, w) exemplar height, (H, W, 2) field -> (H, W) float32 height whose every forward difference
     is its source pixel's own (least squares on the torus, solved exactly by FFT), with the copied
-    height's mean. Inside a patch this is the copy (up to a smooth correction); across a border it
-    continues the relief instead of stepping to the other patch's level."""
+    height's mean: across a border the relief continues instead of stepping to the other patch's
+    level. reach > 0 screens the solve (Bhat et al. 2008): the height also stays near the copy, and a
+    step between two patches' levels is spread over about `reach` pixels either side of their border
+    instead of over whole patches, so a patch's relief keeps its own shape."""
     ex = np.asarray(height, np.float32)
     if periodic:
         gx_ex, gy_ex = np.roll(ex, -1, 1) - ex, np.roll(ex, -1, 0) - ex
@@ -380,15 +384,20 @@ def poisson_height(height: np.ndarray, coords: np.ndarray, periodic: bool = Fals
         gx_ex[:, :-1], gy_ex[:-1] = ex[:, 1:] - ex[:, :-1], ex[1:] - ex[:-1]
     cy, cx = coords[..., 0], coords[..., 1]
     rows, cols = coords.shape[:2]
+    copied = ex[cy, cx]
     wx = np.exp(2j * np.pi * np.fft.rfftfreq(cols))[None, :] - 1.0
     wy = np.exp(2j * np.pi * np.fft.fftfreq(rows))[:, None] - 1.0
     spectrum = np.conj(wx) * np.fft.rfft2(gx_ex[cy, cx]) + np.conj(wy) * np.fft.rfft2(gy_ex[cy, cx])
     denominator = np.abs(wx) ** 2 + np.abs(wy) ** 2
+    if reach > 0:
+        screen = 1.0 / float(reach) ** 2
+        spectrum += screen * np.fft.rfft2(copied - copied.mean())
+        denominator += screen
     denominator[0, 0] = 1.0
     spectrum /= denominator
     spectrum[0, 0] = 0.0
     out = np.fft.irfft2(spectrum, s=(rows, cols)).astype(np.float32)
-    out += float(ex[cy, cx].mean())
+    out += float(copied.mean())
     return np.clip(out, 0.0, 1.0)
 
 

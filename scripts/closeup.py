@@ -1,0 +1,207 @@
+"""Up close, at 1:1: pictures and measures of every bundled model's exemplar synthesis.
+
+* docs/closeup/<model>.jpg -- 512 px crops without resampling, rows albedo and normal:
+  exemplar | ours (the model's default mode, 1024 px generated, centre crop) | tiling and blending;
+  for the models whose default joins patches, the previous synthesis (core.refine from a random
+  start, as Exemplar Only made it before the joins) as a fourth column.
+* benchmarks/results/closeup.txt -- per model, on its CC0 set's held-out crops, in one run: the joined
+  patches ("random" mode), tiling and blending of the same photo, and the previous synthesis: band-pass
+  marginals and coarse SWD of albedo and height (ratios to photo vs photo), cut visibility of albedo and
+  height (1.0: a border shows as much as any line of the photo), and whether the bars are met.
+* --write-library: store each model's element size and repeats (so the first generation skips the
+  analysis) and the joined patches' measures in its manifest's quality block.
+
+    .venv/bin/python scripts/closeup.py [--write-library] [--count N] [MODEL ...]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from blender_texgan.core import quilt, refine
+from blender_texgan.core.maps import complete_map_set, split_channels
+from blender_texgan.core.modelfile import read_model_file, write_model_file
+from blender_texgan.core.tiling_blend import analyse as blend_analyse
+from blender_texgan.core.tiling_blend import synthesize as blend_synthesize
+from blender_texgan.engine.generate import (
+    FIELD_ROLL,
+    JOIN_CONTRAST,
+    PRESERVE_CONTRAST,
+    REFINE_SOFTEN,
+    GenerationRequest,
+    bundled_models,
+    generate_with_field,
+)
+from blender_texgan.core.latent import grid_offset
+from trainer.data import folder_data
+from trainer.quality import baseline_samples, metric_crop, score
+
+ROOT = Path(__file__).resolve().parent.parent
+PICTURES = ROOT / "docs" / "closeup"
+RESULTS = ROOT / "benchmarks" / "results" / "closeup.txt"
+CROP, SIZE = 512, 1024
+MARGIN = 1.10   # within 10 % of tiling and blending ...
+PHOTO_LEVEL = 1.0   # ... or at the photo's own level
+CUT_BAR = 1.2
+BARS = ("bandpass_ratio_albedo", "bandpass_ratio_height", "coarse_swd_ratio")
+
+
+def old_field(exemplar: np.ndarray, analysis, size: int, seed: int) -> np.ndarray:
+    """Exemplar Only before the joins: core.refine from a random start, rolled as it was."""
+    coords = refine.synthesize(analysis, size, size, seed)
+    return np.roll(coords, grid_offset(seed, min(FIELD_ROLL, size)), axis=(0, 1))
+
+
+def read_through(exemplar: np.ndarray, coords: np.ndarray, joined: bool) -> np.ndarray:
+    keep = JOIN_CONTRAST if joined else PRESERVE_CONTRAST
+    stack = refine.apply_field(exemplar, coords, soften=REFINE_SOFTEN, periodic=False, preserve=keep)
+    if joined:
+        stack[..., 3] = quilt.poisson_height(exemplar[..., 3], coords)
+    return stack
+
+
+def rows(stack: np.ndarray, strength: float) -> tuple[np.ndarray, np.ndarray]:
+    maps = complete_map_set(split_channels(np.moveaxis(stack, -1, 0)), strength)
+    return maps["albedo"], maps["normal"]
+
+
+def crop(image: np.ndarray, centre: bool) -> np.ndarray:
+    h, w = image.shape[:2]
+    y0, x0 = ((h - CROP) // 2, (w - CROP) // 2) if centre else (0, 0)
+    part = image[max(0, y0):max(0, y0) + CROP, max(0, x0):max(0, x0) + CROP]
+    out = np.ones((CROP, CROP, 3), np.float32)
+    out[:part.shape[0], :part.shape[1]] = part
+    return out
+
+
+def pictures(name: str, old_analysis) -> None:
+    model = read_model_file(bundled_models()[name])
+    ex, block = model.exemplar, model.manifest["exemplar"]
+    strength = float(block["normal_strength"])
+    maps, _, _ = generate_with_field(GenerationRequest(name, SIZE, 0, engine="numpy"))
+    columns = [rows(ex, strength), (maps["albedo"], maps["normal"]),
+               rows(blend_synthesize(blend_analyse(ex), SIZE, SIZE, 0), strength)]
+    if old_analysis is not None:
+        columns.append(rows(read_through(ex, old_field(ex, old_analysis, SIZE, 0), False), strength))
+    gap = np.ones((CROP, 8, 3), np.float32)
+    lines = []
+    for r in range(2):
+        cells = []
+        for c, column in enumerate(columns):
+            cells += [crop(column[r], centre=c > 0), gap]
+        lines.append(np.concatenate(cells[:-1], axis=1))
+    sheet = np.concatenate([lines[0], np.ones((8, lines[0].shape[1], 3), np.float32), lines[1]], axis=0)
+    PICTURES.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.rint(np.clip(sheet, 0, 1) * 255).astype(np.uint8)).save(PICTURES / f"{name}.jpg", quality=88)
+
+
+def training_folder(manifest: dict) -> tuple[Path, int] | None:
+    training = manifest.get("training") or {}
+    found = re.search(r"folder (\S+)", str(training.get("data", "")))
+    if not found:
+        return None
+    path = (ROOT / found.group(1)).resolve()
+    return (path, int(training.get("downsample", 1))) if path.is_dir() else None
+
+
+def measure(name: str, count: int, seed: int, old_analysis) -> dict:
+    """Joined patches, tiling and blending and the previous synthesis on the same held-out crops."""
+    model = read_model_file(bundled_models()[name])
+    source = training_folder(model.manifest)
+    if source is None:
+        return {}
+    scale = int(model.manifest["exemplar"].get("guide_scale", 1))
+    data = folder_data(source[0], 64, max(1, source[1] // scale))
+    crop_side = metric_crop(data, 1)
+    ex = np.moveaxis(data.stacks[0], 0, -1)
+    shape = ex.shape[:2]
+    out = {}
+    fields = [generate_with_field(GenerationRequest(name, crop_side, seed + i, engine="numpy", mode="random"))
+              for i in range(count)]
+    fake = np.stack([np.concatenate([np.moveaxis(m[k], -1, 0) for k in ("albedo", "height", "roughness")])
+                     for m, _, _ in fields])
+    out["joined"] = score(fake, [f for _, _, f in fields], data, crop_side, seed, shape, data.stacks[0])
+    base, base_fields = baseline_samples(data.stacks[0], crop_side, count, seed)
+    out["blend"] = score(base, base_fields, data, crop_side, seed, shape)
+    if old_analysis is not None:
+        olds = [old_field(model.exemplar, old_analysis, crop_side, seed + i) for i in range(count)]
+        stacks = np.stack([np.moveaxis(read_through(model.exemplar, f, False), -1, 0) for f in olds])
+        out["previous"] = score(stacks, olds, data, crop_side, seed, shape, data.stacks[0])
+    out["crop"] = crop_side
+    return out
+
+
+def bars(result: dict) -> dict[str, bool]:
+    joined, blend = result["joined"], result["blend"]
+    ok = {k: joined[k] <= max(MARGIN * blend[k], PHOTO_LEVEL) for k in BARS if k in joined and k in blend}
+    ok.update({k: joined[k] <= CUT_BAR for k in ("cut_albedo", "cut_height") if k in joined})
+    return ok
+
+
+def line(name: str, result: dict) -> str:
+    def cell(part: str, key: str) -> str:
+        value = result.get(part, {}).get(key)
+        return f"{value:6.2f}" if isinstance(value, float) else "     -"
+    keys = BARS + ("cut_albedo", "cut_height")
+    parts = [f"{name:15s}"]
+    for part in ("joined", "blend", "previous"):
+        parts.append(" ".join(cell(part, k) for k in keys))
+    met = bars(result)
+    parts.append("all met" if all(met.values()) else "missed: " + ", ".join(k for k, v in met.items() if not v))
+    return " | ".join(parts)
+
+
+def store(name: str, result: dict) -> None:
+    """Element size and repeats (the first generation then skips measuring them) and the measures
+    of the joined patches, in the bundled model file."""
+    path = bundled_models()[name]
+    model = read_model_file(path)
+    analysis = quilt.analyse(model.exemplar, bool(model.manifest["exemplar"].get("periodic", False)))
+    manifest = json.loads(json.dumps(model.manifest))
+    manifest["exemplar"].update(element=list(analysis.element), lattice=list(analysis.periods))
+    if result:
+        manifest.setdefault("quality", {})["random"] = result["joined"]
+    write_model_file(path, model.tensors, manifest, exemplar=model.exemplar)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="*")
+    parser.add_argument("--count", type=int, default=8, help="samples per method")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--write-library", action="store_true")
+    parser.add_argument("--no-pictures", action="store_true")
+    args = parser.parse_args(argv)
+    names = args.models or sorted(n for n in bundled_models() if not n.endswith("_vae"))
+    header = ("model           | joined: bp-alb bp-hgt coarse cut-alb cut-hgt | tiling and blending (same) "
+              "| previous synthesis (same) | bars")
+    report = [f"# scripts/closeup.py, {time.strftime('%Y-%m-%d')}, {args.count} samples per method, held-out crops "
+              "of each model's CC0 set; ratios to photo vs photo (lower is better; cut visibility 1.0 = as visible "
+              "as any line of the photo)", header]
+    for name in names:
+        model = read_model_file(bundled_models()[name])
+        joins = model.manifest["exemplar"].get("default_mode") == "random"
+        old_analysis = refine.analyse(model.exemplar, periodic=False) if joins else None
+        result = measure(name, args.count, args.seed, old_analysis)
+        if not args.no_pictures:
+            pictures(name, old_analysis)
+        if result:
+            report.append(line(name, result))
+            print(report[-1], flush=True)
+        if args.write_library:
+            store(name, result)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    if not args.models:
+        RESULTS.write_text("\n".join(report) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
