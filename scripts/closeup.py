@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from blender_texgan.core import quilt, refine
+from blender_texgan.core.latent import grid_offset
 from blender_texgan.core.maps import complete_map_set, split_channels
 from blender_texgan.core.modelfile import read_model_file, write_model_file
 from blender_texgan.core.tiling_blend import analyse as blend_analyse
@@ -39,7 +40,6 @@ from blender_texgan.engine.generate import (
     bundled_models,
     generate_with_field,
 )
-from blender_texgan.core.latent import grid_offset
 from trainer.data import folder_data
 from trainer.quality import baseline_samples, metric_crop, score
 

@@ -200,3 +200,15 @@ def test_cut_visibility_metrics_average_albedo_and_height():
     out = cut_visibility_metrics(fake, fields, np.moveaxis(ex, -1, 0))
     assert set(out) == {"cut_albedo", "cut_height"} and all(0 < v < 5 for v in out.values())
     assert cut_visibility_metrics(fake, [None, None], np.moveaxis(ex, -1, 0)) == {}
+
+
+def test_the_export_gate_refuses_a_mode_whose_cuts_show():
+    from trainer.quality import choose_mode
+
+    good = {"swd_ratio": 1.0, "seam_ratio": 1.0, "diversity_ratio": 1.0, "bandpass_albedo": 0.1,
+            "bandpass_height": 0.1, "coarse_swd": 0.1}
+    results = {"baseline": dict(good, bandpass_albedo=0.2), "refined": dict(good, coarse_swd=9.0),
+               "random": dict(good, cut_albedo=1.0, cut_height=1.1)}
+    assert choose_mode(results) == "random"
+    results["random"]["cut_height"] = 1.5
+    assert choose_mode(results) == "blend"

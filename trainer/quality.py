@@ -116,13 +116,16 @@ def gate_score(metrics: dict, baseline: dict) -> float:
 
 
 def choose_mode(results: dict) -> str:
-    """The model's default detail mode. A refinement mode ("refined": the net's layout, or "random")
-    that meets the library's bar (fine SWD, seam, diversity) and is within the gate on every
+    """The model's default detail mode. A refinement mode ("refined": the net's layout, or "random":
+    joined patches) whose patch borders show no more than the photo's own lines (cut visibility of
+    albedo and height at most CUT_VISIBILITY_BAR), that meets the library's bar (fine SWD, seam,
+    diversity) and is within the gate on every
     structure metric, the best such on the gate; else tiling and blending ("blend", the baseline
     itself) if it meets the bar; else whichever of the three scores best on the gate."""
     def within(mode: str) -> bool:
-        return meets_bar(results[mode]) and all(beats_baseline({"model": results[mode],
-                                                                "baseline": results["baseline"]}).values())
+        hidden = all(results[mode].get(k, 0.0) <= CUT_VISIBILITY_BAR for k in ("cut_albedo", "cut_height"))
+        return hidden and meets_bar(results[mode]) and all(beats_baseline({"model": results[mode],
+                                                                           "baseline": results["baseline"]}).values())
 
     score = {m: gate_score(results[m], results["baseline"]) for m in ("refined", "random")}
     good = [m for m in score if within(m)]
@@ -133,6 +136,7 @@ def choose_mode(results: dict) -> str:
     return min(score, key=score.get) if min(score.values()) < 1.0 else "blend"
 
 
+CUT_VISIBILITY_BAR = 1.2  # borders may show at most this much more than the photo's own lines there
 # Each structure metric of the gate: the model may be at most this much worse than the baseline.
 BASELINE_MARGIN = 1.10
 GATE_METRICS = ("bandpass_albedo", "bandpass_height", "coarse_swd")
