@@ -29,8 +29,6 @@ from blender_texgan.core import quilt, refine
 from blender_texgan.core.latent import grid_offset
 from blender_texgan.core.maps import complete_map_set, split_channels
 from blender_texgan.core.modelfile import read_model_file, write_model_file
-from blender_texgan.core.tiling_blend import analyse as blend_analyse
-from blender_texgan.core.tiling_blend import synthesize as blend_synthesize
 from blender_texgan.engine.generate import (
     FIELD_ROLL,
     JOIN_CONTRAST,
@@ -41,12 +39,11 @@ from blender_texgan.engine.generate import (
     generate_with_field,
 )
 from trainer.data import folder_data
-from trainer.quality import baseline_samples, metric_crop, score
+from trainer.quality import CLOSEUP_SIZE, baseline_samples, closeup_columns, closeup_rows, metric_crop, score
 
 ROOT = Path(__file__).resolve().parent.parent
 PICTURES = ROOT / "docs" / "closeup"
 RESULTS = ROOT / "benchmarks" / "results" / "closeup.txt"
-CROP, SIZE = 512, 1024
 MARGIN = 1.10   # within 10 % of tiling and blending ...
 PHOTO_LEVEL = 1.0   # ... or at the photo's own level
 CUT_BAR = 1.2
@@ -67,39 +64,17 @@ def read_through(exemplar: np.ndarray, coords: np.ndarray, joined: bool) -> np.n
     return stack
 
 
-def rows(stack: np.ndarray, strength: float) -> tuple[np.ndarray, np.ndarray]:
-    maps = complete_map_set(split_channels(np.moveaxis(stack, -1, 0)), strength)
-    return maps["albedo"], maps["normal"]
-
-
-def crop(image: np.ndarray, centre: bool) -> np.ndarray:
-    h, w = image.shape[:2]
-    y0, x0 = ((h - CROP) // 2, (w - CROP) // 2) if centre else (0, 0)
-    part = image[max(0, y0):max(0, y0) + CROP, max(0, x0):max(0, x0) + CROP]
-    out = np.ones((CROP, CROP, 3), np.float32)
-    out[:part.shape[0], :part.shape[1]] = part
-    return out
-
-
 def pictures(name: str, old_analysis) -> None:
     model = read_model_file(bundled_models()[name])
-    ex, block = model.exemplar, model.manifest["exemplar"]
-    strength = float(block["normal_strength"])
-    maps, _, _ = generate_with_field(GenerationRequest(name, SIZE, 0, engine="numpy"))
-    columns = [rows(ex, strength), (maps["albedo"], maps["normal"]),
-               rows(blend_synthesize(blend_analyse(ex), SIZE, SIZE, 0), strength)]
+    ex, strength = model.exemplar, float(model.manifest["exemplar"]["normal_strength"])
+    columns = closeup_columns(bundled_models()[name], ex, strength)
     if old_analysis is not None:
-        columns.append(rows(read_through(ex, old_field(ex, old_analysis, SIZE, 0), False), strength))
-    gap = np.ones((CROP, 8, 3), np.float32)
-    lines = []
-    for r in range(2):
-        cells = []
-        for c, column in enumerate(columns):
-            cells += [crop(column[r], centre=c > 0), gap]
-        lines.append(np.concatenate(cells[:-1], axis=1))
-    sheet = np.concatenate([lines[0], np.ones((8, lines[0].shape[1], 3), np.float32), lines[1]], axis=0)
+        maps = complete_map_set(split_channels(np.moveaxis(
+            read_through(ex, old_field(ex, old_analysis, CLOSEUP_SIZE, 0), False), -1, 0)), strength)
+        columns.append((maps["albedo"], maps["normal"]))
     PICTURES.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.rint(np.clip(sheet, 0, 1) * 255).astype(np.uint8)).save(PICTURES / f"{name}.jpg", quality=88)
+    sheet = np.rint(np.clip(closeup_rows(columns), 0, 1) * 255).astype(np.uint8)
+    Image.fromarray(sheet).save(PICTURES / f"{name}.jpg", quality=88)
 
 
 def training_folder(manifest: dict) -> tuple[Path, int] | None:

@@ -21,7 +21,7 @@ from blender_texgan.core.maps import stack_channels
 from blender_texgan.core.modelfile import read_model_file
 from blender_texgan.core.png import write_png
 from blender_texgan.engine.generate import GenerationRequest, bundled_models, generate
-from trainer.quality import baseline_samples, contact_sheet
+from trainer.quality import baseline_samples, closeup_columns, closeup_rows, contact_sheet
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,9 @@ def pictures(name: str) -> None:
     mode = model.manifest["exemplar"].get("default_mode", "refined")
     samples = np.stack([sample(name, seed, mode) for seed in range(4)])
     base = baseline_samples(exemplar, SIDE, 1, 0)[0][0]
-    contact_sheet(DOCS / "sheets" / f"{name}.png", exemplar, samples, strength, baseline=base, side=SIDE)
+    closeup = closeup_rows(closeup_columns(bundled_models()[name], model.exemplar, strength))
+    contact_sheet(DOCS / "sheets" / f"{name}.png", exemplar, samples, strength, baseline=base, side=SIDE,
+                  closeup=closeup)
     row = [exemplar[:3, :SIDE, :SIDE]] + [sample(name, 0, m)[:3] for m in COLUMNS] + [base[:3]]
     gap = np.ones((3, SIDE, 4), np.float32)
     cells = [c for image in row for c in (image, gap)][:-1]

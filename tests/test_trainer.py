@@ -209,6 +209,9 @@ def test_eval_separates_a_model_from_its_data(tmp_path):
     assert refined["swd_ratio"] < 0.5 * metrics["swd_ratio"]  # the exemplar carries the detail
     assert refined["seam_ratio"] < 1.3 and refined["verbatim_fraction"] <= 0.5
     assert (tmp_path / "sheet.png").stat().st_size > 10_000
+    assert 0 < refined["cut_albedo"] < 5 and 0 < refined["cut_height"] < 5  # how much the patch borders show
+    from PIL import Image
+    assert Image.open(tmp_path / "sheet.png").size[1] > 2 * 512  # the 1:1 rows: albedo and normal crops
     from blender_texgan.core.modelfile import read_manifest
     manifest = read_manifest(model)  # export measured the net alone and every mode beside the baseline
     assert manifest["metrics"]["neural"]["swd_ratio"] > 2.0

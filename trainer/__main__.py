@@ -142,11 +142,14 @@ def _eval(args) -> int:
     result["within_baseline"] = beats_baseline(result)
     if args.sheet:
         samples, _ = model_samples(path, result["crop"] * 2, 4, args.seed, mode=args.mode)
-        from .quality import baseline_samples
+        from .quality import baseline_samples, closeup_columns, closeup_rows
         base, _ = baseline_samples(data.stacks[0], result["crop"] * 2, 1, args.seed)
-        print(contact_sheet(args.sheet, data.stacks[0], samples, model.manifest["normal_strength"]
-                            if model.exemplar is None else model.manifest["exemplar"]["normal_strength"],
-                            baseline=base[0]), file=sys.stderr)
+        strength = (model.manifest["normal_strength"] if model.exemplar is None
+                    else model.manifest["exemplar"]["normal_strength"])
+        closeup = (None if model.exemplar is None  # 1:1 crops: exemplar | the default mode | tiling and blending
+                   else closeup_rows(closeup_columns(path, model.exemplar, strength, args.seed)))
+        print(contact_sheet(args.sheet, data.stacks[0], samples, strength, baseline=base[0], closeup=closeup),
+              file=sys.stderr)
     if args.json:  # the model's metrics at the top level, the baseline's beside them
         print(json.dumps({**result["model"], "baseline": result["baseline"], "crop": result["crop"],
                           "within_baseline": result["within_baseline"]}))

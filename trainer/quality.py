@@ -164,10 +164,56 @@ def _half(image: np.ndarray) -> np.ndarray:
     return image[:h, :w].reshape(h // 2, 2, w // 2, 2, -1).mean(axis=(1, 3))
 
 
+CLOSEUP_CROP, CLOSEUP_SIZE = 512, 1024   # 1:1 crops of a generation this large
+
+
+def closeup_columns(model: str | Path, exemplar: np.ndarray, normal_strength: float, seed: int = 0,
+                    size: int = CLOSEUP_SIZE) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(albedo, normal) of: the (h, w, 5) exemplar | the model's default mode at `size` | tiling and
+    blending of the exemplar at `size`, for closeup_rows."""
+    from blender_texgan.engine.generate import GenerationRequest, generate
+
+    def maps_of(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        maps = complete_map_set(split_channels(np.moveaxis(stack, -1, 0)), normal_strength)
+        return maps["albedo"], maps["normal"]
+
+    ours, _ = generate(GenerationRequest(str(model), size, seed, engine="numpy"))
+    blend = tiling_blend.synthesize(tiling_blend.analyse(exemplar), size, size, seed)
+    return [maps_of(exemplar), (ours["albedo"], ours["normal"]), maps_of(blend)]
+
+
+def closeup_rows(columns: list[tuple[np.ndarray, np.ndarray]], crop: int = CLOSEUP_CROP) -> np.ndarray:
+    """Two rows (albedo, normal) of crop x crop pieces at 1:1, no resampling: the first column's
+    top-left corner (the exemplar), every other one's centre (away from any wrap)."""
+    def piece(image: np.ndarray, centre: bool) -> np.ndarray:
+        h, w = image.shape[:2]
+        y0, x0 = (max(0, (h - crop) // 2), max(0, (w - crop) // 2)) if centre else (0, 0)
+        part = image[y0:y0 + crop, x0:x0 + crop]
+        out = np.ones((crop, crop, 3), np.float32)
+        out[:part.shape[0], :part.shape[1]] = part
+        return out
+
+    gap = np.ones((crop, 8, 3), np.float32)
+    lines = []
+    for r in range(2):
+        cells = [c for i, column in enumerate(columns) for c in (piece(column[r], i > 0), gap)][:-1]
+        lines.append(np.concatenate(cells, axis=1))
+    return np.concatenate([lines[0], np.ones((8, lines[0].shape[1], 3), np.float32), lines[1]], axis=0)
+
+
+def _stack_padded(parts: list[np.ndarray]) -> np.ndarray:
+    """Pictures one above the other, each padded white to the widest, 8 px apart."""
+    width = max(p.shape[1] for p in parts)
+    padded = [np.pad(p, ((0, 8), (0, width - p.shape[1]), (0, 0)), constant_values=1.0) for p in parts]
+    return np.concatenate(padded, axis=0)[:-8]
+
+
 def contact_sheet(path: str | Path, exemplar: np.ndarray, samples: np.ndarray, normal_strength: float,
-                  baseline: np.ndarray | None = None, side: int = SHEET_TILE) -> Path:
+                  baseline: np.ndarray | None = None, side: int = SHEET_TILE,
+                  closeup: np.ndarray | None = None) -> Path:
     """exemplar | 4 samples | one sample tiled 2x2 (at half scale) [| baseline], one row per map;
-    (C, H, W) stacks. Every other column is shown at 1:1, so sizes of stones and planks compare."""
+    (C, H, W) stacks. Every other column is shown at 1:1, so sizes of stones and planks compare.
+    closeup: closeup_rows' picture (512 px crops at 1:1, albedo and normal), added below."""
     def rows(stack: np.ndarray) -> dict[str, np.ndarray]:
         maps = complete_map_set(split_channels(stack), normal_strength)
         grey = lambda m: np.repeat(maps[m], 3, axis=-1)
@@ -188,4 +234,5 @@ def contact_sheet(path: str | Path, exemplar: np.ndarray, samples: np.ndarray, n
             cells += [_crop(col[name], side), gap]
         lines.append(np.concatenate(cells[:-1], axis=1))
         lines.append(np.ones((4, lines[-1].shape[1], 3), np.float32))
-    return write_png(path, np.concatenate(lines[:-1], axis=0))
+    sheet = np.concatenate(lines[:-1], axis=0)
+    return write_png(path, sheet if closeup is None else _stack_padded([sheet, closeup]))
