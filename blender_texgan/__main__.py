@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .core.maps import PBR_MAPS
-from .core.modelfile import ModelFileError
+from .core.modelfile import ModelFileError, safe_file_prefix
 from .core.png import PngSet
 from .engine.devices import DEVICE_CHOICES
 from .engine.generate import (
@@ -243,7 +243,7 @@ def generate_command(args) -> str:
     request = GenerationRequest(args.model, args.size, args.seed, args.device, args.engine, args.python,
                                 args.mode)
     maps, manifest = generate(request, progress=_progress if sys.stderr.isatty() else None)
-    prefix = prefix or f"{manifest['name']}_s{args.seed}"
+    prefix = prefix or f"{safe_file_prefix(manifest['name'])}_s{args.seed}"  # a shared file's name stays a name
     with PngSet() as files:
         add_maps(files, out, prefix, maps)
     print(*files.written, sep="\n")
@@ -426,7 +426,7 @@ def transform_command(args) -> str:
     detail = False if args.no_detail else None  # None: the translator's default (on when it carries an exemplar)
     maps = transform_maps(maps, net, args.strength, normal_strength=relief, detail=detail, seed=args.seed)
     with PngSet() as files:
-        add_maps(files, out, f"{name}_s{args.seed}_{net.model.name}", maps)
+        add_maps(files, out, f"{safe_file_prefix(name)}_s{args.seed}_{safe_file_prefix(net.model.name)}", maps)
     print(*files.written, sep="\n")
     return f"translated {args.size}x{args.size} from {net.block['from']} to {net.block['to']}"
 

@@ -423,3 +423,13 @@ def test_blender_lists_and_refuses_crafted_models_in_one_line_leaving_nothing(bl
         prefs.models_dir = ""
         settings.model = library.default_model_name()
     assert _files(tmp_path) == files
+
+
+def test_generate_names_its_files_with_the_safe_prefix_of_a_legal_name(tiny_model, tmp_path):
+    """A legal but unusual name ('Stone Wall (v2)') still becomes a plain file-name prefix."""
+    model = craft(tiny_model, tmp_path / "odd.safetensors", named("Stone Wall (v2)"))
+    out = tmp_path / "out"
+    done = _run_cli("generate", "--model", str(model), "--size", "64", "--engine", "numpy", "--out", str(out),
+                    cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in _files(out)} == {f"Stone_Wall_v2_s0_{m}.png" for m in ("albedo", "normal", "roughness", "height")}

@@ -294,7 +294,7 @@ def test_translator_exemplar_is_validated(tmp_path):
     model = read_model_file(_export_with_exemplar(tmp_path))
     manifest = json.loads(json.dumps(model.manifest))
     manifest["translator"]["detail"] = "yes"
-    with pytest.raises(ModelFileError, match="'detail' default"):
+    with pytest.raises(ModelFileError, match="'translator.detail' that is not true or false"):
         write_model_file(tmp_path / "bad.safetensors", model.tensors, manifest, exemplar=model.exemplar)
 
 
