@@ -195,7 +195,7 @@ def test_eval_count_and_an_empty_review_are_refused(tmp_path, capsys):
     from trainer.__main__ import main
 
     for count in ("0", "-2"):
-        assert main(["eval", "bricks", "--preset", "bricks", "--count", count]) == 2
+        assert main(["eval", "rock", "--preset", "bricks", "--count", count]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "--count must be at least" in err[0], err
     for text in ("", "   "):
