@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import shlex
 import sys
@@ -103,7 +104,7 @@ def _train(args, argv, kind: str = "generator") -> int:
                                                        + argv[1:])
     notes = []
     opts = resolve_options(cli, args.config, notes)
-    for note in notes:  # first, so that a user sees what was chosen for them before anything else
+    for note in notes if os.environ.get("RANK", "0") == "0" else []:  # first, and once under torchrun
         print(note, file=sys.stderr)
     if args.dry_run:
         from dataclasses import asdict
