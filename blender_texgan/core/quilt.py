@@ -48,11 +48,11 @@ MIN_ELEMENT, MAX_ELEMENT_SHARE = 8, 0.5   # element size bounds: pixels, share o
 
 @dataclass(frozen=True)
 class QuiltAnalysis:
-    """What synthesis reads of an (h, w, 5) exemplar. features (h, w, 4) float32: albedo RGB and
-    height, each scaled to unit spread; relief (h, w) float32 in [0, 1] (height rank; 0 in joints);
+    """What synthesis reads of an (h, w, C) exemplar. features (h, w, min(C, 4)) float32: albedo RGB
+    and height (or a photo's colour), each scaled to unit spread; relief (h, w) float32 in [0, 1] (height rank; 0 in joints);
     element: one element's (rows, columns) size in pixels; periods: repeat per axis (0: none); periodic: whether
     the exemplar tiles itself (else sources stay inside it); search (h, w, 2) float32: what matching
-    compares (luminance and height features)."""
+    compares (luminance and relief, scaled to unit spread)."""
     features: np.ndarray
     relief: np.ndarray
     element: tuple[int, int]
@@ -92,29 +92,38 @@ def element_size(exemplar: np.ndarray) -> tuple[int, int]:
     runs along each axis, their length-weighted mean. Joints, mortar and furrows end the runs. Bounded
     to MIN_ELEMENT .. MAX_ELEMENT_SHARE of the side."""
     ex = np.asarray(exemplar, np.float32)
-    relief = ex[..., 3] if ex.shape[-1] > 3 and np.ptp(ex[..., 3]) > 1e-3 else ex[..., :3].mean(-1)
+    relief = _relief_plane(ex[..., None] if ex.ndim == 2 else ex)
     raised = relief > otsu_threshold(relief)
     sizes = (run_length(raised.T), run_length(raised))
     return tuple(int(np.clip(round(s), MIN_ELEMENT, MAX_ELEMENT_SHARE * side))
                  for s, side in zip(sizes, ex.shape[:2]))
 
 
+def _relief_plane(ex: np.ndarray) -> np.ndarray:
+    """The height (channel 3 of a GENERATED_CHANNELS stack) when there is one that varies, else the
+    luminance (a photo: its shading stands for its relief)."""
+    if ex.shape[-1] > 3 and np.ptp(ex[..., 3]) > 1e-3:
+        return ex[..., 3]
+    return ex[..., :min(3, ex.shape[-1])].mean(-1)
+
+
 def analyse(exemplar: np.ndarray, periodic: bool = False, periods: tuple[int, int] | None = None,
             element: tuple[int, int] | None = None) -> QuiltAnalysis:
-    """(h, w, 5) exemplar in GENERATED_CHANNELS order -> QuiltAnalysis. `periods` and `element`
-    may come from the model file (stored at export), which skips measuring them again."""
+    """(h, w, C) exemplar -> QuiltAnalysis: a GENERATED_CHANNELS stack (C = 5; albedo and height are
+    matched) or a photo (C = 1..4; its colour is matched and its luminance is the relief). `periods`
+    and `element` may come from the model file (stored at export), which skips measuring them."""
     ex = np.asarray(exemplar, np.float32)
-    feats = ex[..., :4].copy()
-    spread = feats.reshape(-1, 4).std(axis=0)
-    feats /= np.maximum(spread, 1e-3)
-    height = ex[..., 3]
-    order = np.argsort(height, axis=None, kind="stable")
-    rank = np.empty(height.size, np.float32)
-    rank[order] = np.linspace(0.0, 1.0, height.size, dtype=np.float32)
-    relief = rank.reshape(height.shape) if np.ptp(height) > 1e-3 else np.full(height.shape, 0.5, np.float32)
-    search = np.stack([feats[..., :3].mean(-1), feats[..., 3]], -1)
-    return QuiltAnalysis(np.ascontiguousarray(feats), relief,
-                         tuple(int(e) for e in element) if element else element_size(ex), search,
+    ex = ex[..., None] if ex.ndim == 2 else ex
+    count = min(4, ex.shape[-1])
+    feats = ex[..., :count] / np.maximum(ex[..., :count].reshape(-1, count).std(axis=0), 1e-3)
+    plane = _relief_plane(ex)
+    order = np.argsort(plane, axis=None, kind="stable")
+    rank = np.empty(plane.size, np.float32)
+    rank[order] = np.linspace(0.0, 1.0, plane.size, dtype=np.float32)
+    relief = rank.reshape(plane.shape) if np.ptp(plane) > 1e-3 else np.full(plane.shape, 0.5, np.float32)
+    search = np.stack([feats[..., :min(3, count)].mean(-1), (plane - plane.mean()) / max(float(plane.std()), 1e-3)], -1)
+    return QuiltAnalysis(np.ascontiguousarray(feats, np.float32), relief,
+                         tuple(int(e) for e in element) if element else element_size(ex), search.astype(np.float32),
                          tuple(int(p) for p in (periods if periods is not None else layout_periods(ex))),
                          bool(periodic))
 

@@ -1,11 +1,11 @@
 """Make a photo seamless: one photo (not periodic) -> a tileable texture of any size that keeps its look.
 
-The photo is the exemplar of the generator's coordinate synthesis (core.refine): ``analyse`` it as a
-non-periodic exemplar (mirrored pyramid, border pixels never chosen), ``synthesize`` a coordinate
-field on a torus of the output size from a random start, and ``apply_field`` every channel through
-it. Every output pixel is a photo pixel (patch borders are blended over a few pixels, keeping
-contrast), so there is no ghosting and no smearing, aligned channels (a stack of maps) stay aligned,
-and the output tiles exactly because every read of the synthesis wraps around the output.
+The photo is the exemplar of the generator's joined-patch synthesis (core.quilt): patches of the
+photo as big as its elements (stones, setts, planks), joined along the cheapest paths through their
+overlaps -- its joints and mortar -- on a torus of the output size, then ``apply_field`` reads every
+channel through the one coordinate field. Every output pixel is a photo pixel (cuts are blended over
+a few pixels), so there is no ghosting and no smearing, aligned channels (a stack of maps) stay
+aligned, and the output tiles exactly because the cuts close round the torus.
 
 What is specific to photos:
 
@@ -13,10 +13,6 @@ What is specific to photos:
   come out parallel, so the wrap does not show a V where leaning columns meet.
 * ``equalise_lighting`` then divides out slow luminance trends (vignetting, light fall-off), which
   would otherwise show as a checkerboard of light once patches from bright and dark corners meet.
-* Synthesis keeps large whole pieces (no jitter, start tiles of half the photo's side: PHOTO_JITTER,
-  PHOTO_PATCH): a photo has one look to keep, not variations to invent (benchmarks/seamless.py).
-* The wrap border is put where the field is continuous (``quiet_roll``): the border of the output is
-  then a line of the photo itself rather than a patch border.
 * Large photos are analysed at the analysis scale: the photo is shrunk by the smallest power of 2
   that brings its longer side to at most ANALYSIS_SIDE (1024) pixels, and the output's pixels are
   pixels of that scale. ``upscale`` 2 or 4 then reads the full-resolution photo through the refined
@@ -38,10 +34,10 @@ from typing import Callable
 
 import numpy as np
 
-from .lattice import axis_periods, snap_to_lattice
+from . import quilt
+from .lattice import axis_periods
 from .perspective import straighten as straighten_perspective
-from .refine import SOFTEN, ExemplarAnalysis, analyse, apply_field, patch_cuts, synthesize
-from .refine import plan as refine_plan
+from .refine import SOFTEN, apply_field
 from .upscale import box_shrink, check_factor, upscale_through_field
 from .wrap_cut import WrapCut, find_wrap_cut
 from .wrap_cut import field as wrap_cut_coords
@@ -54,14 +50,6 @@ LIGHTING_SIGMA = 0.25     # equalise_lighting: trends wider than this share of t
 GAIN_LIMITS = (0.25, 4.0)  # ... and no pixel is brightened or darkened more than this
 TREND_SIDE = 512          # ... found on the luminance shrunk to about this side (see equalise_lighting)
 TREND_BAND = 256          # rows the gain is applied to at a time
-# Synthesis settings for photos (benchmarks/seamless.py photos, SWD ratio over 2 seeds): the
-# generator's defaults (jitter 0.2, patch 0.2) cut stones and bricks into a mosaic (gravel 1.38-1.51,
-# brick 2.6-3.1); without jitter, start tiles of half the photo's smaller side keep the most whole
-# (patch 0.25 / 0.35 / 0.5: cobblestones 1.45,0.96 / 1.46,1.09 / 0.91,0.95; Rock058 1.46,1.21 /
-# 1.25,1.37 / 1.19,1.31; brick 1.53,1.59 / 1.26,1.52 / 1.42,1.26; gravel and grass alike). A photo has
-# one look to keep, not variations to invent, so large verbatim pieces are welcome.
-PHOTO_JITTER, PHOTO_PATCH = 0.0, 0.5
-QUIET_SLACK = 0.02  # quiet_roll: lines this share of a side from the fewest cuts count as quiet too
 METHODS = ("auto", "synthesis", "wrap_cut")
 # choose_method, calibrated on benchmarks/seamless.py's 512 px photos and 256 px crops of them, by eye:
 # long straight joints (line_score: gravel 2.3, grass 1.7, Rock058 2.1, Bark014 3.8; cobblestone_pavement
@@ -195,28 +183,6 @@ def analysis_factor(shape: tuple[int, ...], side: int = ANALYSIS_SIDE) -> int:
     return factor
 
 
-def quiet_roll(coords: np.ndarray, exemplar: np.ndarray, seed: int, radius: int = SOFTEN + 1) -> np.ndarray:
-    """The field rolled (still exactly periodic) so that its wrap border lies inside patches: the
-    last row (column) becomes one with the fewest pixels within `radius` of a cut across it, so the
-    border is a line of the photo itself. Of those within QUIET_SLACK of the fewest, the one whose
-    jump (exemplar luminance read through the field) is nearest the mean jump: the image's edge is
-    then not drawn along a mortar line. Remaining ties go to the first after a seed-chosen place."""
-    near_x, near_y = patch_cuts(coords, radius)
-    h, w = exemplar.shape[:2]
-    values = luminance(exemplar).ravel().take(coords[..., 0].astype(np.int64) * w + coords[..., 1])
-    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x5EA1])
-    shifts = []
-    for axis, near in ((0, near_y), (1, near_x)):
-        counts = near.sum(axis=1 - axis)
-        jumps = np.abs(np.roll(values, -1, axis) - values).mean(axis=1 - axis)  # jump from line i to i + 1
-        start = int(rng.integers(len(counts)))
-        order = (start + np.arange(len(counts))) % len(counts)
-        quiet = order[counts[order] <= counts.min() + QUIET_SLACK * len(counts)]
-        best = int(quiet[np.argmin(np.abs(jumps[quiet] - jumps.mean()))])
-        shifts.append(len(counts) - 1 - best)
-    return np.roll(coords, tuple(shifts), axis=(0, 1))
-
-
 def typical_shifts(lum: np.ndarray, reach: int) -> tuple[int, int]:
     """The roll (at most `reach` pixels per axis) that brings the line pair whose jump is nearest the
     mean jump between lines of a periodic (H, W) plane to its wrap border."""
@@ -232,7 +198,7 @@ def typical_shifts(lum: np.ndarray, reach: int) -> tuple[int, int]:
 
 def typical_border(image: np.ndarray, reach: int) -> np.ndarray:
     """An exactly periodic image rolled by at most `reach` pixels per axis so that its wrap border's
-    jump is nearest the mean jump between its lines. After upscaling, quiet_roll's choice holds at
+    jump is nearest the mean jump between its lines. After upscaling, the field's own wrap holds at
     the coarse scale only, and the finest band's line-to-line contrast varies (one line of 256 was
     the strongest of all in a test): the border should be a typical line, not the strongest."""
     a = np.asarray(image)
@@ -243,17 +209,17 @@ def typical_border(image: np.ndarray, reach: int) -> np.ndarray:
 class PreparedPhoto:
     """A photo analysed once, for any number of seeds and sizes: photo (H, W, C) at full resolution
     (lighting equalised when asked); exemplar: the photo shrunk `factor` times (the analysis scale);
-    analysis: refine.analyse of the exemplar (non-periodic; None when only the wrap cut is wanted)."""
+    analysis: core.quilt's analysis of the exemplar (None when only the wrap cut is wanted)."""
     photo: np.ndarray
     exemplar: np.ndarray
     factor: int
-    analysis: ExemplarAnalysis | None
+    analysis: quilt.QuiltAnalysis | None
 
 
 def prepare_photo(image, *, equalise: bool = True, straighten: bool = True, analysis_side: int = ANALYSIS_SIDE,
                   analysed: bool = True) -> PreparedPhoto:
-    """Check, straighten, equalise and analyse a photo (seconds: refine.analyse's k-coherence
-    search, skipped when not `analysed`: the wrap cut does not need it). straighten: make lines that
+    """Check, straighten, equalise and analyse a photo (core.quilt's analysis, skipped when not
+    `analysed`: the wrap cut does not need it). straighten: make lines that
     converge in perspective parallel (core.perspective; a photo without clear perspective is kept
     as it is, and so is a stack of maps)."""
     photo = check_photo(image)
@@ -266,7 +232,7 @@ def prepare_photo(image, *, equalise: bool = True, straighten: bool = True, anal
     if min(exemplar.shape[:2]) < MIN_SIDE:
         raise ValueError(f"the image is {photo.shape[1]}x{photo.shape[0]} px: too narrow to make seamless "
                          f"(shrunk to {analysis_side} px long it is under {MIN_SIDE} px wide)")
-    return PreparedPhoto(photo, exemplar, factor, analyse(exemplar, periodic=False) if analysed else None)
+    return PreparedPhoto(photo, exemplar, factor, quilt.analyse(exemplar) if analysed else None)
 
 
 # ---------------------------------------------------------------- choosing the method
@@ -338,22 +304,28 @@ def check_method(method: str) -> str:
     return method
 
 
-def synthesis_size(size: int, step: int) -> int:
-    """The side synthesis works at for an output of `size`: the nearest multiple of `step` (>= step)."""
-    return max(step, int(round(size / step)) * step)
-
-
 def seamless_field(prepared: PreparedPhoto, size: int, seed: int = 0) -> np.ndarray:
-    """(S, S, 2) int32 exemplar (y, x) of every pixel of a seamless texture at the analysis scale:
-    S = synthesis_size(size, ...), a side synthesis supports, within a pixel or two of `size`."""
-    analysis, exemplar = prepared.analysis, prepared.exemplar
-    side = synthesis_size(size, 1 << int(analysis.first_level))
-    refine_plan(analysis, side, side, jitter=PHOTO_JITTER, patch=PHOTO_PATCH)  # checks the options
-    coords = synthesize(analysis, side, side, seed, jitter=PHOTO_JITTER, patch=PHOTO_PATCH)
-    periods = axis_periods(exemplar)
-    if any(periods):  # a regular texture (tiles, bricks in rows): keep every patch on its lattice
-        coords = snap_to_lattice(coords, periods, exemplar.shape[:2], periodic=False)
-    return quiet_roll(coords, exemplar, seed)
+    """(size, size, 2) int32 exemplar (y, x) of every pixel of a seamless texture at the analysis
+    scale: patches of the photo as big as its elements, joined along its joints (core.quilt; rows
+    and tile grids kept on their repeat)."""
+    analysis = prepared.analysis if prepared.analysis is not None else quilt.analyse(prepared.exemplar)
+    coords = quilt.synthesize(analysis, size, size, seed)
+    # The torus may be rolled freely: its wrap border goes where the result's shading changes least
+    # from line to line, so neither the image nor maps derived from it (a smooth height) meet there
+    # along their strongest line.
+    lum = luminance(prepared.exemplar)[coords[..., 0], coords[..., 1]].astype(np.float64)
+    smooth = np.real(np.fft.ifft2(np.fft.fft2(lum) * _binomial_spectrum(lum.shape)))
+    shifts = []
+    for axis in (0, 1):
+        jumps = np.abs(np.roll(smooth, -1, axis) - smooth).mean(axis=1 - axis)   # line i to i + 1
+        shifts.append(len(jumps) - 1 - int(np.argmin(jumps)))
+    return np.roll(coords, tuple(shifts), axis=(0, 1))
+
+
+def _binomial_spectrum(shape: tuple[int, int], passes: int = 4) -> np.ndarray:
+    """Transfer function of `passes` periodic [1 2 1] / 4 blurs per axis (a smooth low-pass)."""
+    fy, fx = np.fft.fftfreq(shape[0])[:, None], np.fft.fftfreq(shape[1])[None, :]
+    return (np.cos(np.pi * fy) ** 2 * np.cos(np.pi * fx) ** 2) ** passes
 
 
 def wrap_cut(prepared: PreparedPhoto) -> WrapCut:
@@ -481,8 +453,7 @@ def make_seamless(image, size: int, *, seed: int = 0, equalise: bool = True, str
     if method == "auto":
         method = choose_method(prepared.exemplar)
     if method == "synthesis":
-        prepared = PreparedPhoto(prepared.photo, prepared.exemplar, prepared.factor,
-                                 analyse(prepared.exemplar, periodic=False))
+        prepared = PreparedPhoto(prepared.photo, prepared.exemplar, prepared.factor, quilt.analyse(prepared.exemplar))
         report(0.6)
         coords = seamless_field(prepared, size, seed)
     else:

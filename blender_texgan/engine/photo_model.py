@@ -24,9 +24,9 @@ from typing import Callable
 
 import numpy as np
 
+from ..core import quilt
 from ..core.architecture import PeriodicGeneratorConfig, param_shapes
 from ..core.latent import LatentLayout
-from ..core.lattice import axis_periods
 from ..core.maps import PBR_MAPS
 from ..core.modelfile import EXEMPLAR_MIN_SIDE, ModelFileError, write_model_file
 from ..core.perspective import straighten as straighten_perspective
@@ -142,6 +142,7 @@ def photo_model_manifest(name: str, exemplar: np.ndarray, strength: float, sourc
                          translator: str | None = None, relief: str = "flat relief") -> dict:
     source = source or name
     relief = f"relief from the translator '{translator}'" if translator is not None else relief
+    joins = quilt.analyse(exemplar)
     return {
         "name": name,
         "kind": "generator",
@@ -159,7 +160,8 @@ def photo_model_manifest(name: str, exemplar: np.ndarray, strength: float, sourc
         "credits": [],
         "metrics": {},
         "exemplar": {"guide_scale": 1, "normal_strength": float(strength), "periodic": False,
-                     "lattice": [int(p) for p in axis_periods(exemplar)], "default_mode": "random"},
+                     # measured once here, so the first Generate skips it (core.quilt: joined patches)
+                     "lattice": list(joins.periods), "element": list(joins.element), "default_mode": "random"},
     }
 
 
