@@ -229,8 +229,8 @@ def main(argv=None) -> int:
 
 def add_maps(files: PngSet, folder: Path, prefix: str, maps) -> list[Path]:
     """One PNG per map of a MapSet into `files` (height 16-bit): folder/{prefix}_{map}.png."""
-    return [files.add(folder / f"{prefix}_{spec.name}.png", maps[spec.name], bits=16 if spec.name == "height" else 8)
-            for spec in PBR_MAPS]
+    return files.add_all([(folder / f"{prefix}_{spec.name}.png", maps[spec.name], 16 if spec.name == "height" else 8)
+                          for spec in PBR_MAPS])
 
 
 def generate_command(args) -> str:

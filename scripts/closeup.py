@@ -154,7 +154,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--write-library", action="store_true")
     parser.add_argument("--no-pictures", action="store_true")
     args = parser.parse_args(argv)
-    names = args.models or sorted(n for n in bundled_models() if not n.endswith("_vae"))
+    names = args.models or sorted(bundled_models())
     header = ("model           | joined: bp-alb bp-hgt coarse cut-alb cut-hgt | tiling and blending (same) "
               "| previous synthesis (same) | bars")
     report = [f"# scripts/closeup.py, {time.strftime('%Y-%m-%d')}, {args.count} samples per method, held-out crops "

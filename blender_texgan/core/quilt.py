@@ -280,8 +280,8 @@ def _cut_error(analysis: QuiltAnalysis, a: np.ndarray, b: np.ndarray) -> np.ndar
 def _cut_costs(error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(K, n, b) error of K bands -> (cost (K, n, b + 1) of a border between columns c - 1 and c,
     crossing (K, n, b) of a border that runs along a row between two steps; core.wrap_cut's sums)."""
-    cost = np.stack([window_sums(e, 1) for e in error])
-    crossing = np.stack([crossing_sums(e, 1, periodic=False)[:, :e.shape[1]] for e in error])
+    cost = np.stack([window_sums(e, 1) for e in error]).astype(np.float32)   # float32: half the memory
+    crossing = np.stack([crossing_sums(e, 1, periodic=False)[:, :e.shape[1]] for e in error]).astype(np.float32)
     return cost, crossing
 
 
@@ -301,32 +301,34 @@ def join_columns(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray) -> 
     heights = np.diff(plan.ys) + oy
     tall = int(heights.max())
     band = np.arange(ox) - ox                       # band columns relative to the cell's start
-    errors = np.zeros((ny, nx, tall, ox))
-    lefts, rights = [], []
-    for j in range(nx):
+
+    def pair(j: int, rows: np.ndarray, which=slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        """The band before cell j as the left patch (j - 1, wrapping) and the right one copy it."""
         prev = (j - 1) % nx
         start_prev = plan.xs[prev] - ox if j else plan.xs[prev] - ox - width
         cols_prev = plan.xs[j] + band - start_prev   # the band in the left patch's own columns
-        a = _copy(sources[:, prev], np.arange(tall), cols_prev)
-        b = _copy(sources[:, j], np.arange(tall), np.arange(ox))
-        errors[:, j] = _cut_error(analysis, a, b)
-        lefts.append(a)
-        rights.append(b)
+        return _copy(sources[which, prev], rows, cols_prev), _copy(sources[which, j], rows, np.arange(ox))
+
+    errors = np.zeros((ny, nx, tall, ox), np.float32)
+    for j in range(nx):
+        errors[:, j] = _cut_error(analysis, *pair(j, np.arange(tall)))
     for i in range(ny):
         errors[i, :, heights[i]:] = 0.0
     cost, crossing = _cut_costs(errors.reshape(ny * nx, tall, ox))
-    paths, _ = min_cost_paths(cost, crossing)
-    paths = paths.reshape(ny, nx, tall)
+    del errors
+    paths = min_cost_paths(cost, crossing)[0].reshape(ny, nx, tall)
+    del cost, crossing
     strips = []
     for i in range(ny):
-        strip = np.zeros((heights[i], width, 2), np.int64)
+        rows = np.arange(heights[i])
+        strip = np.zeros((heights[i], width, 2), np.int32)
         for j in range(nx):
             cols = np.arange(plan.xs[j] - ox, plan.xs[j + 1])
-            strip[:, cols % width] = _copy(sources[i, j], np.arange(heights[i]), np.arange(len(cols)))
+            strip[:, cols % width] = _copy(sources[i, j], rows, np.arange(len(cols)))
         for j in range(nx):
+            left, right = pair(j, rows, i)
             keep_left = np.arange(ox)[None, :] < paths[i, j, :heights[i], None]
-            cols = (plan.xs[j] + band) % width
-            strip[:, cols] = np.where(keep_left[..., None], lefts[j][i, :heights[i]], rights[j][i, :heights[i]])
+            strip[:, (plan.xs[j] + band) % width] = np.where(keep_left[..., None], left, right)
         strips.append(strip)
     return strips
 
@@ -340,10 +342,10 @@ def join_rows(analysis: QuiltAnalysis, plan: Layout, strips: list[np.ndarray]) -
     ny = len(strips)
     uppers = [strips[i - 1][-oy:] for i in range(ny)]
     lowers = [s[:oy] for s in strips]
-    errors = np.stack([_cut_error(analysis, u, d).T for u, d in zip(uppers, lowers)])   # (ny, W, oy)
+    errors = np.stack([_cut_error(analysis, u, d).T for u, d in zip(uppers, lowers)]).astype(np.float32)  # (ny, W, oy)
     cost, crossing = _cut_costs(errors)
     paths, _ = min_cost_cycles(cost, crossing=crossing)                                 # (ny, W)
-    coords = np.zeros((height, width, 2), np.int64)
+    coords = np.zeros((height, width, 2), np.int32)
     for i in range(ny):
         coords[np.arange(plan.ys[i], plan.ys[i + 1])] = strips[i][oy:]
     for i in range(ny):
@@ -367,6 +369,9 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int) -> n
     plan = layout(analysis, *virtual)
     sources = choose_sources(analysis, plan, seed)
     coords = join_rows(analysis, plan, join_columns(analysis, plan, sources))
+    # Cells start at the wrap, so the wrap lines fall just after cut bands, where cuts sit in joints:
+    # rolled by half a cell the wrap lines run through patch interiors instead, like any other line.
+    coords = np.roll(coords, (int(plan.ys[1]) // 2, int(plan.xs[1]) // 2), axis=(0, 1))
     if virtual != (height, width):
         rows = lattice_positions(height, periods[0]) if periods[0] else np.arange(height)
         cols = lattice_positions(width, periods[1]) if periods[1] else np.arange(width)
