@@ -20,7 +20,8 @@ MODE_ITEMS = [
     ("auto", "Photographic", "The model's layout refined with detail from its exemplar (neural only for models "
                              "without one)"),
     ("neural", "Neural Draft", "The network alone: faster, softer"),
-    ("random", "Exemplar Only", "Detail from the exemplar with a random layout instead of the network's"),
+    ("random", "Exemplar Only", "Patches of the exemplar as big as its stones or plates, joined along its joints; "
+                                "no network"),
     ("blend", "Tiling and Blending", "Blended copies of the exemplar (Heitz & Neyret): smooth, for sand, grass "
                                      "and other stochastic materials"),
 ]
