@@ -241,3 +241,23 @@ def test_a_small_photo_run_with_a_budget_ends_by_itself_and_exports(data, tmp_pa
     assert "time budget of 0.02 min reached" in result.stderr
     run_trainer("export", str(run), "--out", str(model), "--no-metrics")
     assert model.exists()
+
+
+@pytest.mark.parametrize("where", ["inside_a_file", "proc"])
+def test_eval_sheet_and_export_targets_are_checked_before_any_work(where, tmp_path, monkeypatch, capsys):
+    """An unwritable --sheet or export --out is one line before the measuring or exporting starts."""
+    import trainer.export
+    import trainer.quality
+    from trainer.__main__ import main
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the work started before the output was checked")
+
+    monkeypatch.setattr(trainer.quality, "compare_with_baseline", no_work)
+    monkeypatch.setattr(trainer.export, "export_run", no_work)
+    (tmp_path / "afile").write_text("x")
+    folder = tmp_path / "afile" if where == "inside_a_file" else Path("/proc")
+    assert main(["eval", "stone_wall", "--preset", "bricks", "--count", "2", "--sheet", str(folder / "s.png")]) == 2
+    assert main(["export", str(tmp_path), "--out", str(folder / "m.safetensors")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("error:") and "cannot write there" in line for line in err), err

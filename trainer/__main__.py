@@ -129,6 +129,9 @@ def _eval(args) -> int:
 
     if args.count < 2:  # the diversity and distribution measures compare images with each other
         raise ValueError(f"--count must be at least 2 (images per set), not {args.count}")
+    if args.sheet:  # an unwritable sheet is found before the measuring, not after
+        from .export import check_output_file
+        check_output_file(args.sheet, "--sheet")
     path = resolve_model(args.model)
     model = read_model_file(path)
     training = model.manifest.get("training", {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +43,32 @@ def self_exported(run: Path, kind: str) -> str:
 
 
 def check_export_target(out: Path, force: bool) -> None:
-    """Refuse a target that is not a .safetensors file path, or one that exists without --force."""
+    """Refuse a target that is not a .safetensors file path, one that exists without --force, or
+    one that cannot be written (before any work)."""
     if out.suffix != ".safetensors":
         raise ExportError("--out must end in .safetensors")
     if out.is_dir():
         raise ExportError(f"--out '{out}' is a folder: give a file path ending in .safetensors")
     if out.exists() and not force:
         raise ExportError(f"'{out}' already exists: choose another name or add --force to overwrite it")
+    check_output_file(out, "--out")
+
+
+def check_output_file(path: Path, flag: str) -> None:
+    """A file this command will write must be writable: its folder is made if missing, and a file is
+    created and removed there (permissions, read-only disks, /proc and a file in the way all answer,
+    for root too) -- found before the work, not after it."""
+    path = Path(path)
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ExportError(f"{flag} '{path}': cannot write there: '{blocking}' is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".texgan-probe-", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ExportError(f"{flag} '{path}': cannot write there: {exc.strerror or exc}") from None
 
 
 def build_manifest(name: str, cfg: PeriodicGeneratorConfig, layout: LatentLayout, *, options: dict,
