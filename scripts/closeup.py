@@ -9,7 +9,8 @@
   marginals and coarse SWD of albedo and height (ratios to photo vs photo), cut visibility of albedo and
   height (1.0: a border shows as much as any line of the photo), and whether the bars are met.
 * --write-library: store each model's element size and repeats (so the first generation skips the
-  analysis) and the joined patches' measures in its manifest's quality block.
+  analysis), and the joined patches' and tiling and blending's measures of this run in its manifest's
+  quality block (and on its card, for the default mode).
 
     .venv/bin/python scripts/closeup.py [--write-library] [--count N] [MODEL ...]
 """
@@ -141,8 +142,12 @@ def store(name: str, result: dict) -> None:
     analysis = quilt.analyse(model.exemplar, bool(model.manifest["exemplar"].get("periodic", False)))
     manifest = json.loads(json.dumps(model.manifest))
     manifest["exemplar"].update(element=list(analysis.element), lattice=list(analysis.periods))
-    if result:
-        manifest.setdefault("quality", {})["random"] = result["joined"]
+    if result:  # the joined patches and tiling and blending as measured together in this run
+        quality = manifest.setdefault("quality", {})
+        quality.update(random=result["joined"], baseline=result["blend"])
+        shown = {"random": "random", "blend": "baseline"}.get(manifest["exemplar"].get("default_mode"))
+        if shown is not None:  # the card shows the default mode's measures
+            manifest["metrics"] = {**quality[shown], "neural": manifest.get("metrics", {}).get("neural", {})}
     write_model_file(path, model.tensors, manifest, exemplar=model.exemplar)
 
 
