@@ -186,22 +186,25 @@ def _candidates(analysis: QuiltAnalysis, rng: np.random.Generator, extent: tuple
     return cand
 
 
-def _read(analysis: QuiltAnalysis, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Features and relief at exemplar positions (any shape; wrapped when periodic, else clamped)."""
+def _flat_index(analysis: QuiltAnalysis, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Flat exemplar index of positions (any shape; wrapped when periodic, else clamped)."""
     h, w = analysis.shape
     if analysis.periodic:
-        ys, xs = ys % h, xs % w
-    else:
-        ys, xs = np.clip(ys, 0, h - 1), np.clip(xs, 0, w - 1)
-    return analysis.features[ys, xs], analysis.relief[ys, xs]
+        return (ys % h) * w + xs % w
+    return np.clip(ys, 0, h - 1) * w + np.clip(xs, 0, w - 1)
+
+
+def _read(analysis: QuiltAnalysis, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Features and relief at exemplar positions (flat takes: a third of the time of 2-D indexing)."""
+    index = _flat_index(analysis, ys, xs)
+    features = analysis.features.reshape(-1, analysis.features.shape[-1])
+    return features.take(index, axis=0), analysis.relief.reshape(-1).take(index)
 
 
 def _search_read(analysis: QuiltAnalysis, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """What matching compares (luminance and height, the first and last feature): two channels
-    instead of four halve the gathers of the search, its costliest step."""
-    h, w = analysis.shape
-    ys, xs = (ys % h, xs % w) if analysis.periodic else (np.clip(ys, 0, h - 1), np.clip(xs, 0, w - 1))
-    return analysis.search[ys, xs]
+    """What matching compares (luminance and relief): two channels instead of all the features
+    halve the gathers of the search, its costliest step."""
+    return analysis.search.reshape(-1, 2).take(_flat_index(analysis, ys, xs), axis=0)
 
 
 def _pick_source(analysis: QuiltAnalysis, rng: np.random.Generator, old: np.ndarray, local: np.ndarray,
@@ -344,7 +347,7 @@ def join_rows(analysis: QuiltAnalysis, plan: Layout, strips: list[np.ndarray]) -
     lowers = [s[:oy] for s in strips]
     errors = np.stack([_cut_error(analysis, u, d).T for u, d in zip(uppers, lowers)]).astype(np.float32)  # (ny, W, oy)
     cost, crossing = _cut_costs(errors)
-    paths, _ = min_cost_cycles(cost, crossing=crossing)                                 # (ny, W)
+    paths, _ = min_cost_cycles(cost, starts=1, crossing=crossing)  # (ny, W); opened at its cheapest step
     coords = np.zeros((height, width, 2), np.int32)
     for i in range(ny):
         coords[np.arange(plan.ys[i], plan.ys[i + 1])] = strips[i][oy:]
