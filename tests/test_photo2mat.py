@@ -11,7 +11,7 @@ from test_seamless import ROOT, _bad_files, _good_files, _one_line
 
 from blender_texgan.__main__ import main
 from blender_texgan.core.maps import PBR_MAPS
-from blender_texgan.core.tiling import looks_periodic
+from blender_texgan.core.tiling import border_jumps, looks_periodic
 from blender_texgan.engine import library
 
 
@@ -41,7 +41,11 @@ def test_grey_rgba_16_bit_and_cmyk_photos_become_tileable_materials(tmp_path, ph
         for m in PBR_MAPS:
             with Image.open(out / f"{source.stem}_{m.name}.png") as im:
                 a = np.asarray(im, np.float64)
-            assert looks_periodic(a if a.ndim == 3 else a[..., None]), (source.name, m.name)
+            a = a if a.ndim == 3 else a[..., None]
+            # A near-flat map (gentle relief's normals vary by a level or two) tiles when its wrap lines
+            # jump no more than one 8-bit level on average: its lines differ by rounding alone.
+            level = 257.0 if a.max() > 255 else 1.0
+            assert looks_periodic(a) or max(border_jumps(a)[2:]) <= level, (source.name, m.name)
     assert "_albedo.png" in capsys.readouterr().out
 
 
