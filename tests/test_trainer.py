@@ -217,6 +217,7 @@ def test_eval_separates_a_model_from_its_data(tmp_path):
     assert manifest["metrics"]["neural"]["swd_ratio"] > 2.0
     assert {"neural", "random", "refined", "baseline"} <= set(manifest["quality"])
     assert manifest["exemplar"]["default_mode"] in ("refined", "random", "blend")
+    assert all(isinstance(v, int) and v > 0 for v in manifest["exemplar"]["element"])  # measured once, at export
 
 
 def test_maps_missing_from_an_albedo_only_photo_come_out_constant(tmp_path):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from blender_texgan.core import quilt
 from blender_texgan.core.architecture import PERIODIC_SGAN_V1, PeriodicGeneratorConfig, config_from_manifest
 from blender_texgan.core.latent import LatentLayout
-from blender_texgan.core.lattice import axis_periods
 from blender_texgan.core.maps import PBR_MAPS
 from blender_texgan.core.modelfile import write_model_file
 from blender_texgan.core.vae_arch import PERIODIC_VAE_V1, VAEConfig, decoder_config
@@ -141,9 +141,11 @@ def export_run(run: Path, out: Path, name: str | None = None, description: str =
         if not description:
             manifest["description"] = (f"Tileable PBR texture VAE made from {', '.join(data.credits)}: encodes a "
                                        "texture, makes variations of it and morphs between two.")
-    if exemplar is not None:
+    if exemplar is not None:  # element size and repeats measured once here: generation reads them (core.quilt)
+        joins = quilt.analyse(exemplar, bool(data.wrap[0]))
         manifest["exemplar"] = {"guide_scale": data.guide_scale, "normal_strength": data.exemplar_normal_strength,
-                                "periodic": bool(data.wrap[0]), "lattice": list(axis_periods(exemplar))}
+                                "periodic": bool(data.wrap[0]), "lattice": list(joins.periods),
+                                "element": list(joins.element)}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     write_model_file(out, tensors, manifest, exemplar=exemplar)
     if with_metrics and exemplar is not None:
