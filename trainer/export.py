@@ -142,10 +142,8 @@ def export_run(run: Path, out: Path, name: str | None = None, description: str =
             manifest["description"] = (f"Tileable PBR texture VAE made from {', '.join(data.credits)}: encodes a "
                                        "texture, makes variations of it and morphs between two.")
     if exemplar is not None:  # element size and repeats measured once here: generation reads them (core.quilt)
-        joins = quilt.analyse(exemplar, bool(data.wrap[0]))
         manifest["exemplar"] = {"guide_scale": data.guide_scale, "normal_strength": data.exemplar_normal_strength,
-                                "periodic": bool(data.wrap[0]), "lattice": list(joins.periods),
-                                "element": list(joins.element)}
+                                "periodic": bool(data.wrap[0]), **quilt.measure(exemplar)}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     write_model_file(out, tensors, manifest, exemplar=exemplar)
     if with_metrics and exemplar is not None:

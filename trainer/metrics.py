@@ -33,6 +33,7 @@ from typing import Sequence
 import numpy as np
 
 from blender_texgan.core.maps import GENERATED_CHANNEL_COUNT, GENERATED_CHANNELS
+from blender_texgan.core.quilt import border_pairs
 from blender_texgan.core.tiling import seam_ratio
 
 PATCH_SIZE = 7
@@ -473,8 +474,6 @@ def cut_visibility(coords: np.ndarray, image: np.ndarray, exemplar_image: np.nda
     straight cut through stones shows their faces' mismatch, far above 1. (Dividing by the mean step
     over the whole photo instead would blame a cut for following a joint, whose sides are steep.)
     nan for a field without borders."""
-    from blender_texgan.core.quilt import border_pairs
-
     ex = np.asarray(exemplar_image, np.float32)
     ex = ex[..., None] if ex.ndim == 2 else ex
     out = np.asarray(image, np.float32)

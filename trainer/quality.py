@@ -61,7 +61,7 @@ def score(fake: np.ndarray, fields: list, data: TrainingData, crop: int, seed: i
           exemplar: np.ndarray | None = None) -> dict:
     """evaluate()'s metrics plus the structure-aware ones, the largest verbatim copy and, given the
     (C, h, w) exemplar the fields point into, how visible the patch borders are (cut_albedo,
-    cut_height: 1.0 = as visible as any line of the photo)."""
+    cut_height: 1.0 = no more visible than the photo's own lines at those places)."""
     heldout, reference = data.metric_crops(crop, len(fake), seed)
     metrics = evaluate(fake, heldout, reference, seed=seed)
     metrics.update(structure_metrics(fake, heldout, reference, seed=seed))

@@ -90,6 +90,15 @@ def snap_to_lattice(coords: np.ndarray, periods: tuple[int, int], exemplar_shape
     return out.astype(np.int32)
 
 
+def relief_plane(exemplar: np.ndarray) -> np.ndarray:
+    """The relief of an (h, w[, C]) exemplar: its height (channel 3 of a GENERATED_CHANNELS stack)
+    when it has one that varies, else its luminance (a photo: its shading stands for its relief)."""
+    ex = exemplar[..., None] if exemplar.ndim == 2 else exemplar
+    if ex.shape[-1] > 3 and np.ptp(ex[..., 3]) > 1e-3:
+        return ex[..., 3]
+    return ex[..., :min(3, ex.shape[-1])].mean(-1)
+
+
 def course_periods(exemplar: np.ndarray) -> tuple[int, int]:
     """(rows, columns) repeat of courses: layouts regular along one axis only (brick and sett
     courses, planks, bark furrows), 0 where there is none. The relief averaged along an axis gives a
@@ -97,8 +106,7 @@ def course_periods(exemplar: np.ndarray) -> tuple[int, int]:
     peak (MIN_PERIOD to a quarter of the side; its fundamental) is the course height when it reaches COURSE_PEAK and
     the profile carries COURSE_SHARE of the relief's spread. Setts of every width in straight
     courses repeat in rows only: axis_periods, which needs a repeat in two dimensions, misses them."""
-    ex = np.asarray(exemplar, np.float64)
-    relief = ex[..., 3] if ex.shape[-1] > 3 and np.ptp(ex[..., 3]) > 1e-3 else ex[..., :3].mean(-1)
+    relief = relief_plane(np.asarray(exemplar, np.float64))
     spread = float(relief.std())
     out = []
     for axis in (0, 1):

@@ -2,8 +2,8 @@
 
 Efros & Freeman's image quilting (2001), made exactly periodic and element-aware:
 
-* ``analyse(exemplar)`` -- once per exemplar (cheap, and its two numbers are stored in the model
-  file): the matching features (albedo and height, each scaled to unit spread), the relief (height
+* ``analyse(exemplar)`` -- once per exemplar (cheap; ``measure``'s two numbers are stored in the
+  model file): the matching features (albedo and height, each scaled to unit spread), the relief (height
   ranked to [0, 1]: joints, mortar and cracks low), the **element size** per axis -- one stone,
   sett, plank or plate: the length of the runs of raised relief between joints -- and the repeat per
   axis (core.lattice).
@@ -14,7 +14,7 @@ Efros & Freeman's image quilting (2001), made exactly periodic and element-aware
   continue a neighbour's copy are refused). The border inside each band is the cheapest path (core.
   wrap_cut's dynamic programme, which may run along a row between two steps) through mismatch plus
   relief, so it follows joints and mortar instead of cutting stones. The last column and row meet
-  the first across the wrap through bands of their own, so the field tiles exactly. On an axis with
+  the first across the wrap through the same kind of shared band, so the field tiles exactly. On an axis with
   a repeat (courses, rows of tiles) every source keeps one phase, so courses run straight.
 * ``poisson_height(height, coords)`` -- the height joined in the gradient domain: every pixel's
   gradient is its source's, integrated on the torus by FFT (exact for a periodic domain), so no
@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .lattice import MIN_REPEATS, lattice_positions, layout_periods
+from .lattice import MIN_REPEATS, lattice_positions, layout_periods, relief_plane
 from .wrap_cut import crossing_sums, min_cost_cycles, min_cost_paths, window_sums
 
 PATCH_ELEMENTS = 3.0          # patch side in elements: whole stones survive inside, and the overlap holds a joint
@@ -80,7 +80,6 @@ def otsu_threshold(values: np.ndarray) -> float:
 def run_length(mask: np.ndarray) -> float:
     """Mean length of the runs of True along each row of a (n, L) mask, weighted by length (the run a
     random True pixel belongs to: short specks of noise count little)."""
-    n, length = mask.shape
     edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
     lengths = np.flatnonzero(edges.ravel() == -1) - np.flatnonzero(edges.ravel() == 1)
     return float((lengths.astype(np.float64) ** 2).sum() / max(lengths.sum(), 1))
@@ -92,19 +91,18 @@ def element_size(exemplar: np.ndarray) -> tuple[int, int]:
     runs along each axis, their length-weighted mean. Joints, mortar and furrows end the runs. Bounded
     to MIN_ELEMENT .. MAX_ELEMENT_SHARE of the side."""
     ex = np.asarray(exemplar, np.float32)
-    relief = _relief_plane(ex[..., None] if ex.ndim == 2 else ex)
+    relief = relief_plane(ex)
     raised = relief > otsu_threshold(relief)
     sizes = (run_length(raised.T), run_length(raised))
     return tuple(int(np.clip(round(s), MIN_ELEMENT, MAX_ELEMENT_SHARE * side))
                  for s, side in zip(sizes, ex.shape[:2]))
 
 
-def _relief_plane(ex: np.ndarray) -> np.ndarray:
-    """The height (channel 3 of a GENERATED_CHANNELS stack) when there is one that varies, else the
-    luminance (a photo: its shading stands for its relief)."""
-    if ex.shape[-1] > 3 and np.ptp(ex[..., 3]) > 1e-3:
-        return ex[..., 3]
-    return ex[..., :min(3, ex.shape[-1])].mean(-1)
+def measure(exemplar: np.ndarray) -> dict:
+    """What a model file stores of an (h, w, C) exemplar, so generation never measures it again:
+    {"element": [rows, columns], "lattice": [row repeat, column repeat]} (see analyse)."""
+    ex = np.asarray(exemplar, np.float32)
+    return {"element": [int(e) for e in element_size(ex)], "lattice": [int(p) for p in layout_periods(ex)]}
 
 
 def analyse(exemplar: np.ndarray, periodic: bool = False, periods: tuple[int, int] | None = None,
@@ -116,7 +114,7 @@ def analyse(exemplar: np.ndarray, periodic: bool = False, periods: tuple[int, in
     ex = ex[..., None] if ex.ndim == 2 else ex
     count = min(4, ex.shape[-1])
     feats = ex[..., :count] / np.maximum(ex[..., :count].reshape(-1, count).std(axis=0), 1e-3)
-    plane = _relief_plane(ex)
+    plane = relief_plane(ex)
     order = np.argsort(plane, axis=None, kind="stable")
     rank = np.empty(plane.size, np.float32)
     rank[order] = np.linspace(0.0, 1.0, plane.size, dtype=np.float32)
@@ -386,13 +384,11 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int) -> n
 
 # ---------------------------------------------------------------- height in the gradient domain
 
-def poisson_height(height: np.ndarray, coords: np.ndarray, periodic: bool = False, reach: float = 0.0) -> np.ndarray:
+def poisson_height(height: np.ndarray, coords: np.ndarray, periodic: bool = False) -> np.ndarray:
     """(h, w) exemplar height, (H, W, 2) field -> (H, W) float32 height whose every forward difference
     is its source pixel's own (least squares on the torus, solved exactly by FFT), with the copied
     height's mean: across a border the relief continues instead of stepping to the other patch's
-    level. reach > 0 screens the solve (Bhat et al. 2008): the height also stays near the copy, and a
-    step between two patches' levels is spread over about `reach` pixels either side of their border
-    instead of over whole patches, so a patch's relief keeps its own shape."""
+    level."""
     ex = np.asarray(height, np.float32)
     if periodic:
         gx_ex, gy_ex = np.roll(ex, -1, 1) - ex, np.roll(ex, -1, 0) - ex
@@ -401,20 +397,15 @@ def poisson_height(height: np.ndarray, coords: np.ndarray, periodic: bool = Fals
         gx_ex[:, :-1], gy_ex[:-1] = ex[:, 1:] - ex[:, :-1], ex[1:] - ex[:-1]
     cy, cx = coords[..., 0], coords[..., 1]
     rows, cols = coords.shape[:2]
-    copied = ex[cy, cx]
     wx = np.exp(2j * np.pi * np.fft.rfftfreq(cols))[None, :] - 1.0
     wy = np.exp(2j * np.pi * np.fft.fftfreq(rows))[:, None] - 1.0
     spectrum = np.conj(wx) * np.fft.rfft2(gx_ex[cy, cx]) + np.conj(wy) * np.fft.rfft2(gy_ex[cy, cx])
     denominator = np.abs(wx) ** 2 + np.abs(wy) ** 2
-    if reach > 0:
-        screen = 1.0 / float(reach) ** 2
-        spectrum += screen * np.fft.rfft2(copied - copied.mean())
-        denominator += screen
     denominator[0, 0] = 1.0
     spectrum /= denominator
     spectrum[0, 0] = 0.0
     out = np.fft.irfft2(spectrum, s=(rows, cols)).astype(np.float32)
-    out += float(copied.mean())
+    out += float(ex[cy, cx].mean())
     return np.clip(out, 0.0, 1.0)
 
 

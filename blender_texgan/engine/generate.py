@@ -288,26 +288,17 @@ def blended_maps(runner: Runner, resolution: int, seed: int) -> dict:
 
 
 def quilted_maps(runner: Runner, resolution: int, seed: int) -> tuple[dict, np.ndarray]:
-    """Patches of the exemplar as big as its elements, joined along its joints (core.quilt); the
-    height joined in the gradient domain, so the normal map shows no patch outline. (MapSet, coords)."""
-    return quilted_stack_maps(runner.exemplar, runner.quilt_analysis, runner.exemplar_block, resolution, seed,
-                              runner.exemplar_periodic)
-
-
-def quilted_stack_maps(exemplar: np.ndarray, analysis, block: dict, resolution: int, seed: int,
-                       periodic: bool) -> tuple[dict, np.ndarray]:
-    """quilted_maps for any exemplar and its core.quilt analysis; `block` holds normal_strength."""
+    """Patches of the exemplar as big as its elements, joined along its joints (core.quilt; courses
+    and tile grids kept by the synthesis); the height joined in the gradient domain, so the normal map
+    shows no patch outline. (MapSet, coords)."""
     from ..core.quilt import poisson_height, synthesize
     from ..core.refine import apply_field
 
-    coords = synthesize(analysis, resolution, resolution, seed)  # courses and tile grids kept by the synthesis
+    coords = synthesize(runner.quilt_analysis, resolution, resolution, seed)
+    exemplar, periodic = runner.exemplar, runner.exemplar_periodic
     stack = apply_field(exemplar, coords, soften=REFINE_SOFTEN, periodic=periodic, preserve=JOIN_CONTRAST)
     stack[..., HEIGHT_CHANNEL] = poisson_height(exemplar[..., HEIGHT_CHANNEL], coords, periodic)
-    return exemplar_maps_from(stack, float(block["normal_strength"])), coords
-
-
-def exemplar_maps_from(stack: np.ndarray, strength: float) -> dict:
-    return complete_map_set(split_channels(np.moveaxis(stack, -1, 0)), strength)
+    return exemplar_maps(runner, stack), coords
 
 
 def exemplar_maps(runner: Runner, stack: np.ndarray) -> dict:

@@ -142,7 +142,6 @@ def photo_model_manifest(name: str, exemplar: np.ndarray, strength: float, sourc
                          translator: str | None = None, relief: str = "flat relief") -> dict:
     source = source or name
     relief = f"relief from the translator '{translator}'" if translator is not None else relief
-    joins = quilt.analyse(exemplar)
     return {
         "name": name,
         "kind": "generator",
@@ -161,7 +160,7 @@ def photo_model_manifest(name: str, exemplar: np.ndarray, strength: float, sourc
         "metrics": {},
         "exemplar": {"guide_scale": 1, "normal_strength": float(strength), "periodic": False,
                      # measured once here, so the first Generate skips it (core.quilt: joined patches)
-                     "lattice": list(joins.periods), "element": list(joins.element), "default_mode": "random"},
+                     **quilt.measure(exemplar), "default_mode": "random"},
     }
 
 
