@@ -201,3 +201,34 @@ def test_torch_twin_keeps_off_a_non_periodic_border():
     from blender_texgan.engine.refine_torch import synthesize_torch
     analysis = R.analyse(brick_stack(64)[5:59, 2:62], periodic=False)
     assert np.array_equal(R.synthesize(analysis, 64, 64, seed=4), synthesize_torch(analysis, 64, 64, seed=4))
+
+
+# ---------------------------------------------------------------- fields in bands
+
+def test_rows_of_a_large_field_follow_from_its_coarse_level(bricks):
+    """What a banded reader relies on: the finest levels only upsample, so any rows of the full
+    field (wrapped, in any order) come from the coarse field alone, equal to upsampling it whole."""
+    _, analysis = bricks
+    coarse = R.synthesize_coarse(analysis, 1024, 512, seed=4, max_correct_pixels=64 * 64)
+    assert coarse.level >= 1 and coarse.shape == (1024, 512)
+    cy, cx = coarse.cy, coarse.cx
+    for level in range(coarse.level - 1, -1, -1):
+        cy, cx = R.upsample(cy, cx, analysis.level_shape(level))
+    whole = np.stack([cy, cx], axis=-1)
+    assert np.array_equal(R.synthesize(analysis, 1024, 512, seed=4, max_correct_pixels=64 * 64), whole)
+    rows = np.array([1023, 0, 1, 517, -2, 3000])
+    assert np.array_equal(R.expand_rows(coarse, rows), whole[rows % 1024])
+
+
+def test_a_band_snaps_to_the_lattice_as_the_whole_field_does():
+    from blender_texgan.core.lattice import residue_counts, snap_to_lattice
+
+    rng = np.random.default_rng(0)
+    field = rng.integers(0, 200, (300, 257, 2)).astype(np.int32)
+    field[..., 0] = (field[..., 0] // 3 + np.arange(300)[:, None]) % 200  # a common row offset to find
+    whole = snap_to_lattice(field, (16, 24), (200, 200), False)
+    counts = [c for c in residue_counts(field[:150], (16, 24), np.arange(150))]
+    counts = [a + b for a, b in zip(counts, residue_counts(field[150:], (16, 24), np.arange(150, 300)))]
+    rows = np.array([299, 0, 1, 150, 77])
+    band = snap_to_lattice(field[rows], (16, 24), (200, 200), False, rows=rows, height=300, counts=counts)
+    assert np.array_equal(band, whole[rows])

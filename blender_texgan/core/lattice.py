@@ -63,8 +63,22 @@ def lattice_positions(size: int, period: int) -> np.ndarray:
     return (np.arange(size, dtype=np.int64) * period * n) // size
 
 
+def _position(axis: int, rows: np.ndarray, width: int) -> np.ndarray:
+    """Output positions along `axis`, shaped to broadcast over an (n, W) band."""
+    return rows.reshape(-1, 1) if axis == 0 else np.arange(width, dtype=np.int64).reshape(1, -1)
+
+
+def residue_counts(coords: np.ndarray, periods: tuple[int, int], rows: np.ndarray | None = None) -> tuple:
+    """Per axis with a period P: how many pixels of the field (or of the band at output rows
+    `rows`) have each offset c - position modulo P (None for period 0). Counts of bands add up."""
+    rows = np.arange(coords.shape[0], dtype=np.int64) if rows is None else np.asarray(rows, np.int64)
+    return tuple(np.bincount(np.mod(coords[..., axis] - _position(axis, rows, coords.shape[1]), period).ravel(),
+                             minlength=period) if period else None for axis, period in enumerate(periods))
+
+
 def snap_to_lattice(coords: np.ndarray, periods: tuple[int, int], exemplar_shape: tuple[int, int],
-                    periodic: bool) -> np.ndarray:
+                    periodic: bool, rows: np.ndarray | None = None, height: int | None = None,
+                    counts: tuple | None = None) -> np.ndarray:
     """(H, W, 2) exemplar coordinates -> the same field with every patch on one tile lattice.
 
     Per axis with a period P: each pixel's offset o = c - position is moved to the nearest value
@@ -72,20 +86,25 @@ def snap_to_lattice(coords: np.ndarray, periods: tuple[int, int], exemplar_shape
     lattice_positions (so a whole number of tiles spans the output); the result is brought back
     inside the exemplar by whole multiples of P, which keeps the residue. Axes with period 0, or an
     output less than MIN_REPEATS periods long (the stretch would show), are left alone.
+    A band of a taller field: `rows` its output rows, `height` the field's, `counts` the whole
+    field's residue_counts (bands then snap exactly as the whole field would).
     """
     out = np.array(coords, np.int64, copy=True)
+    rows = np.arange(out.shape[0], dtype=np.int64) if rows is None else np.asarray(rows, np.int64)
+    full = (out.shape[0] if height is None else int(height), out.shape[1])
+    counts = residue_counts(out, periods, rows) if counts is None else counts
     for axis, period in enumerate(periods):
         size = int(exemplar_shape[axis])
         lo, hi = (0, size) if periodic else (BORDER, size - BORDER)
         span = (hi - lo) // period * period if period else 0
-        if span < period or not period or out.shape[axis] < MIN_REPEATS * period:
+        if span < period or not period or full[axis] < MIN_REPEATS * period:
             continue
-        shape = (-1, 1) if axis == 0 else (1, -1)
-        position = np.arange(out.shape[axis]).reshape(shape)
+        position = _position(axis, rows, full[1])
         offset = out[..., axis] - position
-        residue = int(np.bincount(np.mod(offset, period).ravel(), minlength=period).argmax())
+        residue = int(np.asarray(counts[axis]).argmax())
         snapped = offset - (np.mod(offset - residue + period // 2, period) - period // 2)
-        target = lattice_positions(out.shape[axis], period).reshape(shape) + snapped
+        stretched = lattice_positions(full[axis], period)
+        target = (stretched[rows].reshape(-1, 1) if axis == 0 else stretched.reshape(1, -1)) + snapped
         out[..., axis] = lo + np.mod(target - lo, span)
     return out.astype(np.int32)
 

@@ -661,6 +661,65 @@ def correct_level(tables: LevelTables, cy: np.ndarray, cx: np.ndarray, the_plan:
         correct_subpass(tables, cy, cx, phase, the_plan, guide, cleanup=True)
 
 
+@dataclass(frozen=True)
+class CoarseField:
+    """A synthesized field at the finest level synthesis corrects: (h_l, w_l) exemplar (y, x) at
+    pyramid level `level`, and the exemplar's level shapes below it. Every finer level only
+    upsamples (child = 2 * parent + (a, b), wrapped), so any rows of the full-resolution field
+    follow from it alone (expand_rows): a large output's field never needs to exist whole."""
+    cy: np.ndarray
+    cx: np.ndarray
+    level: int
+    shapes: tuple  # exemplar (h, w) at levels level - 1, ..., 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(H, W) of the full-resolution field."""
+        return self.cy.shape[0] << self.level, self.cy.shape[1] << self.level
+
+
+def synthesize_coarse(analysis: ExemplarAnalysis, height: int, width: int, seed: int,
+                      guide: np.ndarray | None = None, **options) -> CoarseField:
+    """synthesize() up to the finest corrected level (options: as synthesize's)."""
+    p = plan(analysis, height, width, **options)
+    guides = guide_features(analysis, guide, height, width, p) if guide is not None else None
+    tables = level_tables(analysis, p.coarsest)
+    cy, cx = block_init(tables, seed, p.coarsest, height >> p.coarsest, width >> p.coarsest, p.block,
+                        guides.appearance if guides else None)
+    for level in range(p.coarsest, p.finest - 1, -1):
+        if level < p.coarsest:
+            cy, cx = upsample(cy, cx, analysis.level_shape(level))
+            tables = level_tables(analysis, level)
+            cy, cx = jitter_field(cy, cx, tables.shape, seed, level, p.jitter, JITTER_TILE)
+        correct_level(tables, cy, cx, p, guides.features[level] if guides else None)
+    return CoarseField(cy, cx, p.finest, tuple(analysis.level_shape(lv) for lv in range(p.finest - 1, -1, -1)))
+
+
+def _expand_axis(values: np.ndarray, positions: np.ndarray, sizes: list[int]) -> np.ndarray:
+    """One coordinate through the upsampling levels: v <- (2 v + bit) % size per level, the bits
+    of each full-resolution position from the highest down (what repeated upsample() computes)."""
+    v = values.astype(np.int32)
+    for j, size in zip(range(len(sizes) - 1, -1, -1), sizes):
+        v *= 2
+        v += (positions >> j) & 1
+        v %= size
+    return v
+
+
+def expand_rows(field: CoarseField, rows: np.ndarray) -> np.ndarray:
+    """Rows `rows` (full-resolution indices, any order, wrapped) of the full field -> (n, W, 2)
+    int32, equal to those rows of synthesize()'s output."""
+    k = field.level
+    rows = np.mod(np.asarray(rows, np.int64), field.shape[0])
+    cols = np.arange(field.shape[1], dtype=np.int64)
+    cy = field.cy[rows >> k][:, cols >> k]
+    cx = field.cx[rows >> k][:, cols >> k]
+    out = np.empty(cy.shape + (2,), np.int32)
+    out[..., 0] = _expand_axis(cy, rows[:, None], [s[0] for s in field.shapes])
+    out[..., 1] = _expand_axis(cx, cols[None, :], [s[1] for s in field.shapes])
+    return out
+
+
 def synthesize(analysis: ExemplarAnalysis, height: int, width: int, seed: int, guide: np.ndarray | None = None,
                passes: int = PASSES, jitter: float = JITTER, coherence: float = COHERENCE, patch: float = PATCH,
                guide_weight: float = GUIDE_WEIGHT, max_correct_pixels: int = MAX_CORRECT_PIXELS) -> np.ndarray:
@@ -675,20 +734,10 @@ def synthesize(analysis: ExemplarAnalysis, height: int, width: int, seed: int, g
     neighbourhoods. max_correct_pixels: levels larger than this are only upsampled (speed).
     Deterministic per seed; the output tiles exactly (every read wraps).
     """
-    p = plan(analysis, height, width, passes, jitter, coherence, patch, guide_weight, max_correct_pixels)
-    guides = guide_features(analysis, guide, height, width, p) if guide is not None else None
-    tables = level_tables(analysis, p.coarsest)
-    cy, cx = block_init(tables, seed, p.coarsest, height >> p.coarsest, width >> p.coarsest, p.block,
-                        guides.appearance if guides else None)
-    for level in range(p.coarsest, -1, -1):
-        if level < p.coarsest:
-            cy, cx = upsample(cy, cx, analysis.level_shape(level))
-            if level < p.finest:
-                continue
-            tables = level_tables(analysis, level)
-            cy, cx = jitter_field(cy, cx, tables.shape, seed, level, p.jitter, JITTER_TILE)
-        correct_level(tables, cy, cx, p, guides.features[level] if guides else None)
-    return np.stack([cy, cx], axis=-1).astype(np.int32)
+    field = synthesize_coarse(analysis, height, width, seed, guide, passes=passes, jitter=jitter,
+                              coherence=coherence, patch=patch, guide_weight=guide_weight,
+                              max_correct_pixels=max_correct_pixels)
+    return expand_rows(field, np.arange(height))
 
 
 # ---------------------------------------------------------------- reading maps through the field
