@@ -405,7 +405,7 @@ def variations_command(args) -> str:
 
 def transform_command(args) -> str:
     """python -m blender_texgan transform: the model's material, translated; one PNG per map."""
-    from .engine.transform import check_fits, check_strength, load_maps_translator, transform_maps
+    from .engine.transform import check_fits, check_strength, load_maps_translator, transform_to_files
 
     check_seed(args.seed)
     check_strength(args.strength)
@@ -424,7 +424,7 @@ def transform_command(args) -> str:
         name = manifest["name"]
         relief = float((manifest.get("exemplar") or {}).get("normal_strength") or manifest["normal_strength"])
     detail = False if args.no_detail else None  # None: the translator's default (on when it carries an exemplar)
-    maps = transform_maps(maps, net, args.strength, normal_strength=relief, detail=detail, seed=args.seed)
+    maps = transform_to_files(maps, net, args.strength, normal_strength=relief, detail=detail, seed=args.seed)
     with PngSet() as files:
         add_maps(files, out, f"{safe_file_prefix(name)}_s{args.seed}_{safe_file_prefix(net.model.name)}", maps)
     print(*files.written, sep="\n")

@@ -36,8 +36,10 @@ COMPRESSION = 1
 
 
 def encode_png(image: np.ndarray, bits: int = 8, compression: int = COMPRESSION) -> bytes:
-    """Encode an (H, W) or (H, W, C) float array in [0, 1] (C in 1, 3, 4) as PNG bytes."""
-    a = np.asarray(image, np.float32)
+    """Encode an (H, W) or (H, W, C) float array in [0, 1] (C in 1, 3, 4) as PNG bytes; a uint8
+    (bits 8) or uint16 (bits 16) array is taken as the values to store."""
+    stored = np.uint16 if bits == 16 else np.uint8
+    a = image if isinstance(image, np.ndarray) and image.dtype == stored else np.asarray(image, np.float32)
     if a.ndim == 2:
         a = a[..., None]
     if a.ndim != 3 or a.shape[2] not in _COLOR_TYPE:
@@ -46,7 +48,8 @@ def encode_png(image: np.ndarray, bits: int = 8, compression: int = COMPRESSION)
         raise ValueError("bits must be 8 or 16")
     h, w, c = a.shape
     top = 255 if bits == 8 else 65535
-    q = np.rint(np.clip(a, 0.0, 1.0) * top).astype(">u2" if bits == 16 else np.uint8)
+    q = a.astype(">u2") if a.dtype == np.uint16 else a if a.dtype == np.uint8 else \
+        np.rint(np.clip(a, 0.0, 1.0) * top).astype(">u2" if bits == 16 else np.uint8)
     rows = q.reshape(h, w * c).view(np.uint8).reshape(h, -1)
     band = max(1, BAND_BYTES // (rows.shape[1] + 1))
     compressor = zlib.compressobj(compression)

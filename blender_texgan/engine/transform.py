@@ -18,13 +18,20 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 
-from ..core.maps import GENERATED_CHANNELS, MapSet, complete_map_set, split_channels, stack_channels
+from ..core.latent import grid_offset
+from ..core.lattice import residue_counts, snap_to_lattice
+from ..core.map_bands import QuantisedMaps, dequantise, quantise, quantise_stack
+from ..core.maps import GENERATED_CHANNELS, MapSet, complete_map_set, split_channels
 from ..core.maps_translator_arch import blend, maps_translator_config_from_manifest
 from ..core.modelfile import ModelFile, check_role, read_model_file
+from ..core.refine import apply_field, expand_rows, plan, resize_periodic, synthesize_coarse
+from .generate import FIELD_ROLL, PRESERVE_CONTRAST, REFINE_SOFTEN
 from .image_net import ImageNet
 from .request import GenerationError
 
@@ -39,6 +46,7 @@ NET_TILE = 512  # output pixels per side of each tile the net runs on (about 0.3
 # synthesis, the maps written): about this per pixel plus a base (benchmarks/results/memory.txt:
 # 1.44 GB at 2048 px on the CPU). The detail step and the generation dominate, not the net.
 TRANSFORM_BYTES_PER_PIXEL, TRANSFORM_BASE_BYTES = 260, 400 * 2 ** 20
+BAND_ROWS = 256  # rows per band of the streamed steps (an 8192 px band of 5 float32 channels: 42 MB)
 
 
 @dataclass(frozen=True)
@@ -98,28 +106,37 @@ class MapsTranslator:
             raise GenerationError(f"Maps of {w}x{h} px cannot be translated exactly periodically: "
                                   f"both sides must be multiples of {m} px.")
 
-    def __call__(self, stack: np.ndarray, tile: int = NET_TILE) -> np.ndarray:
+    def __call__(self, stack: np.ndarray, tile: int = NET_TILE, out_dtype=np.float32) -> np.ndarray:
         """The net over the torus, in tiles of `tile` px read with a wrap-around margin of its full
         context: equal to one pass (tested), with activations for one tile at a time (one pass over
-        an 8192 px material needed about 60 GB)."""
+        an 8192 px material needed about 60 GB). A uint16 stack (core.map_bands) is read as [0, 1]
+        and out_dtype uint16 stores the result so (an 8192 px result in 0.67 GB, not 1.3)."""
         self.check_size(*stack.shape[:2])
         m = self.cfg.multiple
         tile = max(m, tile // m * m)
         margin = -(-self.cfg.context // m) * m  # whole pooling cells, so every tile sees the same grid
         h, w = stack.shape[:2]
         if h <= tile + 2 * margin and w <= tile + 2 * margin:
-            return self.net(stack)
+            return _stored(self.net(_as_float(stack)), out_dtype)
         out = None
         for y0 in range(0, h, tile):
             for x0 in range(0, w, tile):
                 th, tw = min(tile, h - y0), min(tile, w - x0)
                 rows = np.arange(y0 - margin, y0 + th + margin) % h
                 cols = np.arange(x0 - margin, x0 + tw + margin) % w
-                part = self.net(stack[rows][:, cols])
+                part = self.net(_as_float(stack[rows][:, cols]))
                 if out is None:
-                    out = np.empty((h, w, part.shape[2]), np.float32)
-                out[y0:y0 + th, x0:x0 + tw] = part[margin:margin + th, margin:margin + tw]
+                    out = np.empty((h, w, part.shape[2]), out_dtype)
+                out[y0:y0 + th, x0:x0 + tw] = _stored(part[margin:margin + th, margin:margin + tw], out_dtype)
         return out
+
+
+def _as_float(stack: np.ndarray) -> np.ndarray:
+    return dequantise(stack) if stack.dtype == np.uint16 else np.asarray(stack, np.float32)
+
+
+def _stored(part: np.ndarray, dtype) -> np.ndarray:
+    return quantise(part, 16) if dtype == np.uint16 else part
 
 
 def _torch_maps_translator(cfg):
@@ -148,66 +165,142 @@ def check_strength(strength: float) -> None:
 
 
 def maps_stack(maps: MapSet) -> np.ndarray:
-    """A MapSet -> its (H, W, 5) stack in GENERATED_CHANNELS order; one line naming what is missing."""
-    missing = [name for name, _ in GENERATED_CHANNELS if name not in maps]
-    if missing:
-        raise GenerationError(f"The maps to translate lack {', '.join(missing)}.")
-    shapes = {maps[name].shape[:2] for name, _ in GENERATED_CHANNELS}
-    if len(shapes) != 1:
-        raise GenerationError(f"The maps to translate differ in size: {sorted(shapes)}.")
-    return np.moveaxis(stack_channels(maps), 0, -1)
+    """A MapSet -> its (H, W, 5) float32 stack in GENERATED_CHANNELS order; one line naming what is missing."""
+    maps_stack_shape(maps)
+    return np.concatenate([np.asarray(maps[name], np.float32).reshape(maps[name].shape[:2] + (-1,))
+                           for name, _ in GENERATED_CHANNELS], axis=-1)
 
 
-def detail_guide(translated: np.ndarray, exemplar: np.ndarray) -> np.ndarray:
-    """The translation as the detail step's guide: per channel its deviations from its own mean,
-    scaled towards the exemplar's spread (at most DETAIL_GAIN_CAP times), around the exemplar's mean.
-    A net trained for minutes gets colours and contrast roughly (an olive rust, a faint one); the
-    layout is what the guide should carry, and the exemplar's own statistics what it is matched in."""
-    mean, spread = translated.mean(axis=(0, 1)), translated.std(axis=(0, 1))
+def guide_affine(translated: np.ndarray, exemplar: np.ndarray, band: int = BAND_ROWS) -> tuple[np.ndarray, np.ndarray]:
+    """The detail guide as an affine map per channel, guide = clip(offset + translated * gain):
+    the translation's deviations from its own mean, scaled towards the exemplar's spread (at most
+    DETAIL_GAIN_CAP times), around the exemplar's mean. A net trained for minutes gets colours and
+    contrast roughly (an olive rust, a faint one); the layout is what the guide should carry, and
+    the exemplar's own statistics what it is matched in. Moments gathered band by band (float64)."""
+    total, squares = np.zeros(translated.shape[2]), np.zeros(translated.shape[2])
+    for y0 in range(0, translated.shape[0], band):
+        part = _as_float(translated[y0:y0 + band]).astype(np.float64)
+        total += part.sum(axis=(0, 1))
+        squares += np.square(part).sum(axis=(0, 1))
+    count = translated.shape[0] * translated.shape[1]
+    mean = total / count
+    spread = np.sqrt(np.maximum(squares / count - mean * mean, 0.0))
     gain = np.minimum(exemplar.std(axis=(0, 1)) / np.maximum(spread, 1e-6), DETAIL_GAIN_CAP)
-    return np.clip(exemplar.mean(axis=(0, 1)) + (translated - mean) * gain, 0.0, 1.0).astype(np.float32)
+    return (exemplar.mean(axis=(0, 1)) - mean * gain).astype(np.float32), gain.astype(np.float32)
 
 
-def exemplar_field(net: MapsTranslator, height: int, width: int, seed: int,
-                   guide: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def detail_guide(translated: np.ndarray, exemplar: np.ndarray, factor: int = 1, band: int = BAND_ROWS) -> np.ndarray:
+    """The translation (float or uint16) as the detail step's guide (guide_affine), box-averaged by
+    `factor` on each side as synthesis reads it (core.refine.guide_features): an 8192 px
+    translation becomes a 256 px guide band by band, never a full-size float copy."""
+    offset, gain = guide_affine(translated, exemplar, band)
+    h, w = translated.shape[:2]
+    step = max(factor, band // factor * factor)
+    parts = []
+    for y0 in range(0, h, step):
+        part = np.clip(offset + _as_float(translated[y0:y0 + step]) * gain, 0.0, 1.0).astype(np.float32)
+        parts.append(resize_periodic(part, part.shape[0] // factor, w // factor))
+    return np.concatenate(parts)
+
+
+@dataclass(frozen=True)
+class DetailField:
+    """The detail step's coordinate field, read a band of rows at a time (field_rows): the
+    synthesis at its finest corrected level (CPU) or whole (GPU), the lattice's residue counts,
+    the seed's roll."""
+    net: MapsTranslator
+    height: int
+    width: int
+    rows_of: Callable[[np.ndarray], np.ndarray]  # unrolled field rows (wrapped indices) -> (n, W, 2)
+    roll: tuple[int, int]
+    lattice: tuple[int, int]
+    counts: tuple | None
+
+
+def detail_field(net: MapsTranslator, height: int, width: int, seed: int, guide: np.ndarray | None,
+                 band: int = BAND_ROWS) -> DetailField:
     """Coordinate synthesis of a periodic height x width texture against the translator's exemplar,
     laid out by `guide` ((gh, gw, 5), the translation) or, without one, free (the re-synthesis
-    yardstick). As engine.generate.exemplar_synthesis, for any rectangle. -> ((H, W, 5) stack read
-    through the field, (H, W, 2) int32 exemplar coordinates of every pixel)."""
-    from ..core.latent import grid_offset
-    from ..core.refine import apply_field, synthesize
-    from .generate import FIELD_ROLL, PRESERVE_CONTRAST, REFINE_SOFTEN
-
+    yardstick). As engine.generate.exemplar_synthesis, for any rectangle, in bands."""
     if net.exemplar is None:
         raise GenerationError(f"Translator '{net.model.name}' carries no exemplar: it has no detail step.")
     if net.device is not None and net.device.type != "cpu":  # the same field, on the GPU
         from .refine_torch import synthesize_torch
         coords = synthesize_torch(net.analysis, height, width, seed, guide=guide, device=net.device)
+        rows_of = coords.__getitem__
     else:
-        coords = synthesize(net.analysis, height, width, seed, guide=guide)
+        rows_of = partial(expand_rows, synthesize_coarse(net.analysis, height, width, seed, guide))
+    lattice = tuple(int(p) for p in (net.exemplar_block.get("lattice") or (0, 0)))
+    counts = None
+    if any(lattice):  # a regular material: every patch on the tile lattice of the whole field
+        for y0 in range(0, height, band):
+            rows = np.arange(y0, min(height, y0 + band))
+            part = residue_counts(rows_of(rows), lattice, rows)
+            counts = part if counts is None else tuple(None if a is None else a + b for a, b in zip(counts, part))
+    roll = grid_offset(seed, min(FIELD_ROLL, height, width))
+    return DetailField(net, height, width, rows_of, roll, lattice, counts)
+
+
+def field_rows(field: DetailField, y0: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows y0..y1 of the maps read through the field -> ((n, W, 5) stack, (n, W, 2) coords).
+    The band is read with REFINE_SOFTEN + 1 rows of the field beyond each side, so the blend of
+    patch borders sees what it would in the whole field (equal to it, tested)."""
+    net, margin = field.net, REFINE_SOFTEN + 1
     periodic = bool(net.exemplar_block.get("periodic", False))
-    lattice = net.exemplar_block.get("lattice") or [0, 0]
-    if any(lattice):  # a regular material: keep every patch on the tile lattice
-        from ..core.lattice import snap_to_lattice
-        coords = snap_to_lattice(coords, tuple(lattice), net.exemplar.shape[:2], periodic)
-    coords = np.roll(coords, grid_offset(seed, min(FIELD_ROLL, height, width)), axis=(0, 1))
+    rows = (np.arange(y0 - margin, y1 + margin) - field.roll[0]) % field.height
+    coords = field.rows_of(rows)
+    if field.counts is not None:
+        coords = snap_to_lattice(coords, field.lattice, net.exemplar.shape[:2], periodic, rows=rows,
+                                 height=field.height, counts=field.counts)
+    coords = np.roll(coords, field.roll[1], axis=1)
     stack = apply_field(net.exemplar, coords, soften=REFINE_SOFTEN, periodic=periodic, preserve=PRESERVE_CONTRAST)
-    return np.clip(stack, 0.0, 1.0), coords
+    keep = slice(margin, margin + y1 - y0)
+    return np.clip(stack[keep], 0.0, 1.0), coords[keep]
+
+
+def exemplar_field(net: MapsTranslator, height: int, width: int, seed: int,
+                   guide: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """detail_field read whole -> ((H, W, 5) stack read through the field, (H, W, 2) int32
+    exemplar coordinates of every pixel)."""
+    field = detail_field(net, height, width, seed, guide)
+    parts = [field_rows(field, y0, min(height, y0 + BAND_ROWS)) for y0 in range(0, height, BAND_ROWS)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def translated_bands(net: MapsTranslator, source: np.ndarray, strength: float = 1.0, detail: bool | None = None,
+                     seed: int = 0, band: int = BAND_ROWS) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    """(H, W, 5) uint16 stack (core.map_bands) -> (y0, (n, W, 5) float32 rows of the translation
+    mixed with the input by `strength`, the detail step's (n, W, 2) coordinates or None), band by
+    band. The net's output is held as 16-bit; with the detail step only its small guide outlives
+    the net. detail None: the translator's default; a translator without an exemplar skips it."""
+    check_strength(strength)
+    height, width = source.shape[:2]
+    out, field = (None if strength == 0 else net(source, out_dtype=np.uint16)), None
+    if out is not None and (net.detail_default if detail is None else detail) and net.exemplar is not None:
+        factor = 1 << plan(net.analysis, height, width).finest
+        field = detail_field(net, height, width, seed, detail_guide(out, net.exemplar, factor, band), band)
+        out = None  # the 16-bit translation is no longer needed: the field reads the exemplar
+    for y0 in range(0, height, band):
+        y1 = min(height, y0 + band)
+        mine = dequantise(source[y0:y1])
+        if field is not None:
+            result, coords = field_rows(field, y0, y1)
+        else:
+            result, coords = (mine if out is None else dequantise(out[y0:y1])), None
+        yield y0, np.clip(blend(mine, result, strength), 0.0, 1.0), coords
 
 
 def transform_with_field(net: MapsTranslator, stack: np.ndarray, strength: float = 1.0, detail: bool | None = None,
                          seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
     """(H, W, 5) stack -> (translated stack mixed with the input by `strength`, the detail step's
-    (H, W, 2) exemplar coordinates or None). detail None: the translator's default; a translator
-    without an exemplar skips the step."""
+    (H, W, 2) exemplar coordinates or None): translated_bands, gathered."""
     check_strength(strength)
     stack = np.clip(np.asarray(stack, np.float32), 0.0, 1.0)
     if strength == 0:
         return stack, None
-    out, coords = net(stack), None
-    if (net.detail_default if detail is None else detail) and net.exemplar is not None:
-        out, coords = exemplar_field(net, stack.shape[0], stack.shape[1], seed, detail_guide(out, net.exemplar))
-    return np.clip(blend(stack, out, strength), 0.0, 1.0), coords
+    parts = list(translated_bands(net, quantise(stack, 16), strength, detail, seed))
+    coords = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
+    return np.concatenate([p[1] for p in parts]), coords
 
 
 def transform_stack(net: MapsTranslator, stack: np.ndarray, strength: float = 1.0, detail: bool | None = None,
@@ -215,6 +308,10 @@ def transform_stack(net: MapsTranslator, stack: np.ndarray, strength: float = 1.
     """(H, W, 5) stack -> translated stack (with the detail step, see transform_with_field), mixed
     with the input by `strength`."""
     return transform_with_field(net, stack, strength, detail, seed)[0]
+
+
+def _relief(net: MapsTranslator, normal_strength: float | None) -> float:
+    return normal_strength if normal_strength is not None else float(net.block.get("normal_strength", 4.0))
 
 
 def transform_maps(maps: MapSet, translator: str | Path | MapsTranslator, strength: float = 1.0,
@@ -227,8 +324,34 @@ def transform_maps(maps: MapSet, translator: str | Path | MapsTranslator, streng
     check_strength(strength)
     net = translator if isinstance(translator, MapsTranslator) else load_maps_translator(translator, engine, device)
     out = transform_stack(net, maps_stack(maps), strength, detail, seed)
-    relief = normal_strength if normal_strength is not None else float(net.block.get("normal_strength", 4.0))
-    return complete_map_set(split_channels(np.moveaxis(out, -1, 0)), relief)
+    return complete_map_set(split_channels(np.moveaxis(out, -1, 0)), _relief(net, normal_strength))
+
+
+def transform_to_files(maps: dict, net: MapsTranslator, strength: float = 1.0, normal_strength: float | None = None,
+                       detail: bool | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+    """transform_maps for large materials: the maps (taken out of `maps`, which ends empty) are held
+    as 16-bit, translated in bands and gathered as the uint8 / uint16 maps the PNGs store
+    (core.map_bands; core.png writes them as they are). An 8192 px material stays under 3 GB."""
+    check_strength(strength)
+    maps.pop("normal", None)
+    height, width = maps_stack_shape(maps)
+    source = quantise_stack(maps, consume=True)
+    gathered = QuantisedMaps(height, width, _relief(net, normal_strength))
+    for y0, band, _ in translated_bands(net, source, strength, detail, seed):
+        gathered.put(y0, band)
+    del source
+    return gathered.finish()
+
+
+def maps_stack_shape(maps: dict) -> tuple[int, int]:
+    """The common (H, W) of the maps to translate; one line naming what is missing or differs."""
+    missing = [name for name, _ in GENERATED_CHANNELS if name not in maps]
+    if missing:
+        raise GenerationError(f"The maps to translate lack {', '.join(missing)}.")
+    shapes = {maps[name].shape[:2] for name, _ in GENERATED_CHANNELS}
+    if len(shapes) != 1:
+        raise GenerationError(f"The maps to translate differ in size: {sorted(shapes)}.")
+    return shapes.pop()
 
 
 def transform(request: TransformRequest, maps: MapSet) -> MapSet:
