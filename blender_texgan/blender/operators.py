@@ -6,16 +6,19 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
+from ..core.infinite import InfiniteImages
 from ..core.maps import PBR_MAPS
 from ..core.modelfile import ModelFileError
 from ..core.options import MaterialOptions, mapping_scale, texture_file_name
 from ..core.prepare import PreparedMaps, prepare_maps
 from ..core.preview import shaded_preview
 from ..engine.generate import GenerationError, GenerationRequest, default_model_name, generate
+from ..engine.infinite import maps_images, model_images
 from ..engine.jobs import DONE, FAILED, RUNNER, Job, modal_step
 from ..engine.library import import_model
 from ..engine.request import check_engine
 from .images import OutputError, image_from_png, saved_image, textures_folder
+from .infinite import build_infinite_material
 from .materials import build_pbr_tree
 from .preferences import preferences, user_models_dir
 from .properties import USER_PREFIX
@@ -110,6 +113,13 @@ def create_material(operator, context, prepared: PreparedMaps, manifest: dict, s
                     options: MaterialOptions, object_name: str) -> set[str]:
     """Build the material from prepared maps, put it on the target objects (`object_name`: the
     object that was active when the operator started), mark it as an asset when asked, report."""
+    if options.surface == "INFINITE":  # the maps become the exemplar, tiled and blended at render time
+        try:
+            images = maps_images(prepared.maps)
+        except GenerationError as exc:
+            operator.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return create_infinite_material(operator, context, images, manifest, seed, options, object_name)
     objects = target_objects(context, object_name, options.target)
     size = max(objects[0].dimensions[:2]) if objects else 1.0
     try:
@@ -122,6 +132,25 @@ def create_material(operator, context, prepared: PreparedMaps, manifest: dict, s
     if context.scene.texgan.mark_asset:
         mark_asset(material, prepared.maps, manifest)
     operator.report({"INFO"}, f"Created material '{material.name}'")
+    return {"FINISHED"}
+
+
+def create_infinite_material(operator, context, images: InfiniteImages, manifest: dict, seed: int,
+                             options: MaterialOptions, object_name: str, resolution: int = 0) -> set[str]:
+    """The infinite material (blender/infinite.py) on the target objects. Its Scale makes the
+    exemplar's features as large as in a baked material of `resolution` px (0: the exemplar's width)
+    repeating every Real-World Size."""
+    objects = target_objects(context, object_name, options.target)
+    size = max(objects[0].dimensions[:2]) if objects else 1.0
+    scale = options.real_size_m * images.shape[1] / (resolution or images.shape[1])
+    try:
+        material = build_infinite_material(images, manifest, seed, options, scale, size)
+    except (OutputError, OSError) as exc:
+        operator.report({"ERROR"}, str(exc) if isinstance(exc, OutputError) else f"Could not save the images: {exc}")
+        return {"CANCELLED"}
+    for obj in objects:
+        assign_material(obj, material, options.slot)
+    operator.report({"INFO"}, f"Created infinite material '{material.name}'")
     return {"FINISHED"}
 
 
@@ -221,7 +250,10 @@ class TEXGAN_OT_generate_material(JobOperator, bpy.types.Operator):
     def request(self, context) -> GenerationRequest:
         return generation_request(self, context, self.model or default_model_name())
 
-    def finish(self, context, prepared: PreparedMaps, manifest: dict, request: GenerationRequest):
+    def finish(self, context, prepared, manifest: dict, request: GenerationRequest):
+        if isinstance(prepared, InfiniteImages):
+            return create_infinite_material(self, context, prepared, manifest, request.seed, self._options,
+                                            self._object_name, request.resolution)
         return create_material(self, context, prepared, manifest, request.seed, self._options, self._object_name)
 
     def execute(self, context):
@@ -229,6 +261,8 @@ class TEXGAN_OT_generate_material(JobOperator, bpy.types.Operator):
         try:
             request = self.request(context)
             self._options = options = context.scene.texgan.material_options()
+            if options.surface == "INFINITE":  # no generation: the model's exemplar, prepared once
+                return self.start_job(context, request, run=model_images)
             return self.start_job(context, request, prepare=lambda maps: prepare_maps(maps, options))
         except (ModelFileError, GenerationError, LookupError) as exc:
             self.report({"ERROR"}, str(exc))

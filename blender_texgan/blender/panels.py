@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import bpy
 
+from ..core.infinite import structured_hint
+from ..core.modelfile import ModelFileError, read_manifest
 from ..engine.generate import GenerationError, resolve_model
 from ..engine.jobs import RUNNER
 from ..engine.library import model_card
@@ -57,10 +59,38 @@ def draw_job_progress(layout) -> bool:
     return True
 
 
-def draw_material_options(layout, settings) -> None:
-    """How the material is made and assigned (Generate's and Image to Material's alike)."""
+def draw_material_options(layout, settings, hint: str = "") -> None:
+    """How the material is made and assigned (Generate's and Image to Material's alike); `hint`:
+    a warning drawn under the Infinite choice (core.infinite.structured_hint)."""
+    layout.prop(settings, "surface")
+    if settings.surface == "INFINITE":
+        layout.prop(settings, "coordinates")
+    if hint and settings.surface == "INFINITE":
+        col = layout.column(align=True)
+        for i, line in enumerate(wrap_words(hint, 44)):
+            col.label(text=line, icon="INFO" if i == 0 else "BLANK1")
     for name in ("real_size", "displacement", "normal_convention", "target", "slot", "mark_asset"):
         layout.prop(settings, name)
+
+
+def wrap_words(text: str, width: int) -> list[str]:
+    """`text` in lines of at most about `width` characters, for labels in a narrow sidebar."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def model_hint(settings) -> str:
+    """The Infinite output's hint for the chosen model (empty when it fits or the file is unreadable)."""
+    try:
+        model = settings.model_argument()
+        return structured_hint(read_manifest(resolve_model(model, roles=()))) if model else ""
+    except (GenerationError, ModelFileError, OSError):
+        return ""
 
 
 def draw_output_options(layout, settings) -> None:
@@ -131,7 +161,8 @@ class TEXGAN_PT_material_options(GenerateSubPanel, bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
-        draw_material_options(split_layout(self.layout), context.scene.texgan)
+        settings = context.scene.texgan
+        draw_material_options(split_layout(self.layout), settings, model_hint(settings))
 
 
 class TEXGAN_PT_output_options(GenerateSubPanel, bpy.types.Panel):

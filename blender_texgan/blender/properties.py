@@ -129,6 +129,14 @@ class TEXGAN_PG_settings(bpy.types.PropertyGroup):
         ("REPLACE", "Replace Active", "Put the material in the active slot"),
         ("NEW_SLOT", "Add Slot", "Add a new material slot")])
 
+    surface: bpy.props.EnumProperty(name="Output", default="BAKED", items=[
+        ("BAKED", "Baked Maps", "Image maps of the chosen resolution that repeat every Real-World Size"),
+        ("INFINITE", "Infinite (render-time)",
+         "No bake and no repeat: one node group tiles and blends the model's exemplar per pixel at render "
+         "time (Heitz & Neyret); for floors, roads and terrain that span tens of metres")])
+    coordinates: bpy.props.EnumProperty(name="Coordinates", default="OBJECT", items=[
+        ("OBJECT", "Object", "Object-space coordinates, in metres: no UVs needed"),
+        ("UV", "UV", "The object's UVs, scaled so the UV square spans the object's size")])
     mark_asset: bpy.props.BoolProperty(name="Mark as Asset", default=False,
                                        description="Mark the material as an asset (with a shaded preview) for the Asset Browser")
 
@@ -146,7 +154,8 @@ class TEXGAN_PG_settings(bpy.types.PropertyGroup):
     def material_options(self) -> MaterialOptions:
         return MaterialOptions(real_size_m=self.real_size, displacement=self.displacement,
                                normal_convention=self.normal_convention, target=self.target, slot=self.slot,
-                               output=self.output, bit_depth=int(self.bit_depth), height_exr=self.height_exr)
+                               output=self.output, bit_depth=int(self.bit_depth), height_exr=self.height_exr,
+                               surface=self.surface, coordinates=self.coordinates)
 
     def model_argument(self) -> str:
         """What to pass as the operator's `model`: a bundled name or a file path."""

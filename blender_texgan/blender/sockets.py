@@ -51,3 +51,10 @@ def socket_by_identifier(sockets, identifier: str):
         if socket.identifier == identifier:
             return socket
     raise LookupError(f"no socket with identifier {identifier}")
+
+# Nodes of the infinite material's group (blender/infinite.py).
+VECTOR_MATH = "ShaderNodeVectorMath"
+COMBINE_XYZ = "ShaderNodeCombineXYZ"
+SEPARATE_XYZ = "ShaderNodeSeparateXYZ"
+WHITE_NOISE = "ShaderNodeTexWhiteNoise"
+GROUP = "ShaderNodeGroup"

@@ -8,6 +8,8 @@ NORMAL_CONVENTIONS = ("OPENGL", "DIRECTX")
 TARGETS = ("ACTIVE", "SELECTED")
 SLOT_MODES = ("REPLACE", "NEW_SLOT")
 OUTPUTS = ("PACK", "SAVE")
+SURFACES = ("BAKED", "INFINITE")             # baked maps, or the exemplar tiled and blended at render time
+COORDINATES = ("OBJECT", "UV")               # what the infinite material is sampled by
 
 
 @dataclass(frozen=True)
@@ -20,10 +22,13 @@ class MaterialOptions:
     output: str = "PACK"                # PACK into the .blend, or SAVE next to it (relative paths)
     bit_depth: int = 8                  # saved PNGs: 8 or 16 bits
     height_exr: bool = False            # saved height map as OpenEXR (float) instead of PNG
+    surface: str = "BAKED"              # INFINITE: one node group samples the exemplar (blender/infinite.py)
+    coordinates: str = "OBJECT"         # the infinite material's coordinates: object space or UVs
 
     def __post_init__(self):
         for value, allowed in ((self.displacement, DISPLACEMENT_METHODS), (self.normal_convention, NORMAL_CONVENTIONS),
-                               (self.target, TARGETS), (self.slot, SLOT_MODES), (self.output, OUTPUTS)):
+                               (self.target, TARGETS), (self.slot, SLOT_MODES), (self.output, OUTPUTS),
+                               (self.surface, SURFACES), (self.coordinates, COORDINATES)):
             if value not in allowed:
                 raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
         if self.bit_depth not in (8, 16):

@@ -1,0 +1,353 @@
+"""Infinite materials in Blender: the node group that tiles and blends a model's exemplar per
+shading point (Heitz & Neyret's histogram-preserving blend), its images, and the material.
+
+The maths is core.infinite's, node for node: its ``evaluate`` is the numpy reference of the group
+built here. One group per exemplar (keyed by core.infinite.exemplar_key), shared by every material
+made from it; Seed, Scale and Blend Sharpness are the group node's inputs, so materials with other
+seeds reuse it too. Takes trees and datablocks as arguments; only this module's callers assign.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+
+from ..core.infinite import GAUSS_INTERPOLATION, ROW_FACTOR, InfiniteImages, lut_image
+from ..core.maps import NON_COLOR
+from ..core.options import MaterialOptions, texture_file_name
+from ..core.tiling_blend import GAUSS_RANGE
+from . import sockets as S
+from .images import _rgba, saved_image, textures_folder
+
+KEY = "texgan_infinite"        # custom property on the group: the exemplar's key
+GROUP_PREFIX = "TEXGAN Infinite"
+IMAGE_PARTS = ("gauss albedo", "gauss relief", "tables")
+STEP = 180                     # node spacing in the group, pixels
+
+
+# ---------------------------------------------------------------- images
+
+def _float_image(name: str, array, folder: Path | None, file_name: str) -> bpy.types.Image:
+    """A 32-bit float Non-Color image: packed (OpenEXR inside the .blend), or saved as OpenEXR in
+    `folder` and loaded with a relative path. Colour space before pixels; update before packing."""
+    if folder is not None:
+        return saved_image(name, array, NON_COLOR, folder / file_name, exr=True)
+    h, w = array.shape[:2]
+    image = bpy.data.images.new(name, width=w, height=h, alpha=False, float_buffer=True)
+    try:
+        image.colorspace_settings.name = NON_COLOR
+        image.pixels.foreach_set(_rgba(array))
+        image.update()
+        image.pack()
+        image.filepath_raw = f"//textures/{file_name}"
+    except Exception:
+        bpy.data.images.remove(image)
+        raise
+    return image
+
+
+def make_images(prepared: InfiniteImages, label: str, output: str) -> dict[str, bpy.types.Image]:
+    """The group's three images, packed or saved beside the .blend as `output` (PACK / SAVE) says."""
+    folder = textures_folder() if output == "SAVE" else None
+    arrays = (prepared.gauss_albedo, prepared.gauss_relief, lut_image(prepared))
+    images: dict[str, bpy.types.Image] = {}
+    try:
+        for part, array in zip(IMAGE_PARTS, arrays):
+            name = f"{GROUP_PREFIX} {label} {part}"
+            images[part] = _float_image(name, array, folder, texture_file_name(f"{GROUP_PREFIX} {label}",
+                                                                                part.replace(" ", "_"), "exr"))
+    except Exception:
+        for image in images.values():
+            bpy.data.images.remove(image)
+        raise
+    return images
+
+
+# ---------------------------------------------------------------- a small node-building helper
+
+class Nodes:
+    """Adds nodes to a tree and links sockets or sets values: `math("ADD", a, 1.0)` -> socket."""
+
+    def __init__(self, tree):
+        self.tree, self.column, self.row = tree, 0, 0
+
+    def add(self, idname: str, **attrs):
+        node = self.tree.nodes.new(idname)
+        node.location = (self.column * STEP, -self.row * 60)
+        self.row += 1
+        for name, value in attrs.items():
+            setattr(node, name, value)
+        return node
+
+    def feed(self, socket, value) -> None:
+        if isinstance(value, bpy.types.NodeSocket):
+            self.tree.links.new(value, socket)
+        else:
+            socket.default_value = value
+
+    def next_column(self) -> None:
+        self.column, self.row = self.column + 1, 0
+
+    def math(self, op: str, *args, clamp: bool = False):
+        node = self.add(S.MATH, operation=op, use_clamp=clamp, hide=True)
+        for identifier, value in zip(("Value", "Value_001", "Value_002"), args):
+            self.feed(S.socket_by_identifier(node.inputs, identifier), value)
+        return node.outputs[0]
+
+    def vec(self, op: str, a, b=None, scale=None):
+        node = self.add(S.VECTOR_MATH, operation=op, hide=True)
+        self.feed(S.socket_by_identifier(node.inputs, "Vector"), a)
+        if b is not None:
+            self.feed(S.socket_by_identifier(node.inputs, "Vector_001"), b)
+        if scale is not None:
+            self.feed(S.find_socket(node.inputs, "Scale"), scale)
+        return S.find_socket(node.outputs, "Value" if op == "DOT_PRODUCT" else "Vector")
+
+    def combine(self, x, y, z=0.0):
+        node = self.add(S.COMBINE_XYZ, hide=True)
+        for name, value in zip(("X", "Y", "Z"), (x, y, z)):
+            self.feed(S.find_socket(node.inputs, name), value)
+        return S.find_socket(node.outputs, "Vector")
+
+    def separate(self, vector):
+        node = self.add(S.SEPARATE_XYZ, hide=True)
+        self.feed(S.find_socket(node.inputs, "Vector"), vector)
+        return [S.find_socket(node.outputs, name) for name in ("X", "Y", "Z")]
+
+    def texture(self, image, vector, interpolation: str, extension: str):
+        node = self.add(S.IMAGE, image=image, interpolation=interpolation, extension=extension)
+        node.hide = True
+        self.feed(S.find_socket(node.inputs, "Vector"), vector)
+        return S.find_socket(node.outputs, "Color")
+
+
+# ---------------------------------------------------------------- the group
+
+GROUP_INPUTS = (  # name, socket type, default, min, max, tooltip
+    ("Vector", "NodeSocketVector", None, None, None, "Coordinates in metres (object coordinates, or scaled UVs)"),
+    ("Scale", "NodeSocketFloat", 1.0, 0.001, 1e6, "Real-world width of the exemplar, in metres"),
+    ("Seed", "NodeSocketFloat", 0.0, 0.0, 1e6, "Another seed, another arrangement of the copies"),
+    ("Blend Sharpness", "NodeSocketFloat", 1.0, 1.0, 16.0,
+     "1: the histogram-preserving blend as published; higher: narrower transitions between copies"),
+)
+GROUP_OUTPUTS = (("Base Color", "NodeSocketColor"), ("Roughness", "NodeSocketFloat"),
+                 ("Height", "NodeSocketFloat"), ("Relief", "NodeSocketFloat"))
+
+
+def _interface(group) -> None:
+    for name, kind, default, lo, hi, tip in GROUP_INPUTS:
+        socket = group.interface.new_socket(name, in_out="INPUT", socket_type=kind, description=tip)
+        if default is not None:
+            socket.default_value, socket.min_value, socket.max_value = default, lo, hi
+    for name, kind in GROUP_OUTPUTS:
+        group.interface.new_socket(name, in_out="OUTPUT", socket_type=kind)
+
+
+def _triangle(b: Nodes, px, py, cell: float):
+    """Lattice vertices and barycentric weights: core.infinite.triangle in nodes."""
+    sj = b.math("MULTIPLY", py, 1.0 / (cell * ROW_FACTOR))
+    si = b.math("MULTIPLY_ADD", sj, -0.5, b.math("MULTIPLY", px, 1.0 / cell))
+    i0, j0 = b.math("FLOOR", si), b.math("FLOOR", sj)
+    fi, fj = b.math("SUBTRACT", si, i0), b.math("SUBTRACT", sj, j0)
+    s = b.math("ADD", fi, fj)
+    upper = b.math("GREATER_THAN", s, 1.0)
+    rest = b.math("SUBTRACT", 1.0, s)
+    weights = [b.math("ABSOLUTE", rest), b.math("MULTIPLY_ADD", upper, rest, fi),
+               b.math("MULTIPLY_ADD", upper, rest, fj)]
+    vertices = [(b.math("ADD", i0, upper), b.math("ADD", j0, upper)), (b.math("ADD", i0, 1.0), j0),
+                (i0, b.math("ADD", j0, 1.0))]
+    return vertices, weights
+
+
+def _sharpen(b: Nodes, weights, sharpness):
+    """w^s / sum w^s, and 1 / sqrt(sum of the squares) for the variance-preserving blend."""
+    powered = [b.math("POWER", w, sharpness) for w in weights]
+    total = b.math("ADD", b.math("ADD", powered[0], powered[1]), powered[2])
+    weights = [b.math("DIVIDE", p, total) for p in powered]
+    squares = b.math("ADD", b.math("ADD", b.math("MULTIPLY", weights[0], weights[0]),
+                                   b.math("MULTIPLY", weights[1], weights[1])), b.math("MULTIPLY", weights[2], weights[2]))
+    return weights, b.math("DIVIDE", 1.0, b.math("SQRT", squares))
+
+
+def _lookups(b: Nodes, prepared: InfiniteImages, images, vertex, px, py, seed):
+    """One vertex's copy: White Noise offset, then both Gaussian images read at p - vertex + offset."""
+    h, w = prepared.shape
+    vi, vj = vertex
+    white = b.add(S.WHITE_NOISE, noise_dimensions="3D", hide=True)
+    b.feed(S.find_socket(white.inputs, "Vector"), b.combine(vi, vj, seed))
+    noise = b.separate(S.find_socket(white.outputs, "Color"))
+    coords = []
+    for p, random, side, margin, vpos in ((px, noise[0], w, prepared.margins[0], b.math("MULTIPLY_ADD", vj, 0.5, vi)),
+                                          (py, noise[1], h, prepared.margins[1], vj)):
+        lo, span = (margin, side - 2 * margin) if side - 2 * margin > 0 else (0.0, float(side))
+        cell = prepared.cell if p is px else prepared.cell * ROW_FACTOR
+        offset = b.math("MULTIPLY_ADD", random, span, lo)
+        read = b.math("ADD", b.math("SUBTRACT", p, b.math("MULTIPLY", vpos, cell)), offset)
+        coords.append(b.math("MULTIPLY", read, 1.0 / side))
+    uv = b.combine(*coords)
+    return [b.texture(images[part], uv, GAUSS_INTERPOLATION, "REPEAT") for part in IMAGE_PARTS[:2]]
+
+
+def _blend(b: Nodes, reads, weights, inverse_norm, mean):
+    """(sum w_i G_i - mu) / |w| + mu on 3-vectors."""
+    total = b.vec("ADD", b.vec("ADD", b.vec("SCALE", reads[0], scale=weights[0]), b.vec("SCALE", reads[1], scale=weights[1])),
+                  b.vec("SCALE", reads[2], scale=weights[2]))
+    return b.vec("ADD", b.vec("SCALE", b.vec("SUBTRACT", total, mean), scale=inverse_norm), mean)
+
+
+def _table(b: Nodes, image, gauss, channel: int, rows: int, columns: int):
+    """A channel's Gaussian value -> its exemplar value: the table row `channel`, interpolated
+    linearly between two Closest reads (np.interp exactly; a GPU never mipmaps Closest reads)."""
+    pos = b.math("MULTIPLY_ADD", gauss, (columns - 1) / (2 * GAUSS_RANGE), (columns - 1) / 2)
+    pos = b.math("MINIMUM", b.math("MAXIMUM", pos, 0.0), float(columns - 1))
+    index = b.math("FLOOR", pos)
+    v = 1.0 - (channel + 0.5) / rows
+    low, high = (b.separate(b.texture(image, b.combine(b.math("MULTIPLY_ADD", index, 1.0 / columns, shift / columns), v),
+                                      "Closest", "EXTEND"))[0] for shift in (0.5, 1.5))
+    return b.math("MULTIPLY_ADD", b.math("SUBTRACT", pos, index), b.math("SUBTRACT", high, low), low)
+
+
+def _srgb_to_linear(b: Nodes, c):
+    low = b.math("MULTIPLY", c, 1.0 / 12.92)
+    high = b.math("POWER", b.math("MULTIPLY_ADD", c, 1.0 / 1.055, 0.055 / 1.055), 2.4)
+    return b.math("MULTIPLY_ADD", b.math("GREATER_THAN", c, 0.04045), b.math("SUBTRACT", high, low), low)
+
+
+def build_group(prepared: InfiniteImages, images: dict, name: str, relief_per_metre: float):
+    """A new shader node group computing core.infinite.evaluate; `relief_per_metre`: Relief output
+    per unit Height and metre of Scale (the model's normal strength over the exemplar width)."""
+    group = bpy.data.node_groups.new(name, "ShaderNodeTree")
+    try:
+        _interface(group)
+        _fill_group(Nodes(group), prepared, images, relief_per_metre)
+    except Exception:
+        bpy.data.node_groups.remove(group)
+        raise
+    group[KEY] = prepared.key
+    return group
+
+
+def _fill_group(b: Nodes, prepared: InfiniteImages, images: dict, relief_per_metre: float) -> None:
+    h, w = prepared.shape
+    inputs = b.add("NodeGroupInput").outputs
+    scale, seed, sharpness = (S.find_socket(inputs, n) for n in ("Scale", "Seed", "Blend Sharpness"))
+    b.next_column()
+    x, y, _ = b.separate(S.find_socket(inputs, "Vector"))
+    pixels = b.math("DIVIDE", float(w), scale)
+    px, py = b.math("MULTIPLY", x, pixels), b.math("MULTIPLY", y, pixels)
+    vertices, weights = _triangle(b, px, py, prepared.cell)
+    weights, inverse_norm = _sharpen(b, weights, sharpness)
+    b.next_column()
+    reads = [_lookups(b, prepared, images, v, px, py, seed) for v in vertices]
+    b.next_column()
+    mean = [float(m) for m in prepared.mean]
+    albedo = b.separate(_blend(b, [r[0] for r in reads], weights, inverse_norm, tuple(mean[:3])))
+    relief = b.separate(_blend(b, [r[1] for r in reads], weights, inverse_norm, (mean[3], mean[4], 0.0)))
+    b.next_column()
+    rows, columns = prepared.lut.shape
+    tables = images[IMAGE_PARTS[2]]
+    comps = b.combine(*(_table(b, tables, albedo[c], c, rows, columns) for c in range(3)))
+    height = _table(b, tables, relief[0], 3, rows, columns)
+    roughness = _table(b, tables, relief[1], 4, rows, columns)
+    b.next_column()
+    linear = []
+    for c in range(3):
+        basis = tuple(float(v) for v in prepared.pca_basis[c])
+        value = b.math("ADD", b.vec("DOT_PRODUCT", comps, basis), float(prepared.pca_mean[c]), clamp=True)
+        linear.append(_srgb_to_linear(b, value))
+    b.next_column()
+    color = b.add(S.COMBINE_COLOR)
+    for name, value in zip(("Red", "Green", "Blue"), linear):
+        b.feed(S.find_socket(color.inputs, name), value)
+    outputs = b.add("NodeGroupOutput").inputs
+    b.feed(S.find_socket(outputs, "Base Color"), S.find_socket(color.outputs, "Color"))
+    b.feed(S.find_socket(outputs, "Roughness"), roughness)
+    b.feed(S.find_socket(outputs, "Height"), height)
+    b.feed(S.find_socket(outputs, "Relief"), b.math("MULTIPLY", b.math("MULTIPLY", height, relief_per_metre), scale))
+
+
+def find_group(key: str):
+    """The group already built for this exemplar, if its images are all still there."""
+    for group in bpy.data.node_groups:
+        if group.get(KEY) == key and all(n.image is not None for n in group.nodes if n.bl_idname == S.IMAGE):
+            return group
+    return None
+
+
+def ensure_group(prepared: InfiniteImages, label: str, normal_strength: float, output: str):
+    """(group, created datablocks): the existing group for this exemplar, or a new one with its images."""
+    group = find_group(prepared.key)
+    if group is not None:
+        return group, []
+    images = make_images(prepared, label, output)
+    try:
+        group = build_group(prepared, images, f"{GROUP_PREFIX} {label}", normal_strength / prepared.shape[1])
+    except Exception:
+        for image in images.values():
+            bpy.data.images.remove(image)
+        raise
+    return group, [group, *images.values()]
+
+
+# ---------------------------------------------------------------- the material
+
+def build_infinite_tree(tree, group, scale: float, seed: int, coordinates: str = "OBJECT", uv_size: float = 1.0,
+                        displacement: str = "BUMP") -> dict:
+    """Clear `tree`: Texture Coordinate (Object, or UV scaled to metres by `uv_size`) -> the group ->
+    Principled BSDF, Relief through a Bump node (and a Displacement node when asked)."""
+    tree.nodes.clear()
+    b = Nodes(tree)
+    b.row = 0
+    coord = b.add(S.TEX_COORD)
+    vector = S.find_socket(coord.outputs, "Object" if coordinates == "OBJECT" else "UV")
+    b.next_column()
+    if coordinates != "OBJECT":
+        vector = b.vec("SCALE", vector, scale=uv_size)
+    b.next_column()
+    node = b.add(S.GROUP, node_tree=group, label="Infinite Material")
+    b.feed(S.find_socket(node.inputs, "Vector"), vector)
+    for name, value in (("Scale", scale), ("Seed", float(seed)), ("Blend Sharpness", 1.0)):
+        S.find_socket(node.inputs, name).default_value = value
+    b.next_column()
+    bump = b.add(S.BUMP)
+    b.feed(S.find_socket(bump.inputs, "Height"), S.find_socket(node.outputs, "Relief"))
+    S.find_socket(bump.inputs, "Distance").default_value = 1.0
+    b.next_column()
+    bsdf = b.add(S.PRINCIPLED)
+    b.feed(S.find_socket(bsdf.inputs, *S.PRINCIPLED_INPUTS["albedo"]), S.find_socket(node.outputs, "Base Color"))
+    b.feed(S.find_socket(bsdf.inputs, *S.PRINCIPLED_INPUTS["roughness"]), S.find_socket(node.outputs, "Roughness"))
+    b.feed(S.find_socket(bsdf.inputs, *S.PRINCIPLED_INPUTS["normal"]), S.find_socket(bump.outputs, "Normal"))
+    b.next_column()
+    out = b.add(S.OUTPUT)
+    b.feed(S.find_socket(out.inputs, "Surface"), S.find_socket(bsdf.outputs, "BSDF"))
+    if displacement == "BOTH":
+        disp = b.add(S.DISPLACEMENT)
+        b.feed(S.find_socket(disp.inputs, "Height"), S.find_socket(node.outputs, "Relief"))
+        S.find_socket(disp.inputs, "Midlevel").default_value = 0.0
+        S.find_socket(disp.inputs, "Scale").default_value = 1.0
+        b.feed(S.find_socket(out.inputs, "Displacement"), S.find_socket(disp.outputs, "Displacement"))
+    return {"group": node, "bump": bump, "bsdf": bsdf, "output": out}
+
+
+def build_infinite_material(prepared: InfiniteImages, manifest: dict, seed: int, options: MaterialOptions,
+                            scale: float, uv_size: float = 1.0) -> bpy.types.Material:
+    """The group (reused when one exists for this exemplar) and a new material using it; on any
+    failure nothing new is left behind."""
+    label = manifest["name"]
+    group, created = ensure_group(prepared, label, float((manifest.get("exemplar") or {}).get(
+        "normal_strength", manifest.get("normal_strength", 6.0))), options.output)
+    material = None
+    try:
+        material = bpy.data.materials.new(f"TexGAN {label} s{seed} infinite")
+        material.use_nodes = True
+        material.displacement_method = options.displacement
+        build_infinite_tree(material.node_tree, group, scale, seed, options.coordinates, uv_size,
+                            options.displacement)
+    except Exception:
+        if material is not None:
+            bpy.data.materials.remove(material)
+        for block in created:
+            (bpy.data.node_groups if isinstance(block, bpy.types.NodeTree) else bpy.data.images).remove(block)
+        raise
+    material["texgan"] = {"model": label, "seed": seed, "infinite": True, "scale": scale}
+    return material

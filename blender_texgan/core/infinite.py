@@ -1,0 +1,291 @@
+"""Infinite materials: tiling and blending at render time, what Blender's shader nodes compute.
+
+The node group (blender/infinite.py) samples a model's exemplar per shading point with Heitz &
+Neyret's histogram-preserving blend, so a material has no bake and no repeat. This module holds
+both halves that need no Blender:
+
+* ``prepare(exemplar)`` -- once per exemplar, seed-independent: the Gaussianised exemplar (albedo
+  PCA-decorrelated first, exactly core.tiling_blend.analyse) as two 3-channel float images, and the
+  inverse lookup tables as one N x k image (one row per channel). These become image datablocks.
+* ``evaluate(prepared, x, y, scale, seed, sharpness)`` -- the numpy reference of the node group:
+  the same triangle grid, per-vertex hash (Blender's White Noise Texture, reproduced bit for bit),
+  three lookups, variance-preserving blend and table lookup back, in the same order. A Cycles bake
+  of the group is compared with it in the tests.
+
+Coordinates are Blender's texture space: u along the exemplar's width, v *up* (rows bottom to top),
+so image arrays here are read with ``row = H - 1 - v`` where a numpy array (rows top to bottom) is
+meant. Pure numpy: never imports bpy or torch.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .maps import GENERATED_CHANNEL_COUNT, check_exemplar
+from .tiling_blend import CELL_FRACTION, GAUSS_RANGE, LUT_SIZE, analyse
+
+# Table columns: core.tiling_blend's own table size. The group reads two neighbouring entries with
+# Closest interpolation and mixes them itself (np.interp exactly): a GPU mipmaps Linear image lookups
+# (EEVEE), which would mix table entries -- and rows -- wherever the Gaussian value varies fast.
+LUT_COLUMNS = LUT_SIZE
+ROW_FACTOR = math.sqrt(3.0) / 2.0   # triangle rows are this fraction of a cell high (equilateral)
+CHANNELS = ("albedo_0", "albedo_1", "albedo_2", "height", "roughness")
+INTERPOLATIONS = ("Closest", "Linear")  # Blender's names; the Gaussian images use GAUSS_INTERPOLATION
+GAUSS_INTERPOLATION = "Linear"
+
+
+@dataclass(frozen=True)
+class InfiniteImages:
+    """What the node group reads, all float32 and seed-independent.
+
+    gauss_albedo, gauss_relief: (H, W, 3) rows top to bottom; the albedo's three PCA components, and
+    (height, roughness, 0). mean: (5,) the Gaussian channels' means. lut: (5, N) each channel's
+    value at the Gaussian values linspace(-GAUSS_RANGE, GAUSS_RANGE, N). pca_mean (3,), pca_basis
+    (3, 3): albedo = components @ pca_basis.T + pca_mean (sRGB-encoded values). cell: triangle
+    width in exemplar pixels. key: identifies the exemplar (same exemplar, same key).
+    """
+    gauss_albedo: np.ndarray
+    gauss_relief: np.ndarray
+    mean: np.ndarray
+    lut: np.ndarray
+    pca_mean: np.ndarray
+    pca_basis: np.ndarray
+    cell: float
+    key: str
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of the exemplar in pixels."""
+        return self.gauss_albedo.shape[0], self.gauss_albedo.shape[1]
+
+    @property
+    def margins(self) -> tuple[float, float]:
+        """(x, y) pixels kept free at the exemplar's borders by the offsets (see vertex_offsets)."""
+        return self.cell + 1.0, self.cell * ROW_FACTOR + 1.0
+
+
+def exemplar_key(exemplar: np.ndarray) -> str:
+    """A short digest of the exemplar's pixels: a node group is shared by materials with the same key."""
+    a = np.ascontiguousarray(np.asarray(exemplar, np.float32))
+    return hashlib.sha1(a.tobytes() + str(a.shape).encode()).hexdigest()[:16]
+
+
+def prepare(exemplar, lut_size: int = LUT_COLUMNS) -> InfiniteImages:
+    """Once per exemplar: (H, W, 5) stack in [0, 1] (GENERATED_CHANNELS) -> InfiniteImages.
+    A ValueError names what is wrong with a bad exemplar."""
+    stack = check_exemplar(exemplar, 8, GENERATED_CHANNEL_COUNT)
+    a = analyse(stack, lut_size)
+    h, w = stack.shape[:2]
+    relief = np.zeros((h, w, 3), np.float32)
+    relief[..., :2] = a.gaussian[..., 3:5]
+    return InfiniteImages(np.ascontiguousarray(a.gaussian[..., :3]), relief, a.mean, a.lut, a.pca_mean,
+                          a.pca_basis, float(max(2.0, CELL_FRACTION * min(h, w))), exemplar_key(stack))
+
+
+def lut_image(prepared: InfiniteImages) -> np.ndarray:
+    """The tables as an (k, N, 3) image, rows top to bottom = channels 0..k-1, grey per entry."""
+    return np.repeat(prepared.lut[:, :, None], 3, axis=2).astype(np.float32)
+
+
+# ---------------------------------------------------------------- Blender's White Noise, bit for bit
+
+_U32 = np.uint32
+
+
+def _rot(x, k):
+    return (x << _U32(k)) | (x >> _U32(32 - k))
+
+
+def _final(a, b, c):
+    """Jenkins' lookup3 final mix, as Blender's hash_uint* use it."""
+    c = (c ^ b) - _rot(b, 14)
+    a = (a ^ c) - _rot(c, 11)
+    b = (b ^ a) - _rot(a, 25)
+    c = (c ^ b) - _rot(b, 16)
+    a = (a ^ c) - _rot(c, 4)
+    b = (b ^ a) - _rot(a, 14)
+    c = (c ^ b) - _rot(b, 24)
+    return c
+
+
+def _mix(a, b, c):
+    a = (a - c) ^ _rot(c, 4)
+    c = c + b
+    b = (b - a) ^ _rot(a, 6)
+    a = a + c
+    c = (c - b) ^ _rot(b, 8)
+    b = b + a
+    a = (a - c) ^ _rot(c, 16)
+    c = c + b
+    b = (b - a) ^ _rot(a, 19)
+    a = a + c
+    c = (c - b) ^ _rot(b, 4)
+    b = b + a
+    return a, b, c
+
+
+def _bits(x) -> np.ndarray:
+    return (np.asarray(x, np.float32) + np.float32(0.0)).view(_U32)  # +0.0: no negative zero
+
+
+def _to_unit(h: np.ndarray) -> np.ndarray:
+    return h.astype(np.float32) / np.float32(4294967295.0)
+
+
+def white_noise_color(x, y, z) -> np.ndarray:
+    """Blender's White Noise Texture (3D) Color output at float32 (x, y, z): (..., 3) in [0, 1]."""
+    kx, ky, kz = np.broadcast_arrays(_bits(x), _bits(y), _bits(z))
+    with np.errstate(over="ignore"):
+        init3 = _U32(0xDEADBEEF + (3 << 2) + 13)
+        first = _final(kx + init3, ky + init3, kz + init3)
+        out = [_to_unit(first)]
+        for w in (1.0, 2.0):
+            init4 = _U32(0xDEADBEEF + (4 << 2) + 13)
+            a, b, c = _mix(kx + init4, ky + init4, kz + init4)
+            out.append(_to_unit(_final(a + _bits(w), b, c)))
+    return np.stack(out, axis=-1)
+
+
+# ---------------------------------------------------------------- the per-pixel sampler
+
+def sample(image: np.ndarray, u, v, interpolation: str, extension: str = "REPEAT") -> np.ndarray:
+    """Blender's Image Texture lookup of an (H, W, C) array (rows top to bottom) at texture
+    coordinates (u, v), v up: Closest or Linear; REPEAT wraps, EXTEND clamps."""
+    h, w = image.shape[:2]
+
+    def index(i, side):
+        return np.mod(i, side) if extension == "REPEAT" else np.clip(i, 0, side - 1)
+
+    u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
+    if interpolation == "Closest":
+        return image[h - 1 - index(np.floor(v * h).astype(np.int64), h), index(np.floor(u * w).astype(np.int64), w)]
+    fx, fy = u * w - 0.5, v * h - 0.5
+    ix, iy = np.floor(fx), np.floor(fy)
+    tx, ty = (fx - ix)[..., None], (fy - iy)[..., None]
+    ix, iy = ix.astype(np.int64), iy.astype(np.int64)
+
+    def at(dy, dx):
+        return image[h - 1 - index(iy + dy, h), index(ix + dx, w)]
+    return (1 - ty) * ((1 - tx) * at(0, 0) + tx * at(0, 1)) + ty * ((1 - tx) * at(1, 0) + tx * at(1, 1))
+
+
+def triangle(px: np.ndarray, py: np.ndarray, cell: float):
+    """The triangle grid at exemplar-pixel positions (px, py), y up: per point its three vertices'
+    lattice indices (vi, vj), each (..., 3), and barycentric weights (..., 3).
+
+    Vertex (i, j) sits at x = (i + j / 2) cell, y = j cell sqrt(3)/2; a cell splits at fi + fj = 1
+    into the lower triangle (i, j), (i+1, j), (i, j+1) and the upper (i+1, j+1), (i+1, j), (i, j+1),
+    the same split and weights as core.tiling_blend.vertex_reads.
+    """
+    sj = py / (cell * ROW_FACTOR)
+    si = px / cell - 0.5 * sj
+    i0, j0 = np.floor(si), np.floor(sj)
+    fi, fj = si - i0, sj - j0
+    upper = (fi + fj > 1.0).astype(np.float64)
+    vi = np.stack([i0 + upper, i0 + 1.0, i0], axis=-1)
+    vj = np.stack([j0 + upper, j0, j0 + 1.0], axis=-1)
+    weights = np.stack([np.abs(1.0 - fi - fj), fi + upper * (1.0 - fj - fi), fj + upper * (1.0 - fi - fj)], -1)
+    return vi, vj, weights
+
+
+def vertex_offsets(prepared: InfiniteImages, vi, vj, seed: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per vertex its exemplar-pixel offset (x, y) from White Noise at (vi, vj, seed): inside the
+    margins, so a vertex's whole footprint reads inside the exemplar (non-tiling photos work)."""
+    noise = white_noise_color(vi, vj, np.float32(seed))
+    out = []
+    for k, (side, margin) in enumerate(zip(prepared.shape[::-1], prepared.margins)):
+        lo, span = (margin, side - 2 * margin) if side - 2 * margin > 0 else (0.0, float(side))
+        out.append(lo + noise[..., k].astype(np.float64) * span)
+    return out[0], out[1]
+
+
+def blend_weights(weights: np.ndarray, sharpness: float) -> np.ndarray:
+    """Blend sharpness s: weights w^s renormalised to sum 1 (s = 1: Heitz & Neyret's weights;
+    larger s: sharper transitions, less blending)."""
+    powered = np.power(weights, sharpness)
+    return powered / np.sum(powered, axis=-1, keepdims=True)
+
+
+def gaussian_blend(prepared: InfiniteImages, weights: np.ndarray, reads: list[np.ndarray]) -> np.ndarray:
+    """Variance-preserving blend of three (..., 5) Gaussian reads: (sum w_i G_i - mu) / |w| + mu."""
+    total = sum(weights[..., k, None] * reads[k] for k in range(3))
+    norm = np.sqrt(np.sum(weights * weights, axis=-1, keepdims=True))
+    return (total - prepared.mean) / norm + prepared.mean
+
+
+def table_lookup(prepared: InfiniteImages, gauss: np.ndarray, interpolation: str = "Linear") -> np.ndarray:
+    """Gaussian (..., 5) -> exemplar values (..., 5): each channel through its table row (albedo
+    still as PCA components). Linear: what the group computes (np.interp, as core.tiling_blend);
+    Closest: the nearest entry only."""
+    k, n = prepared.lut.shape
+    image = prepared.lut[:, :, None]
+    out = []
+    for c in range(k):
+        x = (gauss[..., c] + GAUSS_RANGE) / (2 * GAUSS_RANGE)
+        u = (x * (n - 1) + 0.5) / n
+        out.append(sample(image, u, np.full_like(u, 1.0 - (c + 0.5) / k), interpolation, "EXTEND")[..., 0])
+    return np.stack(out, axis=-1)
+
+
+def blended_gaussian(prepared: InfiniteImages, x, y, scale: float, seed: float, sharpness: float = 1.0,
+                     interpolation: str = GAUSS_INTERPOLATION) -> np.ndarray:
+    """The group's blended Gaussian values (..., 5) at coordinates (x, y), before the tables."""
+    h, w = prepared.shape
+    px, py = np.asarray(x, np.float64) * (w / scale), np.asarray(y, np.float64) * (w / scale)
+    vi, vj, weights = triangle(px, py, prepared.cell)
+    ox, oy = vertex_offsets(prepared, vi, vj, seed)
+    vx, vy = (vi + 0.5 * vj) * prepared.cell, vj * prepared.cell * ROW_FACTOR
+    u, v = (px[..., None] - vx + ox) / w, (py[..., None] - vy + oy) / h
+    reads = [np.concatenate([sample(prepared.gauss_albedo, u[..., k], v[..., k], interpolation),
+                             sample(prepared.gauss_relief, u[..., k], v[..., k], interpolation)[..., :2]], -1)
+             for k in range(3)]
+    return gaussian_blend(prepared, blend_weights(weights, sharpness), reads)
+
+
+def from_gaussian(prepared: InfiniteImages, gauss: np.ndarray, lut_interpolation: str = "Linear") -> np.ndarray:
+    """Blended Gaussian values -> (..., 5) albedo (sRGB-encoded), height, roughness in [0, 1]."""
+    values = table_lookup(prepared, gauss, lut_interpolation)
+    values[..., :3] = values[..., :3] @ prepared.pca_basis.T.astype(np.float64) + prepared.pca_mean
+    return np.clip(values, 0.0, 1.0)
+
+
+def evaluate(prepared: InfiniteImages, x, y, scale: float, seed: float, sharpness: float = 1.0,
+             interpolation: str = GAUSS_INTERPOLATION, lut_interpolation: str = "Linear") -> np.ndarray:
+    """The node group at coordinates (x, y) (metres, or whatever the material feeds it) for an
+    exemplar `scale` wide: (..., 5) albedo (sRGB-encoded), height, roughness, clipped to [0, 1]."""
+    gauss = blended_gaussian(prepared, x, y, scale, seed, sharpness, interpolation)
+    return from_gaussian(prepared, gauss, lut_interpolation)
+
+
+def srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    """sRGB-encoded [0, 1] -> linear, the IEC 61966-2-1 curve (what the group applies to albedo)."""
+    c = np.asarray(c, np.float64)
+    return np.where(c > 0.04045, np.power((np.maximum(c, 0.04045) + 0.055) / 1.055, 2.4), c / 12.92)
+
+
+def linear_to_srgb(c: np.ndarray) -> np.ndarray:
+    c = np.clip(np.asarray(c, np.float64), 0.0, 1.0)
+    return np.where(c > 0.0031308, 1.055 * np.power(np.maximum(c, 0.0031308), 1 / 2.4) - 0.055, c * 12.92)
+
+
+def relief_metres(prepared_width: int, scale: float, normal_strength: float) -> float:
+    """Height of a full 0 -> 1 height step in metres: the model's relief (normal_strength exemplar
+    pixels) at the exemplar's real-world pixel size."""
+    return normal_strength * scale / prepared_width
+
+
+# ---------------------------------------------------------------- where it is the wrong tool
+
+COORDINATE_SYNTHESIS_MODES = ("random", "refined")
+STRUCTURED_HINT = ("Tiling and blending ghosts structured materials (bricks, setts, tiles): "
+                   "the baked output suits this model better")
+
+
+def structured_hint(manifest: dict | None) -> str:
+    """The panel's hint for models whose own default is coordinate synthesis (joined patches),
+    which keeps elements whole; empty for the others (or no model)."""
+    block = (manifest or {}).get("exemplar") or {}
+    return STRUCTURED_HINT if block and block.get("default_mode", "refined") in COORDINATE_SYNTHESIS_MODES else ""

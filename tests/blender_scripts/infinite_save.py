@@ -1,0 +1,49 @@
+"""Run as a script with bpy: an infinite material with Output = Save next to the .blend, then the
+.blend saved, reopened and its group's images read back; report JSON.
+
+argv: ZIP MODEL BLEND OUT_JSON.
+"""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from scripts import headless
+
+zip_path, model, blend, out = sys.argv[1:5]
+bpy = headless.start()
+headless.install_extension(zip_path)
+bpy.ops.wm.save_as_mainfile(filepath=blend)
+bpy.ops.mesh.primitive_plane_add()
+settings = bpy.context.scene.texgan
+settings.surface, settings.output = "INFINITE", "SAVE"
+result = bpy.ops.texgan.generate_material(model=model, resolution=64, seed=4)
+
+
+def group_images():
+    group = next(g for g in bpy.data.node_groups if g.get("texgan_infinite"))
+    return {n.image.name: n.image for n in group.nodes if n.bl_idname == "ShaderNodeTexImage"}
+
+
+def pixels(image):
+    px = np.empty(image.size[0] * image.size[1] * 4, np.float32)
+    image.pixels.foreach_get(px)
+    return px
+
+
+before = {name: pixels(image) for name, image in group_images().items()}
+images = {name: {"path": image.filepath, "packed": image.packed_file is not None,
+                 "colorspace": image.colorspace_settings.name} for name, image in group_images().items()}
+bpy.ops.wm.save_mainfile()
+bpy.ops.wm.open_mainfile(filepath=blend)
+material = bpy.data.objects["Plane"].active_material
+groups = [g for g in bpy.data.node_groups if g.get("texgan_infinite")]
+uses = material is not None and any(n.bl_idname == "ShaderNodeGroup" and n.node_tree == groups[0]
+                                    for n in material.node_tree.nodes)
+after = {name: pixels(image) for name, image in group_images().items()}
+Path(out).write_text(json.dumps({
+    "result": sorted(result), "images": images,
+    "files": sorted(p.name for p in (Path(blend).parent / "textures").iterdir()),
+    "reloaded": {"groups": len(groups), "material_uses_group": bool(uses),
+                 "pixels_equal": all(np.array_equal(before[k], after[k]) for k in before) and len(after) == 3}}))

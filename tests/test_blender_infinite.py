@@ -1,0 +1,198 @@
+"""The infinite material in real Blender: built by the zip-installed add-on, rendered with Cycles,
+baked and compared with core.infinite's numpy reference, shared between objects, packed or saved as
+the Output setting says, and bad input leaving nothing behind (issue 24)."""
+from __future__ import annotations
+
+import json
+import math
+import struct
+
+import numpy as np
+import pytest
+from conftest import brick_exemplar, make_tiny_model
+from test_blender_addon import run_blender_script
+
+from blender_texgan.core import infinite
+from blender_texgan.core.modelfile import read_model_file
+
+BAKE = 64           # bake side in pixels: a 2 m plane, so an exemplar pixel is a few bake pixels
+SCALE, SEED = 0.7, 3
+
+pytestmark = pytest.mark.blender
+
+
+@pytest.fixture
+def infinite_scene(blender):
+    """Infinite output, packed, a fresh scene; the settings go back to their defaults afterwards."""
+    bpy = blender
+    settings = bpy.context.scene.texgan
+    settings.surface, settings.output, settings.target, settings.real_size = "INFINITE", "PACK", "ACTIVE", 1.0
+    for obj in list(bpy.data.objects):
+        bpy.data.objects.remove(obj)
+    yield bpy
+    settings.surface = "BAKED"
+
+
+def _plane(bpy, size=2.0, location=(0.0, 0.0, 0.0)):
+    bpy.ops.object.select_all(action="DESELECT")
+    bpy.ops.mesh.primitive_plane_add(size=size, location=location)
+    return bpy.context.active_object
+
+
+def _groups(bpy):
+    return [g for g in bpy.data.node_groups if g.get("texgan_infinite")]
+
+
+def _datablocks(bpy):
+    return ({m.name for m in bpy.data.materials}, {i.name for i in bpy.data.images},
+            {g.name for g in bpy.data.node_groups})
+
+
+def _group_node(material):
+    return next(n for n in material.node_tree.nodes if n.bl_idname == "ShaderNodeGroup")
+
+
+def _bake(bpy, plane, group, output: str) -> np.ndarray:
+    """Cycles bake (Emit) of one group output (None: the object coordinates fed to the group) over
+    the plane's UV square -> (BAKE, BAKE, 3), rows top down."""
+    material = bpy.data.materials.new("bake probe")
+    material.use_nodes = True
+    tree = material.node_tree
+    tree.nodes.clear()
+    coord, node = tree.nodes.new("ShaderNodeTexCoord"), tree.nodes.new("ShaderNodeGroup")
+    node.node_tree = group
+    node.inputs["Scale"].default_value, node.inputs["Seed"].default_value = SCALE, SEED  # unused for None
+    emit, out = tree.nodes.new("ShaderNodeEmission"), tree.nodes.new("ShaderNodeOutputMaterial")
+    tree.links.new(coord.outputs["Object"], node.inputs["Vector"])
+    tree.links.new(node.outputs[output] if output else coord.outputs["Object"], emit.inputs["Color"])
+    tree.links.new(emit.outputs["Emission"], out.inputs["Surface"])
+    target = bpy.data.images.new("bake target", BAKE, BAKE, alpha=False, float_buffer=True)
+    target.colorspace_settings.name = "Non-Color"
+    holder = tree.nodes.new("ShaderNodeTexImage")
+    holder.image = target
+    tree.nodes.active = holder
+    plane.data.materials.clear()
+    plane.data.materials.append(material)
+    scene = bpy.context.scene
+    scene.render.engine, scene.cycles.device, scene.cycles.samples = "CYCLES", "CPU", 1
+    scene.render.bake.margin = 0
+    bpy.context.view_layer.objects.active = plane
+    plane.select_set(True)
+    assert bpy.ops.object.bake(type="EMIT") == {"FINISHED"}
+    px = np.empty(BAKE * BAKE * 4, np.float32)
+    target.pixels.foreach_get(px)
+    bpy.data.images.remove(target)
+    bpy.data.materials.remove(material)
+    return px.reshape(BAKE, BAKE, 4)[::-1, :, :3].astype(np.float64)
+
+
+def test_bake_of_the_group_equals_the_numpy_reference(infinite_scene, exemplar_model):
+    bpy = infinite_scene
+    plane = _plane(bpy)
+    assert bpy.ops.texgan.generate_material(model=str(exemplar_model), resolution=64, seed=SEED) == {"FINISHED"}
+    material = plane.active_material
+    assert material["texgan"]["infinite"] and material.name.endswith("infinite")
+    group = _group_node(material).node_tree
+    albedo = _bake(bpy, plane, group, "Base Color")
+    rough = _bake(bpy, plane, group, "Roughness")[..., 0]
+    height = _bake(bpy, plane, group, "Height")[..., 0]
+
+    prepared = infinite.prepare(read_model_file(exemplar_model).exemplar)
+    assert group["texgan_infinite"] == prepared.key
+    # Where Cycles shaded each bake pixel, to float32 precision (an exemplar pixel here is 1/90 m, and
+    # the Gaussian images change by up to ~3 per pixel): the reference is evaluated at those points.
+    coords = _bake(bpy, plane, group, None)
+    c = (np.arange(BAKE) + 0.5) / BAKE * 2.0 - 1.0
+    assert np.abs(coords[..., 0] - c[None, :]).max() < 1e-3 and np.abs(coords[..., 1] - c[::-1, None]).max() < 1e-3
+    x, y = coords[..., 0], coords[..., 1]
+    gauss = infinite.blended_gaussian(prepared, x, y, SCALE, SEED)
+    expected = infinite.from_gaussian(prepared, gauss)
+    for got, want in ((infinite.linear_to_srgb(albedo), expected[..., :3]), (height, expected[..., 3]),
+                      (rough, expected[..., 4])):
+        diff = np.abs(got - want).reshape(BAKE, BAKE, -1).max(axis=-1)
+        assert diff.mean() <= 1 / 255, diff.mean() * 255
+        assert diff.max() <= 4 / 255, diff.max() * 255
+    assert expected[..., :3].std() > 0.05  # the comparison is of a textured result, not a flat one
+
+
+def test_cycles_renders_the_infinite_material(infinite_scene, exemplar_model, tmp_path):
+    bpy = infinite_scene
+    from PIL import Image
+
+    plane = _plane(bpy, size=4.0)
+    bpy.ops.texgan.generate_material(model=str(exemplar_model), resolution=64, seed=1)
+    bpy.ops.object.camera_add(location=(0, 0, 4.0))
+    scene = bpy.context.scene
+    scene.camera = bpy.context.active_object
+    bpy.ops.object.light_add(type="SUN", rotation=(math.radians(30), 0, 0))
+    scene.render.engine, scene.cycles.device, scene.cycles.samples = "CYCLES", "CPU", 2
+    scene.render.resolution_x = scene.render.resolution_y = 32
+    scene.render.filepath = str(tmp_path / "render.png")
+    bpy.ops.render.render(write_still=True)
+    img = np.asarray(Image.open(tmp_path / "render.png").convert("RGB"), np.float32) / 255.0
+    assert img[8:24, 8:24].mean() > 0.02 and img[8:24, 8:24].std() > 0.01
+    assert plane.active_material["texgan"]["infinite"]
+
+
+def test_two_objects_share_one_group_and_its_images(infinite_scene, exemplar_model):
+    bpy = infinite_scene
+    a = _plane(bpy)
+    bpy.ops.texgan.generate_material(model=str(exemplar_model), resolution=64, seed=1)
+    groups, images = len(bpy.data.node_groups), len(bpy.data.images)
+    b = _plane(bpy, location=(3.0, 0.0, 0.0))
+    bpy.ops.texgan.generate_material(model=str(exemplar_model), resolution=64, seed=2)
+    assert (len(bpy.data.node_groups), len(bpy.data.images)) == (groups, images)
+    ga, gb = _group_node(a.active_material), _group_node(b.active_material)
+    assert ga.node_tree == gb.node_tree and len(_groups(bpy)) == 1
+    assert (ga.inputs["Seed"].default_value, gb.inputs["Seed"].default_value) == (1.0, 2.0)
+    parts = [n.image for n in ga.node_tree.nodes if n.bl_idname == "ShaderNodeTexImage"]
+    assert len({p.name for p in parts}) == 3
+    for image in {p.name: p for p in parts}.values():  # packed float data, colour space for data
+        assert image.packed_file is not None and image.is_float
+        assert image.colorspace_settings.name == "Non-Color"
+
+
+def _corrupt_exemplar_block(path, out):
+    """The model file with its manifest's exemplar height changed: the tensors no longer match it."""
+    data = path.read_bytes()
+    size = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + size])
+    meta = header["__metadata__"]
+    key = next(k for k, v in meta.items() if '"exemplar"' in v)
+    manifest = json.loads(meta[key])
+    manifest["exemplar"]["height"] = manifest["exemplar"]["height"] + 3
+    meta[key] = json.dumps(manifest)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    out.write_bytes(struct.pack("<Q", len(text)) + text + data[8 + size:])
+    return out
+
+
+@pytest.mark.parametrize("kind", ["no_exemplar", "translator", "corrupt_exemplar"])
+def test_bad_input_is_one_line_and_leaves_nothing(infinite_scene, kind, tiny_model, stand_in_translator,
+                                                  exemplar_model, tmp_path):
+    bpy = infinite_scene
+    model = {"no_exemplar": tiny_model, "translator": stand_in_translator,
+             "corrupt_exemplar": _corrupt_exemplar_block(exemplar_model, tmp_path / "corrupt.safetensors")}[kind]
+    plane = _plane(bpy)
+    before = _datablocks(bpy)
+    with pytest.raises(RuntimeError) as info:
+        bpy.ops.texgan.generate_material(model=str(model), resolution=64, seed=0)
+    message = str(info.value).strip()
+    assert "\n" not in message and "Traceback" not in message
+    assert {"no_exemplar": "carries no exemplar", "translator": "translator",
+            "corrupt_exemplar": model.name}[kind] in message
+    assert _datablocks(bpy) == before and plane.active_material is None
+
+
+def test_saved_images_survive_save_and_reload(built_zip, tmp_path):
+    model = make_tiny_model(tmp_path / "other.safetensors", name="other", upsample="nearest",
+                            exemplar=brick_exemplar(64, seed=1))
+    r = run_blender_script("infinite_save.py", tmp_path, built_zip, model, tmp_path / "scene.blend")
+    assert r["result"] == ["FINISHED"]
+    assert sorted(r["files"]) == ["TEXGAN_Infinite_other_gauss_albedo.exr", "TEXGAN_Infinite_other_gauss_relief.exr",
+                                  "TEXGAN_Infinite_other_tables.exr"]
+    for image in r["images"].values():
+        assert image["path"].startswith("//textures/") and not image["packed"] and image["colorspace"] == "Non-Color"
+    assert r["reloaded"]["groups"] == 1 and r["reloaded"]["material_uses_group"]
+    assert r["reloaded"]["pixels_equal"]  # the 32-bit float data came back from the EXR files
