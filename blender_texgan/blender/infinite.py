@@ -181,8 +181,8 @@ def _lookups(b: Nodes, prepared: InfiniteImages, images, vertex, px, py, seed):
                                           (py, noise[1], h, prepared.margins[1], vj)):
         lo, span = (margin, side - 2 * margin) if side - 2 * margin > 0 else (0.0, float(side))
         cell = prepared.cell if p is px else prepared.cell * ROW_FACTOR
-        offset = b.math("MULTIPLY_ADD", random, span, lo)
-        read = b.math("ADD", b.math("SUBTRACT", p, b.math("MULTIPLY", vpos, cell)), offset)
+        offset = b.math("FLOOR", b.math("MULTIPLY_ADD", random, span, lo))
+        read = b.math("ADD", b.math("SUBTRACT", p, b.math("FLOOR", b.math("MULTIPLY", vpos, cell))), offset)
         coords.append(b.math("MULTIPLY", read, 1.0 / side))
     uv = b.combine(*coords)
     return [b.texture(images[part], uv, GAUSS_INTERPOLATION, "REPEAT") for part in IMAGE_PARTS[:2]]

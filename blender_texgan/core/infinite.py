@@ -192,14 +192,21 @@ def triangle(px: np.ndarray, py: np.ndarray, cell: float):
 
 
 def vertex_offsets(prepared: InfiniteImages, vi, vj, seed: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per vertex its exemplar-pixel offset (x, y) from White Noise at (vi, vj, seed): inside the
-    margins, so a vertex's whole footprint reads inside the exemplar (non-tiling photos work)."""
+    """Per vertex its exemplar-pixel offset (x, y) from White Noise at (vi, vj, seed): whole pixels
+    (a copy read at pixel centres is the exemplar itself, not a resampled one), inside the margins,
+    so a vertex's whole footprint reads inside the exemplar (non-tiling photos work)."""
     noise = white_noise_color(vi, vj, np.float32(seed))
     out = []
     for k, (side, margin) in enumerate(zip(prepared.shape[::-1], prepared.margins)):
         lo, span = (margin, side - 2 * margin) if side - 2 * margin > 0 else (0.0, float(side))
-        out.append(lo + noise[..., k].astype(np.float64) * span)
+        out.append(np.floor(lo + noise[..., k].astype(np.float64) * span))
     return out[0], out[1]
+
+
+def vertex_pixels(prepared: InfiniteImages, vi, vj) -> tuple[np.ndarray, np.ndarray]:
+    """The exemplar pixel a vertex's copy is anchored at: its position floored, as in
+    core.tiling_blend, so that with whole-pixel offsets a copy at pixel centres reads whole pixels."""
+    return np.floor((vi + 0.5 * vj) * prepared.cell), np.floor(vj * (prepared.cell * ROW_FACTOR))
 
 
 def blend_weights(weights: np.ndarray, sharpness: float) -> np.ndarray:
@@ -237,7 +244,7 @@ def blended_gaussian(prepared: InfiniteImages, x, y, scale: float, seed: float, 
     px, py = np.asarray(x, np.float64) * (w / scale), np.asarray(y, np.float64) * (w / scale)
     vi, vj, weights = triangle(px, py, prepared.cell)
     ox, oy = vertex_offsets(prepared, vi, vj, seed)
-    vx, vy = (vi + 0.5 * vj) * prepared.cell, vj * prepared.cell * ROW_FACTOR
+    vx, vy = vertex_pixels(prepared, vi, vj)
     u, v = (px[..., None] - vx + ox) / w, (py[..., None] - vy + oy) / h
     reads = [np.concatenate([sample(prepared.gauss_albedo, u[..., k], v[..., k], interpolation),
                              sample(prepared.gauss_relief, u[..., k], v[..., k], interpolation)[..., :2]], -1)
@@ -287,5 +294,7 @@ STRUCTURED_HINT = ("Tiling and blending ghosts structured materials (bricks, set
 def structured_hint(manifest: dict | None) -> str:
     """The panel's hint for models whose own default is coordinate synthesis (joined patches),
     which keeps elements whole; empty for the others (or no model)."""
-    block = (manifest or {}).get("exemplar") or {}
-    return STRUCTURED_HINT if block and block.get("default_mode", "refined") in COORDINATE_SYNTHESIS_MODES else ""
+    block = (manifest or {}).get("exemplar")
+    if not isinstance(block, dict):
+        return ""
+    return STRUCTURED_HINT if block.get("default_mode", "refined") in COORDINATE_SYNTHESIS_MODES else ""
