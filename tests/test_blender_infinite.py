@@ -9,7 +9,7 @@ import struct
 
 import numpy as np
 import pytest
-from conftest import brick_exemplar, make_tiny_model
+from conftest import brick_exemplar, make_tiny_model, smooth_photo
 from test_blender_addon import run_blender_script
 
 from blender_texgan.core import infinite
@@ -196,3 +196,22 @@ def test_saved_images_survive_save_and_reload(built_zip, tmp_path):
         assert image["path"].startswith("//textures/") and not image["packed"] and image["colorspace"] == "Non-Color"
     assert r["reloaded"]["groups"] == 1 and r["reloaded"]["material_uses_group"]
     assert r["reloaded"]["pixels_equal"]  # the 32-bit float data came back from the EXR files
+
+
+def test_image_to_material_makes_an_infinite_material_of_the_photo(infinite_scene):
+    bpy = infinite_scene
+    photo = smooth_photo(64, 80)
+    image = bpy.data.images.new("infinite photo", 80, 64, alpha=True)
+    rgba = np.ones((64, 80, 4), np.float32)
+    rgba[..., :3] = photo
+    image.pixels.foreach_set(rgba[::-1].ravel())
+    plane = _plane(bpy)
+    baked_images = {i.name for i in bpy.data.images}
+    assert bpy.ops.texgan.image_to_material(image=image.name, seamless=False, maps=False) == {"FINISHED"}
+    material = plane.active_material
+    assert material["texgan"]["infinite"]
+    group = _group_node(material).node_tree
+    albedo = next(n.image for n in group.nodes if n.bl_idname == "ShaderNodeTexImage")
+    assert tuple(albedo.size) == (80, 64)  # the photo itself is the exemplar
+    assert {i.name for i in bpy.data.images} - baked_images == {n.image.name for n in group.nodes
+                                                               if n.bl_idname == "ShaderNodeTexImage"}
