@@ -270,90 +270,135 @@ def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int) -> np.ndarr
 
 # ---------------------------------------------------------------- cutting
 
-def _cut_error(analysis: QuiltAnalysis, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(..., 2) coordinates of two overlapping copies -> (...) cost of a border there: their
-    mismatch plus JOINT_WEIGHT times their relief (a border is cheapest in a joint)."""
-    fa, ra = _read(analysis, a[..., 0], a[..., 1])
-    fb, rb = _read(analysis, b[..., 0], b[..., 1])
-    return ((fa - fb) ** 2).mean(-1) + JOINT_WEIGHT * (ra + rb)
+ASSEMBLY_PIXELS = 1 << 20     # the field is put together this many pixels at a time (memory at 8192 px)
+
+
+def _table(analysis: QuiltAnalysis) -> np.ndarray:
+    """(h w, C + 1) float32: every exemplar pixel's features and, last, its relief (one take reads both)."""
+    features = analysis.features.reshape(-1, analysis.features.shape[-1])
+    return np.concatenate([features, analysis.relief.reshape(-1, 1)], axis=1)
+
+
+def _cut_error(table: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Flat exemplar indices of two overlapping copies (any shape) -> the cost of a border there:
+    their mismatch plus JOINT_WEIGHT times their relief (a border is cheapest in a joint)."""
+    fa, fb = table.take(a, axis=0), table.take(b, axis=0)
+    return ((fa[..., :-1] - fb[..., :-1]) ** 2).mean(-1) + JOINT_WEIGHT * (fa[..., -1] + fb[..., -1])
 
 
 def _cut_costs(error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(K, n, b) error of K bands -> (cost (K, n, b + 1) of a border between columns c - 1 and c,
     crossing (K, n, b) of a border that runs along a row between two steps; core.wrap_cut's sums)."""
-    cost = np.stack([window_sums(e, 1) for e in error]).astype(np.float32)   # float32: half the memory
-    crossing = np.stack([crossing_sums(e, 1, periodic=False)[:, :e.shape[1]] for e in error]).astype(np.float32)
-    return cost, crossing
+    cost = window_sums(error, 1).astype(np.float32)   # float32: half the memory
+    return cost, crossing_sums(error, 1, periodic=False).astype(np.float32)
 
 
-def _copy(sources: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """(..., 2) sources -> (..., len(rows), len(cols), 2) coordinates of each patch's copy."""
-    ry = sources[..., 0, None, None] + rows[:, None]
-    rx = sources[..., 1, None, None] + cols[None, :]
-    return np.stack(np.broadcast_arrays(ry, rx), -1)
+def _axis_tables(edges: np.ndarray, overlap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per position along one axis of the field (edges[-1] of them): its cell, the cell whose
+    overlap band holds it (-1: none; the band before cell c ends where cell c starts, wrapping)
+    and its place in that band (0 .. overlap - 1)."""
+    size, count = int(edges[-1]), len(edges) - 1
+    cell = np.searchsorted(edges, np.arange(size), side="right") - 1
+    band, place = np.full(size, -1, np.int64), np.zeros(size, np.int64)
+    where = (edges[:-1, None] - overlap + np.arange(overlap)) % size
+    band[where], place[where] = np.arange(count)[:, None], np.arange(overlap)[None, :]
+    return cell, band, place
 
 
-def join_columns(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray) -> list[np.ndarray]:
-    """Each row of patches joined along vertical cuts into a strip (sh_i, W, 2) that tiles across:
-    strip i spans rows ys[i] - oy .. ys[i + 1] - 1; the band before column cell j is shared by
-    patch j - 1 (left of the cut) and patch j (right), the first band with the last patch."""
+def _column_tables(plan: Layout) -> np.ndarray:
+    """(6, W) per output column: whether it lies in a band, that band's cell j (0 outside), its place
+    k in the band, the patch and the column within the patch's copy right of the cut (outside bands:
+    its own cell's), and the column within the left patch (j - 1, wrapping) when left of the cut."""
+    ox, width, nx = plan.overlap[1], int(plan.xs[-1]), len(plan.xs) - 1
+    cell, band, place = _axis_tables(plan.xs, ox)
+    inside = band >= 0
+    j = np.where(inside, band, 0)
+    patch = np.where(inside, j, cell)
+    column = np.where(inside, place, np.arange(width) - plan.xs[cell] + ox)
+    return np.stack([inside, j, place, patch, column, place + np.diff(plan.xs)[(j - 1) % nx]]).astype(np.int32)
+
+
+def _row_coords(tables: np.ndarray, paths: np.ndarray, sources: np.ndarray, s: np.ndarray, r: np.ndarray,
+                x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exemplar (y, x), each (n, len(x)), of rows r (n,) of strips s (n,) (a strip: a row of patches
+    joined along its column cuts `paths` (ny, nx, tall)) at output columns x. Outside the bands a
+    row is its cells' copies; inside, left of the cut the left patch (j - 1, wrapping)."""
+    inside, j, place, patch, column, left_column = tables[:, x]
+    nx, tall = paths.shape[1:]
+    src_y, src_x = sources[s, :, 0], sources[s, :, 1]              # (n, nx)
+    cy = src_y[:, patch] + r[:, None]
+    cx = src_x[:, patch] + column
+    band = np.flatnonzero(inside)
+    jb = j[band]
+    left = place[band] < paths.reshape(-1)[(s[:, None] * nx + jb) * tall + r[:, None]]
+    prev = (jb - 1) % nx
+    cy[:, band] = np.where(left, src_y[:, prev] + r[:, None], cy[:, band])
+    cx[:, band] = np.where(left, src_x[:, prev] + left_column[band], cx[:, band])
+    return cy, cx
+
+
+def column_cuts(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """(ny, nx, tall) the cut in the band before every patch: per row of its strip, the band column
+    where patch j - 1 (left, wrapping) gives way to patch j. Strip i spans rows ys[i] - oy ..
+    ys[i + 1] - 1 and the patches of a row, joined along these cuts, tile across."""
     (oy, ox), width = plan.overlap, int(plan.xs[-1])
     ny, nx = sources.shape[:2]
     heights = np.diff(plan.ys) + oy
     tall = int(heights.max())
-    band = np.arange(ox) - ox                       # band columns relative to the cell's start
-
-    def pair(j: int, rows: np.ndarray, which=slice(None)) -> tuple[np.ndarray, np.ndarray]:
-        """The band before cell j as the left patch (j - 1, wrapping) and the right one copy it."""
-        prev = (j - 1) % nx
-        start_prev = plan.xs[prev] - ox if j else plan.xs[prev] - ox - width
-        cols_prev = plan.xs[j] + band - start_prev   # the band in the left patch's own columns
-        return _copy(sources[which, prev], rows, cols_prev), _copy(sources[which, j], rows, np.arange(ox))
-
+    rows, band = np.arange(tall)[None, :, None], np.arange(ox)
     errors = np.zeros((ny, nx, tall, ox), np.float32)
     for j in range(nx):
-        errors[:, j] = _cut_error(analysis, *pair(j, np.arange(tall)))
+        prev = (j - 1) % nx
+        start_prev = plan.xs[prev] - ox - (0 if j else width)
+        left, right = sources[:, prev, :, None, None], sources[:, j, :, None, None]
+        errors[:, j] = _cut_error(table, _flat_index(analysis, left[:, 0] + rows, left[:, 1] + plan.xs[j] - ox + band - start_prev),
+                                  _flat_index(analysis, right[:, 0] + rows, right[:, 1] + band))
     for i in range(ny):
         errors[i, :, heights[i]:] = 0.0
     cost, crossing = _cut_costs(errors.reshape(ny * nx, tall, ox))
     del errors
-    paths = min_cost_paths(cost, crossing)[0].reshape(ny, nx, tall)
-    del cost, crossing
-    strips = []
-    for i in range(ny):
-        rows = np.arange(heights[i])
-        strip = np.zeros((heights[i], width, 2), np.int32)
-        for j in range(nx):
-            cols = np.arange(plan.xs[j] - ox, plan.xs[j + 1])
-            strip[:, cols % width] = _copy(sources[i, j], rows, np.arange(len(cols)))
-        for j in range(nx):
-            left, right = pair(j, rows, i)
-            keep_left = np.arange(ox)[None, :] < paths[i, j, :heights[i], None]
-            strip[:, (plan.xs[j] + band) % width] = np.where(keep_left[..., None], left, right)
-        strips.append(strip)
-    return strips
+    return min_cost_paths(cost, crossing)[0].reshape(ny, nx, tall).astype(np.int32)
 
 
-def join_rows(analysis: QuiltAnalysis, plan: Layout, strips: list[np.ndarray]) -> np.ndarray:
-    """The strips joined along horizontal cuts that close round the torus: the band over strip i
-    (its first oy rows) is shared with the last oy rows of strip i - 1 (the first with the last);
-    above the cut the upper strip stays. Returns the (H, W, 2) field."""
-    oy = plan.overlap[0]
-    height, width = int(plan.ys[-1]), int(plan.xs[-1])
-    ny = len(strips)
-    uppers = [strips[i - 1][-oy:] for i in range(ny)]
-    lowers = [s[:oy] for s in strips]
-    errors = np.stack([_cut_error(analysis, u, d).T for u, d in zip(uppers, lowers)]).astype(np.float32)  # (ny, W, oy)
-    cost, crossing = _cut_costs(errors)
-    paths, _ = min_cost_cycles(cost, starts=1, crossing=crossing)  # (ny, W); opened at its cheapest step
-    coords = np.zeros((height, width, 2), np.int32)
+def row_cuts(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray,
+             paths: np.ndarray) -> np.ndarray:
+    """(ny, W) the cut in the band over every strip, closing round the torus: per column, the band
+    row where strip i - 1 (above, wrapping) gives way to strip i."""
+    oy, ny = plan.overlap[0], sources.shape[0]
+    tables, x, band = _column_tables(plan), np.arange(int(plan.xs[-1])), np.arange(oy)
+    errors = []
     for i in range(ny):
-        coords[np.arange(plan.ys[i], plan.ys[i + 1])] = strips[i][oy:]
-    for i in range(ny):
-        keep_upper = np.arange(oy)[:, None] < paths[i][None, :]
-        rows = np.arange(plan.ys[i] - oy, plan.ys[i]) % height
-        coords[rows] = np.where(keep_upper[..., None], uppers[i], lowers[i])
-    return coords
+        above = np.full(oy, (i - 1) % ny)
+        upper = _row_coords(tables, paths, sources, above, int(np.diff(plan.ys)[i - 1]) + band, x)
+        lower = _row_coords(tables, paths, sources, above * 0 + i, band, x)
+        errors.append(_cut_error(table, _flat_index(analysis, *upper), _flat_index(analysis, *lower)).T)
+    cost, crossing = _cut_costs(np.stack(errors).astype(np.float32))   # (ny, W, oy)
+    return min_cost_cycles(cost, starts=1, crossing=crossing)[0]   # opened at its cheapest step
+
+
+def assemble(plan: Layout, sources: np.ndarray, columns: np.ndarray, rows_cut: np.ndarray,
+             ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """(len(ys), len(xs), 2) int32 exemplar (y, x) of the joined field at rows ys and columns xs of
+    the layout: above a row cut the upper strip, left of a column cut the left patch."""
+    oy, ny = plan.overlap[0], sources.shape[0]
+    cell, band, place = _axis_tables(plan.ys, oy)
+    tables, cell_rows, sources = _column_tables(plan), np.diff(plan.ys), sources.astype(np.int32)
+    out = np.empty((len(ys), len(xs), 2), np.int32)
+    step = max(1, ASSEMBLY_PIXELS // max(1, len(xs)))
+    for start in range(0, len(ys), step):
+        y = ys[start:start + step]
+        inside = band[y] >= 0
+        i = np.where(inside, band[y], cell[y])
+        r = np.where(inside, place[y], y - plan.ys[i] + oy).astype(np.int32)
+        cy, cx = _row_coords(tables, columns, sources, i, r, xs)
+        rows = np.flatnonzero(inside)            # rows in a band: above its cut, the strip above
+        i, k = i[rows], place[y[rows]]
+        above = (i - 1) % ny
+        upper = k[:, None] < rows_cut[i][:, xs]
+        uy, ux = _row_coords(tables, columns, sources, above, (k + cell_rows[above]).astype(np.int32), xs)
+        cy[rows], cx[rows] = np.where(upper, uy, cy[rows]), np.where(upper, ux, cx[rows])
+        out[start:start + step, :, 0], out[start:start + step, :, 1] = cy, cx
+    return out
 
 
 def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int) -> np.ndarray:
@@ -369,17 +414,19 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int) -> n
     analysis = replace(analysis, periods=periods)
     plan = layout(analysis, *virtual)
     sources = choose_sources(analysis, plan, seed)
-    coords = join_rows(analysis, plan, join_columns(analysis, plan, sources))
+    table = _table(analysis)
+    columns = column_cuts(analysis, plan, sources, table)
+    rows_cut = row_cuts(analysis, plan, sources, table, columns)
     # Cells start at the wrap, so the wrap lines fall just after cut bands, where cuts sit in joints:
     # rolled by half a cell the wrap lines run through patch interiors instead, like any other line.
-    coords = np.roll(coords, (int(plan.ys[1]) // 2, int(plan.xs[1]) // 2), axis=(0, 1))
-    if virtual != (height, width):
-        rows = lattice_positions(height, periods[0]) if periods[0] else np.arange(height)
-        cols = lattice_positions(width, periods[1]) if periods[1] else np.arange(width)
-        coords = coords[np.ix_(rows, cols)]
+    picks = []
+    for size, want, period, edges in zip(virtual, (height, width), periods, (plan.ys, plan.xs)):
+        at = lattice_positions(want, period) if period and virtual != (height, width) else np.arange(want)
+        picks.append((at - int(edges[1]) // 2) % size)
+    coords = assemble(plan, sources, columns, rows_cut, *picks)
     if analysis.periodic:
-        coords %= np.array(analysis.shape)
-    return coords.astype(np.int32)
+        coords %= np.array(analysis.shape, np.int32)
+    return coords
 
 
 # ---------------------------------------------------------------- height in the gradient domain

@@ -154,13 +154,18 @@ def window_sums(error: np.ndarray, half: int) -> np.ndarray:
 
 
 def crossing_sums(error: np.ndarray, half: int, periodic: bool) -> np.ndarray:
-    """(n, b) error of a band, step by position pixel -> (n, b) cost for a cut that jumps between
-    steps i - 1 and i to cross pixel r: the errors of the 2 half steps round that boundary
-    (i - half .. i + half - 1, the pixels the blend touches), wrapping round when periodic, else
-    the band's end rows repeated."""
-    pad = np.concatenate([error[-half:], error, error[:half]]) if periodic else np.pad(error, ((half, half), (0, 0)), mode="edge")
-    csum = np.concatenate([np.zeros((1, error.shape[1])), np.cumsum(pad, axis=0)])
-    return csum[2 * half:2 * half + error.shape[0]] - csum[:error.shape[0]]
+    """(..., n, b) error of a band (or a batch of bands), step by position pixel -> (..., n, b) cost
+    for a cut that jumps between steps i - 1 and i to cross pixel r: the errors of the 2 half steps
+    round that boundary (i - half .. i + half - 1, the pixels the blend touches), wrapping round
+    when periodic, else the band's end rows repeated."""
+    n = error.shape[-2]
+    if periodic:
+        ends = error[..., -half:, :], error[..., :half, :]
+    else:
+        ends = np.repeat(error[..., :1, :], half, axis=-2), np.repeat(error[..., -1:, :], half, axis=-2)
+    pad = np.concatenate([ends[0], error, ends[1]], axis=-2)
+    csum = np.concatenate([np.zeros(error.shape[:-2] + (1, error.shape[-1])), np.cumsum(pad, axis=-2)], axis=-2)
+    return csum[..., 2 * half:2 * half + n, :] - csum[..., :n, :]
 
 
 # ---------------------------------------------------------------- cutting
