@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -155,6 +156,83 @@ def test_a_malformed_exemplar_block_is_refused_in_one_line(tiny_model, tmp_path,
     path, _ = _with_exemplar(tiny_model, tmp_path)
     edit, words = EXEMPLAR_MALFORMED[case]
     bad = _rewrite_header(path, tmp_path / "bad.safetensors", edit)
+    with pytest.raises(ModelFileError) as info:
+        read_model_file(bad)
+    message = str(info.value)
+    assert words in message and "\n" not in message and "bad.safetensors" in message
+
+
+# ---------------------------------------------------------------- the packed exemplar ("deflate_delta")
+
+def test_a_packed_exemplar_reads_back_exactly_as_the_raw_one(tiny_model, tmp_path):
+    """Packing is lossless: the same integers, so generation is the same; it is kept when a file is
+    read and written again (pack=None), and pack=False writes the raw maps again."""
+    raw, exemplar = _with_exemplar(tiny_model, tmp_path)
+    model = read_model_file(raw)
+    packed = write_model_file(tmp_path / "packed.safetensors", model.tensors, model.manifest,
+                              exemplar=model.exemplar, pack=True)
+    again = read_model_file(packed)
+    assert again.manifest["exemplar"]["encoding"] == "deflate_delta"
+    np.testing.assert_array_equal(again.exemplar, model.exemplar)
+    kept = write_model_file(tmp_path / "kept.safetensors", again.tensors, again.manifest, exemplar=again.exemplar)
+    assert read_model_file(kept).manifest["exemplar"]["encoding"] == "deflate_delta"
+    unpacked = write_model_file(tmp_path / "raw.safetensors", again.tensors, again.manifest,
+                                exemplar=again.exemplar, pack=False)
+    assert "encoding" not in read_model_file(unpacked).manifest["exemplar"]
+    assert unpacked.read_bytes() == raw.read_bytes()
+
+
+def test_packing_wraps_around_and_shrinks_a_smooth_map():
+    from blender_texgan.core.modelfile import pack_exemplar_map, unpack_exemplar_map
+
+    ramp = (np.arange(64 * 96, dtype=np.uint32).reshape(64, 96, 1) * 40503 % 65536).astype(np.uint16)
+    for ints in (ramp, (ramp >> 8).astype(np.uint8), np.full((40, 50, 3), 255, np.uint8)):
+        packed = pack_exemplar_map(ints)
+        assert packed.dtype == np.uint8 and packed.ndim == 1
+        np.testing.assert_array_equal(unpack_exemplar_map(packed, ints.shape, ints.dtype), ints)
+    assert pack_exemplar_map(np.full((40, 50, 3), 255, np.uint8)).size < 200
+
+
+def _packed(tiny_model, tmp_path):
+    model = read_model_file(tiny_model)
+    rng = np.random.default_rng(0)
+    return write_model_file(tmp_path / "packed.safetensors", model.tensors, model.manifest,
+                            exemplar=rng.random((48, 40, 5)).astype(np.float32), pack=True)
+
+
+def _replace_tensor(name, data: bytes):
+    """A header edit and the new bytes of tensor `name`, put at the end of the data."""
+    def rewrite(src, dst):
+        raw = src.read_bytes()
+        (n,) = struct.unpack("<Q", raw[:8])
+        header = json.loads(raw[8:8 + n])
+        body = raw[8 + n:]
+        header[name]["data_offsets"] = [len(body), len(body) + len(data)]
+        header[name]["shape"] = [len(data)]
+        new = json.dumps(header).encode()
+        dst.write_bytes(struct.pack("<Q", len(new)) + new + body + data)
+        return dst
+    return rewrite
+
+
+PACKED_MALFORMED = {
+    "not deflate": (_replace_tensor("exemplar.albedo", b"\x00" * 64), "does not unpack"),
+    "too short": (_replace_tensor("exemplar.height", zlib.compress(b"\x00" * 100)), "does not unpack"),
+    "a bomb": (_replace_tensor("exemplar.roughness", zlib.compress(b"\x00" * 10 ** 7, 9)),
+               "does not unpack"),
+    "trailing bytes": (_replace_tensor("exemplar.roughness", zlib.compress(b"\x00" * 48 * 40) + b"x"),
+                       "does not unpack"),
+    "not bytes": (lambda src, dst: _rewrite_header(src, dst, lambda h: h["exemplar.albedo"].update(
+        shape=[1, h["exemplar.albedo"]["shape"][0]])), "expected U8 bytes"),
+    "unknown encoding": (lambda src, dst: _rewrite_header(src, dst, _edit_manifest(
+        lambda m: m["exemplar"].__setitem__("encoding", "zip9"))), "exemplar encoding"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PACKED_MALFORMED))
+def test_a_malformed_packed_exemplar_is_refused_in_one_line(tiny_model, tmp_path, case):
+    rewrite, words = PACKED_MALFORMED[case]
+    bad = rewrite(_packed(tiny_model, tmp_path), tmp_path / "bad.safetensors")
     with pytest.raises(ModelFileError) as info:
         read_model_file(bad)
     message = str(info.value)
