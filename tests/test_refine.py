@@ -232,3 +232,13 @@ def test_a_band_snaps_to_the_lattice_as_the_whole_field_does():
     rows = np.array([299, 0, 1, 150, 77])
     band = snap_to_lattice(field[rows], (16, 24), (200, 200), False, rows=rows, height=300, counts=counts)
     assert np.array_equal(band, whole[rows])
+
+
+def test_steps_over_a_level_in_groups_choose_as_in_one(bricks, monkeypatch):
+    """The guide's description, the guided tile choice and every correction sub-pass work a group of rows at a time (bounded
+    memory on a large level): any group size gives the same field."""
+    _, analysis = bricks
+    guide = np.random.default_rng(3).random((48, 32, 5)).astype(np.float32)
+    whole = R.synthesize(analysis, 192, 128, seed=2, guide=guide)
+    monkeypatch.setattr(R, "CHUNK_PIXELS", 700)
+    assert np.array_equal(R.synthesize(analysis, 192, 128, seed=2, guide=guide), whole)

@@ -46,6 +46,7 @@ COARSEST_SIDE = 32           # default pyramid: the coarsest exemplar level's sm
 MAX_FEATURE_PIXELS = 256 * 256   # finest analysed level: the first with at most this many pixels
 MAX_SIMILAR_PIXELS = 128 * 128   # levels up to this size get k-coherence lists; finer ones only refine patch borders
 MAX_CORRECT_PIXELS = 256 * 256   # synthesis corrects output levels up to this size, then upsamples
+CHUNK_PIXELS = 1 << 18       # steps over a whole level work on about this many pixels at a time (memory)
 BORDER_MARGIN = 3            # non-periodic exemplars: pixels this near the border are never chosen
 EXCLUDE_RADIUS = 2           # k-coherence lists skip pixels this near (Chebyshev) to themselves
 UNIT = 8                     # weights are whole eighths, so every distance stays an exact integer
@@ -489,13 +490,28 @@ def guide_features(analysis: ExemplarAnalysis, guide: np.ndarray, height: int, w
     pyramid = gaussian_pyramid(resize_periodic(g, height >> lo, width >> lo), hi - lo + 1)
     features, appearance = {}, None
     for level, image in zip(range(lo, hi + 1), pyramid):
-        i = level - int(analysis.first_level)
-        appearance = image_appearance(image, analysis.mean[i], analysis.basis[i], analysis.scale[i])
-        mix = analysis.mix[i]
-        feats = mixed_features(mix_parts(appearance, mix), int(analysis.shift[i]), feature_limit(mix.shape[-1]))
-        features[level] = np.ascontiguousarray(feats.reshape(-1, feats.shape[-1]).T)
-    coarsest_appearance = appearance.reshape(-1, appearance.shape[-1]).T.astype(np.int32)
-    return GuideFeatures(features, np.ascontiguousarray(coarsest_appearance))
+        appearance, features[level] = _describe(analysis, level - int(analysis.first_level), image)
+    return GuideFeatures(features, appearance.astype(np.int32))
+
+
+def _describe(analysis: ExemplarAnalysis, i: int, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An (h, w, C) image on a torus described at analysed level i -> ((D, h w) int8 appearance,
+    (M, h w) int32 mixed features). A group of rows at a time, read with the 3 rows beyond each
+    side that a 5x5 appearance and a 3x3 mix reach: a 2048 px guide level in 0.3 GB, not 5 GB."""
+    h, w = image.shape[:2]
+    mix, limit = analysis.mix[i], feature_limit(analysis.mix[i].shape[-1])
+    group = max(1, CHUNK_PIXELS // (4 * w))
+    starts, halo = ([0], 0) if group + 6 >= h else (range(0, h, group), 3)
+    appearance = np.empty((analysis.basis[i].shape[-1], h * w), np.int8)
+    features = np.empty((mix.shape[-1], h * w), np.int32)
+    for r0 in starts:
+        n = h if halo == 0 else min(group, h - r0)
+        rows = np.arange(r0 - halo, r0 + n + halo) % h
+        app = image_appearance(image[rows], analysis.mean[i], analysis.basis[i], analysis.scale[i])
+        feats = mixed_features(mix_parts(app, mix), int(analysis.shift[i]), limit)[halo:halo + n]
+        appearance[:, r0 * w:(r0 + n) * w] = app[halo:halo + n].reshape(-1, app.shape[-1]).T
+        features[:, r0 * w:(r0 + n) * w] = feats.reshape(-1, feats.shape[-1]).T
+    return appearance, features
 
 
 # ---------------------------------------------------------------- hashed randomness
@@ -565,17 +581,35 @@ def block_init(tables: LevelTables, seed: int, level: int, height: int, width: i
         origin = tables.valid_flat[grid_hash(key, np.arange(nby)[:, None], np.arange(nbx)[None, :]).ravel()
                                    % len(tables.valid_flat)]
     else:
-        pool = tables.valid_flat[grid_hash(key, np.arange(nby * nbx)[:, None], np.arange(GUIDE_POOL)[None, :])
-                                 % len(tables.valid_flat)]
-        oy = (pool[tile] // w + np.repeat(ly, width)[:, None]) % h
-        ox = (pool[tile] % w + np.tile(lx, height)[:, None]) % w
-        err = _distances(tables.appearance, guide, np.ascontiguousarray((oy * w + ox).T))
-        order = np.argsort(tile, kind="stable")
-        starts = np.searchsorted(tile[order], np.arange(nby * nbx))
-        cost = np.add.reduceat(err[:, order].astype(np.int64), starts, axis=1)
-        origin = pool[np.arange(nby * nbx), cost.argmin(axis=0)]
+        origin = _guided_origins(tables, key, guide, (by, ly, bx, lx, nby, nbx), width)
     o = origin[tile].reshape(height, width)
     return ((o // w + ly[:, None]) % h).astype(np.int32), ((o % w + lx[None, :]) % w).astype(np.int32)
+
+
+def _guided_origins(tables: LevelTables, key: int, guide: np.ndarray, grid: tuple, width: int) -> np.ndarray:
+    """Per tile of `grid` (block_grid), of GUIDE_POOL hashed exemplar origins the one whose pixels'
+    appearance is nearest the guide's, summed over the tile. Rows of tiles are scored a group at
+    a time (about CHUNK_PIXELS pixels), so a 2048 px level needs tens of MB instead of 5 GB; the
+    costs are exact integer sums, so the choice is the same."""
+    h, w = tables.shape
+    by, ly, bx, lx, nby, nbx = grid
+    pool = tables.valid_flat[grid_hash(key, np.arange(nby * nbx)[:, None], np.arange(GUIDE_POOL)[None, :])
+                             % len(tables.valid_flat)]
+    origin = np.empty(nby * nbx, pool.dtype)
+    row_starts = np.searchsorted(by, np.arange(nby + 1))  # image rows of each tile row
+    group = max(1, CHUNK_PIXELS // (GUIDE_POOL * width * max(1, row_starts[1] - row_starts[0])))
+    for t0 in range(0, nby, group):
+        t1 = min(nby, t0 + group)
+        y0, y1 = row_starts[t0], row_starts[t1]
+        tile = (by[y0:y1, None] * nbx + bx[None, :]).ravel()
+        oy = (pool[tile] // w + np.repeat(ly[y0:y1], width)[:, None]) % h
+        ox = (pool[tile] % w + np.tile(lx, y1 - y0)[:, None]) % w
+        err = _distances(tables.appearance, guide[:, y0 * width:y1 * width], np.ascontiguousarray((oy * w + ox).T))
+        order = np.argsort(tile, kind="stable")
+        tiles = np.arange(t0 * nbx, t1 * nbx)
+        cost = np.add.reduceat(err[:, order].astype(np.int64), np.searchsorted(tile[order], tiles), axis=1)
+        origin[tiles] = pool[tiles, cost.argmin(axis=0)]
+    return origin
 
 
 def upsample(cy: np.ndarray, cx: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -621,11 +655,24 @@ def correct_subpass(tables: LevelTables, cy: np.ndarray, cx: np.ndarray, phase: 
     Candidates in order: the 9 coherent ones c(p + d) - d (d in OFFSETS, the current pixel first),
     then the k similar pixels of each, whose distances are raised by the coherence bias. A cleanup
     pass offers only the 8 neighbours' coherent candidates, so stray pixels join a neighbour's patch.
-    Reads wrap on the output and on the exemplar; ties go to the first candidate.
+    Reads wrap on the output and on the exemplar; ties go to the first candidate. Every choice
+    reads the field as it was before the sub-pass, so rows are chosen a group at a time (about
+    CHUNK_PIXELS pixels: bounded memory on a large level) and written together.
     """
     height, width = cy.shape
-    h, w = tables.shape
     rows, cols = np.arange(phase[0], height, 2), np.arange(phase[1], width, 2)
+    group = max(1, CHUNK_PIXELS // max(1, len(cols)))
+    best = np.concatenate([_best_candidates(tables, cy, cx, rows[r0:r0 + group], cols, the_plan, guide, cleanup)
+                           for r0 in range(0, len(rows), group)])
+    cy[phase[0]::2, phase[1]::2] = best // tables.shape[1]
+    cx[phase[0]::2, phase[1]::2] = best % tables.shape[1]
+
+
+def _best_candidates(tables: LevelTables, cy: np.ndarray, cx: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                     the_plan: Plan, guide: np.ndarray | None, cleanup: bool) -> np.ndarray:
+    """correct_subpass's choice for the pixels rows x cols -> (len(rows), len(cols)) flat exemplar indices."""
+    height, width = cy.shape
+    h, w = tables.shape
     m, n_off, k = len(rows) * len(cols), len(OFFSETS), tables.similar.shape[0]
     total = np.zeros((m, tables.features.shape[0]), np.int32)
     cand = np.empty((n_off * (1 + k), m), np.int32)
@@ -646,9 +693,7 @@ def correct_subpass(tables: LevelTables, cy: np.ndarray, cx: np.ndarray, phase: 
         _bias(dist[n_off:], the_plan.coherence)
     if tables.invalid is not None:
         dist[tables.invalid[cand]] = np.iinfo(dist.dtype).max
-    best = np.take_along_axis(cand, dist.argmin(axis=0)[None], axis=0)[0].reshape(len(rows), len(cols))
-    cy[phase[0]::2, phase[1]::2] = best // w
-    cx[phase[0]::2, phase[1]::2] = best % w
+    return np.take_along_axis(cand, dist.argmin(axis=0)[None], axis=0)[0].reshape(len(rows), len(cols))
 
 
 def correct_level(tables: LevelTables, cy: np.ndarray, cx: np.ndarray, the_plan: Plan,
