@@ -1,4 +1,4 @@
-"""The table in docs/quality.md, docs/sheets/<model>.png and docs/ablation/<model>.png from the bundled models.
+"""The table in docs/quality.md, docs/sheets/<model>.jpg and docs/ablation/<model>.jpg from the bundled models.
 
 The table reads what `trainer export` measured (each mode and tiling and blending on the same held-out
 crops, in one run, stored in the manifest). The pictures are made here from each model's own exemplar:
@@ -19,8 +19,8 @@ import numpy as np
 
 from blender_texgan.core.maps import stack_channels
 from blender_texgan.core.modelfile import read_model_file
-from blender_texgan.core.png import write_png
 from blender_texgan.engine.generate import GenerationRequest, bundled_models, generate
+from scripts.pictures import png_to_jpeg, write_jpeg
 from trainer.quality import baseline_samples, closeup_columns, closeup_rows, contact_sheet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,12 +46,12 @@ def pictures(name: str) -> None:
     samples = np.stack([sample(name, seed, mode) for seed in range(4)])
     base = baseline_samples(exemplar, SIDE, 1, 0)[0][0]
     closeup = closeup_rows(closeup_columns(bundled_models()[name], model.exemplar, strength))
-    contact_sheet(DOCS / "sheets" / f"{name}.png", exemplar, samples, strength, baseline=base, side=SIDE,
-                  closeup=closeup)
+    png_to_jpeg(contact_sheet(DOCS / "sheets" / f"{name}.png", exemplar, samples, strength, baseline=base,
+                              side=SIDE, closeup=closeup))
     row = [exemplar[:3, :SIDE, :SIDE]] + [sample(name, 0, m)[:3] for m in COLUMNS] + [base[:3]]
     gap = np.ones((3, SIDE, 4), np.float32)
     cells = [c for image in row for c in (image, gap)][:-1]
-    write_png(DOCS / "ablation" / f"{name}.png", np.moveaxis(np.concatenate(cells, axis=2), 0, -1))
+    write_jpeg(DOCS / "ablation" / f"{name}.jpg", np.moveaxis(np.concatenate(cells, axis=2), 0, -1))
 
 
 def table(names: list[str]) -> str:

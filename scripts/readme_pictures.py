@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 import build
-from scripts import headless, panel_picture
+from scripts import headless, panel_picture, pictures
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,9 +25,11 @@ def main() -> int:
         headless.preview_scene(2.0, 1.5, 1.3, 50, (45, -25, 30), SIZE, SAMPLES)
         bpy.context.scene.texgan.real_size = 1.0
         bpy.ops.texgan.generate_material(model=name, resolution=RESOLUTION, seed=0)
-        bpy.context.scene.render.filepath = str(OUT / f"{name}.png")
+        settings = bpy.context.scene.render.image_settings  # docs pictures are JPEG (scripts/pictures.py)
+        settings.file_format, settings.quality, settings.color_mode = "JPEG", pictures.QUALITY, "RGB"
+        bpy.context.scene.render.filepath = str(OUT / f"{name}.jpg")
         bpy.ops.render.render(write_still=True)
-        print(OUT / f"{name}.png")
+        print(OUT / f"{name}.jpg")
     maps, _ = gen.generate(gen.GenerationRequest(gen.default_model_name(), 256, 0))
     for map_name, array in maps.items():
         png.write_png(OUT / f"default_{map_name}.png", array)

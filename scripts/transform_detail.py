@@ -1,9 +1,9 @@
-"""The detail step of material translation, measured and shown: docs/transform/<name>_detail.png.
+"""The detail step of material translation, measured and shown: docs/transform/<name>_detail.jpg.
 
     python -m scripts.transform_detail --translator blender_texgan/models/translators/clean_to_rusty_metal.safetensors \
         --data-a ../shared/data/cc0/metal_plate_02 ../shared/data/cc0/Metal055A \
         --data-b ../shared/data/cc0/rusty_metal_05 --model concrete_wall \
-        --out docs/transform/clean_to_rusty_metal_detail.png
+        --out docs/transform/clean_to_rusty_metal_detail.jpg
 
 Three outputs per input, all exactly periodic and of the input's size: (a) the translation alone;
 (b) the translation as the guide of coordinate synthesis against the translator's exemplar (the
@@ -25,9 +25,9 @@ import numpy as np
 
 from blender_texgan.core.maps import complete_map_set, split_channels
 from blender_texgan.core.modelfile import read_model_file
-from blender_texgan.core.png import write_png
 from blender_texgan.engine.generate import GenerationRequest, generate
 from blender_texgan.engine.transform import MapsTranslator, exemplar_field, maps_stack, transform_stack
+from scripts.pictures import write_jpeg
 from trainer.data import HELDOUT_FRACTION, CropSampler, shrink
 from trainer.folder import load_folder
 from trainer.metrics import holdout_split, swd_ratio
@@ -152,8 +152,7 @@ def main(argv=None) -> None:
     sheet.append(_sheet_row(net, sheet_material, seed=1))
     print(_table(rows))
     gap = np.ones((GAP, sheet[0].shape[1], 3), np.float32)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    print(write_png(args.out, np.concatenate([r for row in sheet for r in (row, gap)][:-1], axis=0)))
+    print(write_jpeg(args.out, np.concatenate([r for row in sheet for r in (row, gap)][:-1], axis=0)))
 
 
 if __name__ == "__main__":

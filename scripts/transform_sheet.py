@@ -1,9 +1,9 @@
-"""The material-translation contact sheet: docs/transform/<name>.png.
+"""The material-translation contact sheet: docs/transform/<name>.jpg.
 
     python -m scripts.transform_sheet --forward blender_texgan/models/translators/clean_to_rusty_metal.safetensors \
         --backward blender_texgan/models/translators/rusty_to_clean_metal.safetensors \
         --data-a ../shared/data/cc0/metal_plate_02 ../shared/data/cc0/Metal055A --model rusty_metal \
-        --out docs/transform/clean_to_rusty_metal.png
+        --out docs/transform/clean_to_rusty_metal.jpg
 
 Rows: two held-out-free crops of every A set at the translator's working scale, translated A -> B
 and back (B -> A); last row: a material made by a bundled generator (--model), translated the
@@ -19,9 +19,9 @@ import numpy as np
 
 from blender_texgan.core.maps import complete_map_set, split_channels
 from blender_texgan.core.modelfile import read_model_file
-from blender_texgan.core.png import write_png
 from blender_texgan.engine.generate import GenerationRequest, generate
 from blender_texgan.engine.transform import MapsTranslator, maps_stack
+from scripts.pictures import write_jpeg
 from trainer.data import shrink
 from trainer.folder import load_folder
 
@@ -75,8 +75,7 @@ def main(argv=None) -> None:
     rows.append(_row(_cells(stack, out, back, float(fwd.block["normal_strength"]))))
     gap = np.ones((GAP, rows[0].shape[1], 3), np.float32)
     sheet = np.concatenate([r for row in rows for r in (row, gap)][:-1], axis=0)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    print(write_png(args.out, sheet))
+    print(write_jpeg(args.out, sheet))
 
 
 if __name__ == "__main__":

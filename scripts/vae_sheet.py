@@ -1,11 +1,11 @@
 """Contact sheets of a texture VAE for docs/vae/, to judge by eye:
 
-    variations_<texture>.png   texture | the VAE's reconstruction | variations at strength 0, 0.5, 1, for
+    variations_<texture>.jpg   texture | the VAE's reconstruction | variations at strength 0, 0.5, 1, for
                                the VAE's own exemplar with its real maps (own_maps), and for two
                                images read as a user's are (relief from luminance): the photo the
                                VAE learned from (bricks102) and one it never saw (gravel)
-    interpolate.png            a latent walk between two seeds (the VAE's own decoding)
-    gan_vs_vae.png             the same material from the GANs and from the VAE: neural row, then refined
+    interpolate.jpg            a latent walk between two seeds (the VAE's own decoding)
+    gan_vs_vae.jpg             the same material from the GANs and from the VAE: neural row, then refined
 
     .venv/bin/python -m scripts.vae_sheet [MODEL [GAN_MODEL ...]]   # default: stone_wall_vae stone_wall
 """
@@ -22,6 +22,7 @@ from blender_texgan.core.morph import slerp
 from blender_texgan.engine.generate import GenerationRequest, generate, load_runner
 from blender_texgan.engine.library import resolve_model
 from blender_texgan.engine.variations import VariationsRequest, encode
+from scripts.pictures import write_jpeg
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "vae"
@@ -44,16 +45,14 @@ def row(images: list[np.ndarray]) -> Image.Image:
 
 
 def save(image: Image.Image, name: str) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    image.save(OUT / name)
-    print(OUT / name)
+    print(write_jpeg(OUT / name, image))
 
 
 def variations_sheet(model: str, name: str, texture) -> None:
     side = min(texture.exemplar.shape[:2])
     images = [texture.exemplar[:side, :side], texture.reconstruction()]
     images += [texture.variant(SIZE, seed, strength)["albedo"] for seed, strength in ((0, 0.0), (1, 0.5), (2, 1.0))]
-    save(row(images), f"variations_{name}.png")
+    save(row(images), f"variations_{name}.jpg")
 
 
 def photo_texture(model: str, path: Path):
@@ -78,7 +77,7 @@ def interpolate_sheet(model: str, frames: int = 6) -> None:
     runner = load_runner(resolve_model(model), "numpy")
     a, b = (seed_latent(runner.layout, s, SIZE // 2)[0] for s in (0, 7))
     save(row([np.moveaxis(runner.forward(slerp(a, b, t)), 0, -1) for t in np.linspace(0, 1, frames)]),
-         "interpolate.png")
+         "interpolate.jpg")
 
 
 def gan_vs_vae_sheet(vae: str, gans: list[str]) -> None:
@@ -86,7 +85,7 @@ def gan_vs_vae_sheet(vae: str, gans: list[str]) -> None:
     for mode in ("neural", "refined"):
         for model in (*gans, vae):
             images.append(generate(GenerationRequest(model, SIZE, seed=3, engine="numpy", mode=mode))[0]["albedo"])
-    save(row(images), "gan_vs_vae.png")
+    save(row(images), "gan_vs_vae.jpg")
 
 
 def main(argv: list[str]) -> int:
