@@ -48,8 +48,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                      help="torch, numpy (zero-install CPU) or auto (torch when importable)")
     gen.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device")
     gen.add_argument("--mode", choices=MODES, default="auto",
-                     help="refined (net layout + exemplar detail; auto's choice when the model carries an "
-                          "exemplar), neural (the net alone: a quick draft), random (exemplar from a random start)")
+                     help="auto: the model's own choice, measured at export and named on its card (random or "
+                          "blend for every bundled model; neural for a model without an exemplar); random: patches "
+                          "of the exemplar joined along its joints, no network; blend: tiling and blending of the "
+                          "exemplar; refined: the net's layout with the exemplar's detail; neural: the net alone")
     gen.add_argument("--name", default=None, help="file-name prefix (default: model name and seed)")
     gen.add_argument("--python", default="", metavar="PATH",
                      help="interpreter that runs --engine external (a Python with torch, e.g. with CUDA)")

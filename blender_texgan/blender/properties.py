@@ -17,8 +17,9 @@ _enum_items: list[tuple[str, str, str]] = []  # kept alive: Blender does not cop
 USER_PREFIX = "user:"
 
 MODE_ITEMS = [
-    ("auto", "Photographic", "The model's layout refined with detail from its exemplar (neural only for models "
-                             "without one)"),
+    ("auto", "Photographic", "The model's own choice, measured when it was made and named on its card: Exemplar "
+                             "Only or Tiling and Blending for the bundled models (Neural Draft for a model "
+                             "without an exemplar)"),
     ("neural", "Neural Draft", "The network alone: faster, softer"),
     ("random", "Exemplar Only", "Patches of the exemplar as big as its stones or plates, joined along its joints; "
                                 "no network"),
