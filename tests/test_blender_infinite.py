@@ -14,6 +14,7 @@ from test_blender_addon import run_blender_script
 
 from blender_texgan.core import infinite
 from blender_texgan.core.modelfile import read_model_file
+from blender_texgan.engine.infinite import normal_strength
 
 BAKE = 64           # bake side in pixels: a 2 m plane, so an exemplar pixel is a few bake pixels
 SCALE, SEED = 0.7, 3
@@ -96,8 +97,10 @@ def test_bake_of_the_group_equals_the_numpy_reference(infinite_scene, exemplar_m
     albedo = _bake(bpy, plane, group, "Base Color")
     rough = _bake(bpy, plane, group, "Roughness")[..., 0]
     height = _bake(bpy, plane, group, "Height")[..., 0]
+    normal = _bake(bpy, plane, group, "Normal")
 
-    prepared = infinite.prepare(read_model_file(exemplar_model).exemplar)
+    model = read_model_file(exemplar_model)
+    prepared = infinite.prepare(model.exemplar, normal_strength(model.manifest))
     assert group["texgan_infinite"] == prepared.key
     # Where Cycles shaded each bake pixel, to float32 precision (an exemplar pixel here is 1/90 m, and
     # the Gaussian images change by up to ~3 per pixel): the reference is evaluated at those points.
@@ -112,6 +115,8 @@ def test_bake_of_the_group_equals_the_numpy_reference(infinite_scene, exemplar_m
         diff = np.abs(got - want).reshape(BAKE, BAKE, -1).max(axis=-1)
         assert diff.mean() <= 1 / 255, diff.mean() * 255
         assert diff.max() <= 4 / 255, diff.max() * 255
+    want_normal = infinite.blended_normal(prepared, x, y, SCALE, SEED) * 0.5 + 0.5
+    assert np.abs(normal - want_normal).max() <= 1 / 255 and want_normal[..., :2].std() > 0.02
     assert expected[..., :3].std() > 0.05  # the comparison is of a textured result, not a flat one
 
 
@@ -146,7 +151,7 @@ def test_two_objects_share_one_group_and_its_images(infinite_scene, exemplar_mod
     assert ga.node_tree == gb.node_tree and len(_groups(bpy)) == 1
     assert (ga.inputs["Seed"].default_value, gb.inputs["Seed"].default_value) == (1.0, 2.0)
     parts = [n.image for n in ga.node_tree.nodes if n.bl_idname == "ShaderNodeTexImage"]
-    assert len({p.name for p in parts}) == 3
+    assert len({p.name for p in parts}) == 4
     for image in {p.name: p for p in parts}.values():  # packed float data, colour space for data
         assert image.packed_file is not None and image.is_float
         assert image.colorspace_settings.name == "Non-Color"
@@ -191,7 +196,7 @@ def test_saved_images_survive_save_and_reload(built_zip, tmp_path):
     r = run_blender_script("infinite_save.py", tmp_path, built_zip, model, tmp_path / "scene.blend")
     assert r["result"] == ["FINISHED"]
     assert sorted(r["files"]) == ["TEXGAN_Infinite_other_gauss_albedo.exr", "TEXGAN_Infinite_other_gauss_relief.exr",
-                                  "TEXGAN_Infinite_other_tables.exr"]
+                                  "TEXGAN_Infinite_other_normal.exr", "TEXGAN_Infinite_other_tables.exr"]
     for image in r["images"].values():
         assert image["path"].startswith("//textures/") and not image["packed"] and image["colorspace"] == "Non-Color"
     assert r["reloaded"]["groups"] == 1 and r["reloaded"]["material_uses_group"]

@@ -21,7 +21,7 @@ from .images import _rgba, saved_image, textures_folder
 
 KEY = "texgan_infinite"        # custom property on the group: the exemplar's key
 GROUP_PREFIX = "TEXGAN Infinite"
-IMAGE_PARTS = ("gauss albedo", "gauss relief", "tables")
+IMAGE_PARTS = ("gauss albedo", "gauss relief", "normal", "tables")
 STEP = 180                     # node spacing in the group, pixels
 
 
@@ -47,9 +47,9 @@ def _float_image(name: str, array, folder: Path | None, file_name: str) -> bpy.t
 
 
 def make_images(prepared: InfiniteImages, label: str, output: str) -> dict[str, bpy.types.Image]:
-    """The group's three images, packed or saved beside the .blend as `output` (PACK / SAVE) says."""
+    """The group's four images, packed or saved beside the .blend as `output` (PACK / SAVE) says."""
     folder = textures_folder() if output == "SAVE" else None
-    arrays = (prepared.gauss_albedo, prepared.gauss_relief, lut_image(prepared))
+    arrays = (prepared.gauss_albedo, prepared.gauss_relief, prepared.normal, lut_image(prepared))
     images: dict[str, bpy.types.Image] = {}
     try:
         for part, array in zip(IMAGE_PARTS, arrays):
@@ -131,7 +131,7 @@ GROUP_INPUTS = (  # name, socket type, default, min, max, tooltip
      "1: the histogram-preserving blend as published; higher: narrower transitions between copies"),
 )
 GROUP_OUTPUTS = (("Base Color", "NodeSocketColor"), ("Roughness", "NodeSocketFloat"),
-                 ("Height", "NodeSocketFloat"), ("Relief", "NodeSocketFloat"))
+                 ("Normal", "NodeSocketColor"), ("Height", "NodeSocketFloat"), ("Relief", "NodeSocketFloat"))
 
 
 def _interface(group) -> None:
@@ -170,7 +170,8 @@ def _sharpen(b: Nodes, weights, sharpness):
 
 
 def _lookups(b: Nodes, prepared: InfiniteImages, images, vertex, px, py, seed):
-    """One vertex's copy: White Noise offset, then both Gaussian images read at p - vertex + offset."""
+    """One vertex's copy: White Noise offset, then the Gaussian images and the normals read at
+    p - vertex + offset."""
     h, w = prepared.shape
     vi, vj = vertex
     white = b.add(S.WHITE_NOISE, noise_dimensions="3D", hide=True)
@@ -185,7 +186,7 @@ def _lookups(b: Nodes, prepared: InfiniteImages, images, vertex, px, py, seed):
         read = b.math("ADD", b.math("SUBTRACT", p, b.math("FLOOR", b.math("MULTIPLY", vpos, cell))), offset)
         coords.append(b.math("MULTIPLY", read, 1.0 / side))
     uv = b.combine(*coords)
-    return [b.texture(images[part], uv, GAUSS_INTERPOLATION, "REPEAT") for part in IMAGE_PARTS[:2]]
+    return [b.texture(images[part], uv, GAUSS_INTERPOLATION, "REPEAT") for part in IMAGE_PARTS[:3]]
 
 
 def _blend(b: Nodes, reads, weights, inverse_norm, mean):
@@ -205,6 +206,13 @@ def _table(b: Nodes, image, gauss, channel: int, rows: int, columns: int):
     low, high = (b.separate(b.texture(image, b.combine(b.math("MULTIPLY_ADD", index, 1.0 / columns, shift / columns), v),
                                       "Closest", "EXTEND"))[0] for shift in (0.5, 1.5))
     return b.math("MULTIPLY_ADD", b.math("SUBTRACT", pos, index), b.math("SUBTRACT", high, low), low)
+
+
+def _normal(b: Nodes, reads, weights):
+    """The copies' normals mixed with the blend weights, renormalised, encoded like a normal map."""
+    total = b.vec("ADD", b.vec("ADD", b.vec("SCALE", reads[0], scale=weights[0]), b.vec("SCALE", reads[1], scale=weights[1])),
+                  b.vec("SCALE", reads[2], scale=weights[2]))
+    return b.vec("ADD", b.vec("SCALE", b.vec("NORMALIZE", total), scale=0.5), (0.5, 0.5, 0.5))
 
 
 def _srgb_to_linear(b: Nodes, c):
@@ -245,7 +253,7 @@ def _fill_group(b: Nodes, prepared: InfiniteImages, images: dict, relief_per_met
     relief = b.separate(_blend(b, [r[1] for r in reads], weights, inverse_norm, (mean[3], mean[4], 0.0)))
     b.next_column()
     rows, columns = prepared.lut.shape
-    tables = images[IMAGE_PARTS[2]]
+    tables = images[IMAGE_PARTS[3]]
     comps = b.combine(*(_table(b, tables, albedo[c], c, rows, columns) for c in range(3)))
     height = _table(b, tables, relief[0], 3, rows, columns)
     roughness = _table(b, tables, relief[1], 4, rows, columns)
@@ -262,6 +270,7 @@ def _fill_group(b: Nodes, prepared: InfiniteImages, images: dict, relief_per_met
     outputs = b.add("NodeGroupOutput").inputs
     b.feed(S.find_socket(outputs, "Base Color"), S.find_socket(color.outputs, "Color"))
     b.feed(S.find_socket(outputs, "Roughness"), roughness)
+    b.feed(S.find_socket(outputs, "Normal"), _normal(b, [r[2] for r in reads], weights))
     b.feed(S.find_socket(outputs, "Height"), height)
     b.feed(S.find_socket(outputs, "Relief"), b.math("MULTIPLY", b.math("MULTIPLY", height, relief_per_metre), scale))
 
@@ -294,7 +303,9 @@ def ensure_group(prepared: InfiniteImages, label: str, normal_strength: float, o
 def build_infinite_tree(tree, group, scale: float, seed: int, coordinates: str = "OBJECT", uv_size: float = 1.0,
                         displacement: str = "BUMP") -> dict:
     """Clear `tree`: Texture Coordinate (Object, or UV scaled to metres by `uv_size`) -> the group ->
-    Principled BSDF, Relief through a Bump node (and a Displacement node when asked)."""
+    Principled BSDF; its normals through a Normal Map node (object space for object coordinates,
+    which project along Z as floors, roads and terrain want; tangent space for UVs); Relief through
+    a Displacement node when asked."""
     tree.nodes.clear()
     b = Nodes(tree)
     b.row = 0
@@ -309,14 +320,13 @@ def build_infinite_tree(tree, group, scale: float, seed: int, coordinates: str =
     for name, value in (("Scale", scale), ("Seed", float(seed)), ("Blend Sharpness", 1.0)):
         S.find_socket(node.inputs, name).default_value = value
     b.next_column()
-    bump = b.add(S.BUMP)
-    b.feed(S.find_socket(bump.inputs, "Height"), S.find_socket(node.outputs, "Relief"))
-    S.find_socket(bump.inputs, "Distance").default_value = 1.0
+    normal_map = b.add(S.NORMAL_MAP, space="OBJECT" if coordinates == "OBJECT" else "TANGENT")
+    b.feed(S.find_socket(normal_map.inputs, "Color"), S.find_socket(node.outputs, "Normal"))
     b.next_column()
     bsdf = b.add(S.PRINCIPLED)
     b.feed(S.find_socket(bsdf.inputs, *S.PRINCIPLED_INPUTS["albedo"]), S.find_socket(node.outputs, "Base Color"))
     b.feed(S.find_socket(bsdf.inputs, *S.PRINCIPLED_INPUTS["roughness"]), S.find_socket(node.outputs, "Roughness"))
-    b.feed(S.find_socket(bsdf.inputs, *S.PRINCIPLED_INPUTS["normal"]), S.find_socket(bump.outputs, "Normal"))
+    b.feed(S.find_socket(bsdf.inputs, *S.PRINCIPLED_INPUTS["normal"]), S.find_socket(normal_map.outputs, "Normal"))
     b.next_column()
     out = b.add(S.OUTPUT)
     b.feed(S.find_socket(out.inputs, "Surface"), S.find_socket(bsdf.outputs, "BSDF"))
@@ -326,7 +336,7 @@ def build_infinite_tree(tree, group, scale: float, seed: int, coordinates: str =
         S.find_socket(disp.inputs, "Midlevel").default_value = 0.0
         S.find_socket(disp.inputs, "Scale").default_value = 1.0
         b.feed(S.find_socket(out.inputs, "Displacement"), S.find_socket(disp.outputs, "Displacement"))
-    return {"group": node, "bump": bump, "bsdf": bsdf, "output": out}
+    return {"group": node, "normal_map": normal_map, "bsdf": bsdf, "output": out}
 
 
 def build_infinite_material(prepared: InfiniteImages, manifest: dict, seed: int, options: MaterialOptions,

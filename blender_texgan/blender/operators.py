@@ -115,7 +115,7 @@ def create_material(operator, context, prepared: PreparedMaps, manifest: dict, s
     object that was active when the operator started), mark it as an asset when asked, report."""
     if options.surface == "INFINITE":  # the maps become the exemplar, tiled and blended at render time
         try:
-            images = maps_images(prepared.maps)
+            images = maps_images(prepared.maps, manifest)
         except GenerationError as exc:
             operator.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .maps import GENERATED_CHANNEL_COUNT, check_exemplar
+from .normals import decode_normal, normal_from_height
 from .tiling_blend import CELL_FRACTION, GAUSS_RANGE, LUT_SIZE, analyse
 
 # Table columns: core.tiling_blend's own table size. The group reads two neighbouring entries with
@@ -42,13 +43,15 @@ class InfiniteImages:
     """What the node group reads, all float32 and seed-independent.
 
     gauss_albedo, gauss_relief: (H, W, 3) rows top to bottom; the albedo's three PCA components, and
-    (height, roughness, 0). mean: (5,) the Gaussian channels' means. lut: (5, N) each channel's
+    (height, roughness, 0). normal: (H, W, 3) the exemplar's unit tangent-space normals (OpenGL, from
+    its height at the model's normal strength), blended linearly and renormalised by the group. mean: (5,) the Gaussian channels' means. lut: (5, N) each channel's
     value at the Gaussian values linspace(-GAUSS_RANGE, GAUSS_RANGE, N). pca_mean (3,), pca_basis
     (3, 3): albedo = components @ pca_basis.T + pca_mean (sRGB-encoded values). cell: triangle
     width in exemplar pixels. key: identifies the exemplar (same exemplar, same key).
     """
     gauss_albedo: np.ndarray
     gauss_relief: np.ndarray
+    normal: np.ndarray
     mean: np.ndarray
     lut: np.ndarray
     pca_mean: np.ndarray
@@ -73,16 +76,19 @@ def exemplar_key(exemplar: np.ndarray) -> str:
     return hashlib.sha1(a.tobytes() + str(a.shape).encode()).hexdigest()[:16]
 
 
-def prepare(exemplar, lut_size: int = LUT_COLUMNS) -> InfiniteImages:
-    """Once per exemplar: (H, W, 5) stack in [0, 1] (GENERATED_CHANNELS) -> InfiniteImages.
-    A ValueError names what is wrong with a bad exemplar."""
+def prepare(exemplar, normal_strength: float = 6.0, lut_size: int = LUT_COLUMNS) -> InfiniteImages:
+    """Once per exemplar: (H, W, 5) stack in [0, 1] (GENERATED_CHANNELS) and the model's normal
+    strength -> InfiniteImages. A ValueError names what is wrong with a bad exemplar."""
     stack = check_exemplar(exemplar, 8, GENERATED_CHANNEL_COUNT)
     a = analyse(stack, lut_size)
     h, w = stack.shape[:2]
     relief = np.zeros((h, w, 3), np.float32)
     relief[..., :2] = a.gaussian[..., 3:5]
-    return InfiniteImages(np.ascontiguousarray(a.gaussian[..., :3]), relief, a.mean, a.lut, a.pca_mean,
-                          a.pca_basis, float(max(2.0, CELL_FRACTION * min(h, w))), exemplar_key(stack))
+    normal = decode_normal(normal_from_height(stack[..., 3], normal_strength))
+    normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
+    key = exemplar_key(np.concatenate([stack, np.full((1, w, 5), normal_strength, np.float32)]))
+    return InfiniteImages(np.ascontiguousarray(a.gaussian[..., :3]), relief, normal.astype(np.float32), a.mean,
+                          a.lut, a.pca_mean, a.pca_basis, float(max(2.0, CELL_FRACTION * min(h, w))), key)
 
 
 def lut_image(prepared: InfiniteImages) -> np.ndarray:
@@ -237,19 +243,33 @@ def table_lookup(prepared: InfiniteImages, gauss: np.ndarray, interpolation: str
     return np.stack(out, axis=-1)
 
 
-def blended_gaussian(prepared: InfiniteImages, x, y, scale: float, seed: float, sharpness: float = 1.0,
-                     interpolation: str = GAUSS_INTERPOLATION) -> np.ndarray:
-    """The group's blended Gaussian values (..., 5) at coordinates (x, y), before the tables."""
+def _copies(prepared: InfiniteImages, x, y, scale: float, seed: float):
+    """Per point its three copies: barycentric weights and texture coordinates u, v, each (..., 3)."""
     h, w = prepared.shape
     px, py = np.asarray(x, np.float64) * (w / scale), np.asarray(y, np.float64) * (w / scale)
     vi, vj, weights = triangle(px, py, prepared.cell)
     ox, oy = vertex_offsets(prepared, vi, vj, seed)
     vx, vy = vertex_pixels(prepared, vi, vj)
-    u, v = (px[..., None] - vx + ox) / w, (py[..., None] - vy + oy) / h
+    return weights, (px[..., None] - vx + ox) / w, (py[..., None] - vy + oy) / h
+
+
+def blended_gaussian(prepared: InfiniteImages, x, y, scale: float, seed: float, sharpness: float = 1.0,
+                     interpolation: str = GAUSS_INTERPOLATION) -> np.ndarray:
+    """The group's blended Gaussian values (..., 5) at coordinates (x, y), before the tables."""
+    weights, u, v = _copies(prepared, x, y, scale, seed)
     reads = [np.concatenate([sample(prepared.gauss_albedo, u[..., k], v[..., k], interpolation),
                              sample(prepared.gauss_relief, u[..., k], v[..., k], interpolation)[..., :2]], -1)
              for k in range(3)]
     return gaussian_blend(prepared, blend_weights(weights, sharpness), reads)
+
+
+def blended_normal(prepared: InfiniteImages, x, y, scale: float, seed: float, sharpness: float = 1.0) -> np.ndarray:
+    """The group's Normal output at (x, y): the three copies' normals (Linear reads) mixed with the
+    blend weights and renormalised -> (..., 3) unit tangent-space vectors."""
+    weights, u, v = _copies(prepared, x, y, scale, seed)
+    weights = blend_weights(weights, sharpness)
+    n = sum(weights[..., k, None] * sample(prepared.normal, u[..., k], v[..., k], "Linear") for k in range(3))
+    return n / np.linalg.norm(n, axis=-1, keepdims=True)
 
 
 def from_gaussian(prepared: InfiniteImages, gauss: np.ndarray, lut_interpolation: str = "Linear") -> np.ndarray:
@@ -276,12 +296,6 @@ def srgb_to_linear(c: np.ndarray) -> np.ndarray:
 def linear_to_srgb(c: np.ndarray) -> np.ndarray:
     c = np.clip(np.asarray(c, np.float64), 0.0, 1.0)
     return np.where(c > 0.0031308, 1.055 * np.power(np.maximum(c, 0.0031308), 1 / 2.4) - 0.055, c * 12.92)
-
-
-def relief_metres(prepared_width: int, scale: float, normal_strength: float) -> float:
-    """Height of a full 0 -> 1 height step in metres: the model's relief (normal_strength exemplar
-    pixels) at the exemplar's real-world pixel size."""
-    return normal_strength * scale / prepared_width
 
 
 # ---------------------------------------------------------------- where it is the wrong tool

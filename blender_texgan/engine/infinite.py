@@ -19,7 +19,7 @@ def model_images(request, progress=None, should_stop=None) -> tuple[InfiniteImag
         raise GenerationError(f"Model '{model.name}' carries no exemplar, and an infinite material samples "
                               "the exemplar at render time: choose Baked Maps for it.")
     try:
-        prepared = prepare(model.exemplar)
+        prepared = prepare(model.exemplar, normal_strength(model.manifest))
     except ValueError as exc:
         raise GenerationError(f"Model '{model.name}' has an exemplar that cannot be used: {exc}.") from None
     if progress:
@@ -27,10 +27,16 @@ def model_images(request, progress=None, should_stop=None) -> tuple[InfiniteImag
     return prepared, model.manifest
 
 
-def maps_images(maps: dict) -> InfiniteImages:
+def normal_strength(manifest: dict) -> float:
+    """The relief, in exemplar pixels, of a full height step: the exemplar's, else the model's."""
+    block = manifest.get("exemplar") or {}
+    return float(block.get("normal_strength", manifest.get("normal_strength", 6.0)))
+
+
+def maps_images(maps: dict, manifest: dict) -> InfiniteImages:
     """A generated or photo MapSet (albedo, height, roughness at least) as the exemplar."""
     stack = stack_channels({k: maps[k] for k in ("albedo", "height", "roughness")})
     try:
-        return prepare(stack.transpose(1, 2, 0))
+        return prepare(stack.transpose(1, 2, 0), normal_strength(manifest))
     except ValueError as exc:
         raise GenerationError(f"These maps cannot be an infinite material's exemplar: {exc}.") from None

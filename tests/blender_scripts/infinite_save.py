@@ -46,4 +46,4 @@ Path(out).write_text(json.dumps({
     "result": sorted(result), "images": images,
     "files": sorted(p.name for p in (Path(blend).parent / "textures").iterdir()),
     "reloaded": {"groups": len(groups), "material_uses_group": bool(uses),
-                 "pixels_equal": all(np.array_equal(before[k], after[k]) for k in before) and len(after) == 3}}))
+                 "pixels_equal": all(np.array_equal(before[k], after[k]) for k in before) and len(after) == 4}}))
