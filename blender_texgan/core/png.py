@@ -30,16 +30,39 @@ def _chunk(kind: bytes, data: bytes) -> list[bytes]:
     return [struct.pack(">I", len(data)), kind, data, struct.pack(">I", crc)]
 
 
-# zlib level 1: a 2048 px map set encodes in 0.72 s instead of level 6's 1.53 s, and its files are no
-# larger (26.4 vs 26.5 MB: photographic maps without PNG row filters barely compress either way).
+# Each row filtered by PNG's Sub filter (the difference to the pixel on its left), then Huffman
+# coding alone: photographic maps hold few repeated strings, so the string search of zlib's levels
+# costs time for little. A 2048 px stone_wall set: 23.6 MB in 0.54 s of zlib time, where unfiltered
+# rows at level 1 took 26.7 MB in 1.08 s (level 6: 26.6 MB, 2.2 s).
 COMPRESSION = 1
+STRATEGY = zlib.Z_HUFFMAN_ONLY
+SUB_FILTER = 1
+
+
+def _quantised(band: np.ndarray, bits: int) -> np.ndarray:
+    """(n, W, C) floats -> (n, W * C * bits / 8) big-endian bytes of the rounded, clipped values."""
+    top = np.float32(255 if bits == 8 else 65535)
+    q = np.clip(band, 0.0, 1.0).astype(np.float32, copy=False)
+    q *= top
+    np.rint(q, out=q)
+    q = q.astype(">u2" if bits == 16 else np.uint8)
+    return q.reshape(q.shape[0], -1).view(np.uint8)
+
+
+def _sub_filtered(rows: np.ndarray, step: int) -> np.ndarray:
+    """(n, L) bytes -> (n, L + 1): each row led by its filter type, then Sub-filtered (each byte less
+    the byte `step` before it, a pixel to the left, modulo 256)."""
+    out = np.empty((rows.shape[0], rows.shape[1] + 1), np.uint8)
+    out[:, 0] = SUB_FILTER
+    out[:, 1:1 + step] = rows[:, :step]
+    np.subtract(rows[:, step:], rows[:, :-step], out=out[:, 1 + step:])
+    return out
 
 
 def encode_png(image: np.ndarray, bits: int = 8, compression: int = COMPRESSION) -> bytes:
-    """Encode an (H, W) or (H, W, C) float array in [0, 1] (C in 1, 3, 4) as PNG bytes; a uint8
-    (bits 8) or uint16 (bits 16) array is taken as the values to store."""
-    stored = np.uint16 if bits == 16 else np.uint8
-    a = image if isinstance(image, np.ndarray) and image.dtype == stored else np.asarray(image, np.float32)
+    """Encode an (H, W) or (H, W, C) float array in [0, 1] (C in 1, 3, 4) as PNG bytes; rows are
+    rounded, filtered and compressed a band at a time (no full-size integer copy)."""
+    a = np.asarray(image)
     if a.ndim == 2:
         a = a[..., None]
     if a.ndim != 3 or a.shape[2] not in _COLOR_TYPE:
@@ -47,17 +70,10 @@ def encode_png(image: np.ndarray, bits: int = 8, compression: int = COMPRESSION)
     if bits not in (8, 16):
         raise ValueError("bits must be 8 or 16")
     h, w, c = a.shape
-    top = 255 if bits == 8 else 65535
-    q = a.astype(">u2") if a.dtype == np.uint16 else a if a.dtype == np.uint8 else \
-        np.rint(np.clip(a, 0.0, 1.0) * top).astype(">u2" if bits == 16 else np.uint8)
-    rows = q.reshape(h, w * c).view(np.uint8).reshape(h, -1)
-    band = max(1, BAND_BYTES // (rows.shape[1] + 1))
-    compressor = zlib.compressobj(compression)
-    parts = []
-    for r0 in range(0, h, band):
-        block = np.zeros((min(band, h - r0), rows.shape[1] + 1), np.uint8)  # filter byte 0 per row
-        block[:, 1:] = rows[r0:r0 + band]
-        parts.append(compressor.compress(block.tobytes()))
+    band = max(1, BAND_BYTES // (w * c * bits // 8 + 1))
+    compressor = zlib.compressobj(compression, zlib.DEFLATED, 15, 8, STRATEGY)
+    parts = [compressor.compress(_sub_filtered(_quantised(a[r0:r0 + band], bits), c * bits // 8))
+             for r0 in range(0, h, band)]
     parts.append(compressor.flush())
     header = struct.pack(">IIBBBBB", w, h, bits, _COLOR_TYPE[c], 0, 0, 0)
     pieces = [b"\x89PNG\r\n\x1a\n", *_chunk(b"IHDR", header), *_chunk(b"IDAT", b"".join(parts)),

@@ -26,6 +26,8 @@ Pure numpy: never imports bpy or torch.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -431,29 +433,75 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int) -> n
 
 # ---------------------------------------------------------------- height in the gradient domain
 
+FFT_ROWS = 256            # the solve transforms this many rows (or spectrum columns) at a time
+THREADS = max(1, min(4, os.cpu_count() or 1))   # numpy's FFTs, takes and arithmetic let other threads run
+
+
+def in_bands(count: int, step: int, work) -> None:
+    """work(start, stop) for bands of `step` of range(count), side by side in THREADS threads
+    (each band writes its own rows: no locks)."""
+    starts = range(0, count, step)
+    with ThreadPoolExecutor(max_workers=min(THREADS, len(starts))) as pool:
+        for done in [pool.submit(work, s, min(count, s + step)) for s in starts]:
+            done.result()
+
+
+def _gradients(height: np.ndarray, periodic: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(h, w) exemplar height -> its forward differences along x and y, flat (0 at an open edge)."""
+    ex = np.asarray(height, np.float32)
+    if periodic:
+        return (np.roll(ex, -1, 1) - ex).ravel(), (np.roll(ex, -1, 0) - ex).ravel()
+    gx, gy = np.zeros_like(ex), np.zeros_like(ex)
+    gx[:, :-1], gy[:-1] = ex[:, 1:] - ex[:, :-1], ex[1:] - ex[:-1]
+    return gx.ravel(), gy.ravel()
+
+
 def poisson_height(height: np.ndarray, coords: np.ndarray, periodic: bool = False) -> np.ndarray:
     """(h, w) exemplar height, (H, W, 2) field -> (H, W) float32 height whose every forward difference
     is its source pixel's own (least squares on the torus, solved exactly by FFT), with the copied
     height's mean: across a border the relief continues instead of stepping to the other patch's
-    level."""
+    level.
+
+    The least-squares height's spectrum is the divergence's over the Laplacian's; one real FFT of
+    the divergence, then along the columns, solved and back, band by band in threads (the spectrum
+    kept as complex64: a 8192 px solve in 0.3 GB)."""
     ex = np.asarray(height, np.float32)
-    if periodic:
-        gx_ex, gy_ex = np.roll(ex, -1, 1) - ex, np.roll(ex, -1, 0) - ex
-    else:
-        gx_ex, gy_ex = np.zeros_like(ex), np.zeros_like(ex)
-        gx_ex[:, :-1], gy_ex[:-1] = ex[:, 1:] - ex[:, :-1], ex[1:] - ex[:-1]
-    cy, cx = coords[..., 0], coords[..., 1]
+    gx_ex, gy_ex = _gradients(ex, periodic)
     rows, cols = coords.shape[:2]
-    wx = np.exp(2j * np.pi * np.fft.rfftfreq(cols))[None, :] - 1.0
-    wy = np.exp(2j * np.pi * np.fft.fftfreq(rows))[:, None] - 1.0
-    spectrum = np.conj(wx) * np.fft.rfft2(gx_ex[cy, cx]) + np.conj(wy) * np.fft.rfft2(gy_ex[cy, cx])
-    denominator = np.abs(wx) ** 2 + np.abs(wy) ** 2
-    denominator[0, 0] = 1.0
-    spectrum /= denominator
-    spectrum[0, 0] = 0.0
-    out = np.fft.irfft2(spectrum, s=(rows, cols)).astype(np.float32)
-    out += float(ex[cy, cx].mean())
-    return np.clip(out, 0.0, 1.0)
+    spectrum = np.empty((rows, cols // 2 + 1), np.complex64)
+    sums = np.zeros(rows)
+
+    def forward(r0: int, r1: int) -> None:
+        at = np.arange(r0 - 1, r1) % rows   # a row above for the vertical differences
+        index = coords[at, :, 0].astype(np.int64) * ex.shape[1] + coords[at, :, 1]
+        gx, gy = gx_ex.take(index[1:]), gy_ex.take(index)
+        divergence = np.roll(gx, 1, 1) - gx + gy[:-1] - gy[1:]
+        spectrum[r0:r1] = np.fft.rfft(divergence, axis=1)
+        sums[r0:r1] = ex.ravel().take(index[1:]).sum(axis=1, dtype=np.float64)
+
+    laplacian_x = 2.0 - 2.0 * np.cos(2 * np.pi * np.arange(cols // 2 + 1) / cols)
+    laplacian_y = (2.0 - 2.0 * np.cos(2 * np.pi * np.fft.fftfreq(rows)))[:, None]
+
+    def solve(c0: int, c1: int) -> None:
+        spec = np.fft.fft(spectrum[:, c0:c1], axis=0)
+        denominator = laplacian_x[c0:c1] + laplacian_y
+        if c0 == 0:
+            denominator[0, 0] = 1.0
+            spec[0, 0] = 0.0
+        spectrum[:, c0:c1] = np.fft.ifft(spec / denominator, axis=0)
+
+    out = np.empty((rows, cols), np.float32)
+    in_bands(rows, FFT_ROWS, forward)
+    in_bands(cols // 2 + 1, max(1, FFT_ROWS // 4), solve)
+    mean = float(sums.sum() / (rows * cols))
+
+    def back(r0: int, r1: int) -> None:
+        band = np.fft.irfft(spectrum[r0:r1], n=cols, axis=1)
+        band += mean
+        np.clip(band, 0.0, 1.0, out=out[r0:r1], casting="unsafe")
+
+    in_bands(rows, FFT_ROWS, back)
+    return out
 
 
 # ---------------------------------------------------------------- where patches meet

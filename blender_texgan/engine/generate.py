@@ -13,8 +13,9 @@ from typing import Callable
 import numpy as np
 
 from ..core.latent import LatentLayout, grid_offset, seed_latent
-from ..core.maps import GENERATED_CHANNELS, complete_map_set, split_channels
+from ..core.maps import GENERATED_CHANNELS, PBR_MAPS, complete_map_set, split_channels
 from ..core.modelfile import MAKES_MATERIALS, ModelFile, ModelFileError, check_role, read_model_file
+from ..core.normals import normal_from_height
 from ..core.refine import GUIDE_WEIGHT, SOFTEN
 from ..core.vae_arch import DECODER_PREFIX, ENCODER_PREFIX, decoder_config, part
 from .library import DEFAULT_MODEL, MODELS_DIR, bundled_models, default_model_name, resolve_model  # noqa: F401
@@ -290,15 +291,68 @@ def blended_maps(runner: Runner, resolution: int, seed: int) -> dict:
 def quilted_maps(runner: Runner, resolution: int, seed: int) -> tuple[dict, np.ndarray]:
     """Patches of the exemplar as big as its elements, joined along its joints (core.quilt; courses
     and tile grids kept by the synthesis); the height joined in the gradient domain, so the normal map
-    shows no patch outline. (MapSet, coords)."""
+    shows no patch outline. (MapSet, coords).
+
+    Each step runs band by band in threads (core.quilt.in_bands): the other maps are read through
+    the field, and the normals made, straight into the MapSet's arrays, so an 8192 px set never
+    holds a second copy of its maps."""
     from ..core.quilt import poisson_height, synthesize
-    from ..core.refine import apply_field
 
     coords = synthesize(runner.quilt_analysis, resolution, resolution, seed)
     exemplar, periodic = runner.exemplar, runner.exemplar_periodic
-    stack = apply_field(exemplar, coords, soften=REFINE_SOFTEN, periodic=periodic, preserve=JOIN_CONTRAST)
-    stack[..., HEIGHT_CHANNEL] = poisson_height(exemplar[..., HEIGHT_CHANNEL], coords, periodic)
-    return exemplar_maps(runner, stack), coords
+    height = poisson_height(exemplar[..., HEIGHT_CHANNEL], coords, periodic)[..., None]
+    maps = read_maps(exemplar, coords, periodic)
+    maps["height"] = height
+    maps["normal"] = banded_normals(height[..., 0], float(runner.exemplar_block["normal_strength"]))
+    return {spec.name: maps[spec.name] for spec in PBR_MAPS}, coords
+
+
+def field_rows(width: int) -> int:
+    """Rows of a band read through the field at a time: FIELD_PIXELS pixels."""
+    return max(8, FIELD_PIXELS // max(1, width))
+
+
+def read_maps(exemplar: np.ndarray, coords: np.ndarray, periodic: bool) -> dict:
+    """Every map but the height read through the field (core.refine.apply_field, the joins' plain-mean
+    blend), band by band: each band with BAND_HALO rows either side (its blend reads that far), its
+    middle clipped to [0, 1] into the map. Equal to reading the whole field at once."""
+    from ..core.quilt import in_bands
+    from ..core.refine import apply_field
+
+    names = [name for name, count in GENERATED_CHANNELS for _ in range(count)]
+    keep = [c for c, name in enumerate(names) if name != "height"]
+    source = np.ascontiguousarray(exemplar[..., keep])
+    rows, width = coords.shape[:2]
+    maps = {name: np.empty((rows, width, count), np.float32) for name, count in GENERATED_CHANNELS if name != "height"}
+
+    def band(r0: int, r1: int) -> None:
+        at = np.arange(r0 - BAND_HALO, r1 + BAND_HALO) % rows
+        read = apply_field(source, coords.take(at, axis=0), soften=REFINE_SOFTEN, periodic=periodic,
+                           preserve=JOIN_CONTRAST[keep])[BAND_HALO:BAND_HALO + r1 - r0]
+        start = 0
+        for out in maps.values():
+            count = out.shape[-1]
+            np.clip(read[..., start:start + count], 0.0, 1.0, out=out[r0:r1])
+            start += count
+
+    in_bands(rows, field_rows(width), band)
+    return maps
+
+
+def banded_normals(height: np.ndarray, strength: float) -> np.ndarray:
+    """core.normals.normal_from_height of an (H, W) height, band by band in threads (one row of halo
+    either side), clipped to [0, 1] as a MapSet holds it."""
+    from ..core.quilt import in_bands
+
+    rows, width = height.shape
+    out = np.empty((rows, width, 3), np.float32)
+
+    def band(r0: int, r1: int) -> None:
+        normal = normal_from_height(height.take(np.arange(r0 - 1, r1 + 1) % rows, axis=0), strength)
+        np.clip(normal[1:-1], 0.0, 1.0, out=out[r0:r1])
+
+    in_bands(rows, field_rows(width), band)
+    return out
 
 
 def exemplar_maps(runner: Runner, stack: np.ndarray) -> dict:
@@ -362,6 +416,8 @@ PRESERVE_CONTRAST = np.array([name != "height" for name, count in GENERATED_CHAN
 JOIN_CONTRAST = np.zeros(len(PRESERVE_CONTRAST), bool)
 HEIGHT_CHANNEL = [name for name, count in GENERATED_CHANNELS for _ in range(count)].index("height")
 FIELD_ROLL = 64  # the refined field is rolled by up to this many pixels (see refined_maps)
+FIELD_PIXELS = 1 << 20  # joined maps are read through the field about this many pixels a band (memory, threads)
+BAND_HALO = REFINE_SOFTEN + 2  # rows a band reads beyond its own: the patch-border blend reaches REFINE_SOFTEN + 1
 
 
 __all__ = ["GenerationRequest", "GenerationError", "GenerationCancelled", "EngineUnavailable",
