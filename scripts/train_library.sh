@@ -5,6 +5,8 @@
 #   e.g. rock_grey=Rock058=ambientCG   or   bark=Bark014=ambientCG=0=bands   (downsample 0: automatic)
 # With no arguments it trains the bundled library (blender_texgan/models/, proc_bricks aside).
 # EXPORT_ONLY=1 skips training and re-exports the existing runs (e.g. after a manifest change).
+# The bundled cards start with what the material is (e.g. "Grooved tree bark with moss."): the README's
+# model table (scripts/model_table.py) shows that first sentence.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/cc0}
@@ -26,7 +28,7 @@ train_one() {
     *) url=""; by="$source" ;;
   esac
   .venv/bin/python -m trainer export "runs/$name" --out "runs/$name.safetensors" --name "$name" \
-    --force --description "Tileable PBR material from the CC0 texture $set_name by $by: the net lays it out, the exemplar it carries gives the detail." \
+    --force --description "Tileable PBR material from the CC0 texture $set_name by $by; the exemplar it carries gives the detail." \
     --credit "$set_name by $by${url:+, $url}, CC0 1.0" >> "runs/$name.log" 2>&1
   echo "finished $name"
 }
