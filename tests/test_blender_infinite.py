@@ -190,7 +190,7 @@ def test_bad_input_is_one_line_and_leaves_nothing(infinite_scene, kind, tiny_mod
     assert _datablocks(bpy) == before and plane.active_material is None
 
 
-def test_saved_images_survive_save_and_reload(built_zip, tmp_path):
+def test_saved_images_survive_save_reload_undo_and_append(built_zip, tmp_path):
     model = make_tiny_model(tmp_path / "other.safetensors", name="other", upsample="nearest",
                             exemplar=brick_exemplar(64, seed=1))
     r = run_blender_script("infinite_save.py", tmp_path, built_zip, model, tmp_path / "scene.blend")
@@ -201,6 +201,10 @@ def test_saved_images_survive_save_and_reload(built_zip, tmp_path):
         assert image["path"].startswith("//textures/") and not image["packed"] and image["colorspace"] == "Non-Color"
     assert r["reloaded"]["groups"] == 1 and r["reloaded"]["material_uses_group"]
     assert r["reloaded"]["pixels_equal"]  # the 32-bit float data came back from the EXR files
+    undo = r["undo"]  # the second object reuses the group: one material more, then none, then back
+    assert undo["made"] == {**undo["before"], "materials": undo["before"]["materials"] + 1}
+    assert undo["undone"] == undo["before"] and undo["redone"] == undo["made"]
+    assert r["appended"] == {"material": True, "images_equal": True}
 
 
 def test_image_to_material_makes_an_infinite_material_of_the_photo(infinite_scene):

@@ -49,7 +49,7 @@ def test_reference_is_the_tiling_blend_operator_with_the_same_tables(prepared):
     analysis = tiling_blend.analyse(stack, infinite.LUT_COLUMNS)
     h, w = prepared.shape
     x, y = grid(40, 1.37, 0.5, w)
-    ours = infinite.evaluate(prepared, x, y, 0.5, 7, interpolation="Closest")
+    ours = infinite.evaluate(prepared, x, y, 0.5, 7, interpolation="Closest", lut_interpolation="Linear")
     px, py = x * w / 0.5, y * w / 0.5
     vi, vj, weights = infinite.triangle(px, py, prepared.cell)
     ox, oy = infinite.vertex_offsets(prepared, vi, vj, 7)
@@ -59,6 +59,9 @@ def test_reference_is_the_tiling_blend_operator_with_the_same_tables(prepared):
     assert rows.min() >= 0 and cols.min() >= 0 and rows.max() < h and cols.max() < w  # reads inside the margins
     theirs = tiling_blend._blend(analysis, weights.astype(np.float32), rows, cols)
     assert np.abs(ours - theirs).max() < 1e-4
+    # The group reads the nearest table entry: within an 8-bit step of np.interp's value.
+    nearest = infinite.evaluate(prepared, x, y, 0.5, 7, interpolation="Closest")
+    assert np.abs(nearest - theirs).max() < 1 / 255
 
 
 def test_blend_keeps_the_histogram_and_copies_stay_aligned(prepared):

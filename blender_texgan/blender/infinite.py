@@ -197,15 +197,10 @@ def _blend(b: Nodes, reads, weights, inverse_norm, mean):
 
 
 def _table(b: Nodes, image, gauss, channel: int, rows: int, columns: int):
-    """A channel's Gaussian value -> its exemplar value: the table row `channel`, interpolated
-    linearly between two Closest reads (np.interp exactly; a GPU never mipmaps Closest reads)."""
-    pos = b.math("MULTIPLY_ADD", gauss, (columns - 1) / (2 * GAUSS_RANGE), (columns - 1) / 2)
-    pos = b.math("MINIMUM", b.math("MAXIMUM", pos, 0.0), float(columns - 1))
-    index = b.math("FLOOR", pos)
-    v = 1.0 - (channel + 0.5) / rows
-    low, high = (b.separate(b.texture(image, b.combine(b.math("MULTIPLY_ADD", index, 1.0 / columns, shift / columns), v),
-                                      "Closest", "EXTEND"))[0] for shift in (0.5, 1.5))
-    return b.math("MULTIPLY_ADD", b.math("SUBTRACT", pos, index), b.math("SUBTRACT", high, low), low)
+    """A channel's Gaussian value -> its exemplar value: the nearest entry of the table row `channel`
+    (Closest: a GPU never mipmaps it, and with LUT_COLUMNS entries rounding stays under an 8-bit step)."""
+    u = b.math("MULTIPLY_ADD", gauss, (columns - 1) / (2 * GAUSS_RANGE * columns), 0.5)
+    return b.separate(b.texture(image, b.combine(u, 1.0 - (channel + 0.5) / rows), "Closest", "EXTEND"))[0]
 
 
 def _normal(b: Nodes, reads, weights):

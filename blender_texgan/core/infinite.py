@@ -28,10 +28,11 @@ from .maps import GENERATED_CHANNEL_COUNT, check_exemplar
 from .normals import decode_normal, normal_from_height
 from .tiling_blend import CELL_FRACTION, GAUSS_RANGE, LUT_SIZE, analyse
 
-# Table columns: core.tiling_blend's own table size. The group reads two neighbouring entries with
-# Closest interpolation and mixes them itself (np.interp exactly): a GPU mipmaps Linear image lookups
-# (EEVEE), which would mix table entries -- and rows -- wherever the Gaussian value varies fast.
-LUT_COLUMNS = LUT_SIZE
+# Table columns. The group reads the nearest entry (Closest): a GPU mipmaps Linear image lookups
+# (EEVEE), which would mix table entries -- and rows -- wherever the Gaussian value varies fast, and
+# one read per channel is half the cost of interpolating two. 4096 entries (4x core.tiling_blend's
+# LUT_SIZE) keep the rounding well under an 8-bit step even where a table is steep.
+LUT_COLUMNS = 4 * LUT_SIZE
 ROW_FACTOR = math.sqrt(3.0) / 2.0   # triangle rows are this fraction of a cell high (equilateral)
 CHANNELS = ("albedo_0", "albedo_1", "albedo_2", "height", "roughness")
 INTERPOLATIONS = ("Closest", "Linear")  # Blender's names; the Gaussian images use GAUSS_INTERPOLATION
@@ -229,10 +230,10 @@ def gaussian_blend(prepared: InfiniteImages, weights: np.ndarray, reads: list[np
     return (total - prepared.mean) / norm + prepared.mean
 
 
-def table_lookup(prepared: InfiniteImages, gauss: np.ndarray, interpolation: str = "Linear") -> np.ndarray:
+def table_lookup(prepared: InfiniteImages, gauss: np.ndarray, interpolation: str = "Closest") -> np.ndarray:
     """Gaussian (..., 5) -> exemplar values (..., 5): each channel through its table row (albedo
-    still as PCA components). Linear: what the group computes (np.interp, as core.tiling_blend);
-    Closest: the nearest entry only."""
+    still as PCA components). Closest: what the group computes (the nearest entry); Linear:
+    np.interp, as core.tiling_blend."""
     k, n = prepared.lut.shape
     image = prepared.lut[:, :, None]
     out = []
@@ -272,7 +273,7 @@ def blended_normal(prepared: InfiniteImages, x, y, scale: float, seed: float, sh
     return n / np.linalg.norm(n, axis=-1, keepdims=True)
 
 
-def from_gaussian(prepared: InfiniteImages, gauss: np.ndarray, lut_interpolation: str = "Linear") -> np.ndarray:
+def from_gaussian(prepared: InfiniteImages, gauss: np.ndarray, lut_interpolation: str = "Closest") -> np.ndarray:
     """Blended Gaussian values -> (..., 5) albedo (sRGB-encoded), height, roughness in [0, 1]."""
     values = table_lookup(prepared, gauss, lut_interpolation)
     values[..., :3] = values[..., :3] @ prepared.pca_basis.T.astype(np.float64) + prepared.pca_mean
@@ -280,7 +281,7 @@ def from_gaussian(prepared: InfiniteImages, gauss: np.ndarray, lut_interpolation
 
 
 def evaluate(prepared: InfiniteImages, x, y, scale: float, seed: float, sharpness: float = 1.0,
-             interpolation: str = GAUSS_INTERPOLATION, lut_interpolation: str = "Linear") -> np.ndarray:
+             interpolation: str = GAUSS_INTERPOLATION, lut_interpolation: str = "Closest") -> np.ndarray:
     """The node group at coordinates (x, y) (metres, or whatever the material feeds it) for an
     exemplar `scale` wide: (..., 5) albedo (sRGB-encoded), height, roughness, clipped to [0, 1]."""
     gauss = blended_gaussian(prepared, x, y, scale, seed, sharpness, interpolation)

@@ -1,7 +1,9 @@
-"""Run as a script with bpy: an infinite material with Output = Save next to the .blend, then the
-.blend saved, reopened and its group's images read back; report JSON.
+"""Run as a script with bpy: an infinite material with Output = Save next to the .blend; the .blend
+saved and reopened (the group's images read back), a second object given the same model and undone
+and redone, and the material appended into an empty file; report JSON.
 
-argv: ZIP MODEL BLEND OUT_JSON.
+argv: ZIP MODEL BLEND OUT_JSON. Background Blender pushes no undo steps for operators called from a
+script, so this pushes the two the UI pushes around an UNDO operator.
 """
 import json
 import sys
@@ -32,9 +34,15 @@ def pixels(image):
     return px
 
 
+def counts():
+    return {"materials": len(bpy.data.materials), "groups": len(bpy.data.node_groups),
+            "images": len(bpy.data.images)}
+
+
 before = {name: pixels(image) for name, image in group_images().items()}
 images = {name: {"path": image.filepath, "packed": image.packed_file is not None,
                  "colorspace": image.colorspace_settings.name} for name, image in group_images().items()}
+material_name = bpy.data.objects["Plane"].active_material.name
 bpy.ops.wm.save_mainfile()
 bpy.ops.wm.open_mainfile(filepath=blend)
 material = bpy.data.objects["Plane"].active_material
@@ -42,8 +50,26 @@ groups = [g for g in bpy.data.node_groups if g.get("texgan_infinite")]
 uses = material is not None and any(n.bl_idname == "ShaderNodeGroup" and n.node_tree == groups[0]
                                     for n in material.node_tree.nodes)
 after = {name: pixels(image) for name, image in group_images().items()}
+reloaded = {"groups": len(groups), "material_uses_group": bool(uses),
+            "pixels_equal": all(np.array_equal(before[k], after[k]) for k in before) and len(after) == 4}
+
+bpy.ops.mesh.primitive_plane_add(location=(3.0, 0.0, 0.0))
+bpy.context.scene.texgan.surface = "INFINITE"
+bpy.ops.ed.undo_push(message="before")
+undo = {"before": counts()}
+bpy.ops.texgan.generate_material(model=model, resolution=64, seed=5)
+bpy.ops.ed.undo_push(message=bpy.types.TEXGAN_OT_generate_material.bl_label)
+undo["made"] = counts()
+bpy.ops.ed.undo()
+undo["undone"] = counts()
+bpy.ops.ed.redo()
+undo["redone"] = counts()
+
+bpy.ops.wm.read_homefile(use_empty=True)
+bpy.ops.wm.append(directory=f"{blend}/Material/", filename=material_name)
+appended = {"material": material_name in bpy.data.materials,
+            "images_equal": len(group_images()) == 4 and all(
+                np.array_equal(before[k], pixels(v)) for k, v in group_images().items())}
 Path(out).write_text(json.dumps({
-    "result": sorted(result), "images": images,
-    "files": sorted(p.name for p in (Path(blend).parent / "textures").iterdir()),
-    "reloaded": {"groups": len(groups), "material_uses_group": bool(uses),
-                 "pixels_equal": all(np.array_equal(before[k], after[k]) for k in before) and len(after) == 4}}))
+    "result": sorted(result), "images": images, "reloaded": reloaded, "undo": undo, "appended": appended,
+    "files": sorted(p.name for p in (Path(blend).parent / "textures").iterdir())}))
