@@ -207,8 +207,14 @@ def _search_read(analysis: QuiltAnalysis, ys: np.ndarray, xs: np.ndarray) -> np.
     return analysis.search.reshape(-1, 2).take(_flat_index(analysis, ys, xs), axis=0)
 
 
+def _near(cand: np.ndarray, points: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """(K, P): whether candidate corner k lies within `reach` of point p along both axes."""
+    return ((np.abs(cand[:, 0, None] - points[None, :, 0]) < reach[0])
+            & (np.abs(cand[:, 1, None] - points[None, :, 1]) < reach[1]))
+
+
 def _pick_source(analysis: QuiltAnalysis, rng: np.random.Generator, old: np.ndarray, local: np.ndarray,
-                 extent: tuple[int, int], origin: tuple[int, int], phase: np.ndarray, used: list) -> np.ndarray:
+                 extent: tuple[int, int], origin: tuple[int, int], phase: np.ndarray, used: np.ndarray) -> np.ndarray:
     """The source corner of a patch of `extent` pixels whose region already holds `old` (S, 2)
     coordinates at the (S, 2) local sample points `local`: among CANDIDATES places, any within
     TOLERANCE of the best match there; places that would only continue a neighbour's own copy are
@@ -220,10 +226,11 @@ def _pick_source(analysis: QuiltAnalysis, rng: np.random.Generator, old: np.ndar
     here = _search_read(analysis, cand[:, 0, None] + local[:, 0], cand[:, 1, None] + local[:, 1])   # (K, S, 2)
     costs = ((here - template) ** 2).sum(axis=(1, 2))
     reach = NO_REPEAT * np.array(extent)
-    continued = np.unique(old - local, axis=0)
-    costs[(np.abs(cand[:, None, :] - continued[None]) < reach).all(-1).any(-1)] = np.inf
-    if used:
-        costs *= 1.0 + REUSE * (np.abs(cand[:, None, :] - np.array(used)[None]) < reach).all(-1).sum(-1)
+    offsets = old - local                           # the corners of the neighbours' copies seen here
+    continued = offsets[np.unique(offsets[:, 0] * (1 << 32) + offsets[:, 1], return_index=True)[1]]
+    costs[_near(cand, continued, reach).any(-1)] = np.inf
+    if len(used):
+        costs *= 1.0 + REUSE * _near(cand, used, reach).sum(-1)
     if not np.isfinite(costs).any():
         return cand[0]
     ok = np.flatnonzero(costs <= costs.min() * (1 + TOLERANCE) + 1e-6)
@@ -247,11 +254,12 @@ def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int) -> np.ndarr
     height, width = int(plan.ys[-1]), int(plan.xs[-1])
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x9017])
     phase = rng.integers(0, 1 << 16, size=2)
-    (oy, ox), used = plan.overlap, []
+    oy, ox = plan.overlap
     stride = max(1, min(oy, ox) // SEARCH_SAMPLES)
     draft = np.zeros((-(-height // stride), -(-width // stride), 2), np.int64)
     filled = np.zeros(draft.shape[:2], bool)
     sources = np.zeros((len(plan.ys) - 1, len(plan.xs) - 1, 2), np.int64)
+    used = sources.reshape(-1, 2)                   # the sources placed so far, in raster order
     for i in range(sources.shape[0]):
         origin_y = int(plan.ys[i]) - oy
         ly, gy = _grid_points(origin_y, int(plan.ys[i + 1]) - origin_y, height, stride)
@@ -262,11 +270,11 @@ def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int) -> np.ndarr
             grid = np.ix_(gy, gx)
             here = filled[grid]
             local = np.stack(np.meshgrid(ly, lx, indexing="ij"), -1)
-            src = _pick_source(analysis, rng, draft[grid][here], local[here], extent, (origin_y, origin_x), phase, used)
+            src = _pick_source(analysis, rng, draft[grid][here], local[here], extent, (origin_y, origin_x), phase,
+                               used[:i * sources.shape[1] + j])
             draft[grid] = np.where(here[..., None], draft[grid], src + local)
             filled[grid] = True
             sources[i, j] = src
-            used.append(src)
     return sources
 
 
@@ -276,16 +284,26 @@ ASSEMBLY_PIXELS = 1 << 20     # the field is put together this many pixels at a 
 
 
 def _table(analysis: QuiltAnalysis) -> np.ndarray:
-    """(h w, C + 1) float32: every exemplar pixel's features and, last, its relief (one take reads both)."""
-    features = analysis.features.reshape(-1, analysis.features.shape[-1])
-    return np.concatenate([features, analysis.relief.reshape(-1, 1)], axis=1)
+    """(C + 1, h w) float32: per channel, every exemplar pixel's features and, last, its relief."""
+    features = analysis.features.reshape(-1, analysis.features.shape[-1]).T
+    return np.ascontiguousarray(np.concatenate([features, analysis.relief.reshape(1, -1)]))
 
 
 def _cut_error(table: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Flat exemplar indices of two overlapping copies (any shape) -> the cost of a border there:
-    their mismatch plus JOINT_WEIGHT times their relief (a border is cheapest in a joint)."""
-    fa, fb = table.take(a, axis=0), table.take(b, axis=0)
-    return ((fa[..., :-1] - fb[..., :-1]) ** 2).mean(-1) + JOINT_WEIGHT * (fa[..., -1] + fb[..., -1])
+    their mismatch (mean squared feature difference) plus JOINT_WEIGHT times their relief (a border
+    is cheapest in a joint). Channel by channel: no (..., C) temporaries."""
+    count = len(table) - 1
+    total = None
+    for channel in table[:count]:
+        difference = channel.take(a)
+        difference -= channel.take(b)
+        difference *= difference
+        total = difference if total is None else np.add(total, difference, out=total)
+    total /= np.float32(count)
+    relief = table[count].take(a)
+    relief += table[count].take(b)
+    return total + JOINT_WEIGHT * relief
 
 
 def _cut_costs(error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

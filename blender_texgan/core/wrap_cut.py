@@ -78,6 +78,7 @@ def min_cost_paths(cost: np.ndarray, crossing: np.ndarray | None = None) -> tupl
     total = cost[:, 0].copy()
     back = np.zeros((k, n, m), np.int8 if crossing is None else np.int32)
     inf = np.full((k, 1), np.inf, cost.dtype)
+    below = None
     for i in range(1, n):
         if crossing is None:
             options = np.stack([total, np.concatenate([inf, total[:, :-1]], 1), np.concatenate([total[:, 1:], inf], 1)])
@@ -85,7 +86,9 @@ def min_cost_paths(cost: np.ndarray, crossing: np.ndarray | None = None) -> tupl
             step = np.take_along_axis(options, pick[None], 0)[0]
             back[:, i] = _MOVES[pick]
         else:
-            step, origin = _long_moves(total, crossing[:, i])
+            if (i - 1) % STEP_BLOCK == 0:
+                below = _crossings_below(crossing[:, i:i + STEP_BLOCK])
+            step, origin = _long_moves(total, below[:, (i - 1) % STEP_BLOCK])
             back[:, i] = origin - np.arange(m)
         total = step + cost[:, i]
     paths = np.empty((k, n), np.int64)
@@ -96,14 +99,24 @@ def min_cost_paths(cost: np.ndarray, crossing: np.ndarray | None = None) -> tupl
     return paths, total[rows, paths[:, -1]]
 
 
-def _long_moves(total: np.ndarray, crossing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(K, m) totals at one step and (K, m - 1) boundary crossing costs -> the least total reaching
-    each position by a jump from any other, and where that jump starts. With S[p] the crossings below
-    p, a jump q -> p costs S[p] - S[q] (q < p) or S[q] - S[p] (q > p): running minima of total - S
-    upwards and total + S downwards give every position's best origin at once."""
-    k, m = total.shape
+STEP_BLOCK = 64   # steps whose crossing sums are prepared in one go (few calls, little memory)
+
+
+def _crossings_below(crossing: np.ndarray) -> np.ndarray:
+    """(K, b, m - 1) boundary crossing costs of b steps -> (K, b, m) float64 S: per step, the sum of
+    the crossings below each position (infinite ones counted as 1e12, so sums stay finite)."""
     edges = np.nan_to_num(np.asarray(crossing, np.float64), posinf=1e12)
-    s = np.concatenate([np.zeros((k, 1)), np.cumsum(edges, axis=1)], axis=1)
+    out = np.zeros(edges.shape[:2] + (edges.shape[2] + 1,))
+    np.cumsum(edges, axis=2, out=out[:, :, 1:])
+    return out
+
+
+def _long_moves(total: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(K, m) totals at one step and (K, m) crossings below each position (_crossings_below) -> the
+    least total reaching each position by a jump from any other, and where that jump starts. A jump
+    q -> p costs S[p] - S[q] (q < p) or S[q] - S[p] (q > p): running minima of total - S upwards
+    and total + S downwards give every position's best origin at once."""
+    m = total.shape[1]
     idx = np.arange(m)
     a = total - s
     run = np.minimum.accumulate(a, axis=1)
@@ -112,7 +125,8 @@ def _long_moves(total: np.ndarray, crossing: np.ndarray) -> tuple[np.ndarray, np
     run_b = np.minimum.accumulate(b, axis=1)
     from_above = (m - 1 - np.maximum.accumulate(np.where(b <= run_b, idx, 0), axis=1))[:, ::-1]
     up, down = run + s, run_b[:, ::-1] - s
-    return np.where(up <= down, up, down), np.where(up <= down, from_below, from_above)
+    better = up <= down
+    return np.where(better, up, down), np.where(better, from_below, from_above)
 
 
 def min_cost_cycles(cost: np.ndarray, starts: int = START_CANDIDATES,
