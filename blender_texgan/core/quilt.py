@@ -280,6 +280,18 @@ def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int) -> np.ndarr
 
 # ---------------------------------------------------------------- cutting
 
+THREADS = max(1, min(4, os.cpu_count() or 1))   # numpy's FFTs, takes and arithmetic let other threads run
+
+
+def in_bands(count: int, step: int, work) -> None:
+    """work(start, stop) for bands of `step` of range(count), side by side in THREADS threads
+    (each band writes its own rows: no locks)."""
+    starts = range(0, count, step)
+    with ThreadPoolExecutor(max_workers=min(THREADS, len(starts))) as pool:
+        for done in [pool.submit(work, s, min(count, s + step)) for s in starts]:
+            done.result()
+
+
 ASSEMBLY_PIXELS = 1 << 20     # the field is put together this many pixels at a time (memory at 8192 px)
 
 
@@ -361,23 +373,47 @@ def column_cuts(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, tabl
     """(ny, nx, tall) the cut in the band before every patch: per row of its strip, the band column
     where patch j - 1 (left, wrapping) gives way to patch j. Strip i spans rows ys[i] - oy ..
     ys[i + 1] - 1 and the patches of a row, joined along these cuts, tile across."""
+    ny, nx = sources.shape[:2]
+    cost, crossing = _cut_costs(_column_errors(analysis, plan, sources, table))
+    paths = _in_parts(lambda k0, k1: min_cost_paths(cost[k0:k1], crossing[k0:k1])[0], ny * nx)
+    return paths.reshape(ny, nx, -1).astype(np.int32)
+
+
+def _column_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """(ny nx, tall, ox) cut error in every column band (0 below a shorter strip's end), the bands
+    of a patch column at a time in threads."""
     (oy, ox), width = plan.overlap, int(plan.xs[-1])
     ny, nx = sources.shape[:2]
     heights = np.diff(plan.ys) + oy
     tall = int(heights.max())
     rows, band = np.arange(tall)[None, :, None], np.arange(ox)
     errors = np.zeros((ny, nx, tall, ox), np.float32)
-    for j in range(nx):
-        prev = (j - 1) % nx
-        start_prev = plan.xs[prev] - ox - (0 if j else width)
-        left, right = sources[:, prev, :, None, None], sources[:, j, :, None, None]
-        errors[:, j] = _cut_error(table, _flat_index(analysis, left[:, 0] + rows, left[:, 1] + plan.xs[j] - ox + band - start_prev),
-                                  _flat_index(analysis, right[:, 0] + rows, right[:, 1] + band))
-    for i in range(ny):
-        errors[i, :, heights[i]:] = 0.0
-    cost, crossing = _cut_costs(errors.reshape(ny * nx, tall, ox))
-    del errors
-    return min_cost_paths(cost, crossing)[0].reshape(ny, nx, tall).astype(np.int32)
+
+    def band_errors(j0: int, j1: int) -> None:
+        for j in range(j0, j1):
+            prev = (j - 1) % nx
+            start_prev = plan.xs[prev] - ox - (0 if j else width)
+            left, right = sources[:, prev, :, None, None], sources[:, j, :, None, None]
+            errors[:, j] = _cut_error(table, _flat_index(analysis, left[:, 0] + rows, left[:, 1] + plan.xs[j] - ox + band - start_prev),
+                                      _flat_index(analysis, right[:, 0] + rows, right[:, 1] + band))
+            for i in range(ny):
+                errors[i, j, heights[i]:] = 0.0
+
+    in_bands(nx, 1, band_errors)
+    return errors.reshape(ny * nx, tall, ox)
+
+
+def _in_parts(work, count: int) -> np.ndarray:
+    """work(k0, k1) -> array over batch items k0 .. k1 - 1, for THREADS parts of range(count) side by
+    side, concatenated (the cuts' dynamic programmes: each batch item is a problem of its own)."""
+    parts = [None] * THREADS
+    step = -(-count // THREADS)
+
+    def part(k0: int, k1: int) -> None:
+        parts[k0 // step] = work(k0, k1)
+
+    in_bands(count, step, part)
+    return np.concatenate([p for p in parts if p is not None])
 
 
 def row_cuts(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray,
@@ -386,14 +422,19 @@ def row_cuts(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: 
     row where strip i - 1 (above, wrapping) gives way to strip i."""
     oy, ny = plan.overlap[0], sources.shape[0]
     tables, x, band = _column_tables(plan), np.arange(int(plan.xs[-1])), np.arange(oy)
-    errors = []
-    for i in range(ny):
-        above = np.full(oy, (i - 1) % ny)
-        upper = _row_coords(tables, paths, sources, above, int(np.diff(plan.ys)[i - 1]) + band, x)
-        lower = _row_coords(tables, paths, sources, above * 0 + i, band, x)
-        errors.append(_cut_error(table, _flat_index(analysis, *upper), _flat_index(analysis, *lower)).T)
-    cost, crossing = _cut_costs(np.stack(errors).astype(np.float32))   # (ny, W, oy)
-    return min_cost_cycles(cost, starts=1, crossing=crossing)[0]   # opened at its cheapest step
+    errors = np.empty((ny, len(x), oy), np.float32)
+
+    def strip_errors(i0: int, i1: int) -> None:
+        for i in range(i0, i1):
+            above = np.full(oy, (i - 1) % ny)
+            upper = _row_coords(tables, paths, sources, above, int(np.diff(plan.ys)[i - 1]) + band, x)
+            lower = _row_coords(tables, paths, sources, above * 0 + i, band, x)
+            errors[i] = _cut_error(table, _flat_index(analysis, *upper), _flat_index(analysis, *lower)).T
+
+    in_bands(ny, 1, strip_errors)
+    cost, crossing = _cut_costs(errors)   # (ny, W, oy)
+    # each cut closes on itself, opened at its cheapest step (one thread: small steps, many of them)
+    return min_cost_cycles(cost, starts=1, crossing=crossing)[0]
 
 
 def assemble(plan: Layout, sources: np.ndarray, columns: np.ndarray, rows_cut: np.ndarray,
@@ -404,9 +445,9 @@ def assemble(plan: Layout, sources: np.ndarray, columns: np.ndarray, rows_cut: n
     cell, band, place = _axis_tables(plan.ys, oy)
     tables, cell_rows, sources = _column_tables(plan), np.diff(plan.ys), sources.astype(np.int32)
     out = np.empty((len(ys), len(xs), 2), np.int32)
-    step = max(1, ASSEMBLY_PIXELS // max(1, len(xs)))
-    for start in range(0, len(ys), step):
-        y = ys[start:start + step]
+
+    def chunk(start: int, stop: int) -> None:
+        y = ys[start:stop]
         inside = band[y] >= 0
         i = np.where(inside, band[y], cell[y])
         r = np.where(inside, place[y], y - plan.ys[i] + oy).astype(np.int32)
@@ -417,7 +458,9 @@ def assemble(plan: Layout, sources: np.ndarray, columns: np.ndarray, rows_cut: n
         upper = k[:, None] < rows_cut[i][:, xs]
         uy, ux = _row_coords(tables, columns, sources, above, (k + cell_rows[above]).astype(np.int32), xs)
         cy[rows], cx[rows] = np.where(upper, uy, cy[rows]), np.where(upper, ux, cx[rows])
-        out[start:start + step, :, 0], out[start:start + step, :, 1] = cy, cx
+        out[start:stop, :, 0], out[start:stop, :, 1] = cy, cx
+
+    in_bands(len(ys), max(1, ASSEMBLY_PIXELS // max(1, len(xs))), chunk)
     return out
 
 
@@ -452,18 +495,6 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int) -> n
 # ---------------------------------------------------------------- height in the gradient domain
 
 FFT_ROWS = 256            # the solve transforms this many rows (or spectrum columns) at a time
-THREADS = max(1, min(4, os.cpu_count() or 1))   # numpy's FFTs, takes and arithmetic let other threads run
-
-
-def in_bands(count: int, step: int, work) -> None:
-    """work(start, stop) for bands of `step` of range(count), side by side in THREADS threads
-    (each band writes its own rows: no locks)."""
-    starts = range(0, count, step)
-    with ThreadPoolExecutor(max_workers=min(THREADS, len(starts))) as pool:
-        for done in [pool.submit(work, s, min(count, s + step)) for s in starts]:
-            done.result()
-
-
 def _gradients(height: np.ndarray, periodic: bool) -> tuple[np.ndarray, np.ndarray]:
     """(h, w) exemplar height -> its forward differences along x and y, flat (0 at an open edge)."""
     ex = np.asarray(height, np.float32)
