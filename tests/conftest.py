@@ -2,10 +2,19 @@
 its user resources at a temporary folder and installs the add-on from the built zip."""
 from __future__ import annotations
 
+import json
+import os
+import struct
+import subprocess
+import sys
+import types
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from blender_texgan.core.modelfile import MANIFEST_KEY, read_model_file, write_model_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +45,6 @@ def make_tiny_model(path: Path, seed: int = 0, name: str = "tiny", upsample: str
 
     from blender_texgan.core.architecture import PeriodicGeneratorConfig
     from blender_texgan.core.latent import LatentLayout
-    from blender_texgan.core.modelfile import write_model_file
     from blender_texgan.engine.nets import build_generator
     from trainer.export import build_manifest
 
@@ -113,6 +121,76 @@ def rng():
     return np.random.default_rng(1234)
 
 
+# ---------------------------------------------------------------- malformed model files
+
+def rewrite_header(src, dst, edit):
+    """Copy a model file with its safetensors header (a dict) changed by `edit`."""
+    raw = src.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    edit(header)
+    new = json.dumps(header).encode()
+    dst.write_bytes(struct.pack("<Q", len(new)) + new + raw[8 + n:])
+    return dst
+
+
+def edit_manifest(edit):
+    """A header edit that changes the manifest (a dict) by `edit`."""
+    def apply(header):
+        manifest = json.loads(header["__metadata__"][MANIFEST_KEY])
+        edit(manifest)
+        header["__metadata__"][MANIFEST_KEY] = json.dumps(manifest)
+    return apply
+
+
+# Ways a model file can be malformed (test_modelfile: one clear line each; test_safetensors_reference:
+# whatever the reference library refuses, we refuse too): name -> (source, destination) -> destination.
+MALFORMED = {
+    "truncated": lambda src, dst: dst.write_bytes(src.read_bytes()[: len(src.read_bytes()) // 2]) and dst,
+    "tiny": lambda src, dst: dst.write_bytes(b"\x01\x02") and dst,
+    "not_safetensors": lambda src, dst: dst.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 200) and dst,
+    "huge_header_length": lambda src, dst: dst.write_bytes(struct.pack("<Q", 2 ** 40) + b"{}") and dst,
+    "bad_json": lambda src, dst: dst.write_bytes(struct.pack("<Q", 5) + b"{oops") and dst,
+    "no_manifest": lambda src, dst: rewrite_header(src, dst, lambda h: h.pop("__metadata__")),
+    "manifest_not_json": lambda src, dst: rewrite_header(
+        src, dst, lambda h: h["__metadata__"].__setitem__(MANIFEST_KEY, "{nope")),
+    "unknown_version": lambda src, dst: rewrite_header(
+        src, dst, edit_manifest(lambda m: m.__setitem__("format_version", 99))),
+    "unknown_architecture": lambda src, dst: rewrite_header(
+        src, dst, edit_manifest(lambda m: m["architecture"].__setitem__("name", "mystery"))),
+    "missing_tensor": lambda src, dst: rewrite_header(src, dst, lambda h: h.pop("head.bias")),
+    "misshaped_tensor": lambda src, dst: rewrite_header(
+        src, dst, lambda h: h["head.bias"].__setitem__("shape", [1, h["head.bias"]["shape"][0]])),
+    "offsets_past_end": lambda src, dst: rewrite_header(
+        src, dst, lambda h: h["head.bias"].__setitem__("data_offsets", [10 ** 9, 10 ** 9 + 20])),
+}
+
+
+def with_exemplar(tiny_model, tmp_path, size=(48, 40)):
+    """The tiny model written again carrying a random (h, w, 5) exemplar: (path, exemplar)."""
+    model = read_model_file(tiny_model)
+    rng = np.random.default_rng(0)
+    exemplar = rng.random((*size, 5)).astype(np.float32)
+    path = write_model_file(tmp_path / "ex.safetensors", model.tensors, model.manifest, exemplar=exemplar)
+    return path, exemplar
+
+
+def drop_tensor(name):
+    return lambda h: h.pop(name)
+
+
+# Ways a model file's exemplar can be malformed: name -> (header edit, words of the one-line error).
+EXEMPLAR_MALFORMED = {
+    "map missing": (drop_tensor("exemplar.height"), "lacks its 'height' map"),
+    "wrong shape": (lambda h: h["exemplar.albedo"].__setitem__("shape", [40, 48, 3]), "exemplar 'albedo' map"),
+    "wrong dtype": (lambda h: h["exemplar.roughness"].update(dtype="F16", shape=[48, 20, 1]), "exemplar 'roughness'"),
+    "block says too big": (edit_manifest(lambda m: m["exemplar"].__setitem__("height", 100000)), "exemplar height"),
+    "block not an object": (edit_manifest(lambda m: m.__setitem__("exemplar", [1, 2])), "malformed exemplar"),
+    "tensors without block": (edit_manifest(lambda m: m.pop("exemplar")), "no exemplar block"),
+    "metadata not a string": (lambda h: h["__metadata__"].__setitem__("note", 3), "strings to strings"),
+}
+
+
 # ---------------------------------------------------------------- markers (see pyproject.toml)
 
 SLOW_MODULES = {"test_trainer", "test_bad_input", "test_end_to_end", "test_version_matrix", "test_bundled_models"}
@@ -129,3 +207,190 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.blender)
         if module in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+
+
+# ---------------------------------------------------------------- helpers shared by test modules
+# Imported by name (`from conftest import new_plane`): test modules never import from each other.
+
+GRAVEL = ROOT / "benchmarks" / "data" / "skimage" / "gravel.png"  # CC0, scikit-image's sample
+
+
+def one_line(err: str, *words: str) -> str:
+    """The one line a refused command printed; it holds every word of `words`."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert all(w.lower() in lines[0].lower() for w in words), lines[0]
+    return lines[0]
+
+
+def png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG whose header claims width x height pixels (and holds none)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk + struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND")))
+
+
+def good_files(folder: Path, photo: np.ndarray) -> dict[str, str]:
+    """Every image kind the photo tools must take, written to `folder`: name -> the PNG mode of the result."""
+    from PIL import Image
+
+    from blender_texgan.core.png import write_png
+
+    grey = (photo[:64, :64, 0] * 255).astype(np.uint8)
+    rgb = np.stack([grey, grey // 2, 255 - grey], axis=-1)
+    Image.fromarray(grey).save(folder / "grey.png")
+    Image.fromarray(rgb).save(folder / "colour.jpg", quality=95)
+    Image.fromarray(np.dstack([rgb, np.full_like(grey, 128)])).save(folder / "alpha.png")
+    write_png(folder / "deep.png", photo[:64, :64], bits=16)
+    Image.fromarray(rgb).convert("CMYK").save(folder / "print.jpg", quality=95)
+    return {"grey": "L", "colour": "RGB", "alpha": "RGB", "deep": "I;16", "print": "RGB"}
+
+
+def bad_files(folder: Path) -> dict[str, str]:
+    """Files the photo tools must refuse, written to `folder`: name -> a word its one-line reason holds."""
+    from PIL import Image
+
+    from blender_texgan.core.png import write_png
+
+    write_png(folder / "ok.png", np.full((64, 64, 3), 0.5))
+    raw = (folder / "ok.png").read_bytes()
+    (folder / "ok.png").unlink()
+    (folder / "truncated.png").write_bytes(raw[: len(raw) // 2])
+    (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    (folder / "notes.txt").write_text("not a picture\n")
+    Image.new("RGB", (1, 1), (10, 20, 30)).save(folder / "dot.png")
+    png_header_only(folder / "huge.png", 30000, 30000)
+    return {"truncated.png": "truncated", "corrupt.png": "", "notes.txt": "not an image",
+            "dot.png": "too small", "huge.png": "too large"}
+
+
+# A wall of brick columns photographed tilted: its columns meet TILTED_DISTANCE px above the centre.
+TILTED_SIDE = 320
+TILTED_DISTANCE = 600.0
+
+
+def brick_columns(side: int, seed: int = 0) -> np.ndarray:
+    """(side, side, 3) wall of upright brick columns (bricks of random height, light mortar), seen straight on."""
+    rng = np.random.default_rng(seed)
+    img = np.empty((side, side, 3), np.float32)
+    col_w, mortar = 22, 3
+    for x0 in range(0, side, col_w):
+        y = -int(rng.integers(0, 60))
+        while y < side:
+            h = int(rng.integers(40, 80))
+            tone = rng.uniform(0.25, 0.45) * np.array([1.0, 0.8, 0.7])
+            img[max(y, 0):max(y + h, 0), x0:x0 + col_w] = tone
+            img[max(y, 0):max(y + mortar, 0), x0:x0 + col_w] = 0.85
+            y += h
+        img[:, x0:x0 + mortar] = 0.85
+    return np.clip(img + rng.normal(0, 0.02, img.shape).astype(np.float32), 0, 1)
+
+
+def seen_in_perspective(wall: np.ndarray, side: int, distance: float) -> np.ndarray:
+    """The wall photographed tilted: its columns meet `distance` px above the photo's centre.
+    (The straightening homography with g = (0, 1/distance) maps photo to wall; its inverse is the
+    same map with -g, which is what _warp samples through, around the wall's centre.)"""
+    from blender_texgan.core.perspective import _warp
+
+    half = side // 2
+    return _warp(wall, (0.0, -1.0 / distance), (-half, -half, side - half, side - half))
+
+
+def tilted_wall() -> np.ndarray:
+    return seen_in_perspective(brick_columns(2 * TILTED_SIDE), TILTED_SIDE, TILTED_DISTANCE)
+
+
+def column_convergence(image: np.ndarray) -> float:
+    """Tilt change of near-vertical edges across the image, radians (0: parallel columns)."""
+    from blender_texgan.core.perspective import FAMILY_SPREAD, _edges, _family_fit
+    from blender_texgan.core.seamless import luminance
+
+    gx, gy, m2, strong = _edges(luminance(image).astype(np.float64))
+    h, w = gx.shape
+    xs = np.mgrid[0:h, 0:w][1].astype(np.float64) - (w - 1) / 2
+    sel = strong & (np.abs(gy) <= FAMILY_SPREAD * np.abs(gx))
+    return _family_fit(-gy[sel] / gx[sel], xs[sel], m2[sel])[1] * w
+
+
+# ---------------------------------------------------------------- helpers for tests in real Blender
+
+ADDON = "bl_ext.user_default.blender_texgan"  # the installed add-on's package (extension repository user_default)
+EXPECTED_NODES = sorted(["ShaderNodeTexCoord", "ShaderNodeMapping", "ShaderNodeTexImage", "ShaderNodeTexImage",
+                         "ShaderNodeTexImage", "ShaderNodeTexImage", "ShaderNodeNormalMap",
+                         "ShaderNodeDisplacement", "ShaderNodeBsdfPrincipled", "ShaderNodeOutputMaterial",
+                         "NodeFrame"])
+
+
+def addon(name: str = ""):
+    """The installed add-on's module `name` (e.g. "engine.generate"), or the add-on itself."""
+    import importlib
+
+    return importlib.import_module(f"{ADDON}.{name}" if name else ADDON)
+
+
+def new_plane(bpy):
+    bpy.ops.object.select_all(action="DESELECT")
+    bpy.ops.mesh.primitive_plane_add(size=2.0)
+    return bpy.context.active_object
+
+
+def datablocks(bpy):
+    """The names of every material and image: what an operator that failed must leave unchanged."""
+    return {m.name for m in bpy.data.materials}, {i.name for i in bpy.data.images}
+
+
+def link_set(tree):
+    """A node tree's links as ((node, socket), (node, socket)) pairs; image nodes by their label."""
+    def describe(socket):
+        node = socket.node
+        label = node.label.lower() if node.bl_idname == "ShaderNodeTexImage" else node.bl_idname
+        return label, socket.name
+    return {(describe(link.from_socket), describe(link.to_socket)) for link in tree.links}
+
+
+def image_datablock(bpy, name: str, photo: np.ndarray, float_buffer: bool = False):
+    """An Image datablock holding `photo` ((H, W, 3) in [0, 1], top row first)."""
+    h, w = photo.shape[:2]
+    image = bpy.data.images.new(name, w, h, alpha=True, float_buffer=float_buffer)
+    rgba = np.ones((h, w, 4), np.float32)
+    rgba[..., :3] = photo
+    image.pixels.foreach_set(rgba[::-1].ravel())
+    return image
+
+
+def material_images(material) -> dict:
+    """A material's image nodes' images by the node's label: albedo, normal, roughness, height."""
+    return {n.label.lower(): n.image for n in material.node_tree.nodes if n.bl_idname == "ShaderNodeTexImage"}
+
+
+def image_pixels(image) -> np.ndarray:
+    """An Image datablock's RGB as an (H, W, 3) array, top row first."""
+    w, h = image.size
+    px = np.empty(w * h * 4, np.float32)
+    image.pixels.foreach_get(px)
+    return px.reshape(h, w, 4)[::-1, :, :3]
+
+
+class LayoutRecorder:
+    """Stands in for UILayout: records every call; sub-layouts record into the same list."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self.calls.append((name, args, kwargs))
+            return types.SimpleNamespace() if name == "operator" else self
+        return call
+
+
+def run_blender_script(name: str, tmp_path, *args) -> dict:
+    """Run tests/blender_scripts/NAME in a fresh Blender (its own process and user folder) with
+    ARGS then an output path; returns the JSON it wrote there."""
+    out = tmp_path / f"{Path(name).stem}.json"
+    script = Path(__file__).parent / "blender_scripts" / name
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    proc = subprocess.run([sys.executable, str(script), *map(str, args), str(out)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(out.read_text())

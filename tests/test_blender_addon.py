@@ -5,31 +5,9 @@ import math
 
 import numpy as np
 import pytest
+from conftest import EXPECTED_NODES, addon, datablocks, link_set, new_plane, run_blender_script
 
 from blender_texgan.engine.generate import DEFAULT_MODEL, GenerationRequest, generate
-
-EXPECTED_NODES = sorted(["ShaderNodeTexCoord", "ShaderNodeMapping", "ShaderNodeTexImage", "ShaderNodeTexImage",
-                         "ShaderNodeTexImage", "ShaderNodeTexImage", "ShaderNodeNormalMap",
-                         "ShaderNodeDisplacement", "ShaderNodeBsdfPrincipled", "ShaderNodeOutputMaterial",
-                         "NodeFrame"])
-
-
-def _new_plane(bpy):
-    bpy.ops.object.select_all(action="DESELECT")
-    bpy.ops.mesh.primitive_plane_add(size=2.0)
-    return bpy.context.active_object
-
-
-def _datablocks(bpy):
-    return {m.name for m in bpy.data.materials}, {i.name for i in bpy.data.images}
-
-
-def _link_set(tree):
-    def describe(socket):
-        node = socket.node
-        label = node.label.lower() if node.bl_idname == "ShaderNodeTexImage" else node.bl_idname
-        return label, socket.name
-    return {(describe(l.from_socket), describe(l.to_socket)) for l in tree.links}
 
 
 def test_addon_is_installed_and_registered(blender):
@@ -45,13 +23,13 @@ def test_addon_is_installed_and_registered(blender):
 
 def test_generate_builds_the_pbr_node_tree(blender, tiny_model):
     bpy = blender
-    plane = _new_plane(bpy)
+    plane = new_plane(bpy)
     assert bpy.ops.texgan.generate_material(model=str(tiny_model), resolution=64, seed=7) == {"FINISHED"}
     mat = plane.active_material
     assert mat is not None and mat.use_nodes
     tree = mat.node_tree
     assert sorted(n.bl_idname for n in tree.nodes) == EXPECTED_NODES
-    assert _link_set(tree) == {
+    assert link_set(tree) == {
         (("ShaderNodeTexCoord", "UV"), ("ShaderNodeMapping", "Vector")),
         (("ShaderNodeMapping", "Vector"), ("albedo", "Vector")),
         (("ShaderNodeMapping", "Vector"), ("normal", "Vector")),
@@ -87,7 +65,7 @@ def test_generate_builds_the_pbr_node_tree(blender, tiny_model):
 
 def test_default_model_is_bundled_and_used(blender):
     bpy = blender
-    plane = _new_plane(bpy)
+    plane = new_plane(bpy)
     assert bpy.ops.texgan.generate_material(resolution=64, seed=0) == {"FINISHED"}
     assert plane.active_material["texgan"]["model"] == DEFAULT_MODEL
 
@@ -98,7 +76,7 @@ def test_cycles_render_of_the_plane_is_not_blank(blender, tiny_model, tmp_path):
 
     for obj in list(bpy.data.objects):
         bpy.data.objects.remove(obj)
-    plane = _new_plane(bpy)
+    plane = new_plane(bpy)
     bpy.ops.texgan.generate_material(model=str(tiny_model), resolution=64, seed=1)
     bpy.ops.object.camera_add(location=(0, 0, 3.0))
     bpy.context.scene.camera = bpy.context.active_object
@@ -125,32 +103,14 @@ def test_bad_model_file_gives_one_error_and_leaves_nothing(blender, tiny_model, 
         bad.write_bytes(tiny_model.read_bytes()[:300])
     else:
         bad.write_bytes(b"this is a text file, not a model\n" * 20)
-    plane = _new_plane(bpy)
-    before = _datablocks(bpy)
+    plane = new_plane(bpy)
+    before = datablocks(bpy)
     with pytest.raises(RuntimeError) as info:
         bpy.ops.texgan.generate_material(model=str(bad), resolution=64, seed=0)
     message = str(info.value).strip()
     assert "\n" not in message and bad.name in message and "Traceback" not in message
-    assert _datablocks(bpy) == before
+    assert datablocks(bpy) == before
     assert plane.active_material is None
-
-
-def run_blender_script(name: str, tmp_path, *args) -> dict:
-    """Run tests/blender_scripts/NAME in a fresh Blender (its own process and user folder) with
-    ARGS then an output path; returns the JSON it wrote there."""
-    import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    out = tmp_path / f"{Path(name).stem}.json"
-    script = Path(__file__).parent / "blender_scripts" / name
-    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
-    proc = subprocess.run([sys.executable, str(script), *map(str, args), str(out)],
-                          capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(out.read_text())
 
 
 def test_blender_without_torch_generates_with_the_zero_install_engine(built_zip, tiny_model, tmp_path):
@@ -172,17 +132,12 @@ def test_undo_removes_the_generated_material_and_redo_restores_it(built_zip, tin
     assert r["redone"] == made          # Ctrl+Shift+Z: all of it back, packed pixels included
 
 
-def _addon_module(name):
-    import importlib
-    return importlib.import_module(f"bl_ext.user_default.blender_texgan.{name}")
-
-
 def test_external_worker_killed_mid_job_reports_and_the_next_job_works(blender, tiny_model):
     import signal
     import sys
     import time
 
-    gen, jobs, external = _addon_module("engine.generate"), _addon_module("engine.jobs"), _addon_module("engine.external")
+    gen, jobs, external = addon("engine.generate"), addon("engine.jobs"), addon("engine.external")
     runner = jobs.JobRunner()
     request = gen.GenerationRequest(str(tiny_model), 4096, 0, "cpu", "external", sys.executable)
     job = runner.submit(request)
@@ -207,24 +162,24 @@ def test_external_worker_killed_mid_job_reports_and_the_next_job_works(blender, 
 
 
 def test_external_engine_with_a_missing_interpreter_is_one_sentence(blender, tiny_model, tmp_path):
-    gen = _addon_module("engine.generate")
+    gen = addon("engine.generate")
     with pytest.raises(gen.GenerationError, match="does not exist"):
         gen.generate(gen.GenerationRequest(str(tiny_model), 64, 0, "cpu", "external", str(tmp_path / "python")))
 
 
 def test_cancelled_job_leaves_no_datablocks(blender, tiny_model):
     bpy = blender
-    jobs, gen = _addon_module("engine.jobs"), _addon_module("engine.generate")
-    before = _datablocks(bpy)
+    jobs, gen = addon("engine.jobs"), addon("engine.generate")
+    before = datablocks(bpy)
     runner = jobs.JobRunner()
     job = runner.submit(gen.GenerationRequest(str(tiny_model), 4096, 0, "cpu", "numpy"))
     job.cancel()
     assert job.wait(60) and job.state == jobs.CANCELLED and job.result is None
-    assert _datablocks(bpy) == before
+    assert datablocks(bpy) == before
 
 
 def test_inside_blender_engines_agree_and_a_job_runs_to_completion(blender, tiny_model):
-    gen, jobs = _addon_module("engine.generate"), _addon_module("engine.jobs")
+    gen, jobs = addon("engine.generate"), addon("engine.jobs")
     a, _ = gen.generate(gen.GenerationRequest(str(tiny_model), 128, 5, "cpu", "torch"))
     b, _ = gen.generate(gen.GenerationRequest(str(tiny_model), 128, 5, "cpu", "numpy"))
     assert max(float(np.abs(a[k] - b[k]).max()) for k in a) < 1e-3

@@ -5,25 +5,29 @@ Transform Material (a bundled material translator on the active material). The V
 untrained one: the add-on's paths, not the model's quality, are under test here."""
 from __future__ import annotations
 
-import importlib
 import types
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import brick_exemplar, smooth_photo
-from test_blender_addon import EXPECTED_NODES, _datablocks, _link_set, _new_plane
-from test_blender_photo import _image, _material_images, _pixels, _Recorder
+from conftest import (
+    EXPECTED_NODES,
+    LayoutRecorder,
+    addon,
+    brick_exemplar,
+    datablocks,
+    image_datablock,
+    image_pixels,
+    link_set,
+    material_images,
+    new_plane,
+    smooth_photo,
+)
 
 from blender_texgan.core.morph import morph
 from blender_texgan.core.tiling import looks_periodic
 
-ADDON = "bl_ext.user_default.blender_texgan"
 BYTE = 0.5 / 255 + 1e-6  # 8-bit images hold the maps to within half a step
-
-
-def _addon(name: str = ""):
-    return importlib.import_module(f"{ADDON}.{name}" if name else ADDON)
 
 
 def make_tiny_vae(path: Path, seed: int = 0) -> Path:
@@ -66,33 +70,33 @@ def _one_line_error(call, message: str) -> None:
 
 def test_variations_of_this_fill_the_gallery_and_one_becomes_a_wired_material(blender, tiny_vae, tiny_model):
     bpy = blender
-    reference = _new_plane(bpy)
+    reference = new_plane(bpy)
     assert bpy.ops.texgan.generate_material(model=str(tiny_model), resolution=32, seed=0) == {"FINISHED"}
     generated = reference.active_material
 
-    image = _image(bpy, "Mossy stones.png", smooth_photo(96, 96, seed=5))
+    image = image_datablock(bpy, "Mossy stones.png", smooth_photo(96, 96, seed=5))
     bpy.context.scene.texgan.photo.image = image
     assert bpy.ops.texgan.texture_variations(model=str(tiny_vae), count=3, strength=0.8, size=64, seed=4,
                                              engine="numpy") == {"FINISHED"}
-    gallery = _addon("blender.latent").GALLERY
+    gallery = addon("blender.latent").GALLERY
     assert len(gallery.maps) == len(gallery.icons) == 3  # (icon ids are 0 in background mode)
     albedos = [maps["albedo"] for maps in gallery.maps]
     assert all(a.shape == (64, 64, 3) and looks_periodic(a) for a in albedos)
     assert min(np.abs(a - b).mean() for i, a in enumerate(albedos) for b in albedos[i + 1:]) > 0.02
 
-    plane = _new_plane(bpy)
+    plane = new_plane(bpy)
     assert bpy.ops.texgan.variant_material(index=1) == {"FINISHED"}
     material = plane.active_material
     assert material.name == "TexGAN Mossy_stones variation s5" and material["texgan"]["source"] == "variation"
     assert sorted(n.bl_idname for n in material.node_tree.nodes) == EXPECTED_NODES
-    assert _link_set(material.node_tree) == _link_set(generated.node_tree)
-    images = _material_images(material)
+    assert link_set(material.node_tree) == link_set(generated.node_tree)
+    images = material_images(material)
     assert {k: v.colorspace_settings.name for k, v in images.items()} == {
-        k: v.colorspace_settings.name for k, v in _material_images(generated).items()}
-    assert np.abs(_pixels(images["albedo"]) - albedos[1]).max() <= BYTE
+        k: v.colorspace_settings.name for k, v in material_images(generated).items()}
+    assert np.abs(image_pixels(images["albedo"]) - albedos[1]).max() <= BYTE
 
-    layout = _Recorder()  # the sub-panel draws the button and one cell per variant
-    _addon("blender.latent").draw_variations(layout, bpy.context)
+    layout = LayoutRecorder()  # the sub-panel draws the button and one cell per variant
+    addon("blender.latent").draw_variations(layout, bpy.context)
     operators = [c[1][0] for c in layout.calls if c[0] == "operator"]
     assert operators == ["texgan.texture_variations"] + ["texgan.variant_material"] * 3
     bpy.context.scene.texgan.photo.image = None
@@ -100,16 +104,16 @@ def test_variations_of_this_fill_the_gallery_and_one_becomes_a_wired_material(bl
 
 def test_variations_errors_are_one_line(blender, tiny_vae, tiny_model, tmp_path):
     bpy = blender
-    _new_plane(bpy)
-    _image(bpy, "small", smooth_photo(16, 16))
-    _image(bpy, "fine", smooth_photo(64, 64))
+    new_plane(bpy)
+    image_datablock(bpy, "small", smooth_photo(16, 16))
+    image_datablock(bpy, "fine", smooth_photo(64, 64))
     run = bpy.ops.texgan.texture_variations
     _one_line_error(lambda: run(image="small", model=str(tiny_vae)), "too small")
     _one_line_error(lambda: run(image="fine", model=str(tiny_model), size=64, engine="numpy"), "need a VAE model")
     _one_line_error(lambda: run(image="fine", model=str(tmp_path / "gone.safetensors"), size=64), "gone.safetensors")
     _one_line_error(lambda: bpy.ops.texgan.variant_material(index=99), "no longer in memory")
 
-    library = _addon("engine.library")  # no bundled VAE: moved aside for this check
+    library = addon("engine.library")  # no bundled VAE: moved aside for this check
     moved = [(path, path.with_name(path.name + ".off")) for path in library.bundled_vaes().values()]
     for path, aside in moved:
         path.rename(aside)
@@ -130,57 +134,57 @@ def test_the_morph_slider_mixes_the_two_seeds_in_place_and_animates(blender, tin
     latent = scene.texgan.latent
     ends = {}
     for seed in (0, 3):  # the two ends, generated as Generate makes them
-        _new_plane(bpy)
+        new_plane(bpy)
         assert bpy.ops.texgan.generate_material(model=str(tiny_model), resolution=64, seed=seed,
                                                 engine="numpy") == {"FINISHED"}
-        ends[seed] = _pixels(_material_images(bpy.context.active_object.active_material)["albedo"])
+        ends[seed] = image_pixels(material_images(bpy.context.active_object.active_material)["albedo"])
 
-    plane = _new_plane(bpy)
+    plane = new_plane(bpy)
     latent.factor = 0.0
     assert bpy.ops.texgan.morph_material(model=str(tiny_model), resolution=64, seed=0, seed_b=3,
                                          engine="numpy") == {"FINISHED"}
     material = plane.active_material
     assert latent.material == material and material.name == "TexGAN tiny s0-s3 morph"
     assert sorted(n.bl_idname for n in material.node_tree.nodes) == EXPECTED_NODES
-    images = _material_images(material)
+    images = material_images(material)
     pointers = {k: v.as_pointer() for k, v in images.items()}
-    before = _datablocks(bpy)
-    assert np.abs(_pixels(images["albedo"]) - ends[0]).max() <= 1.5 / 255
+    before = datablocks(bpy)
+    assert np.abs(image_pixels(images["albedo"]) - ends[0]).max() <= 1.5 / 255
 
     latent.factor = 1.0  # the slider's update callback
-    assert np.abs(_pixels(images["albedo"]) - ends[3]).max() <= 1.5 / 255
+    assert np.abs(image_pixels(images["albedo"]) - ends[3]).max() <= 1.5 / 255
     latent.factor = 0.5
-    middle = _pixels(images["albedo"])
+    middle = image_pixels(images["albedo"])
     assert np.abs(middle - morph(ends[0], ends[3], 0.5)).max() <= 2.5 / 255
     assert min(np.abs(middle - ends[0]).mean(), np.abs(middle - ends[3]).mean()) > 0.01
-    assert looks_periodic(middle) and np.ptp(_pixels(images["height"])) > 0
-    assert {k: v.as_pointer() for k, v in _material_images(material).items()} == pointers
-    assert _datablocks(bpy) == before  # no new datablocks per move
+    assert looks_periodic(middle) and np.ptp(image_pixels(images["height"])) > 0
+    assert {k: v.as_pointer() for k, v in material_images(material).items()} == pointers
+    assert datablocks(bpy) == before  # no new datablocks per move
 
     # A keyframed factor animates: the frame-change handler shows each frame's value.
-    assert _addon("blender.morph_live").on_frame_change in bpy.app.handlers.frame_change_post
+    assert addon("blender.morph_live").on_frame_change in bpy.app.handlers.frame_change_post
     for frame, value in ((1, 0.0), (11, 1.0)):
         latent.factor = value
         scene.keyframe_insert(data_path="texgan.latent.factor", frame=frame)
     scene.frame_set(1)
-    assert np.abs(_pixels(images["albedo"]) - ends[0]).max() <= 1.5 / 255
+    assert np.abs(image_pixels(images["albedo"]) - ends[0]).max() <= 1.5 / 255
     scene.frame_set(11)
-    assert np.abs(_pixels(images["albedo"]) - ends[3]).max() <= 1.5 / 255
+    assert np.abs(image_pixels(images["albedo"]) - ends[3]).max() <= 1.5 / 255
     scene.frame_set(6)
-    assert np.abs(_pixels(images["albedo"]) - morph(ends[0], ends[3], latent.factor)).max() <= 2.5 / 255
+    assert np.abs(image_pixels(images["albedo"]) - morph(ends[0], ends[3], latent.factor)).max() <= 2.5 / 255
     scene.animation_data_clear()
     scene.frame_set(1)
 
     # Saving packs what the images show (the pixels were changed in memory).
     assert images["albedo"].is_dirty
     bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "morph.blend"), copy=True)
-    assert not any(image.is_dirty for image in _material_images(material).values())
-    shown = _pixels(images["albedo"])
+    assert not any(image.is_dirty for image in material_images(material).values())
+    shown = image_pixels(images["albedo"])
     images["albedo"].reload()  # from the packed data
-    assert np.abs(_pixels(images["albedo"]) - shown).max() <= BYTE
+    assert np.abs(image_pixels(images["albedo"]) - shown).max() <= BYTE
 
     # Pressed again with the same seeds: the ends come from memory, nothing is generated.
-    latent_jobs = _addon("engine.latent_jobs")
+    latent_jobs = addon("engine.latent_jobs")
     key = (str(tiny_model), 0, 3, 64, "auto")
     cached = latent_jobs.ENDS.get(key)
     assert cached is not None
@@ -191,8 +195,8 @@ def test_the_morph_slider_mixes_the_two_seeds_in_place_and_animates(blender, tin
 
 def test_the_morph_panel_draws_and_morph_errors_are_one_line(blender, tiny_model):
     bpy = blender
-    _new_plane(bpy)
-    layout = _Recorder()
+    new_plane(bpy)
+    layout = LayoutRecorder()
     bpy.types.TEXGAN_PT_morph.draw(types.SimpleNamespace(layout=layout), bpy.context)
     assert "texgan.morph_material" in [c[1][0] for c in layout.calls if c[0] == "operator"]
     assert {"seed_b", "material", "factor"} <= {c[1][1] for c in layout.calls if c[0] == "prop"}
@@ -203,25 +207,25 @@ def test_the_morph_panel_draws_and_morph_errors_are_one_line(blender, tiny_model
 
 def test_transform_material_with_a_bundled_translator(blender, tiny_model):
     bpy = blender
-    items = _addon("engine.latent_jobs").material_translators()
+    items = addon("engine.latent_jobs").material_translators()
     assert ("clean_to_rusty_metal", "Clean metal -> Rusty metal") in [item[:2] for item in items]
-    plane = _new_plane(bpy)
+    plane = new_plane(bpy)
     assert bpy.ops.texgan.generate_material(model=str(tiny_model), resolution=64, seed=2) == {"FINISHED"}
     material = plane.active_material
-    original = _material_images(material)
-    albedo = _pixels(original["albedo"])
+    original = material_images(material)
+    albedo = image_pixels(original["albedo"])
 
     assert bpy.ops.texgan.transform_material(translator="clean_to_rusty_metal", strength=0.0,
                                              engine="numpy") == {"FINISHED"}
-    images = _material_images(material)
+    images = material_images(material)
     assert all(images[k] != original[k] for k in images)  # new datablocks of the same material
-    assert np.abs(_pixels(images["albedo"]) - albedo).max() <= BYTE
+    assert np.abs(image_pixels(images["albedo"]) - albedo).max() <= BYTE
     assert {k: v.colorspace_settings.name for k, v in images.items()} == {
         k: v.colorspace_settings.name for k, v in original.items()}
 
     assert bpy.ops.texgan.transform_material(translator="clean_to_rusty_metal", strength=1.0,
                                              engine="numpy") == {"FINISHED"}
-    rusty = _pixels(_material_images(material)["albedo"])
+    rusty = image_pixels(material_images(material)["albedo"])
     assert np.abs(rusty - albedo).mean() > 0.02 and looks_periodic(rusty)
     assert material["texgan"]["transform"]["translator"] == "clean_to_rusty_metal"
     assert plane.active_material == material and sorted(n.bl_idname for n in material.node_tree.nodes) == EXPECTED_NODES
@@ -229,7 +233,7 @@ def test_transform_material_with_a_bundled_translator(blender, tiny_model):
 
 def test_transform_errors_are_one_line(blender, tiny_model):
     bpy = blender
-    plane = _new_plane(bpy)
+    plane = new_plane(bpy)
     plain = bpy.data.materials.new("Imported wood")
     plain.use_nodes = True
     plane.data.materials.append(plain)
@@ -240,7 +244,7 @@ def test_transform_errors_are_one_line(blender, tiny_model):
     _one_line_error(lambda: transform(translator="clean_to_rusty_metal", engine="numpy"), "multiples of 8 px")
     _one_line_error(lambda: transform(translator="no_such_translator", engine="numpy"), "Unknown material translator")
 
-    layout = _Recorder()
+    layout = LayoutRecorder()
     bpy.types.TEXGAN_PT_transform.draw(types.SimpleNamespace(layout=layout), bpy.context)
     assert [c[1][0] for c in layout.calls if c[0] == "operator"] == ["texgan.transform_material"]
 
@@ -297,18 +301,18 @@ def _imported_material(bpy, plane, wiring: str):
 @pytest.mark.parametrize("wiring", ["bump", "packed"])
 def test_transform_an_imported_material_without_labels(blender, wiring):
     bpy = blender
-    plane = _new_plane(bpy)
+    plane = new_plane(bpy)
     material, nodes = _imported_material(bpy, plane, wiring)
-    before = {name: (node.image, _pixels(node.image)) for name, node in nodes.items()}
+    before = {name: (node.image, image_pixels(node.image)) for name, node in nodes.items()}
     assert all(np.ptp(pixels) > 0.1 for _, pixels in before.values())
     count = len(material.node_tree.nodes)
 
     assert bpy.ops.texgan.transform_material(translator="clean_to_rusty_metal", strength=0.0,
                                              engine="numpy") == {"FINISHED"}
     assert all(node.image != before[name][0] for name, node in nodes.items())  # new datablocks, same nodes
-    assert np.abs(_pixels(nodes["albedo"].image) - before["albedo"][1]).max() <= BYTE
-    assert np.abs(_pixels(nodes["height"].image) - before["height"][1]).max() <= BYTE
-    rough, old_rough = _pixels(nodes["roughness"].image), before["roughness"][1]
+    assert np.abs(image_pixels(nodes["albedo"].image) - before["albedo"][1]).max() <= BYTE
+    assert np.abs(image_pixels(nodes["height"].image) - before["height"][1]).max() <= BYTE
+    rough, old_rough = image_pixels(nodes["roughness"].image), before["roughness"][1]
     if wiring == "bump":
         assert np.abs(rough - old_rough).max() <= BYTE
     else:  # the green channel, resampled to the albedo's size and back; red and blue kept
@@ -317,20 +321,20 @@ def test_transform_an_imported_material_without_labels(blender, wiring):
 
     assert bpy.ops.texgan.transform_material(translator="clean_to_rusty_metal", strength=1.0,
                                              engine="numpy") == {"FINISHED"}
-    rusty = _pixels(nodes["albedo"].image)
+    rusty = image_pixels(nodes["albedo"].image)
     assert np.abs(rusty - before["albedo"][1]).mean() > 0.02 and looks_periodic(rusty)
     assert {name: node.image.colorspace_settings.name for name, node in nodes.items()} == {
         "albedo": "sRGB", "roughness": "Non-Color", "height": "Non-Color"}
     for name, (image, pixels) in before.items():  # the imported images are left as they were
-        assert np.array_equal(_pixels(image), pixels), name
+        assert np.array_equal(image_pixels(image), pixels), name
     assert len(material.node_tree.nodes) == count and plane.active_material == material
     if wiring == "packed":  # the new roughness went into the green channel at the image's size
-        assert _pixels(nodes["roughness"].image).shape == (32, 32, 3)
+        assert image_pixels(nodes["roughness"].image).shape == (32, 32, 3)
 
 
 def test_transform_a_material_with_only_a_colour_is_one_line(blender):
     bpy = blender
-    plane = _new_plane(bpy)
+    plane = new_plane(bpy)
     plain = bpy.data.materials.new("Imported paint")
     plain.use_nodes = True
     plane.data.materials.clear()

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import smooth_photo
-from test_blender_addon import _datablocks, _new_plane
+from conftest import datablocks, new_plane, smooth_photo
 
 
 def _models(bpy) -> set[str]:
@@ -18,12 +17,12 @@ def _models(bpy) -> set[str]:
 
 def _refused(bpy, operator, words: str, **kwargs) -> None:
     plane = bpy.context.active_object
-    before, models = _datablocks(bpy), _models(bpy)
+    before, models = datablocks(bpy), _models(bpy)
     with pytest.raises(RuntimeError) as info:
         operator(**kwargs)
     text = str(info.value).strip()
     assert words in text and "\n" not in text and "Traceback" not in text, text
-    assert _datablocks(bpy) == before and plane.active_material is None and _models(bpy) == models
+    assert datablocks(bpy) == before and plane.active_material is None and _models(bpy) == models
 
 
 def test_a_thin_photo_gets_the_too_narrow_line(blender):
@@ -33,7 +32,7 @@ def test_a_thin_photo_gets_the_too_narrow_line(blender):
     rgba = np.ones((40, 4000, 4), np.float32)
     rgba[..., :3] = photo
     image.pixels.foreach_set(rgba[::-1].ravel())
-    _new_plane(bpy)
+    new_plane(bpy)
     # by its name as Blender gave it: another test's image may already be called 'strip'
     _refused(bpy, bpy.ops.texgan.image_to_material, "too narrow", image=image.name, maps=False, size=64)
     _refused(bpy, bpy.ops.texgan.save_photo_model, "too narrow", image=image.name, maps=False)
@@ -49,6 +48,6 @@ def test_a_truncated_jpeg_is_refused_in_one_line(blender, tmp_path):
     path.write_bytes(data[:len(data) // 2])  # a download cut short
     image = bpy.data.images.load(str(path))
     assert image.size[0] == 256  # Blender shows it, grey where the data ended
-    _new_plane(bpy)
+    new_plane(bpy)
     _refused(bpy, bpy.ops.texgan.image_to_material, "truncated", image=image.name, maps=False, size=64)
     _refused(bpy, bpy.ops.texgan.save_photo_model, "truncated", image=image.name, maps=False)

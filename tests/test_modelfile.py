@@ -7,26 +7,9 @@ import zlib
 
 import numpy as np
 import pytest
+from conftest import EXEMPLAR_MALFORMED, MALFORMED, edit_manifest, rewrite_header, with_exemplar
 
-from blender_texgan.core.modelfile import MANIFEST_KEY, ModelFileError, read_manifest, read_model_file, write_model_file
-
-
-def _rewrite_header(src, dst, edit):
-    raw = src.read_bytes()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    edit(header)
-    new = json.dumps(header).encode()
-    dst.write_bytes(struct.pack("<Q", len(new)) + new + raw[8 + n:])
-    return dst
-
-
-def _edit_manifest(edit):
-    def apply(header):
-        manifest = json.loads(header["__metadata__"][MANIFEST_KEY])
-        edit(manifest)
-        header["__metadata__"][MANIFEST_KEY] = json.dumps(manifest)
-    return apply
+from blender_texgan.core.modelfile import ModelFileError, read_manifest, read_model_file, write_model_file
 
 
 def test_round_trip(tiny_model):
@@ -46,27 +29,6 @@ def test_file_is_standard_safetensors(tiny_model):
     ends = [info["data_offsets"][1] for k, info in header.items() if k != "__metadata__"]
     assert max(ends) == len(raw) - 8 - n
 
-
-
-MALFORMED = {
-    "truncated": lambda src, dst: dst.write_bytes(src.read_bytes()[: len(src.read_bytes()) // 2]) and dst,
-    "tiny": lambda src, dst: dst.write_bytes(b"\x01\x02") and dst,
-    "not_safetensors": lambda src, dst: dst.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 200) and dst,
-    "huge_header_length": lambda src, dst: dst.write_bytes(struct.pack("<Q", 2 ** 40) + b"{}") and dst,
-    "bad_json": lambda src, dst: dst.write_bytes(struct.pack("<Q", 5) + b"{oops") and dst,
-    "no_manifest": lambda src, dst: _rewrite_header(src, dst, lambda h: h.pop("__metadata__")),
-    "manifest_not_json": lambda src, dst: _rewrite_header(
-        src, dst, lambda h: h["__metadata__"].__setitem__(MANIFEST_KEY, "{nope")),
-    "unknown_version": lambda src, dst: _rewrite_header(
-        src, dst, _edit_manifest(lambda m: m.__setitem__("format_version", 99))),
-    "unknown_architecture": lambda src, dst: _rewrite_header(
-        src, dst, _edit_manifest(lambda m: m["architecture"].__setitem__("name", "mystery"))),
-    "missing_tensor": lambda src, dst: _rewrite_header(src, dst, lambda h: h.pop("head.bias")),
-    "misshaped_tensor": lambda src, dst: _rewrite_header(
-        src, dst, lambda h: h["head.bias"].__setitem__("shape", [1, h["head.bias"]["shape"][0]])),
-    "offsets_past_end": lambda src, dst: _rewrite_header(
-        src, dst, lambda h: h["head.bias"].__setitem__("data_offsets", [10 ** 9, 10 ** 9 + 20])),
-}
 
 
 @pytest.mark.parametrize("kind", sorted(MALFORMED))
@@ -118,16 +80,8 @@ def test_write_is_atomic(tiny_model, tmp_path):
 
 # ---------------------------------------------------------------- the exemplar a model carries
 
-def _with_exemplar(tiny_model, tmp_path, size=(48, 40)):
-    model = read_model_file(tiny_model)
-    rng = np.random.default_rng(0)
-    exemplar = rng.random((*size, 5)).astype(np.float32)
-    path = write_model_file(tmp_path / "ex.safetensors", model.tensors, model.manifest, exemplar=exemplar)
-    return path, exemplar
-
-
 def test_exemplar_round_trips_as_8_and_16_bit_maps(tiny_model, tmp_path):
-    path, exemplar = _with_exemplar(tiny_model, tmp_path)
+    path, exemplar = with_exemplar(tiny_model, tmp_path)
     model = read_model_file(path)
     assert model.exemplar.shape == (48, 40, 5)
     assert np.abs(model.exemplar[..., :3] - exemplar[..., :3]).max() <= 0.5 / 255 + 1e-6   # albedo, 8 bit
@@ -136,26 +90,11 @@ def test_exemplar_round_trips_as_8_and_16_bit_maps(tiny_model, tmp_path):
     assert model.manifest["exemplar"]["height"] == 48 and read_model_file(tiny_model).exemplar is None
 
 
-def _drop(name):
-    return lambda h: h.pop(name)
-
-
-EXEMPLAR_MALFORMED = {
-    "map missing": (_drop("exemplar.height"), "lacks its 'height' map"),
-    "wrong shape": (lambda h: h["exemplar.albedo"].__setitem__("shape", [40, 48, 3]), "exemplar 'albedo' map"),
-    "wrong dtype": (lambda h: h["exemplar.roughness"].update(dtype="F16", shape=[48, 20, 1]), "exemplar 'roughness'"),
-    "block says too big": (_edit_manifest(lambda m: m["exemplar"].__setitem__("height", 100000)), "exemplar height"),
-    "block not an object": (_edit_manifest(lambda m: m.__setitem__("exemplar", [1, 2])), "malformed exemplar"),
-    "tensors without block": (_edit_manifest(lambda m: m.pop("exemplar")), "no exemplar block"),
-    "metadata not a string": (lambda h: h["__metadata__"].__setitem__("note", 3), "strings to strings"),
-}
-
-
 @pytest.mark.parametrize("case", sorted(EXEMPLAR_MALFORMED))
 def test_a_malformed_exemplar_block_is_refused_in_one_line(tiny_model, tmp_path, case):
-    path, _ = _with_exemplar(tiny_model, tmp_path)
+    path, _ = with_exemplar(tiny_model, tmp_path)
     edit, words = EXEMPLAR_MALFORMED[case]
-    bad = _rewrite_header(path, tmp_path / "bad.safetensors", edit)
+    bad = rewrite_header(path, tmp_path / "bad.safetensors", edit)
     with pytest.raises(ModelFileError) as info:
         read_model_file(bad)
     message = str(info.value)
@@ -167,7 +106,7 @@ def test_a_malformed_exemplar_block_is_refused_in_one_line(tiny_model, tmp_path,
 def test_a_packed_exemplar_reads_back_exactly_as_the_raw_one(tiny_model, tmp_path):
     """Packing is lossless: the same integers, so generation is the same; it is kept when a file is
     read and written again (pack=None), and pack=False writes the raw maps again."""
-    raw, exemplar = _with_exemplar(tiny_model, tmp_path)
+    raw, exemplar = with_exemplar(tiny_model, tmp_path)
     model = read_model_file(raw)
     packed = write_model_file(tmp_path / "packed.safetensors", model.tensors, model.manifest,
                               exemplar=model.exemplar, pack=True)
@@ -222,9 +161,9 @@ PACKED_MALFORMED = {
                "does not unpack"),
     "trailing bytes": (_replace_tensor("exemplar.roughness", zlib.compress(b"\x00" * 48 * 40) + b"x"),
                        "does not unpack"),
-    "not bytes": (lambda src, dst: _rewrite_header(src, dst, lambda h: h["exemplar.albedo"].update(
+    "not bytes": (lambda src, dst: rewrite_header(src, dst, lambda h: h["exemplar.albedo"].update(
         shape=[1, h["exemplar.albedo"]["shape"][0]])), "expected U8 bytes"),
-    "unknown encoding": (lambda src, dst: _rewrite_header(src, dst, _edit_manifest(
+    "unknown encoding": (lambda src, dst: rewrite_header(src, dst, edit_manifest(
         lambda m: m["exemplar"].__setitem__("encoding", "zip9"))), "exemplar encoding"),
 }
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import GRAVEL, ROOT, one_line
 from PIL import Image
-from test_seamless import ROOT, _one_line
 
 from blender_texgan.__main__ import main
 from blender_texgan.core.maps import PBR_MAPS
@@ -46,7 +46,7 @@ def test_the_command_morphs_seeds_and_images_into_tileable_frames(tmp_path, caps
     middle = np.asarray(Image.open(out / "frame_0001_albedo.png"), np.float64)
     assert looks_periodic(first) and looks_periodic(middle)
     assert np.abs(first - middle).mean() > 1.0  # it moves
-    photo = ROOT / "benchmarks" / "data" / "skimage" / "gravel.png"
+    photo = GRAVEL
     assert main(["interpolate", "--model", "stone_wall", "--from", "0", "--to", str(photo), "--frames", "2",
                  "--size", "64", "--out", str(tmp_path / "mixed"), "--engine", "numpy"]) == 0
     last = np.asarray(Image.open(tmp_path / "mixed" / "frame_0001_albedo.png"), np.float64)
@@ -57,4 +57,4 @@ def test_the_command_morphs_seeds_and_images_into_tileable_frames(tmp_path, caps
                         (["--from", "-3", "--to", "1"], "seed"),
                         (["--from", "0", "--to", str(ROOT / "README.md")], "README.md")]:
         assert main(["interpolate", "--size", "64", "--out", str(tmp_path / "bad"), "--engine", "numpy", *extra]) == 2
-        _one_line(capsys.readouterr().err, "error", word)
+        one_line(capsys.readouterr().err, "error", word)

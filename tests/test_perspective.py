@@ -5,57 +5,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import TILTED_DISTANCE, TILTED_SIDE, brick_columns, column_convergence, tilted_wall
 
 from blender_texgan.__main__ import main
-from blender_texgan.core.perspective import MIN_CONVERGENCE, _warp, straighten, vanishing_points
+from blender_texgan.core.perspective import MIN_CONVERGENCE, straighten, vanishing_points
 from blender_texgan.core.png import write_png
 from blender_texgan.core.seamless import luminance, make_seamless
 from blender_texgan.core.tiling import looks_periodic
 from blender_texgan.engine.image_files import load_image
 
-SIDE = 320
-DISTANCE = 600.0  # px from the photo's centre up to where its columns meet
-
-
-def brick_columns(side: int, seed: int = 0) -> np.ndarray:
-    """(side, side, 3) wall of upright brick columns (bricks of random height, light mortar), seen straight on."""
-    rng = np.random.default_rng(seed)
-    img = np.empty((side, side, 3), np.float32)
-    col_w, mortar = 22, 3
-    for x0 in range(0, side, col_w):
-        y = -int(rng.integers(0, 60))
-        while y < side:
-            h = int(rng.integers(40, 80))
-            tone = rng.uniform(0.25, 0.45) * np.array([1.0, 0.8, 0.7])
-            img[max(y, 0):max(y + h, 0), x0:x0 + col_w] = tone
-            img[max(y, 0):max(y + mortar, 0), x0:x0 + col_w] = 0.85
-            y += h
-        img[:, x0:x0 + mortar] = 0.85
-    return np.clip(img + rng.normal(0, 0.02, img.shape).astype(np.float32), 0, 1)
-
-
-def seen_in_perspective(wall: np.ndarray, side: int, distance: float) -> np.ndarray:
-    """The wall photographed tilted: its columns meet `distance` px above the photo's centre.
-    (The straightening homography with g = (0, 1/distance) maps photo to wall; its inverse is the
-    same map with -g, which is what _warp samples through, around the wall's centre.)"""
-    half = side // 2
-    return _warp(wall, (0.0, -1.0 / distance), (-half, -half, side - half, side - half))
+SIDE, DISTANCE = TILTED_SIDE, TILTED_DISTANCE  # the wall is conftest.tilted_wall's
 
 
 @pytest.fixture(scope="module")
 def tilted() -> np.ndarray:
-    return seen_in_perspective(brick_columns(2 * SIDE), SIDE, DISTANCE)
-
-
-def column_convergence(image: np.ndarray) -> float:
-    """Tilt change of near-vertical edges across the image, radians (0: parallel columns)."""
-    from blender_texgan.core.perspective import FAMILY_SPREAD, _edges, _family_fit
-
-    gx, gy, m2, strong = _edges(luminance(image).astype(np.float64))
-    h, w = gx.shape
-    xs = np.mgrid[0:h, 0:w][1].astype(np.float64) - (w - 1) / 2
-    sel = strong & (np.abs(gy) <= FAMILY_SPREAD * np.abs(gx))
-    return _family_fit(-gy[sel] / gx[sel], xs[sel], m2[sel])[1] * w
+    return tilted_wall()
 
 
 def test_converging_columns_come_out_parallel(tilted):

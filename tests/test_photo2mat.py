@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import GRAVEL, ROOT, bad_files, good_files, one_line
 from PIL import Image
-from test_seamless import ROOT, _bad_files, _good_files, _one_line
 
 from blender_texgan.__main__ import main
 from blender_texgan.core.maps import PBR_MAPS
@@ -17,7 +17,7 @@ from blender_texgan.engine import library
 
 @pytest.fixture()
 def photo():
-    with Image.open(ROOT / "benchmarks" / "data" / "skimage" / "gravel.png") as im:
+    with Image.open(GRAVEL) as im:
         return np.asarray(im.convert("RGB"), np.float32)[:96, :96] / 255.0
 
 
@@ -28,7 +28,7 @@ def no_bundled_translator(tmp_path_factory, monkeypatch):
 
 
 def test_grey_rgba_16_bit_and_cmyk_photos_become_tileable_materials(tmp_path, photo, capsys):
-    _good_files(tmp_path, photo)
+    good_files(tmp_path, photo)
     for source in sorted(p for p in tmp_path.iterdir() if p.is_file()):
         out = tmp_path / "out" / source.stem
         assert main(["photo2mat", str(source), "--size", "64", "--out", str(out)]) == 0, source.name
@@ -66,8 +66,8 @@ def test_a_translator_file_serves_when_named(tmp_path, photo, stand_in_translato
 def test_a_folder_run_goes_past_bad_files(tmp_path, photo):
     folder = tmp_path / "photos"
     folder.mkdir()
-    good = _good_files(folder, photo)
-    bad = _bad_files(folder)
+    good = good_files(folder, photo)
+    bad = bad_files(folder)
     result = subprocess.run([sys.executable, "-m", "blender_texgan", "photo2mat", str(folder), "--size", "64",
                              "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -77,10 +77,10 @@ def test_a_folder_run_goes_past_bad_files(tmp_path, photo):
 
 
 def test_bad_input_gives_one_line(tmp_path, photo, capsys):
-    bad = _bad_files(tmp_path)
+    bad = bad_files(tmp_path)
     for name, word in bad.items():
         assert main(["photo2mat", str(tmp_path / name), "--size", "64", "--out", str(tmp_path / "o")]) == 2
-        _one_line(capsys.readouterr().err, "error", word)
+        one_line(capsys.readouterr().err, "error", word)
     from blender_texgan.core.png import write_png
 
     write_png(tmp_path / "fine.png", photo)
@@ -88,5 +88,5 @@ def test_bad_input_gives_one_line(tmp_path, photo, capsys):
                         (["--out", str(tmp_path / "o"), "--translator", "nope"], "unknown translator"),
                         (["--out", str(tmp_path / "o"), "--translator", str(tmp_path / "fine.png")], "safetensors")]:
         assert main(["photo2mat", str(tmp_path / "fine.png"), "--size", "64", *extra]) == 2, extra
-        _one_line(capsys.readouterr().err, "error", word)
+        one_line(capsys.readouterr().err, "error", word)
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())

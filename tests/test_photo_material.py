@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import smooth_photo
+from conftest import TILTED_SIDE, column_convergence, smooth_photo, tilted_wall
 
 from blender_texgan.core.modelfile import read_model_file
 from blender_texgan.core.tiling import looks_periodic, seam_ratio
@@ -171,14 +171,12 @@ def test_a_photo_saved_as_a_model_loads_and_generates_periodic_textures(tmp_path
 
 
 def test_a_photo_in_perspective_is_saved_as_a_model_straightened(tmp_path):
-    from test_perspective import DISTANCE, SIDE, brick_columns, column_convergence, seen_in_perspective
-
-    photo = seen_in_perspective(brick_columns(2 * SIDE), SIDE, DISTANCE)
+    photo = tilted_wall()
     fans = {}
     for straighten in (True, False):
         path, _ = save_photo_model(photo, PhotoModelRequest(f"wall {straighten}", str(tmp_path), maps=False,
                                                             straighten=straighten))
         exemplar = read_model_file(path).exemplar
-        assert exemplar.shape == (SIDE, SIDE, 5)
+        assert exemplar.shape == (TILTED_SIDE, TILTED_SIDE, 5)
         fans[straighten] = abs(column_convergence(np.ascontiguousarray(exemplar[..., :3])))
     assert fans[True] < 0.06 < fans[False], fans

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 safetensors = pytest.importorskip("safetensors")
+from conftest import EXEMPLAR_MALFORMED, MALFORMED, rewrite_header, with_exemplar  # noqa: E402
 from safetensors import safe_open  # noqa: E402
-from test_modelfile import EXEMPLAR_MALFORMED, MALFORMED, _rewrite_header, _with_exemplar  # noqa: E402
 
 from blender_texgan.core.modelfile import ModelFileError, read_model_file, unpack_exemplar_map  # noqa: E402
 from blender_texgan.engine.generate import bundled_models  # noqa: E402
@@ -37,7 +37,7 @@ def test_every_bundled_model_opens_with_the_reference_library(name):
 
 
 def test_a_written_model_with_an_exemplar_opens_with_the_reference_library(tiny_model, tmp_path):
-    path, exemplar = _with_exemplar(tiny_model, tmp_path)
+    path, exemplar = with_exemplar(tiny_model, tmp_path)
     theirs = reference_tensors(path)
     assert theirs["exemplar.height"].shape == exemplar[..., 3:4].shape
     with safe_open(str(path), framework="np") as f:
@@ -53,7 +53,7 @@ def _reference_refuses(path) -> bool:
 
 
 CASES = {**{k: (lambda src, dst, tmp, f=f: f(src, dst)) for k, f in MALFORMED.items()},
-         **{k: (lambda src, dst, tmp, e=e: _rewrite_header(_with_exemplar(src, tmp)[0], dst, e[0]))
+         **{k: (lambda src, dst, tmp, e=e: rewrite_header(with_exemplar(src, tmp)[0], dst, e[0]))
             for k, e in EXEMPLAR_MALFORMED.items()}}
 
 

@@ -3,14 +3,12 @@
 every bad input gives one line. Small images only: the whole file runs in seconds."""
 from __future__ import annotations
 
-import struct
 import subprocess
 import sys
-import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import GRAVEL, ROOT, bad_files, good_files, one_line
 from PIL import Image
 
 from blender_texgan.__main__ import main
@@ -33,9 +31,6 @@ from blender_texgan.core.wrap_cut import field as wrap_cut_coords
 from blender_texgan.core.wrap_cut import find_wrap_cut, min_cost_cycles, min_cost_paths, seam_energy
 from blender_texgan.engine.image_files import load_image, run_batch
 from trainer.metrics import swd_ratio
-
-ROOT = Path(__file__).resolve().parent.parent
-GRAVEL = ROOT / "benchmarks" / "data" / "skimage" / "gravel.png"  # CC0, scikit-image's sample
 
 
 @pytest.fixture(scope="module")
@@ -334,48 +329,8 @@ def test_wrap_cut_upscale_reads_the_full_resolution_photo_through_the_cut(photo)
 
 # ---------------------------------------------------------------- files and the command
 
-def _png_header_only(path: Path, width: int, height: int) -> None:
-    """A PNG whose header claims width x height pixels (and holds none)."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk + struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND")))
-
-
-def _good_files(folder: Path, photo: np.ndarray) -> dict[str, str]:
-    """name -> expected PNG mode of the result, for every image kind that must work."""
-    grey = (photo[:64, :64, 0] * 255).astype(np.uint8)
-    rgb = np.stack([grey, grey // 2, 255 - grey], axis=-1)
-    Image.fromarray(grey).save(folder / "grey.png")
-    Image.fromarray(rgb).save(folder / "colour.jpg", quality=95)
-    Image.fromarray(np.dstack([rgb, np.full_like(grey, 128)])).save(folder / "alpha.png")
-    write_png(folder / "deep.png", photo[:64, :64], bits=16)
-    Image.fromarray(rgb).convert("CMYK").save(folder / "print.jpg", quality=95)
-    return {"grey": "L", "colour": "RGB", "alpha": "RGB", "deep": "I;16", "print": "RGB"}
-
-
-def _bad_files(folder: Path) -> dict[str, str]:
-    """name -> a word its one-line reason must hold."""
-    write_png(folder / "ok.png", np.full((64, 64, 3), 0.5))
-    raw = (folder / "ok.png").read_bytes()
-    (folder / "ok.png").unlink()
-    (folder / "truncated.png").write_bytes(raw[: len(raw) // 2])
-    (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
-    (folder / "notes.txt").write_text("not a picture\n")
-    Image.new("RGB", (1, 1), (10, 20, 30)).save(folder / "dot.png")
-    _png_header_only(folder / "huge.png", 30000, 30000)
-    return {"truncated.png": "truncated", "corrupt.png": "", "notes.txt": "not an image",
-            "dot.png": "too small", "huge.png": "too large"}
-
-
-def _one_line(err: str, *words: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    assert all(w.lower() in lines[0].lower() for w in words), lines[0]
-    return lines[0]
-
-
 def test_the_command_makes_one_image_seamless_in_its_own_bit_depth(tmp_path, photo, capsys):
-    expected = _good_files(tmp_path, photo)
+    expected = good_files(tmp_path, photo)
     for name, mode in expected.items():
         source = next(tmp_path.glob(f"{name}.*"))
         target = tmp_path / "out" / f"{name}.png"
@@ -397,8 +352,8 @@ def test_the_command_makes_one_image_seamless_in_its_own_bit_depth(tmp_path, pho
 def test_a_folder_run_goes_past_bad_files_and_lists_them(tmp_path, photo):
     folder = tmp_path / "photos"
     folder.mkdir()
-    good = _good_files(folder, photo)
-    bad = _bad_files(folder)
+    good = good_files(folder, photo)
+    bad = bad_files(folder)
     result = subprocess.run([sys.executable, "-m", "blender_texgan", "seamless", str(folder), "--size", "64",
                              "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -413,13 +368,13 @@ def test_a_folder_run_goes_past_bad_files_and_lists_them(tmp_path, photo):
 
 
 def test_a_folder_with_nothing_usable_exits_2(tmp_path, capsys):
-    _bad_files(tmp_path)
+    bad_files(tmp_path)
     assert main(["seamless", str(tmp_path), "--size", "64", "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: no image")
 
 
 def test_every_bad_single_input_gives_one_line_and_exit_2(tmp_path, photo, capsys):
-    bad = _bad_files(tmp_path)
+    bad = bad_files(tmp_path)
     write_png(tmp_path / "fine.png", photo[:64, :64])
     out = ["--out", str(tmp_path / "o.png")]
     cases = [([str(tmp_path / name), "--size", "64", *out], word) for name, word in bad.items()]
@@ -429,7 +384,7 @@ def test_every_bad_single_input_gives_one_line_and_exit_2(tmp_path, photo, capsy
               ([str(tmp_path / "fine.png"), "--size", "64", "--out", str(tmp_path / "x.jpg")], "png")]
     for args, word in cases:
         assert main(["seamless", *args]) == 2, args
-        _one_line(capsys.readouterr().err, "error", word)
+        one_line(capsys.readouterr().err, "error", word)
     assert not (tmp_path / "o.png").exists()
 
 
@@ -440,7 +395,7 @@ def test_without_pillow_the_command_says_so_in_one_line(tmp_path, photo):
             f"{str(tmp_path / 'o.png')!r}]))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    _one_line(result.stderr, "Pillow")
+    one_line(result.stderr, "Pillow")
 
 
 def test_load_image_reports_bit_depth_and_run_batch_collects_reasons(tmp_path, photo):
