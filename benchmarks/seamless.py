@@ -58,14 +58,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from blender_texgan.core.lattice import axis_periods  # noqa: E402
-from blender_texgan.core.maps import GENERATED_CHANNEL_COUNT  # noqa: E402
-from blender_texgan.core.perspective import straighten  # noqa: E402
-from blender_texgan.core.refine import SOFTEN, apply_field  # noqa: E402
-from blender_texgan.core.seamless import (  # noqa: E402
+from blender_texgan.core.lattice import axis_periods
+from blender_texgan.core.maps import GENERATED_CHANNEL_COUNT
+from blender_texgan.core.perspective import straighten
+from blender_texgan.core.refine import SOFTEN, apply_field
+from blender_texgan.core.seamless import (
     check_photo,
     choose_method,
     element_scale,
@@ -80,12 +77,14 @@ from blender_texgan.core.seamless import (  # noqa: E402
     wrap_cut,
     wrap_cut_field,
 )
-from blender_texgan.core.tiling import seam_ratio, tile  # noqa: E402
-from blender_texgan.core.upscale import box_shrink, finest_band, periodic_resize  # noqa: E402
-from blender_texgan.core.wrap_cut import field as wrap_cut_coords  # noqa: E402
-from blender_texgan.core.wrap_cut import find_wrap_cut, seam_energy  # noqa: E402
-from blender_texgan.engine.image_files import read_image  # noqa: E402
-from trainer.metrics import swd_ratio  # noqa: E402
+from blender_texgan.core.tiling import seam_ratio, tile
+from blender_texgan.core.upscale import box_shrink, finest_band, periodic_resize
+from blender_texgan.core.wrap_cut import field as wrap_cut_coords
+from blender_texgan.core.wrap_cut import find_wrap_cut, seam_energy
+from blender_texgan.engine.image_files import read_image
+from trainer.metrics import swd_ratio
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SKIMAGE = ROOT / "benchmarks" / "data" / "skimage"
 CC0 = ROOT.parent / "shared" / "data" / "cc0"

@@ -29,19 +29,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from blender_texgan.core.modelfile import read_manifest
+from blender_texgan.core.refine import analyse
+from blender_texgan.core.tiling_blend import analyse as blend_analyse
+from blender_texgan.core.tiling_blend import synthesize as blend_synthesize
+from blender_texgan.core.upscale import box_shrink
+from blender_texgan.engine.generate import exemplar_synthesis, load_runner
+from blender_texgan.engine.library import resolve_model
+from blender_texgan.engine.photo_model import photo_exemplar
+from blender_texgan.engine.variations import GUIDE_WEIGHT, encode_texture, match_statistics
+from trainer.metrics import swd_ratio
 
-from blender_texgan.core.modelfile import read_manifest  # noqa: E402
-from blender_texgan.core.refine import analyse  # noqa: E402
-from blender_texgan.core.tiling_blend import analyse as blend_analyse  # noqa: E402
-from blender_texgan.core.tiling_blend import synthesize as blend_synthesize  # noqa: E402
-from blender_texgan.core.upscale import box_shrink  # noqa: E402
-from blender_texgan.engine.generate import exemplar_synthesis, load_runner  # noqa: E402
-from blender_texgan.engine.library import resolve_model  # noqa: E402
-from blender_texgan.engine.photo_model import photo_exemplar  # noqa: E402
-from blender_texgan.engine.variations import GUIDE_WEIGHT, encode_texture, match_statistics  # noqa: E402
-from trainer.metrics import swd_ratio  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 CROP, COARSE = 256, 16
 MODES = ("neural", "refined", "random")
