@@ -40,7 +40,8 @@ def random_lights(batch: int, generator: torch.Generator, device, wedge_deg: flo
     """Light direction (azimuth within [0, wedge_deg] degrees), colour, ambient share and exposure
     for a batch of training photos."""
     def uniform(lo: float, hi: float, *shape) -> torch.Tensor:
-        return (lo + (hi - lo) * torch.rand(*(shape or (batch,)), generator=generator)).to(device)
+        u = torch.rand(*(shape or (batch,)), generator=generator, device=generator.device)  # a CUDA generator draws on the GPU
+        return (lo + (hi - lo) * u).to(device)
 
     light = light_directions(uniform(0.0, math.radians(wedge_deg)), uniform(math.radians(25), math.radians(80)))
     colour = 1.0 + uniform(-0.15, 0.15, batch, 3)

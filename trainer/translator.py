@@ -8,7 +8,9 @@ a random light (trainer.shading) is the input; the crop's own maps are the targe
 albedo and roughness, 1 - cos on the normal, L1 on the mean-free height, plus a small adversarial
 term from a patch discriminator that sees (photo, maps) pairs, as pix2pix does. Sets named in
 --holdout are never seen (cross-validation by set). The run folder gets checkpoints (atomic;
-Ctrl-C saves the step reached; rerunning resumes), log.jsonl, and at the end model.safetensors.
+Ctrl-C saves the step reached; rerunning resumes), log.jsonl, and with every checkpoint
+model.safetensors. The step runs on the device from end to end (trainer.translator.Pairs) and
+reads nothing back but at log time; benchmarks/translator_step.py says where its time goes.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ from .folder import DataError
 from .loop import run_steps
 from .options import add_flags, check_number, check_widths, int_list, option, str_list
 from .pbr_sets import PbrSet, load_pbr_sets
-from .shading import light_directions, random_lights, shade, turn
+from .shading import light_directions, random_lights, shade
 
 BORDER = 16  # crop pixels left out of the losses: a crop's wrap-around edge is not real content
 
@@ -61,9 +63,13 @@ class TranslatorOptions:
     gan: float = option(0.02, "weight of the adversarial term (0: none)")
     normal_weight: float = option(4.0, "weight of the normal's 1 - cos loss")
     ckpt_every: int = option(500, "steps between checkpoints")
+    ckpt_minutes: float = option(0.0, "also a checkpoint whenever this many minutes of training passed since the "
+                                      "last (0: by steps only); a time-boxed run killed at any moment keeps its work")
     log_every: int = option(50, "steps between rows of losses in log.jsonl")
     seed: int = option(0, "seeds the crops, the lights and the initial weights")
     device: str = option("auto", "torch device", choices=DEVICE_CHOICES)
+    compile: bool = option(False, "torch.compile the translator (faster steps after minutes of compiling; "
+                                  "worth it for long runs only)", action="store_true")
 
 
 def parse_options(argv) -> TranslatorOptions:
@@ -81,6 +87,7 @@ def validate_translator(opts: TranslatorOptions) -> None:
         check_number(opts, name, 1)
     check_number(opts, "seed", 0)
     check_number(opts, "max_minutes", 0, note=" (0: no limit)")
+    check_number(opts, "ckpt_minutes", 0, note=" (0: checkpoints by steps only)")
     check_number(opts, "lr", 0, above=True)
     check_number(opts, "gan", 0, note=" (0: no adversarial term)")
     check_number(opts, "normal_weight", 0)
@@ -117,31 +124,36 @@ def _stack(s: PbrSet, device) -> torch.Tensor:
 
 
 class Pairs:
-    """Random (photo, target maps) pairs from a list of sets, on the training device."""
+    """Random (photo, target maps) pairs from a list of sets, made on the training device in a few
+    batched ops: every set's maps sit in one flat tensor, a batch is one gather whose indices hold
+    each sample's set, offset and square symmetry, and the lights are drawn on the device. Nothing
+    waits for the device, so a GPU runs ahead of the Python that feeds it."""
 
     def __init__(self, sets: list[PbrSet], crop: int, device, seed: int):
-        self.stacks = [_stack(s, device) for s in sets]
-        self.weights = np.array([np.sqrt(st.shape[2] * st.shape[3]) for st in self.stacks])
-        self.weights /= self.weights.sum()
+        stacks = [_at_least(_stack(s, device), crop) for s in sets]
+        self.sizes = torch.tensor([st.shape[2:] for st in stacks], device=device)  # (sets, 2): h, w
+        self.bases = torch.tensor(np.cumsum([0] + [st.shape[2] * st.shape[3] for st in stacks])[:-1], device=device)
+        self.flat = torch.cat([st[0].flatten(1) for st in stacks], dim=1)  # (9, all pixels)
+        self.weights = self.sizes.double().prod(1).sqrt()
         self.crop, self.device = crop, device
-        self.rng = np.random.default_rng(seed)
-        self.gen = torch.Generator().manual_seed(seed)
+        self.gen = torch.Generator(device=device).manual_seed(seed)
+        self.grid = torch.arange(crop, device=device)
 
     def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """-> photo (n, 3, crop, crop), target maps (n, 8, crop, crop), light (n, 3)."""
-        crops = []
-        for i in self.rng.choice(len(self.stacks), size=n, p=self.weights):
-            st = self.stacks[i]
-            h, w = st.shape[2:]
-            c = min(self.crop, h, w)
-            y, x = self.rng.integers(0, h - c + 1), self.rng.integers(0, w - c + 1)
-            part = st[:, :, y:y + c, x:x + c]
-            if c < self.crop:
-                part = F.interpolate(part, size=(self.crop, self.crop), mode="bilinear", align_corners=False)
-            crops.append(turn(part, int(self.rng.integers(8))))
-        maps = torch.cat(crops)
-        maps = torch.cat([maps[:, :3], F.normalize(maps[:, 3:6], dim=1), maps[:, 6:]], dim=1)
-        lights = random_lights(n, self.gen, self.device, WEDGE_DEG)  # engine.translate turns photos into it
+        c, g = self.crop, self.gen
+        which = torch.multinomial(self.weights, n, replacement=True, generator=g)
+        h, w = self.sizes[which, 0], self.sizes[which, 1]
+        y = (torch.rand(n, generator=g, device=self.device) * (h - c + 1)).long().clamp(max=h - c)
+        x = (torch.rand(n, generator=g, device=self.device) * (w - c + 1)).long().clamp(max=w - c)
+        k = torch.randint(0, 8, (n,), generator=g, device=self.device)
+        rows, cols = symmetric_grid(self.grid, k)  # (n, crop, crop): where each output pixel reads
+        index = self.bases[which, None, None] + (y[:, None, None] + rows) * w[:, None, None] + x[:, None, None] + cols
+        maps = self.flat[:, index.flatten()].view(9, n, c, c).transpose(0, 1).contiguous()
+        normal = turn_vectors(maps[:, 3:6], k)
+        normal = normal * (normal * normal).sum(1, keepdim=True).clamp_min(1e-12).rsqrt()  # F.normalize, faster on a CPU
+        maps = torch.cat([maps[:, :3], normal, maps[:, 6:]], dim=1)
+        lights = random_lights(n, g, self.device, WEDGE_DEG)  # engine.translate turns photos into it
         photo = shade(maps[:, :3], maps[:, 3:6], maps[:, 8:9], maps[:, 7:8], **lights)
         return photo, maps[:, :8], self.told(lights["light"])
 
@@ -149,9 +161,46 @@ class Pairs:
         """The light the net is told: the true one moved by up to half the spacing of the candidate
         lights it is given at inference (engine.translate.estimate_light)."""
         n = light.shape[0]
-        az = torch.atan2(light[:, 1], light[:, 0]) + (torch.rand(n, generator=self.gen) - 0.5).to(light) * math.radians(45)
-        el = torch.asin(light[:, 2].clamp(-1, 1)) + (torch.rand(n, generator=self.gen) - 0.5).to(light) * math.radians(30)
+        jitter = torch.rand(2, n, generator=self.gen, device=self.device) - 0.5
+        az = torch.atan2(light[:, 1], light[:, 0]) + jitter[0] * math.radians(45)
+        el = torch.asin(light[:, 2].clamp(-1, 1)) + jitter[1] * math.radians(30)
         return light_directions(az, el.clamp(math.radians(10), math.radians(89)))
+
+
+def _at_least(stack: torch.Tensor, crop: int) -> torch.Tensor:
+    """A set smaller than a crop is enlarged once (bilinear) until its shorter side is the crop."""
+    h, w = stack.shape[2:]
+    if min(h, w) >= crop:
+        return stack
+    scale = crop / min(h, w)
+    size = (max(crop, round(h * scale)), max(crop, round(w * scale)))
+    return F.interpolate(stack, size=size, mode="bilinear", align_corners=False)
+
+
+def symmetric_grid(grid: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per sample, the (row, column) of the crop that each output pixel reads under square symmetry
+    k (0-7) of trainer.shading.turn: transposed (k & 4), then flipped left-right (k & 1), then
+    top-bottom (k & 2). -> two (n, crop, crop) integer tensors."""
+    last = grid.numel() - 1
+    r, c = grid.view(1, -1, 1), grid.view(1, 1, -1)
+    k = k.view(-1, 1, 1)
+    r = torch.where(k & 2 > 0, last - r, r)
+    c = torch.where(k & 1 > 0, last - c, c)
+    t = k & 4 > 0
+    return torch.where(t, c, r), torch.where(t, r, c)
+
+
+def turn_vectors(normal: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Turn (n, 3, H, W) normal vectors as trainer.shading.turn turns them under symmetry k: a
+    transpose sends (x, y) to (-y, -x), a left-right flip negates x, a top-bottom flip negates y."""
+    t, lr, tb = (k & 4 > 0), (k & 1 > 0), (k & 2 > 0)
+    one = torch.ones_like(k, dtype=normal.dtype)
+    sx, sy = torch.where(lr, -one, one), torch.where(tb, -one, one)
+    # rows of the 2x2 matrix sending the crop's (x, y) to the turned (x, y)
+    m = torch.stack([torch.stack([torch.where(t, 0 * one, sx), torch.where(t, -sx, 0 * one)], 1),
+                     torch.stack([torch.where(t, -sy, 0 * one), torch.where(t, 0 * one, sy)], 1)], 1)
+    xy = torch.einsum("nij,njhw->nihw", m, normal[:, :2])
+    return torch.cat([xy, normal[:, 2:3]], dim=1)
 
 
 def translator_losses(pred: torch.Tensor, target: torch.Tensor, normal_weight: float) -> dict[str, torch.Tensor]:
@@ -191,15 +240,31 @@ class TranslatorSession:
         self.cfg = UNetConfig(tuple(opts.channels))
         self.G = build_translator(self.cfg).to(self.device)
         self.D = PatchDiscriminator(3 + 8, 32, 3).to(self.device)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=opts.lr, betas=(0.9, 0.999))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=opts.lr, betas=(0.5, 0.999))
-        # bf16 on CUDA: the convolutions run several times faster; losses stay in float32.
-        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        # Adam's update in one fused kernel per optimiser (on a CPU: one op per kind for all weights)
+        fast = {"fused": True} if self.device.type == "cuda" else {"foreach": True}
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=opts.lr, betas=(0.9, 0.999), **fast)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=opts.lr, betas=(0.5, 0.999), **fast)
+        self.g_params = list(self.G.parameters())
+        self.setup_device()
         self.step, self.seconds = 0, 0.0
         self.resume()
+        self.saved_at = self.seconds
         self.run.mkdir(parents=True, exist_ok=True)
         (self.run / "options.json").write_text(json.dumps({"kind": "translator", **asdict(opts)}, indent=2))
         truncate_logs(self.run, self.step)  # a killed run replays the steps after its checkpoint
+
+    def setup_device(self) -> None:
+        """On CUDA: bf16 autocast (the convolutions run several times faster; losses stay in float32),
+        channels-last tensors (what the tensor cores read) and cuDNN's own choice of algorithm for
+        the one crop size. --compile wraps G in torch.compile (minutes of compiling first)."""
+        cuda = self.device.type == "cuda"
+        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda)
+        if cuda:
+            torch.backends.cudnn.benchmark = True
+            self.G.to(memory_format=torch.channels_last), self.D.to(memory_format=torch.channels_last)
+        fmt = torch.channels_last if cuda else torch.contiguous_format
+        self.layout = lambda x: x.contiguous(memory_format=fmt)
+        self.G_step = torch.compile(self.G) if self.opts.compile else self.G
 
     def resume(self) -> None:
         """Load the run's newest readable checkpoint, if any; refuse one whose nets differ."""
@@ -218,33 +283,46 @@ class TranslatorSession:
         self.log(f"resumed {self.run} at step {self.step}")
 
     def save(self) -> Path:
+        """A checkpoint, and the model file exported from it (so a killed run leaves a usable model)."""
+        self.saved_at = self.seconds
+        self.export()
         return save_checkpoint(self.run, {"kind": "translator", "G": self.G.state_dict(), "D": self.D.state_dict(),
                                           "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                                           "step": self.step, "seconds": self.seconds}, self.step, keep=2)
 
     def train_step(self) -> dict[str, torch.Tensor]:
-        opts, D = self.opts, self.D
+        """One update of G, then of D. Nothing here reads a value back from the device: the losses
+        come back as tensors, read when a log row is written (trainer.loop)."""
+        opts = self.opts
+        if opts.ckpt_minutes and self.seconds - self.saved_at >= 60 * opts.ckpt_minutes:
+            self.save()  # between two whole steps: a resume continues exactly
         photo, target, light = self.pairs.batch(opts.batch)
         for group in (*self.opt_g.param_groups, *self.opt_d.param_groups):
             group["lr"] = learning_rate(opts, self.step, self.seconds)
         with self.autocast:
-            pred = finish_outputs(self.G(net_input(photo, light)).float())
+            pred = finish_outputs(self.G_step(self.layout(net_input(photo, light))).float())
         losses = translator_losses(pred, target, opts.normal_weight)
         if opts.gan > 0:
             with self.autocast:
-                losses["gan"] = opts.gan * F.softplus(-D(_d_input(photo, pred)).float()).mean()
+                losses["gan"] = opts.gan * F.softplus(-self.D(self.layout(_d_input(photo, pred))).float()).mean()
         self.opt_g.zero_grad(set_to_none=True)
-        sum(losses.values()).backward()
+        # only G's gradients: the adversarial term's gradients on D's weights would be thrown away
+        torch.autograd.backward(sum(losses.values()), inputs=self.g_params)
         self.opt_g.step()
         if opts.gan > 0:
-            with self.autocast:
-                real, fake = D(_d_input(photo, target)).float(), D(_d_input(photo, pred.detach())).float()
-            d_loss = F.softplus(-real).mean() + F.softplus(fake).mean()
-            self.opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.opt_d.step()
+            self.discriminator_step(photo, target, pred.detach())
         self.step += 1
-        return losses
+        return {k: v.detach() for k, v in losses.items()}
+
+    def discriminator_step(self, photo: torch.Tensor, target: torch.Tensor, fake: torch.Tensor) -> None:
+        """Real and fake pairs in one pass of D (one power iteration of its spectral norms, half the launches)."""
+        with self.autocast:
+            logits = self.D(self.layout(torch.cat([_d_input(photo, target), _d_input(photo, fake)]))).float()
+        real, fake_logits = logits.chunk(2)
+        d_loss = F.softplus(-real).mean() + F.softplus(fake_logits).mean()
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
 
     def export(self) -> Path:
         return export_translator(self.G, self.cfg, self.run / "model.safetensors", name=self.run.name,

@@ -9,12 +9,23 @@ each photo we compare against the set's real maps:
   the truth's standard deviation (1.0 = no better than flat). Baseline: blurred luminance, oracle blur;
 * roughness: mean absolute error. Baselines: the set's own median roughness as a constant (an
   oracle), and luminance with the best affine fit per set (an oracle).
+
+Relief is judged on two axes, each for the translator, the classical maps as shipped
+(core.photo_maps.classical_maps) and a flat normal, because the mean angle alone rewards timidity
+(a flat map scores well and shows no relief):
+* accuracy: the mean angle, and the correlation of the predicted slopes (the height's gradient,
+  -n_xy / n_z) with the real ones (slope_correlation; 0 for a flat map, 1 for slopes proportional
+  to the truth);
+* realism: how far the distribution of predicted slope magnitudes is from the real one
+  (slope_realism: the 1-D Wasserstein distance over the real mean magnitude; 0 = the same
+  distribution, 1 = a flat map, over 1 = rougher or smoother than flat is wrong).
+The rule that decides whether a translator ships is ship_decision (docs/photo.md).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from blender_texgan.core.photo_maps import blur, luminance
+from blender_texgan.core.photo_maps import blur, classical_maps, luminance
 
 SOBEL_BLURS = (0.0, 1.0, 2.0, 4.0, 8.0)
 SOBEL_STRENGTHS = tuple(float(s) for s in np.geomspace(1.0, 512.0, 28))  # relief of a 0 -> 1 step, pixels
@@ -54,6 +65,44 @@ def sobel_oracle_normal(photo: np.ndarray, true_normal: np.ndarray) -> tuple[flo
     return angular_error(_normals_from_gradient(dx, dy, strength), true_normal), {"blur": sigma, "strength": strength}
 
 
+def slopes(normal: np.ndarray) -> np.ndarray:
+    """(H, W, 3) unit normals -> (H, W, 2) slopes of the height they come from (-n_x / n_z, -n_y / n_z);
+    n_z is held at 0.1 or more, as the set loader holds it (trainer.pbr_sets)."""
+    return -normal[..., :2] / np.maximum(normal[..., 2:3], 0.1)
+
+
+def slope_correlation(pred: np.ndarray, true: np.ndarray) -> float:
+    """Correlation of two (H, W, 3) normal fields' slope vectors (means removed): 1 when the predicted
+    slopes are the real ones at any scale, 0 when unrelated or flat, negative for relief upside down."""
+    p, t = slopes(pred).reshape(-1, 2).astype(np.float64), slopes(true).reshape(-1, 2).astype(np.float64)
+    p, t = p - p.mean(0), t - t.mean(0)
+    norm = np.sqrt((p * p).sum() * (t * t).sum())
+    return float((p * t).sum() / norm) if norm > 1e-12 else 0.0
+
+
+REALISM_QUANTILES = (np.arange(256) + 0.5) / 256  # the quantiles whose gaps are averaged
+
+
+def slope_realism(pred: np.ndarray, true: np.ndarray) -> float:
+    """Distance between the distributions of predicted and real slope magnitudes: the 1-D Wasserstein
+    distance (mean gap between matching quantiles) over the real mean magnitude. A flat map scores 1."""
+    mp, mt = (np.linalg.norm(slopes(n).reshape(-1, 2), axis=1) for n in (pred, true))
+    gap = np.abs(np.quantile(mp, REALISM_QUANTILES) - np.quantile(mt, REALISM_QUANTILES)).mean()
+    return float(gap / max(np.quantile(mt, REALISM_QUANTILES).mean(), 1e-4))
+
+
+def relief_scores(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """Both axes for one (H, W, 3) predicted normal field against the real one."""
+    return {"deg": angular_error(pred, true), "slope_corr": slope_correlation(pred, true),
+            "realism": slope_realism(pred, true)}
+
+
+def decode_normal(encoded: np.ndarray) -> np.ndarray:
+    """A normal map as stored (0..1) -> unit vectors."""
+    n = encoded * 2.0 - 1.0
+    return n / (np.linalg.norm(n, axis=-1, keepdims=True) + 1e-8)
+
+
 def affine_fit_error(pred: np.ndarray, true: np.ndarray) -> float:
     """RMS of (a*pred + b - true) at the best a, b, over std(true)."""
     p, t = pred.ravel().astype(np.float64), true.ravel().astype(np.float64)
@@ -77,24 +126,56 @@ def roughness_baselines(photo: np.ndarray, true_rough: np.ndarray) -> dict[str, 
 
 
 def measure_photo(maps: dict, photo: np.ndarray, truth) -> dict[str, float]:
-    """One rendered photo: translator output `maps` (MapSet) against the set `truth` (PbrSet)."""
-    pred_n = maps["normal"] * 2.0 - 1.0
-    pred_n /= np.linalg.norm(pred_n, axis=-1, keepdims=True) + 1e-8
+    """One rendered photo: translator output `maps` (MapSet) against the set `truth` (PbrSet), beside
+    the classical maps as shipped, a flat normal and the oracles."""
     flat = np.broadcast_to(np.array([0, 0, 1], np.float32), truth.normal.shape)
+    classical = classical_maps(photo, periodic=True)
     sobel, _ = sobel_oracle_normal(photo, truth.normal)
     rough = roughness_baselines(photo, truth.roughness)
-    return {
-        "normal_deg": angular_error(pred_n, truth.normal),
-        "normal_deg_flat": angular_error(flat, truth.normal),
-        "normal_deg_sobel": sobel,
-        "height_err": affine_fit_error(maps["height"][..., 0], truth.height),
-        "height_err_luminance": height_oracle(photo, truth.height),
-        "rough_mae": float(np.abs(maps["roughness"][..., 0] - truth.roughness).mean()),
-        "rough_mae_constant": rough["constant"],
-        "rough_mae_luminance": rough["luminance"],
-        "albedo_mae": float(np.abs(maps["albedo"] - truth.albedo).mean()),
-        "albedo_mae_photo": float(np.abs(photo - truth.albedo).mean()),
-    }
+    row = {"normal_deg_sobel": sobel,
+           "height_err": affine_fit_error(maps["height"][..., 0], truth.height),
+           "height_err_luminance": height_oracle(photo, truth.height),
+           "rough_mae": float(np.abs(maps["roughness"][..., 0] - truth.roughness).mean()),
+           "rough_mae_classical": float(np.abs(classical["roughness"][..., 0] - truth.roughness).mean()),
+           "rough_mae_constant": rough["constant"],
+           "rough_mae_luminance": rough["luminance"],
+           "albedo_mae": float(np.abs(maps["albedo"] - truth.albedo).mean()),
+           "albedo_mae_photo": float(np.abs(photo - truth.albedo).mean())}
+    for suffix, normal in (("", decode_normal(maps["normal"])), ("_classical", decode_normal(classical["normal"])),
+                           ("_flat", flat)):
+        scores = relief_scores(normal, truth.normal)
+        row["normal_deg" + suffix] = scores["deg"]
+        row["slope_corr" + suffix] = scores["slope_corr"]
+        row["realism" + suffix] = scores["realism"]
+    return row
+
+
+SHIP_CHECKS = (  # (what is checked, test on a row of means) -- the ship rule of docs/photo.md
+    ("angle no worse than flat", lambda r: r["normal_deg"] <= r["normal_deg_flat"]),
+    ("slope correlation above classical", lambda r: r["slope_corr"] > r["slope_corr_classical"]),
+    ("realism better than classical and flat", lambda r: r["realism"] < min(r["realism_classical"], 1.0)),
+)
+
+
+def mean_row(rows) -> dict[str, float]:
+    """Key-wise mean of measure_set rows (an iterable of dicts with the same keys)."""
+    rows = list(rows)
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+def ship_decision(fold_means: list[dict], overall: dict) -> tuple[bool, list[str]]:
+    """The ship rule: a trained translator becomes the default of photo2mat and Image to Material
+    only if every check in SHIP_CHECKS holds on the mean over all held-out sets and on at least two
+    thirds of the folds (2 of 3). -> (ships, one line per check)."""
+    need = -(-2 * len(fold_means) // 3)
+    ships, lines = True, []
+    for name, test in SHIP_CHECKS:
+        folds = sum(bool(test(r)) for r in fold_means)
+        ok = folds >= need and bool(test(overall))
+        ships &= ok
+        lines.append(f"{'pass' if ok else 'FAIL'}: {name} (folds {folds} of {len(fold_means)}, need {need}; "
+                     f"mean of all held-out sets: {'yes' if test(overall) else 'no'})")
+    return ships, lines
 
 
 def rendered_photos(pbr, device="cpu") -> list[tuple[np.ndarray, np.ndarray]]:
@@ -125,7 +206,7 @@ def measure_set(translator, pbr, device="cpu") -> dict[str, float]:
         row = measure_photo(translate(translator, photo, periodic=True, light=light), photo, pbr)
         row["light_deg"] = float(np.degrees(np.arccos(np.clip(np.dot(light, true_light), -1, 1))))
         rows.append(row)
-    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    return mean_row(rows)
 
 
 def measure_sets(model_path, data: str, names, device: str = "auto", engine: str = "auto") -> dict[str, dict]:
@@ -157,7 +238,18 @@ def main(argv) -> int:
     print("set".ljust(22) + " ".join(k[:20].rjust(20) for k in keys))
     for name, row in rows.items():
         print(name.ljust(22) + " ".join(f"{row[k]:20.4f}" for k in keys))
+    print()
+    print(relief_table(mean_row(rows.values()), f"relief, mean of {len(rows)} set(s)"))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)
     return 0
+
+
+def relief_table(row: dict, title: str) -> str:
+    """Both axes for translator, classical fitted and flat, as a markdown table."""
+    lines = [f"| {title} | mean angle (deg) | slope correlation | realism (0 best, flat 1) |", "|---|---|---|---|"]
+    for label, suffix in (("translator", ""), ("classical, fitted", "_classical"), ("flat", "_flat")):
+        lines.append(f"| {label} | {row['normal_deg' + suffix]:.2f} | {row['slope_corr' + suffix]:.3f} | "
+                     f"{row['realism' + suffix]:.3f} |")
+    return "\n".join(lines)
