@@ -78,7 +78,7 @@ def min_cost_paths(cost: np.ndarray, crossing: np.ndarray | None = None) -> tupl
     total = cost[:, 0].copy()
     back = np.zeros((k, n, m), np.int8 if crossing is None else np.int32)
     inf = np.full((k, 1), np.inf, cost.dtype)
-    below = None
+    below, positions = None, np.arange(m)
     for i in range(1, n):
         if crossing is None:
             options = np.stack([total, np.concatenate([inf, total[:, :-1]], 1), np.concatenate([total[:, 1:], inf], 1)])
@@ -89,7 +89,7 @@ def min_cost_paths(cost: np.ndarray, crossing: np.ndarray | None = None) -> tupl
             if (i - 1) % STEP_BLOCK == 0:
                 below = _crossings_below(crossing[:, i:i + STEP_BLOCK])
             step, origin = _long_moves(total, below[:, (i - 1) % STEP_BLOCK])
-            back[:, i] = origin - np.arange(m)
+            back[:, i] = origin - positions
         total = step + cost[:, i]
     paths = np.empty((k, n), np.int64)
     paths[:, -1] = total.argmin(axis=1)
@@ -116,17 +116,15 @@ def _long_moves(total: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarra
     least total reaching each position by a jump from any other, and where that jump starts. A jump
     q -> p costs S[p] - S[q] (q < p) or S[q] - S[p] (q > p): running minima of total - S upwards
     and total + S downwards give every position's best origin at once."""
-    m = total.shape[1]
+    k, m = total.shape
     idx = np.arange(m)
-    a = total - s
-    run = np.minimum.accumulate(a, axis=1)
-    from_below = np.maximum.accumulate(np.where(a <= run, idx, 0), axis=1)
-    b = (total + s)[:, ::-1]
-    run_b = np.minimum.accumulate(b, axis=1)
-    from_above = (m - 1 - np.maximum.accumulate(np.where(b <= run_b, idx, 0), axis=1))[:, ::-1]
-    up, down = run + s, run_b[:, ::-1] - s
+    # both directions in one pass: rows 0..K-1 run upwards, K..2K-1 downwards (reversed)
+    both = np.concatenate([total - s, (total + s)[:, ::-1]])
+    run = np.minimum.accumulate(both, axis=1)
+    origin = np.maximum.accumulate(np.where(both <= run, idx, 0), axis=1)
+    up, down = run[:k] + s, run[k:, ::-1] - s
     better = up <= down
-    return np.where(better, up, down), np.where(better, from_below, from_above)
+    return np.where(better, up, down), np.where(better, origin[:k], m - 1 - origin[k:, ::-1])
 
 
 def min_cost_cycles(cost: np.ndarray, starts: int = START_CANDIDATES,
