@@ -12,12 +12,13 @@ from pathlib import Path
 
 import bpy
 
-from ..core.infinite import GAUSS_INTERPOLATION, ROW_FACTOR, InfiniteImages, lut_image
+from ..core.infinite import GAUSS_CODE, GAUSS_INTERPOLATION, IMAGE_BITS, ROW_FACTOR, InfiniteImages, lut_image
 from ..core.maps import NON_COLOR
 from ..core.options import MaterialOptions, texture_file_name
+from ..core.png import encode_png
 from ..core.tiling_blend import GAUSS_RANGE
 from . import sockets as S
-from .images import _rgba, saved_image, textures_folder
+from .images import _rgba, image_from_png, saved_image, textures_folder
 
 KEY = "texgan_infinite"        # custom property on the group: the exemplar's key
 GROUP_PREFIX = "TEXGAN Infinite"
@@ -26,6 +27,13 @@ STEP = 180                     # node spacing in the group, pixels
 
 
 # ---------------------------------------------------------------- images
+
+def _integer_image(name: str, array, bits: int, folder: Path | None, file_name: str) -> bpy.types.Image:
+    """A Non-Color PNG image of `bits`: packed, or saved beside the .blend with a relative path."""
+    if folder is not None:
+        return saved_image(name, array, NON_COLOR, folder / file_name, bits=bits)
+    return image_from_png(name, encode_png(array, bits), NON_COLOR, file_name)
+
 
 def _float_image(name: str, array, folder: Path | None, file_name: str) -> bpy.types.Image:
     """A 32-bit float Non-Color image: packed (OpenEXR inside the .blend), or saved as OpenEXR in
@@ -54,8 +62,10 @@ def make_images(prepared: InfiniteImages, label: str, output: str) -> dict[str, 
     try:
         for part, array in zip(IMAGE_PARTS, arrays):
             name = f"{GROUP_PREFIX} {label} {part}"
-            images[part] = _float_image(name, array, folder, texture_file_name(f"{GROUP_PREFIX} {label}",
-                                                                                part.replace(" ", "_"), "exr"))
+            file_name = texture_file_name(f"{GROUP_PREFIX} {label}", part.replace(" ", "_"),
+                                          "png" if part in IMAGE_BITS else "exr")
+            images[part] = (_integer_image(name, array, IMAGE_BITS[part], folder, file_name) if part in IMAGE_BITS
+                            else _float_image(name, array, folder, file_name))
     except Exception:
         for image in images.values():
             bpy.data.images.remove(image)
@@ -94,11 +104,11 @@ class Nodes:
             self.feed(S.socket_by_identifier(node.inputs, identifier), value)
         return node.outputs[0]
 
-    def vec(self, op: str, a, b=None, scale=None):
+    def vec(self, op: str, a, b=None, c=None, scale=None):
         node = self.add(S.VECTOR_MATH, operation=op, hide=True)
-        self.feed(S.socket_by_identifier(node.inputs, "Vector"), a)
-        if b is not None:
-            self.feed(S.socket_by_identifier(node.inputs, "Vector_001"), b)
+        for identifier, value in zip(("Vector", "Vector_001", "Vector_002"), (a, b, c)):
+            if value is not None:
+                self.feed(S.socket_by_identifier(node.inputs, identifier), value)
         if scale is not None:
             self.feed(S.find_socket(node.inputs, "Scale"), scale)
         return S.find_socket(node.outputs, "Value" if op == "DOT_PRODUCT" else "Vector")
@@ -189,11 +199,18 @@ def _lookups(b: Nodes, prepared: InfiniteImages, images, vertex, px, py, seed):
     return [b.texture(images[part], uv, GAUSS_INTERPOLATION, "REPEAT") for part in IMAGE_PARTS[:3]]
 
 
+def _weighted(b: Nodes, reads, weights):
+    return b.vec("ADD", b.vec("ADD", b.vec("SCALE", reads[0], scale=weights[0]), b.vec("SCALE", reads[1], scale=weights[1])),
+                 b.vec("SCALE", reads[2], scale=weights[2]))
+
+
 def _blend(b: Nodes, reads, weights, inverse_norm, mean):
-    """(sum w_i G_i - mu) / |w| + mu on 3-vectors."""
-    total = b.vec("ADD", b.vec("ADD", b.vec("SCALE", reads[0], scale=weights[0]), b.vec("SCALE", reads[1], scale=weights[1])),
-                  b.vec("SCALE", reads[2], scale=weights[2]))
-    return b.vec("ADD", b.vec("SCALE", b.vec("SUBTRACT", total, mean), scale=inverse_norm), mean)
+    """(sum w_i G_i - mu) / |w| + mu on 3-vectors, the reads still encoded (G = 2 GAUSS_CODE c - GAUSS_CODE;
+    the weights sum to 1, so decoding the weighted sum is decoding each read)."""
+    span = 2 * GAUSS_CODE
+    centred = b.vec("MULTIPLY_ADD", _weighted(b, reads, weights), (span,) * 3,
+                    tuple(-GAUSS_CODE - m for m in mean))
+    return b.vec("ADD", b.vec("SCALE", centred, scale=inverse_norm), mean)
 
 
 def _table(b: Nodes, image, gauss, channel: int, rows: int, columns: int):
@@ -205,8 +222,7 @@ def _table(b: Nodes, image, gauss, channel: int, rows: int, columns: int):
 
 def _normal(b: Nodes, reads, weights):
     """The copies' normals mixed with the blend weights, renormalised, encoded like a normal map."""
-    total = b.vec("ADD", b.vec("ADD", b.vec("SCALE", reads[0], scale=weights[0]), b.vec("SCALE", reads[1], scale=weights[1])),
-                  b.vec("SCALE", reads[2], scale=weights[2]))
+    total = b.vec("MULTIPLY_ADD", _weighted(b, reads, weights), (2.0, 2.0, 2.0), (-1.0, -1.0, -1.0))
     return b.vec("ADD", b.vec("SCALE", b.vec("NORMALIZE", total), scale=0.5), (0.5, 0.5, 0.5))
 
 
