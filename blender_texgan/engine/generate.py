@@ -307,9 +307,11 @@ def quilted_maps(runner: Runner, resolution: int, seed: int) -> tuple[dict, np.n
     return {spec.name: maps[spec.name] for spec in PBR_MAPS}, coords
 
 
-def field_rows(width: int) -> int:
-    """Rows of a band read through the field at a time: FIELD_PIXELS pixels."""
-    return max(8, FIELD_PIXELS // max(1, width))
+def field_rows(rows: int, width: int, pixels: int) -> int:
+    """Rows of a band: about `pixels` pixels, and at least one band per thread."""
+    from ..core.quilt import THREADS
+
+    return max(8, min(pixels // max(1, width), -(-rows // THREADS)))
 
 
 def read_maps(exemplar: np.ndarray, coords: np.ndarray, periodic: bool) -> dict:
@@ -335,7 +337,7 @@ def read_maps(exemplar: np.ndarray, coords: np.ndarray, periodic: bool) -> dict:
             np.clip(read[..., start:start + count], 0.0, 1.0, out=out[r0:r1])
             start += count
 
-    in_bands(rows, field_rows(width), band)
+    in_bands(rows, field_rows(rows, width, FIELD_PIXELS), band)
     return maps
 
 
@@ -351,7 +353,7 @@ def banded_normals(height: np.ndarray, strength: float) -> np.ndarray:
         normal = normal_from_height(height.take(np.arange(r0 - 1, r1 + 1) % rows, axis=0), strength)
         np.clip(normal[1:-1], 0.0, 1.0, out=out[r0:r1])
 
-    in_bands(rows, field_rows(width), band)
+    in_bands(rows, field_rows(rows, width, NORMAL_PIXELS), band)
     return out
 
 
@@ -416,7 +418,11 @@ PRESERVE_CONTRAST = np.array([name != "height" for name, count in GENERATED_CHAN
 JOIN_CONTRAST = np.zeros(len(PRESERVE_CONTRAST), bool)
 HEIGHT_CHANNEL = [name for name, count in GENERATED_CHANNELS for _ in range(count)].index("height")
 FIELD_ROLL = 64  # the refined field is rolled by up to this many pixels (see refined_maps)
-FIELD_PIXELS = 1 << 20  # joined maps are read through the field about this many pixels a band (memory, threads)
+# Joined maps are read through the field about this many pixels a band: each apply_field call also
+# takes the exemplar's mean, minimum and maximum (about 0.1 s for stone_wall), so bands are few; at
+# 8192 px two bands side by side hold about 0.8 GB. Normals need no such setup: smaller bands.
+FIELD_PIXELS = 1 << 22
+NORMAL_PIXELS = 1 << 20
 BAND_HALO = REFINE_SOFTEN + 2  # rows a band reads beyond its own: the patch-border blend reaches REFINE_SOFTEN + 1
 
 
