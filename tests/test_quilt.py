@@ -231,6 +231,7 @@ def test_maps_read_band_by_band_are_the_whole_field_read(monkeypatch):
     coords = Q.synthesize(Q.analyse(ex), 64, 96, seed=1)
     whole = R.apply_field(ex, coords, soften=G.REFINE_SOFTEN, periodic=False, preserve=G.JOIN_CONTRAST)
     monkeypatch.setattr(G, "FIELD_PIXELS", 5 * 96)   # bands of 8 rows, threads side by side
+    monkeypatch.setattr(G, "NORMAL_PIXELS", 5 * 96)
     maps = G.read_maps(ex, coords, periodic=False)
     assert np.array_equal(maps["albedo"], np.clip(whole[..., :3], 0, 1))
     assert np.array_equal(maps["roughness"], np.clip(whole[..., 4:], 0, 1))

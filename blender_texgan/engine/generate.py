@@ -308,9 +308,12 @@ def quilted_maps(runner: Runner, resolution: int, seed: int) -> tuple[dict, np.n
 
 
 def field_rows(rows: int, width: int, pixels: int) -> int:
-    """Rows of a band: about `pixels` pixels, and at least one band per thread."""
+    """Rows of a band: about `pixels` pixels, and at least one band per thread; an image of half
+    that or less is one band."""
     from ..core.quilt import THREADS
 
+    if rows * width <= pixels // 2:
+        return rows
     return max(8, min(pixels // max(1, width), -(-rows // THREADS)))
 
 
