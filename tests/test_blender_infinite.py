@@ -151,11 +151,11 @@ def test_two_objects_share_one_group_and_its_images(infinite_scene, exemplar_mod
     assert ga.node_tree == gb.node_tree and len(_groups(bpy)) == 1
     assert (ga.inputs["Seed"].default_value, gb.inputs["Seed"].default_value) == (1.0, 2.0)
     parts = [n.image for n in ga.node_tree.nodes if n.bl_idname == "ShaderNodeTexImage"]
-    assert len({p.name for p in parts}) == 4
+    assert len({p.name for p in parts}) == 3
     for image in {p.name: p for p in parts}.values():  # packed, colour space for data
         assert image.packed_file is not None and image.colorspace_settings.name == "Non-Color"
     depths = {p.name.rpartition(" ")[2]: (p.file_format, p.depth) for p in parts}
-    assert depths == {"albedo": ("PNG", 96), "relief": ("PNG", 96), "normal": ("PNG", 24), "tables": ("OPEN_EXR", 96)}
+    assert depths == {"albedo": ("PNG", 96), "relief": ("PNG", 128), "tables": ("OPEN_EXR", 96)}
 
 
 def _corrupt_exemplar_block(path, out):
@@ -196,8 +196,8 @@ def test_saved_images_survive_save_reload_undo_and_append(built_zip, tmp_path):
                             exemplar=brick_exemplar(64, seed=1))
     r = run_blender_script("infinite_save.py", tmp_path, built_zip, model, tmp_path / "scene.blend")
     assert r["result"] == ["FINISHED"]
-    assert sorted(r["files"]) == ["TEXGAN_Infinite_other_gauss_albedo.png", "TEXGAN_Infinite_other_gauss_relief.png",
-                                  "TEXGAN_Infinite_other_normal.png", "TEXGAN_Infinite_other_tables.exr"]
+    assert sorted(r["files"]) == ["TEXGAN_Infinite_other_gauss_albedo.png", "TEXGAN_Infinite_other_relief.png",
+                                  "TEXGAN_Infinite_other_tables.exr"]
     for image in r["images"].values():
         assert image["path"].startswith("//textures/") and not image["packed"] and image["colorspace"] == "Non-Color"
     assert r["reloaded"]["groups"] == 1 and r["reloaded"]["material_uses_group"]

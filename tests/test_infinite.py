@@ -102,7 +102,8 @@ def test_seed_scale_and_sharpness(prepared):
 
 def test_images_are_seed_independent_float_data(prepared):
     h, w = prepared.shape
-    assert prepared.gauss_albedo.shape == (h, w, 3) and prepared.gauss_relief.shape == (h, w, 3)
+    assert prepared.gauss_albedo.shape == (h, w, 3) and prepared.relief.shape == (h, w, 4)
+    assert np.allclose(np.linalg.norm(infinite.unit_normal(prepared.relief[..., 2:]), axis=-1), 1.0)
     assert infinite.lut_image(prepared).shape == (5, infinite.LUT_COLUMNS, 3)
     g = infinite.decode_gaussian(prepared.gauss_albedo)
     assert prepared.gauss_albedo.dtype == np.float32 and g.min() < -2 and g.max() > 2  # Gaussian values

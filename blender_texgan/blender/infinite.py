@@ -15,24 +15,40 @@ import bpy
 from ..core.infinite import GAUSS_CODE, GAUSS_INTERPOLATION, IMAGE_BITS, ROW_FACTOR, InfiniteImages, lut_image
 from ..core.maps import NON_COLOR
 from ..core.options import MaterialOptions, texture_file_name
-from ..core.png import encode_png
+from ..core.png import encode_png, write_png
 from ..core.tiling_blend import GAUSS_RANGE
 from . import sockets as S
 from .images import _rgba, image_from_png, saved_image, textures_folder
 
 KEY = "texgan_infinite"        # custom property on the group: the exemplar's key
 GROUP_PREFIX = "TEXGAN Infinite"
-IMAGE_PARTS = ("gauss albedo", "gauss relief", "normal", "tables")
+IMAGE_PARTS = ("gauss albedo", "relief", "tables")
 STEP = 180                     # node spacing in the group, pixels
 
 
 # ---------------------------------------------------------------- images
 
 def _integer_image(name: str, array, bits: int, folder: Path | None, file_name: str) -> bpy.types.Image:
-    """A Non-Color PNG image of `bits`: packed, or saved beside the .blend with a relative path."""
-    if folder is not None:
-        return saved_image(name, array, NON_COLOR, folder / file_name, bits=bits)
-    return image_from_png(name, encode_png(array, bits), NON_COLOR, file_name)
+    """A Non-Color PNG image of `bits`: packed, or saved beside the .blend with a relative path. Its
+    alpha, if any, is a fourth data channel (Channel Packed: never multiplied into the colour)."""
+    if folder is None:
+        image = image_from_png(name, encode_png(array, bits), NON_COLOR, file_name)
+    elif array.shape[2] == 4:
+        image = bpy.data.images.load(str(write_png(folder / file_name, array, bits)), check_existing=False)
+        image.name = name
+        image.colorspace_settings.name = NON_COLOR
+        image.filepath = _relative(folder / file_name)
+    else:
+        image = saved_image(name, array, NON_COLOR, folder / file_name, bits=bits)
+    image.alpha_mode = "CHANNEL_PACKED"
+    return image
+
+
+def _relative(path: Path) -> str:
+    try:
+        return bpy.path.relpath(str(path))
+    except ValueError:  # another drive on Windows: keep the absolute path
+        return str(path)
 
 
 def _float_image(name: str, array, folder: Path | None, file_name: str) -> bpy.types.Image:
@@ -55,9 +71,9 @@ def _float_image(name: str, array, folder: Path | None, file_name: str) -> bpy.t
 
 
 def make_images(prepared: InfiniteImages, label: str, output: str) -> dict[str, bpy.types.Image]:
-    """The group's four images, packed or saved beside the .blend as `output` (PACK / SAVE) says."""
+    """The group's three images, packed or saved beside the .blend as `output` (PACK / SAVE) says."""
     folder = textures_folder() if output == "SAVE" else None
-    arrays = (prepared.gauss_albedo, prepared.gauss_relief, prepared.normal, lut_image(prepared))
+    arrays = (prepared.gauss_albedo, prepared.relief, lut_image(prepared))
     images: dict[str, bpy.types.Image] = {}
     try:
         for part, array in zip(IMAGE_PARTS, arrays):
@@ -196,7 +212,16 @@ def _lookups(b: Nodes, prepared: InfiniteImages, images, vertex, px, py, seed):
         read = b.math("ADD", b.math("SUBTRACT", p, b.math("FLOOR", b.math("MULTIPLY", vpos, cell))), offset)
         coords.append(b.math("MULTIPLY", read, 1.0 / side))
     uv = b.combine(*coords)
-    return [b.texture(images[part], uv, GAUSS_INTERPOLATION, "REPEAT") for part in IMAGE_PARTS[:3]]
+    albedo = b.texture(images[IMAGE_PARTS[0]], uv, GAUSS_INTERPOLATION, "REPEAT")
+    relief = b.texture(images[IMAGE_PARTS[1]], uv, GAUSS_INTERPOLATION, "REPEAT")
+    return albedo, relief, _unit_normal(b, b.separate(relief)[2], S.find_socket(relief.node.outputs, "Alpha"))
+
+
+def _unit_normal(b: Nodes, x, y):
+    """Encoded normal x, y -> the unit vector (2x - 1, 2y - 1, sqrt(1 - ...))."""
+    xy = b.vec("MULTIPLY_ADD", b.combine(x, y), (2.0, 2.0, 0.0), (-1.0, -1.0, 0.0))
+    z = b.math("SQRT", b.math("SUBTRACT", 1.0, b.vec("DOT_PRODUCT", xy, xy)))
+    return b.vec("ADD", xy, b.combine(0.0, 0.0, z))
 
 
 def _weighted(b: Nodes, reads, weights):
@@ -222,8 +247,7 @@ def _table(b: Nodes, image, gauss, channel: int, rows: int, columns: int):
 
 def _normal(b: Nodes, reads, weights):
     """The copies' normals mixed with the blend weights, renormalised, encoded like a normal map."""
-    total = b.vec("MULTIPLY_ADD", _weighted(b, reads, weights), (2.0, 2.0, 2.0), (-1.0, -1.0, -1.0))
-    return b.vec("ADD", b.vec("SCALE", b.vec("NORMALIZE", total), scale=0.5), (0.5, 0.5, 0.5))
+    return b.vec("ADD", b.vec("SCALE", b.vec("NORMALIZE", _weighted(b, reads, weights)), scale=0.5), (0.5, 0.5, 0.5))
 
 
 def _srgb_to_linear(b: Nodes, c):
@@ -264,7 +288,7 @@ def _fill_group(b: Nodes, prepared: InfiniteImages, images: dict, relief_per_met
     relief = b.separate(_blend(b, [r[1] for r in reads], weights, inverse_norm, (mean[3], mean[4], 0.0)))
     b.next_column()
     rows, columns = prepared.lut.shape
-    tables = images[IMAGE_PARTS[3]]
+    tables = images[IMAGE_PARTS[2]]
     comps = b.combine(*(_table(b, tables, albedo[c], c, rows, columns) for c in range(3)))
     height = _table(b, tables, relief[0], 3, rows, columns)
     roughness = _table(b, tables, relief[1], 4, rows, columns)

@@ -37,28 +37,27 @@ ROW_FACTOR = math.sqrt(3.0) / 2.0   # triangle rows are this fraction of a cell 
 CHANNELS = ("albedo_0", "albedo_1", "albedo_2", "height", "roughness")
 INTERPOLATIONS = ("Closest", "Linear")  # Blender's names; the Gaussian images use GAUSS_INTERPOLATION
 GAUSS_INTERPOLATION = "Linear"
-# The images a shading point reads nine times are integers: half (Gaussian values, 16-bit) or a
-# quarter (normals, 8-bit) of a float image's memory traffic, which bounds the group's render time.
+# The images a shading point reads six times are 16-bit PNGs (a smaller .blend than float EXR);
+# height, roughness and normal share one RGBA image, as image reads bound the group's render time.
 GAUSS_CODE = 6.0                        # Gaussian values g are stored as (g + 6) / 12 in 16 bits
-IMAGE_BITS = {"gauss albedo": 16, "gauss relief": 16, "normal": 8}
+IMAGE_BITS = {"gauss albedo": 16, "relief": 16}
 
 
 @dataclass(frozen=True)
 class InfiniteImages:
     """What the node group reads, all float32 and seed-independent.
 
-    gauss_albedo, gauss_relief: (H, W, 3) rows top to bottom; the albedo's three PCA components, and
-    (height, roughness, 0), Gaussian, encoded as (g + GAUSS_CODE) / (2 GAUSS_CODE) on 16-bit steps.
-    normal: (H, W, 3) the exemplar's tangent-space normals (OpenGL, from its height at the model's
-    normal strength) encoded as a normal map on 8-bit steps; the group blends them linearly and
-    renormalises. The arrays hold exactly what the PNG images hold. mean: (5,) the Gaussian channels' means. lut: (5, N) each channel's
+    gauss_albedo: (H, W, 3) rows top to bottom, the albedo's three PCA components, Gaussian, encoded
+    as (g + GAUSS_CODE) / (2 GAUSS_CODE). relief: (H, W, 4) the Gaussian height and roughness so
+    encoded, then the exemplar's tangent-space normal's x and y (OpenGL, from its height at the
+    model's normal strength) encoded as in a normal map; z = sqrt(1 - x^2 - y^2). The group blends
+    the normals linearly and renormalises. All on 16-bit steps: exactly what the PNG images hold. mean: (5,) the Gaussian channels' means. lut: (5, N) each channel's
     value at the Gaussian values linspace(-GAUSS_RANGE, GAUSS_RANGE, N). pca_mean (3,), pca_basis
     (3, 3): albedo = components @ pca_basis.T + pca_mean (sRGB-encoded values). cell: triangle
     width in exemplar pixels. key: identifies the exemplar (same exemplar, same key).
     """
     gauss_albedo: np.ndarray
-    gauss_relief: np.ndarray
-    normal: np.ndarray
+    relief: np.ndarray
     mean: np.ndarray
     lut: np.ndarray
     pca_mean: np.ndarray
@@ -89,12 +88,12 @@ def prepare(exemplar, normal_strength: float = 6.0, lut_size: int = LUT_COLUMNS)
     stack = check_exemplar(exemplar, 8, GENERATED_CHANNEL_COUNT)
     a = analyse(stack, lut_size)
     h, w = stack.shape[:2]
-    relief = np.zeros((h, w, 3), np.float32)
-    relief[..., :2] = a.gaussian[..., 3:5]
-    normal = _steps(normal_from_height(stack[..., 3], normal_strength), 8)
+    relief = np.empty((h, w, 4), np.float32)
+    relief[..., :2] = encode_gaussian(a.gaussian[..., 3:5])
+    relief[..., 2:] = _steps(normal_from_height(stack[..., 3], normal_strength)[..., :2], 16)
     key = exemplar_key(np.concatenate([stack, np.full((1, w, 5), normal_strength, np.float32)]))
-    return InfiniteImages(encode_gaussian(a.gaussian[..., :3]), encode_gaussian(relief), normal, a.mean,
-                          a.lut, a.pca_mean, a.pca_basis, float(max(2.0, CELL_FRACTION * min(h, w))), key)
+    return InfiniteImages(encode_gaussian(a.gaussian[..., :3]), relief, a.mean, a.lut, a.pca_mean, a.pca_basis,
+                          float(max(2.0, CELL_FRACTION * min(h, w))), key)
 
 
 def _steps(values: np.ndarray, bits: int) -> np.ndarray:
@@ -105,6 +104,12 @@ def _steps(values: np.ndarray, bits: int) -> np.ndarray:
 def encode_gaussian(g: np.ndarray) -> np.ndarray:
     """Gaussian values -> [0, 1] on 16-bit steps (an error under 1e-4, a tenth of a table entry)."""
     return _steps((np.asarray(g, np.float64) + GAUSS_CODE) / (2 * GAUSS_CODE), 16)
+
+
+def unit_normal(xy: np.ndarray) -> np.ndarray:
+    """Encoded normal x, y (..., 2) -> (..., 3) with z = sqrt(1 - x^2 - y^2)."""
+    n = decode_normal(xy).astype(np.float64)
+    return np.concatenate([n, np.sqrt(np.maximum(0.0, 1.0 - np.sum(n * n, axis=-1, keepdims=True)))], -1)
 
 
 def decode_gaussian(c: np.ndarray) -> np.ndarray:
@@ -278,7 +283,7 @@ def blended_gaussian(prepared: InfiniteImages, x, y, scale: float, seed: float, 
     """The group's blended Gaussian values (..., 5) at coordinates (x, y), before the tables."""
     weights, u, v = _copies(prepared, x, y, scale, seed)
     reads = [decode_gaussian(np.concatenate([sample(prepared.gauss_albedo, u[..., k], v[..., k], interpolation),
-                                             sample(prepared.gauss_relief, u[..., k], v[..., k], interpolation)[..., :2]],
+                                             sample(prepared.relief, u[..., k], v[..., k], interpolation)[..., :2]],
                                             -1)) for k in range(3)]
     return gaussian_blend(prepared, blend_weights(weights, sharpness), reads)
 
@@ -288,7 +293,7 @@ def blended_normal(prepared: InfiniteImages, x, y, scale: float, seed: float, sh
     blend weights and renormalised -> (..., 3) unit tangent-space vectors."""
     weights, u, v = _copies(prepared, x, y, scale, seed)
     weights = blend_weights(weights, sharpness)
-    n = sum(weights[..., k, None] * decode_normal(sample(prepared.normal, u[..., k], v[..., k], "Linear"))
+    n = sum(weights[..., k, None] * unit_normal(sample(prepared.relief, u[..., k], v[..., k], "Linear")[..., 2:])
             for k in range(3))
     return n / np.linalg.norm(n, axis=-1, keepdims=True)
 
