@@ -40,7 +40,11 @@ SUB_FILTER = 1
 
 
 def _quantised(band: np.ndarray, bits: int) -> np.ndarray:
-    """(n, W, C) floats -> (n, W * C * bits / 8) big-endian bytes of the rounded, clipped values."""
+    """(n, W, C) floats -> (n, W * C * bits / 8) big-endian bytes of the rounded, clipped values;
+    uint8 (bits 8) or uint16 (bits 16) values are stored as they are (core.map_bands)."""
+    if band.dtype == (np.uint16 if bits == 16 else np.uint8):
+        q = np.ascontiguousarray(band, ">u2" if bits == 16 else np.uint8)
+        return q.reshape(q.shape[0], -1).view(np.uint8)
     top = np.float32(255 if bits == 8 else 65535)
     q = np.clip(band, 0.0, 1.0).astype(np.float32, copy=False)
     q *= top
@@ -60,8 +64,9 @@ def _sub_filtered(rows: np.ndarray, step: int) -> np.ndarray:
 
 
 def encode_png(image: np.ndarray, bits: int = 8, compression: int = COMPRESSION) -> bytes:
-    """Encode an (H, W) or (H, W, C) float array in [0, 1] (C in 1, 3, 4) as PNG bytes; rows are
-    rounded, filtered and compressed a band at a time (no full-size integer copy)."""
+    """Encode an (H, W) or (H, W, C) float array in [0, 1] (C in 1, 3, 4) as PNG bytes (or the uint8 /
+    uint16 values to store); rows are rounded, filtered and compressed a band at a time (no
+    full-size integer copy)."""
     a = np.asarray(image)
     if a.ndim == 2:
         a = a[..., None]
