@@ -195,23 +195,20 @@ def _sharpen(b: Nodes, weights, sharpness):
     return weights, b.math("DIVIDE", 1.0, b.math("SQRT", squares))
 
 
-def _lookups(b: Nodes, prepared: InfiniteImages, images, vertex, px, py, seed):
+def _lookups(b: Nodes, prepared: InfiniteImages, images, vertex, pixel, seed):
     """One vertex's copy: White Noise offset, then the Gaussian images and the normals read at
-    p - vertex + offset."""
+    pixel - vertex + offset (x and y at once, in vector nodes: fewer nodes, a faster shader)."""
     h, w = prepared.shape
     vi, vj = vertex
     white = b.add(S.WHITE_NOISE, noise_dimensions="3D", hide=True)
     b.feed(S.find_socket(white.inputs, "Vector"), b.combine(vi, vj, seed))
-    noise = b.separate(S.find_socket(white.outputs, "Color"))
-    coords = []
-    for p, random, side, margin, vpos in ((px, noise[0], w, prepared.margins[0], b.math("MULTIPLY_ADD", vj, 0.5, vi)),
-                                          (py, noise[1], h, prepared.margins[1], vj)):
-        lo, span = (margin, side - 2 * margin) if side - 2 * margin > 0 else (0.0, float(side))
-        cell = prepared.cell if p is px else prepared.cell * ROW_FACTOR
-        offset = b.math("FLOOR", b.math("MULTIPLY_ADD", random, span, lo))
-        read = b.math("ADD", b.math("SUBTRACT", p, b.math("FLOOR", b.math("MULTIPLY", vpos, cell))), offset)
-        coords.append(b.math("MULTIPLY", read, 1.0 / side))
-    uv = b.combine(*coords)
+    ranges = [(m, side - 2 * m) if side - 2 * m > 0 else (0.0, float(side))
+              for side, m in zip((w, h), prepared.margins)]
+    offset = b.vec("FLOOR", b.vec("MULTIPLY_ADD", S.find_socket(white.outputs, "Color"),
+                                  (ranges[0][1], ranges[1][1], 0.0), (ranges[0][0], ranges[1][0], 0.0)))
+    position = b.combine(b.math("MULTIPLY_ADD", vj, 0.5, vi), vj)
+    anchor = b.vec("FLOOR", b.vec("MULTIPLY", position, (prepared.cell, prepared.cell * ROW_FACTOR, 0.0)))
+    uv = b.vec("MULTIPLY", b.vec("ADD", b.vec("SUBTRACT", pixel, anchor), offset), (1.0 / w, 1.0 / h, 0.0))
     albedo = b.texture(images[IMAGE_PARTS[0]], uv, GAUSS_INTERPOLATION, "REPEAT")
     relief = b.texture(images[IMAGE_PARTS[1]], uv, GAUSS_INTERPOLATION, "REPEAT")
     return albedo, relief, _unit_normal(b, b.separate(relief)[2], S.find_socket(relief.node.outputs, "Alpha"))
@@ -281,7 +278,8 @@ def _fill_group(b: Nodes, prepared: InfiniteImages, images: dict, relief_per_met
     vertices, weights = _triangle(b, px, py, prepared.cell)
     weights, inverse_norm = _sharpen(b, weights, sharpness)
     b.next_column()
-    reads = [_lookups(b, prepared, images, v, px, py, seed) for v in vertices]
+    pixel = b.combine(px, py)
+    reads = [_lookups(b, prepared, images, v, pixel, seed) for v in vertices]
     b.next_column()
     mean = [float(m) for m in prepared.mean]
     albedo = b.separate(_blend(b, [r[0] for r in reads], weights, inverse_norm, tuple(mean[:3])))
