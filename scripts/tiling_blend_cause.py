@@ -1,0 +1,199 @@
+"""Why the bundled models' `blend` mode scored worse than a reference tiling and blending (issue 22, item 7).
+
+The reference (scripts/tiling_blend.py) reads the whole CC0 photo at the model's scale with the
+default cell (a quarter of its smaller side: 256 px); a model's `blend` mode (engine.generate.blended_maps)
+reads the exemplar the model carries: the photo's top three quarters (the bottom quarter is held out
+for the measures) with the height's slow trends removed (trainer.data.flatten_height), cell 192 px.
+Starting from the model's own `blend`, each variant changes one thing:
+
+  ours              the model's exemplar, cell 192, blend of Gaussianised PCA components (core.tiling_blend)
+  reference         the whole photo, height as loaded, cell 256 (what the issue compared with)
+  cell 256          ours with the reference's cell
+  trend kept        ours with the height as loaded (no trend removal)
+  + held-out        ours reading the whole photo (flattened, cell 192): the held-out quarter added
+  lower 3/4         ours reading rows 256..1023 instead of 0..767: as many pixels, the held-out among them
+  RGB space         ours blending Gaussianised R, G, B (no PCA)
+  linear space      ours blending the values themselves (variance-preserving, no Gaussianisation)
+
+Same seeds (0..N-1) and the same held-out and reference crops for every variant; each sample is a
+512 px synthesis cut into its four 256 px quadrants. Figures are ratios to photo vs photo (lower is
+better): band-pass marginals of albedo (luminance) and height as the median over samples [quartiles]
+(each sample's four crops against all held-out crops), coarse SWD pooled over all crops
+(trainer.metrics.structure_metrics), and `copied`: the share of output pixels whose heaviest
+vertex reads a held-out row (0 % when the exemplar leaves the held-out quarter out).
+
+    .venv/bin/python scripts/tiling_blend_cause.py [--count 8] [MODEL ...]   (a few minutes on 2 cores)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from blender_texgan.core import tiling_blend as TB
+from blender_texgan.core.modelfile import read_model_file
+from blender_texgan.engine.generate import bundled_models
+from trainer.data import HELDOUT_FRACTION, flatten_height, folder_data
+from trainer.folder import load_folder
+from trainer.metrics import (
+    BANDPASS_MIN_SIDE,
+    BANDPASS_QUANTILES,
+    STD_FLOOR,
+    _quantile_w1,
+    bandpass_marginals,
+    laplacian_pyramid,
+    max_levels,
+    structure_metrics,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "cc0"
+RESULTS = ROOT / "benchmarks" / "results" / "tiling_blend_cause.txt"
+SETS = {"grass": "Grass004", "rock": "Rock058", "rusty_metal": "rusty_metal_05"}
+SIZE, CROP = 512, 256     # synthesis side; measured crops (the gate's crop side)
+HEIGHT = 3                # height channel in the exemplar stack
+INNER_MARGIN = 3          # pyramid pixels per level left out at a crop's border (inner_bandpass)
+
+
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    exemplar: np.ndarray    # (h, w, 5) in [0, 1]
+    cell: float | None      # None: core.tiling_blend.default_cell of the exemplar
+    space: str = "pca"      # pca (core.tiling_blend), rgb, linear
+    held_rows: int = 0      # exemplar rows from this one on are held-out pixels (0: none)
+
+
+def variants(name: str) -> tuple[list[Variant], object]:
+    """The variants of one model (see the module doc) and its TrainingData (held-out crops)."""
+    data = folder_data(DATA / SETS[name], 64, 1)
+    ours = read_model_file(bundled_models()[name]).exemplar.astype(np.float32)
+    photo = load_folder(DATA / SETS[name]).stacks[0]                      # (5, H, W), the whole photo
+    rows = photo.shape[1]
+    kept = rows - int(round(rows * HELDOUT_FRACTION))
+    if ours.shape[:2] != (kept, photo.shape[2]):
+        raise SystemExit(f"{name}: the model's exemplar {ours.shape[:2]} is not the photo's top {kept} rows")
+    hwc = lambda stack: np.ascontiguousarray(np.moveaxis(stack, 0, -1), np.float32)  # noqa: E731
+    cell = TB.default_cell(ours.shape)
+    lower = flatten_height(photo[:, rows - kept:])
+    return [Variant("ours", ours, None),
+            Variant("reference", hwc(photo), None, held_rows=kept),
+            Variant("cell 256", ours, TB.default_cell(photo.shape[1:])),
+            Variant("trend kept", hwc(photo[:, :kept]), cell),
+            Variant("+ held-out", hwc(flatten_height(photo)), cell, held_rows=kept),
+            Variant("lower 3/4", hwc(lower), cell, held_rows=2 * kept - rows),
+            Variant("RGB space", ours, cell, "rgb"),
+            Variant("linear space", ours, cell, "linear")], data
+
+
+# ---------------------------------------------------------------- synthesis in other spaces
+
+def _tables(exemplar: np.ndarray, space: str):
+    """Per-channel forward values, blend means and inverse tables for a blending space."""
+    flat = exemplar.reshape(-1, exemplar.shape[-1]).astype(np.float64)
+    if space == "linear":
+        return flat.astype(np.float32), flat.mean(0).astype(np.float32), None
+    gauss, luts = zip(*(TB.gaussianise(flat[:, k]) for k in range(flat.shape[1])))
+    gauss = np.stack(gauss, 1)
+    return gauss, gauss.mean(0), np.stack(luts)
+
+
+def synthesize_in(exemplar: np.ndarray, space: str, cell: float, seed: int, tables) -> np.ndarray:
+    """core.tiling_blend's lattice, offsets and variance-preserving blend, in another space: 'rgb'
+    (Gaussianised channels, no PCA) or 'linear' (the values themselves)."""
+    values, mean, luts = tables
+    h, w = exemplar.shape[:2]
+    lattice = TB.make_lattice(SIZE, SIZE, cell)
+    offsets = TB.vertex_offsets(lattice, (h, w), seed)
+    ys, xs = np.meshgrid(np.arange(SIZE), np.arange(SIZE), indexing="ij")
+    weights, ry, rx = TB.vertex_reads(lattice, offsets, (h, w), ys, xs)
+    reads = values.reshape(h, w, -1)[np.mod(ry, h), np.mod(rx, w)]
+    blended = np.einsum("...v,...vc->...c", weights, reads)
+    blended = (blended - mean) / np.sqrt(np.sum(weights ** 2, -1, keepdims=True)) + mean
+    if luts is not None:
+        grid = np.linspace(-TB.GAUSS_RANGE, TB.GAUSS_RANGE, luts.shape[1])
+        blended = np.stack([np.interp(blended[..., k], grid, luts[k]) for k in range(luts.shape[0])], -1)
+    return np.clip(blended, 0.0, 1.0).astype(np.float32)
+
+
+# ---------------------------------------------------------------- measures
+
+def samples(v: Variant, count: int) -> tuple[np.ndarray, float]:
+    """(count, 4, 5, CROP, CROP) quadrant crops of `count` syntheses; share of pixels copied from held-out rows."""
+    cell = TB.default_cell(v.exemplar.shape) if v.cell is None else v.cell
+    pca = TB.analyse(v.exemplar) if v.space == "pca" else None
+    tables = None if pca is not None else _tables(v.exemplar, v.space)
+    out, copied = [], []
+    for seed in range(count):
+        if pca is not None:
+            image = TB.synthesize(pca, SIZE, SIZE, seed, cell)
+        else:
+            image = synthesize_in(v.exemplar, v.space, cell, seed, tables)
+        quads = [image[y:y + CROP, x:x + CROP] for y in (0, CROP) for x in (0, CROP)]
+        out.append(np.stack([np.moveaxis(q, -1, 0) for q in quads]))
+        if v.held_rows:
+            src = TB.source_coordinates(v.exemplar.shape, SIZE, SIZE, seed, cell)
+            copied.append(float(np.mean(src[..., 0] >= v.held_rows)))
+    return np.stack(out), float(np.mean(copied)) if copied else 0.0
+
+
+def inner_bandpass(fake: np.ndarray, real: np.ndarray, channel: int, margin: int = INNER_MARGIN) -> float:
+    """trainer.metrics.bandpass_marginals of one channel with `margin` pixels of every level's border
+    left out: the pyramid wraps round, so a crop of a non-tiling photo gets coefficients from the jump
+    between its opposite edges, larger the more the height trends across the crop."""
+    levels = max(2, max_levels(CROP, CROP, min_side=BANDPASS_MIN_SIDE))
+    pairs = zip(*(laplacian_pyramid(x[:, channel:channel + 1], levels)[:-1] for x in (fake, real)))
+    inner = (slice(None), slice(None), slice(margin, -margin), slice(margin, -margin))
+    return float(np.mean([_quantile_w1(f[inner], r[inner], BANDPASS_QUANTILES) / max(float(r[inner].std()), STD_FLOOR)
+                          for f, r in pairs]))
+
+
+def measure(v: Variant, data, count: int) -> dict:
+    """Median [quartiles] over samples of the band-pass ratios; pooled coarse SWD ratio; copied share."""
+    crops, copied = samples(v, count)
+    held, ref = data.metric_crops(CROP, 4 * count, 0)
+    pooled = structure_metrics(crops.reshape(-1, *crops.shape[2:]), held, ref, seed=0)
+    fake = crops.reshape(-1, *crops.shape[2:])
+    inner = inner_bandpass(fake, held, HEIGHT) / inner_bandpass(ref, held, HEIGHT)
+    out = {"coarse": pooled["coarse_swd_ratio"], "copied": copied, "inner": inner}
+    for key, channel in (("alb", None), ("hgt", HEIGHT)):
+        # photo vs photo in groups of four crops too, so that both sides carry the same small-sample bias
+        real = np.median([bandpass_marginals(ref[i:i + 4], held, channel=channel)[0] for i in range(0, len(ref), 4)])
+        per = [bandpass_marginals(s, held, channel=channel)[0] / real for s in crops]
+        out[key] = (*np.percentile(per, (50, 25, 75)), pooled[f"bandpass_ratio_{'albedo' if channel is None else 'height'}"])
+    return out
+
+
+def row(name: str, label: str, m: dict) -> str:
+    q = lambda t: f"{t[0]:5.2f} [{t[1]:4.2f}-{t[2]:4.2f}] {t[3]:5.2f}"  # noqa: E731
+    return f"{name:12s} {label:14s} | {q(m['alb'])} | {q(m['hgt'])} | {m['inner']:5.2f} | {m['coarse']:6.2f} | {100 * m['copied']:5.1f} %"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="*", help=f"default: {' '.join(SETS)}")
+    parser.add_argument("--count", type=int, default=8, help="syntheses per variant (seeds 0..count-1)")
+    args = parser.parse_args(argv)
+    names = args.models or list(SETS)
+    lines = [f"# scripts/tiling_blend_cause.py, {time.strftime('%Y-%m-%d')}, {args.count} seeds x 4 crops of "
+             f"{CROP} px from {SIZE} px syntheses, held-out crops of each CC0 set; ratios to photo vs photo "
+             "(lower is better); band-pass: median over seeds [quartiles]",
+             f"{'model':12s} {'variant':14s} | band-pass albedo: median [quartiles] pooled | band-pass height (same) "
+             "| height, borders out | coarse SWD | copied"]
+    print("\n".join(lines), flush=True)
+    for name in names:
+        found, data = variants(name)
+        for v in found:
+            lines.append(row(name, v.label, measure(v, data, args.count)))
+            print(lines[-1], flush=True)
+    if not args.models:
+        RESULTS.write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
