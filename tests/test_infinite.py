@@ -46,7 +46,7 @@ def test_white_noise_is_deterministic_and_uniform():
 def test_reference_is_the_tiling_blend_operator_with_the_same_tables(prepared):
     """Closest reads: the reference's blend and table lookup are core.tiling_blend's, exactly."""
     stack = noise_exemplar()
-    analysis = tiling_blend.analyse(stack, infinite.LUT_COLUMNS)
+    analysis = tiling_blend.analyse(infinite.linear_albedo(stack), infinite.LUT_COLUMNS)
     h, w = prepared.shape
     x, y = grid(40, 1.37, 0.5, w)
     ours = infinite.evaluate(prepared, x, y, 0.5, 7, interpolation="Closest", lut_interpolation="Linear")
@@ -65,7 +65,7 @@ def test_reference_is_the_tiling_blend_operator_with_the_same_tables(prepared):
 
 
 def test_blend_keeps_the_histogram_and_copies_stay_aligned(prepared):
-    stack = noise_exemplar()
+    stack = infinite.linear_albedo(noise_exemplar())  # the group's albedo is linear
     w = prepared.shape[1]
     out = infinite.evaluate(prepared, *grid(160, 1.0, 1.0, w), 1.0, 0)
     for k in range(5):  # histogram preserving: spread kept (a linear blend loses a quarter or more)

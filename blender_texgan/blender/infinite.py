@@ -186,13 +186,13 @@ def _triangle(b: Nodes, px, py, cell: float):
 
 
 def _sharpen(b: Nodes, weights, sharpness):
-    """w^s / sum w^s, and 1 / sqrt(sum of the squares) for the variance-preserving blend."""
+    """w^s / sum w^s, and 1 / sqrt(sum of their squares) for the variance-preserving blend, which
+    is sum w^s / |w^s|: two dot products of the powered weights."""
     powered = [b.math("POWER", w, sharpness) for w in weights]
-    total = b.math("ADD", b.math("ADD", powered[0], powered[1]), powered[2])
+    vector = b.combine(*powered)
+    total = b.vec("DOT_PRODUCT", vector, (1.0, 1.0, 1.0))
     weights = [b.math("DIVIDE", p, total) for p in powered]
-    squares = b.math("ADD", b.math("ADD", b.math("MULTIPLY", weights[0], weights[0]),
-                                   b.math("MULTIPLY", weights[1], weights[1])), b.math("MULTIPLY", weights[2], weights[2]))
-    return weights, b.math("DIVIDE", 1.0, b.math("SQRT", squares))
+    return weights, b.math("DIVIDE", total, b.math("SQRT", b.vec("DOT_PRODUCT", vector, vector)))
 
 
 def _lookups(b: Nodes, prepared: InfiniteImages, images, vertex, pixel, seed):
@@ -247,12 +247,6 @@ def _normal(b: Nodes, reads, weights):
     return b.vec("ADD", b.vec("SCALE", b.vec("NORMALIZE", _weighted(b, reads, weights)), scale=0.5), (0.5, 0.5, 0.5))
 
 
-def _srgb_to_linear(b: Nodes, c):
-    low = b.math("MULTIPLY", c, 1.0 / 12.92)
-    high = b.math("POWER", b.math("MULTIPLY_ADD", c, 1.0 / 1.055, 0.055 / 1.055), 2.4)
-    return b.math("MULTIPLY_ADD", b.math("GREATER_THAN", c, 0.04045), b.math("SUBTRACT", high, low), low)
-
-
 def build_group(prepared: InfiniteImages, images: dict, name: str, relief_per_metre: float):
     """A new shader node group computing core.infinite.evaluate; `relief_per_metre`: Relief output
     per unit Height and metre of Scale (the model's normal strength over the exemplar width)."""
@@ -291,11 +285,8 @@ def _fill_group(b: Nodes, prepared: InfiniteImages, images: dict, relief_per_met
     height = _table(b, tables, relief[0], 3, rows, columns)
     roughness = _table(b, tables, relief[1], 4, rows, columns)
     b.next_column()
-    linear = []
-    for c in range(3):
-        basis = tuple(float(v) for v in prepared.pca_basis[c])
-        value = b.math("ADD", b.vec("DOT_PRODUCT", comps, basis), float(prepared.pca_mean[c]), clamp=True)
-        linear.append(_srgb_to_linear(b, value))
+    linear = [b.math("ADD", b.vec("DOT_PRODUCT", comps, tuple(float(v) for v in prepared.pca_basis[c])),
+                     float(prepared.pca_mean[c]), clamp=True) for c in range(3)]
     b.next_column()
     color = b.add(S.COMBINE_COLOR)
     for name, value in zip(("Red", "Green", "Blue"), linear):

@@ -53,7 +53,7 @@ class InfiniteImages:
     model's normal strength) encoded as in a normal map; z = sqrt(1 - x^2 - y^2). The group blends
     the normals linearly and renormalises. All on 16-bit steps: exactly what the PNG images hold. mean: (5,) the Gaussian channels' means. lut: (5, N) each channel's
     value at the Gaussian values linspace(-GAUSS_RANGE, GAUSS_RANGE, N). pca_mean (3,), pca_basis
-    (3, 3): albedo = components @ pca_basis.T + pca_mean (sRGB-encoded values). cell: triangle
+    (3, 3): albedo = components @ pca_basis.T + pca_mean (linear values). cell: triangle
     width in exemplar pixels. key: identifies the exemplar (same exemplar, same key).
     """
     gauss_albedo: np.ndarray
@@ -86,7 +86,7 @@ def prepare(exemplar, normal_strength: float = 6.0, lut_size: int = LUT_COLUMNS)
     """Once per exemplar: (H, W, 5) stack in [0, 1] (GENERATED_CHANNELS) and the model's normal
     strength -> InfiniteImages. A ValueError names what is wrong with a bad exemplar."""
     stack = check_exemplar(exemplar, 8, GENERATED_CHANNEL_COUNT)
-    a = analyse(stack, lut_size)
+    a = analyse(linear_albedo(stack), lut_size)
     h, w = stack.shape[:2]
     relief = np.empty((h, w, 4), np.float32)
     relief[..., :2] = encode_gaussian(a.gaussian[..., 3:5])
@@ -94,6 +94,14 @@ def prepare(exemplar, normal_strength: float = 6.0, lut_size: int = LUT_COLUMNS)
     key = exemplar_key(np.concatenate([stack, np.full((1, w, 5), normal_strength, np.float32)]))
     return InfiniteImages(encode_gaussian(a.gaussian[..., :3]), relief, a.mean, a.lut, a.pca_mean, a.pca_basis,
                           float(max(2.0, CELL_FRACTION * min(h, w))), key)
+
+
+def linear_albedo(stack: np.ndarray) -> np.ndarray:
+    """The stack with its albedo (sRGB-encoded) as linear values: the group blends and outputs
+    linear albedo, what a shader's Base Color takes, with no conversion per shading point."""
+    out = np.array(stack, np.float32)
+    out[..., :3] = srgb_to_linear(out[..., :3])
+    return out
 
 
 def _steps(values: np.ndarray, bits: int) -> np.ndarray:
@@ -299,7 +307,7 @@ def blended_normal(prepared: InfiniteImages, x, y, scale: float, seed: float, sh
 
 
 def from_gaussian(prepared: InfiniteImages, gauss: np.ndarray, lut_interpolation: str = "Closest") -> np.ndarray:
-    """Blended Gaussian values -> (..., 5) albedo (sRGB-encoded), height, roughness in [0, 1]."""
+    """Blended Gaussian values -> (..., 5) albedo (linear), height, roughness in [0, 1]."""
     values = table_lookup(prepared, gauss, lut_interpolation)
     values[..., :3] = values[..., :3] @ prepared.pca_basis.T.astype(np.float64) + prepared.pca_mean
     return np.clip(values, 0.0, 1.0)
@@ -308,13 +316,13 @@ def from_gaussian(prepared: InfiniteImages, gauss: np.ndarray, lut_interpolation
 def evaluate(prepared: InfiniteImages, x, y, scale: float, seed: float, sharpness: float = 1.0,
              interpolation: str = GAUSS_INTERPOLATION, lut_interpolation: str = "Closest") -> np.ndarray:
     """The node group at coordinates (x, y) (metres, or whatever the material feeds it) for an
-    exemplar `scale` wide: (..., 5) albedo (sRGB-encoded), height, roughness, clipped to [0, 1]."""
+    exemplar `scale` wide: (..., 5) albedo (linear), height, roughness, clipped to [0, 1]."""
     gauss = blended_gaussian(prepared, x, y, scale, seed, sharpness, interpolation)
     return from_gaussian(prepared, gauss, lut_interpolation)
 
 
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    """sRGB-encoded [0, 1] -> linear, the IEC 61966-2-1 curve (what the group applies to albedo)."""
+    """sRGB-encoded [0, 1] -> linear, the IEC 61966-2-1 curve (prepare applies it to the albedo)."""
     c = np.asarray(c, np.float64)
     return np.where(c > 0.04045, np.power((np.maximum(c, 0.04045) + 0.055) / 1.055, 2.4), c / 12.92)
 
