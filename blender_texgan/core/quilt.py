@@ -321,8 +321,22 @@ def _cut_error(table: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _cut_costs(error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(K, n, b) error of K bands -> (cost (K, n, b + 1) of a border between columns c - 1 and c,
     crossing (K, n, b) of a border that runs along a row between two steps; core.wrap_cut's sums)."""
-    cost = window_sums(error, 1).astype(np.float32)   # float32: half the memory
-    return cost, crossing_sums(error, 1, periodic=False).astype(np.float32)
+    error = np.asarray(error, np.float32)
+    if error.shape[-1] < 2 or error.shape[-2] < 1:
+        return window_sums(error, 1).astype(np.float32), crossing_sums(error, 1, periodic=False).astype(np.float32)
+    # wrap_cut's window_sums(error, 1) and crossing_sums(error, 1, periodic=False) straight in float32:
+    # their running sums are float32 already and a difference of two float32 numbers rounds the
+    # same either way, so the costs are the same, without float64 temporaries
+    k, n, b = error.shape
+    along = np.cumsum(error, axis=-1)
+    cost = np.full((k, n, b + 1), np.inf, np.float32)
+    cost[..., 1] = along[..., 1]
+    np.subtract(along[..., 2:], along[..., :-2], out=cost[..., 2:b])
+    down = np.cumsum(np.concatenate([error[:, :1], error, error[:, -1:]], axis=1), axis=1)
+    crossing = np.empty((k, n, b), np.float32)
+    crossing[:, 0] = down[:, 1]
+    np.subtract(down[:, 2:n + 1], down[:, :n - 1], out=crossing[:, 1:])
+    return cost, crossing
 
 
 def _axis_tables(edges: np.ndarray, overlap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
