@@ -15,7 +15,7 @@ import bpy
 from ..core.infinite import GAUSS_CODE, GAUSS_INTERPOLATION, IMAGE_BITS, ROW_FACTOR, InfiniteImages, lut_image
 from ..core.maps import NON_COLOR
 from ..core.options import MaterialOptions, texture_file_name
-from ..core.png import encode_png, write_png
+from ..core.png import encode_png
 from ..core.tiling_blend import GAUSS_RANGE
 from . import sockets as S
 from .images import _rgba, image_from_png, saved_image, textures_folder
@@ -28,18 +28,18 @@ STEP = 180                     # node spacing in the group, pixels
 
 # ---------------------------------------------------------------- images
 
-def _integer_image(name: str, array, bits: int, folder: Path | None, file_name: str) -> bpy.types.Image:
-    """A Non-Color PNG image of `bits`: packed, or saved beside the .blend with a relative path. Its
-    alpha, if any, is a fourth data channel (Channel Packed: never multiplied into the colour)."""
+def _integer_image(name: str, data: bytes, folder: Path | None, file_name: str) -> bpy.types.Image:
+    """A Non-Color image of PNG bytes: packed, or written beside the .blend and loaded with a relative
+    path. Its alpha, if any, is a fourth data channel (Channel Packed: never multiplied into colour)."""
     if folder is None:
-        image = image_from_png(name, encode_png(array, bits), NON_COLOR, file_name)
-    elif array.shape[2] == 4:
-        image = bpy.data.images.load(str(write_png(folder / file_name, array, bits)), check_existing=False)
+        image = image_from_png(name, data, NON_COLOR, file_name)
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / file_name).write_bytes(data)
+        image = bpy.data.images.load(str(folder / file_name), check_existing=False)
         image.name = name
         image.colorspace_settings.name = NON_COLOR
         image.filepath = _relative(folder / file_name)
-    else:
-        image = saved_image(name, array, NON_COLOR, folder / file_name, bits=bits)
     image.alpha_mode = "CHANNEL_PACKED"
     return image
 
@@ -80,8 +80,11 @@ def make_images(prepared: InfiniteImages, label: str, output: str) -> dict[str, 
             name = f"{GROUP_PREFIX} {label} {part}"
             file_name = texture_file_name(f"{GROUP_PREFIX} {label}", part.replace(" ", "_"),
                                           "png" if part in IMAGE_BITS else "exr")
-            images[part] = (_integer_image(name, array, IMAGE_BITS[part], folder, file_name) if part in IMAGE_BITS
-                            else _float_image(name, array, folder, file_name))
+            if part in IMAGE_BITS:  # encoded on the worker (core.infinite.with_png), else here
+                data = prepared.png.get(part) or encode_png(array, IMAGE_BITS[part])
+                images[part] = _integer_image(name, data, folder, file_name)
+            else:
+                images[part] = _float_image(name, array, folder, file_name)
     except Exception:
         for image in images.values():
             bpy.data.images.remove(image)

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .maps import GENERATED_CHANNEL_COUNT, check_exemplar
 from .normals import decode_normal, normal_from_height
+from .png import encode_png
 from .tiling_blend import CELL_FRACTION, GAUSS_RANGE, LUT_SIZE, analyse
 
 # Table columns. The group reads the nearest entry (Closest): a GPU mipmaps Linear image lookups
@@ -64,6 +65,7 @@ class InfiniteImages:
     pca_basis: np.ndarray
     cell: float
     key: str
+    png: dict = field(default_factory=dict, compare=False, repr=False)  # with_png: part -> PNG bytes
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -122,6 +124,13 @@ def unit_normal(xy: np.ndarray) -> np.ndarray:
 
 def decode_gaussian(c: np.ndarray) -> np.ndarray:
     return np.asarray(c, np.float64) * (2 * GAUSS_CODE) - GAUSS_CODE
+
+
+def with_png(prepared: InfiniteImages) -> InfiniteImages:
+    """The same images with their PNG files encoded (IMAGE_BITS), off the UI thread: Blender then
+    only packs or writes the bytes."""
+    arrays = {"gauss albedo": prepared.gauss_albedo, "relief": prepared.relief}
+    return replace(prepared, png={part: encode_png(arrays[part], bits) for part, bits in IMAGE_BITS.items()})
 
 
 def lut_image(prepared: InfiniteImages) -> np.ndarray:

@@ -3,7 +3,7 @@ seed-independent images of core.infinite. Runs as an engine job like generate (r
 progress=, should_stop=) -> (InfiniteImages, manifest)); raises GenerationError / ModelFileError."""
 from __future__ import annotations
 
-from ..core.infinite import InfiniteImages, prepare
+from ..core.infinite import InfiniteImages, prepare, with_png
 from ..core.maps import stack_channels
 from ..core.modelfile import MAKES_MATERIALS, read_model_file
 from .library import resolve_model
@@ -19,7 +19,7 @@ def model_images(request, progress=None, should_stop=None) -> tuple[InfiniteImag
         raise GenerationError(f"Model '{model.name}' carries no exemplar, and an infinite material samples "
                               "the exemplar at render time: choose Baked Maps for it.")
     try:
-        prepared = prepare(model.exemplar, normal_strength(model.manifest))
+        prepared = with_png(prepare(model.exemplar, normal_strength(model.manifest)))
     except ValueError as exc:
         raise GenerationError(f"Model '{model.name}' has an exemplar that cannot be used: {exc}.") from None
     if progress:
@@ -37,6 +37,6 @@ def maps_images(maps: dict, manifest: dict) -> InfiniteImages:
     """A generated or photo MapSet (albedo, height, roughness at least) as the exemplar."""
     stack = stack_channels({k: maps[k] for k in ("albedo", "height", "roughness")})
     try:
-        return prepare(stack.transpose(1, 2, 0), normal_strength(manifest))
+        return with_png(prepare(stack.transpose(1, 2, 0), normal_strength(manifest)))
     except ValueError as exc:
         raise GenerationError(f"These maps cannot be an infinite material's exemplar: {exc}.") from None
