@@ -355,3 +355,33 @@ def test_a_large_transform_writes_what_the_map_set_would(tmp_path):
         for name, bits in (("albedo", 8), ("normal", 8), ("roughness", 8), ("height", 16)):
             assert ints[name].dtype == (np.uint16 if bits == 16 else np.uint8)
             assert encode_png(ints[name], bits) == encode_png(floats[name], bits), name
+
+
+def test_a_large_transform_needs_tens_of_bytes_per_pixel(tmp_path, monkeypatch):
+    """What lets an 8192 px transform fit in 3 GB: past the net's tile and the exemplar's analysis
+    (the same at both sizes: both are tiled), the terminal's path grows by the 16-bit material, the
+    16-bit translation and the maps it writes (measured: 35 bytes a pixel at these sizes), not by
+    float copies of every step (the whole-image path before it: 678 bytes a pixel, measured at these
+    sizes with the same group size). Synthesis steps work in groups of
+    CHUNK_PIXELS, a constant at 8192 px but not at these sizes: it is made small here. numpy's
+    arrays are traced by tracemalloc."""
+    import tracemalloc
+
+    from blender_texgan.core import refine
+    from blender_texgan.engine.transform import transform_to_files
+
+    monkeypatch.setattr(refine, "CHUNK_PIXELS", 1 << 14)
+    net = MapsTranslator(read_model_file(_export_with_exemplar(tmp_path)), engine="numpy")
+    net.analysis  # noqa: B018 -- analysed once, outside what is measured
+
+    def peak(size):
+        maps = complete_map_set(split_channels(np.moveaxis(_bricks(size, seed=1), -1, 0)), 4.0)
+        tracemalloc.start()
+        transform_to_files(maps, net, 1.0, normal_strength=3.0, seed=1)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+    small, large = peak(768), peak(1536)
+    per_pixel = (large - small) / (1536 ** 2 - 768 ** 2)
+    assert per_pixel < 45, per_pixel  # 8192 px: 45 B x 67 M = 3.0 GB

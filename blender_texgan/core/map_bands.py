@@ -24,12 +24,23 @@ from .normals import normal_from_height
 TOP = {8: 255, 16: 65535}
 BITS = {spec.name: 16 if spec.name == "height" else 8 for spec in PBR_MAPS}  # what each map's PNG holds
 CHANNELS = {name: count for name, count in GENERATED_CHANNELS}
+BAND_VALUES = 1 << 21  # values quantised at a time (8 MB of float32)
 
 
 def quantise(image: np.ndarray, bits: int) -> np.ndarray:
-    """Float values in [0, 1] -> uint8 / uint16, rounded to nearest (encode_png's rule)."""
-    return np.rint(np.clip(np.asarray(image, np.float32), 0.0, 1.0) * TOP[bits]).astype(
-        np.uint16 if bits == 16 else np.uint8)
+    """Float values in [0, 1] -> uint8 / uint16, rounded to nearest (encode_png's rule), a band of
+    rows at a time (no full-size float temporaries: an 8192 px albedo's would be 0.8 GB each)."""
+    a = np.asarray(image)
+    kind = np.uint16 if bits == 16 else np.uint8
+    if a.ndim == 0 or a.size <= BAND_VALUES:
+        return np.rint(np.clip(a.astype(np.float32), 0.0, 1.0) * np.float32(TOP[bits])).astype(kind)
+    out = np.empty(a.shape, kind)
+    rows = max(1, BAND_VALUES // a[:1].size)
+    for r0 in range(0, a.shape[0], rows):
+        part = np.clip(a[r0:r0 + rows].astype(np.float32), 0.0, 1.0)
+        part *= np.float32(TOP[bits])
+        out[r0:r0 + rows] = np.rint(part, out=part)
+    return out
 
 
 def dequantise(stack: np.ndarray) -> np.ndarray:

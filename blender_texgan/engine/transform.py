@@ -42,10 +42,11 @@ MAPS_TO_MAPS = "maps_to_maps"
 # mean and spread, 0.74, and the luminance of a 256-px material followed the translation at 0.87.
 DETAIL_GAIN_CAP = 4.0
 NET_TILE = 512  # output pixels per side of each tile the net runs on (about 0.35 GB of activations)
-# A whole transform's peak memory (the material made, the net in tiles, the detail step's coordinate
-# synthesis, the maps written): about this per pixel plus a base (benchmarks/results/memory.txt:
-# 1.44 GB at 2048 px on the CPU). The detail step and the generation dominate, not the net.
-TRANSFORM_BYTES_PER_PIXEL, TRANSFORM_BASE_BYTES = 260, 400 * 2 ** 20
+# A whole transform's peak memory (the material made, held as 16-bit with the net's 16-bit output
+# while the net runs in tiles; the detail step's field a band at a time; the maps gathered as their
+# PNGs' integers): about this per pixel plus a base. Measured at 8192 px: 3.1-3.4 GB, most of it the
+# generation of the material (benchmarks/results/memory.txt).
+TRANSFORM_BYTES_PER_PIXEL, TRANSFORM_BASE_BYTES = 48, 400 * 2 ** 20
 BAND_ROWS = 256  # rows per band of the streamed steps (an 8192 px band of 5 float32 channels: 42 MB)
 
 
@@ -277,9 +278,9 @@ def translated_bands(net: MapsTranslator, source: np.ndarray, strength: float = 
     height, width = source.shape[:2]
     out, field = (None if strength == 0 else net(source, out_dtype=np.uint16)), None
     if out is not None and (net.detail_default if detail is None else detail) and net.exemplar is not None:
-        factor = 1 << plan(net.analysis, height, width).finest
-        field = detail_field(net, height, width, seed, detail_guide(out, net.exemplar, factor, band), band)
+        guide = detail_guide(out, net.exemplar, 1 << plan(net.analysis, height, width).finest, band)
         out = None  # the 16-bit translation is no longer needed: the field reads the exemplar
+        field = detail_field(net, height, width, seed, guide, band)
     for y0 in range(0, height, band):
         y1 = min(height, y0 + band)
         mine = dequantise(source[y0:y1])
