@@ -362,9 +362,8 @@ def test_a_large_transform_needs_tens_of_bytes_per_pixel(tmp_path, monkeypatch):
     (the same at both sizes: both are tiled), the terminal's path grows by the 16-bit material, the
     16-bit translation and the maps it writes (measured: 35 bytes a pixel at these sizes), not by
     float copies of every step (the whole-image path before it: 678 bytes a pixel, measured at these
-    sizes with the same group size). Synthesis steps work in groups of
-    CHUNK_PIXELS, a constant at 8192 px but not at these sizes: it is made small here. numpy's
-    arrays are traced by tracemalloc."""
+    sizes). Synthesis steps work in groups of CHUNK_PIXELS, a constant at 8192 px but not at these
+    sizes: it is made small here. numpy's arrays are traced by tracemalloc."""
     import tracemalloc
 
     from blender_texgan.core import refine
