@@ -226,3 +226,25 @@ def test_image_to_material_makes_an_infinite_material_of_the_photo(infinite_scen
     assert tuple(albedo.size) == (80, 64)  # the photo itself is the exemplar
     assert {i.name for i in bpy.data.images} - baked_images == {n.image.name for n in group.nodes
                                                                if n.bl_idname == "ShaderNodeTexImage"}
+
+
+def test_material_panel_offers_infinite_and_warns_for_structured_models(blender):
+    from test_panel_picture import ADDON, _leaves
+
+    from scripts import panel_picture
+
+    settings = blender.context.scene.texgan
+    settings.model = "stone_wall"  # its own default is joined patches
+    try:
+        for surface, model, warned in (("BAKED", "stone_wall", False), ("INFINITE", "stone_wall", True),
+                                       ("INFINITE", "sand_rocks", False)):
+            settings.surface, settings.model = surface, model
+            panel = {p.title: p for p in panel_picture.sidebar_panels(ADDON)}["Material"]
+            items = list(_leaves(panel.layout))
+            props = {i.label: i.value for i in items if i.kind == "prop"}
+            assert props["Output"] == ("Infinite (render-time)" if surface == "INFINITE" else "Baked Maps")
+            assert ("Coordinates" in props) == (surface == "INFINITE")
+            text = " ".join(i.text for i in items if i.kind == "label")
+            assert ("ghosts structured materials" in text) == warned, (surface, model, text)
+    finally:
+        settings.surface, settings.model = "BAKED", "stone_wall"
