@@ -115,7 +115,7 @@ def test_bake_of_the_group_equals_the_numpy_reference(infinite_scene, exemplar_m
                       (rough, expected[..., 4])):
         diff = np.abs(got - want).reshape(BAKE, BAKE, -1).max(axis=-1)
         assert diff.mean() <= 1 / 255, diff.mean() * 255
-        assert diff.max() <= 4 / 255, diff.max() * 255
+        assert diff.max() <= 1 / 255, diff.max() * 255  # the issue asks 4/255; measured 0.16/255
     want_normal = infinite.blended_normal(prepared, x, y, SCALE, SEED) * 0.5 + 0.5
     assert np.abs(normal - want_normal).max() <= 1 / 255 and want_normal[..., :2].std() > 0.02
     assert expected[..., :3].std() > 0.05  # the comparison is of a textured result, not a flat one
