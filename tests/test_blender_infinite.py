@@ -248,3 +248,22 @@ def test_material_panel_offers_infinite_and_warns_for_structured_models(blender)
             assert ("ghosts structured materials" in text) == warned, (surface, model, text)
     finally:
         settings.surface, settings.model = "BAKED", "stone_wall"
+
+
+def test_uv_coordinates_and_true_displacement(infinite_scene, exemplar_model):
+    bpy = infinite_scene
+    settings = bpy.context.scene.texgan
+    settings.coordinates, settings.displacement = "UV", "BOTH"
+    try:
+        plane = _plane(bpy, size=3.0)
+        bpy.ops.texgan.generate_material(model=str(exemplar_model), resolution=64, seed=0)
+    finally:
+        settings.coordinates, settings.displacement = "OBJECT", "BUMP"
+    material = plane.active_material
+    nodes = {n.bl_idname: n for n in material.node_tree.nodes}
+    scale = _group_node(material).inputs["Vector"].links[0].from_node
+    assert scale.bl_idname == "ShaderNodeVectorMath" and scale.inputs["Scale"].default_value == pytest.approx(3.0)
+    assert scale.inputs[0].links[0].from_socket.name == "UV"  # UV square -> metres of the 3 m plane
+    assert nodes["ShaderNodeNormalMap"].space == "TANGENT"
+    assert nodes["ShaderNodeDisplacement"].outputs[0].links[0].to_socket.name == "Displacement"
+    assert material.displacement_method == "BOTH"
