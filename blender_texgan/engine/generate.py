@@ -16,7 +16,7 @@ from ..core.latent import LatentLayout, grid_offset, seed_latent
 from ..core.maps import GENERATED_CHANNELS, PBR_MAPS, complete_map_set, split_channels
 from ..core.modelfile import MAKES_MATERIALS, ModelFile, ModelFileError, check_role, read_model_file
 from ..core.normals import normal_from_height
-from ..core.refine import GUIDE_WEIGHT, SOFTEN
+from ..core.refine import GUIDE_WEIGHT
 from ..core.vae_arch import DECODER_PREFIX, ENCODER_PREFIX, decoder_config, part
 from .library import DEFAULT_MODEL, MODELS_DIR, bundled_models, default_model_name, resolve_model  # noqa: F401
 from .request import (  # noqa: F401
@@ -32,6 +32,7 @@ from .request import (  # noqa: F401
     check_engine,
     check_seed,
 )
+from .synthesis import FIELD_ROLL, PRESERVE_CONTRAST, REFINE_SOFTEN, read_whole, synthesize_field  # noqa: F401
 from .tiled import Cancelled, receptive_halo, run_tiled
 
 # On the CPU a tile's widest full-resolution tensor (the last block's upsampled input, or its
@@ -387,40 +388,21 @@ def exemplar_synthesis(exemplar: np.ndarray, analysis, block: dict, resolution: 
                        guide: np.ndarray | None, periodic: bool, device=None, should_stop=None,
                        guide_weight: float = GUIDE_WEIGHT):
     """Coordinate synthesis of a resolution x resolution texture against an (h, w, 5) exemplar
-    (core.refine), laid out by an (gh, gw, 5) guide when one is given, then every map read through
-    that one field. `block` is the exemplar's manifest block (lattice, normal_strength). Returns
-    (MapSet, coords)."""
-    from ..core.refine import apply_field, synthesize
-
-    if device is not None and device.type != "cpu":  # the same field, on the GPU
-        from .refine_torch import synthesize_torch
-        coords = synthesize_torch(analysis, resolution, resolution, seed, guide=guide, device=device,
-                                  guide_weight=guide_weight)
-    else:  # on a CPU numpy's integer ops beat torch's (and give the very same field)
-        coords = synthesize(analysis, resolution, resolution, seed, guide=guide, guide_weight=guide_weight)
-    if should_stop and should_stop():
-        raise Cancelled()
-    lattice = block.get("lattice") or [0, 0]
-    if any(lattice):  # a regular texture: keep every patch on the tile lattice
-        from ..core.lattice import snap_to_lattice
-        coords = snap_to_lattice(coords, tuple(lattice), exemplar.shape[:2], periodic)
-    # Roll by a seed-chosen offset: synthesis lays tiles on a grid that starts at pixel 0, so unrolled
-    # the wrap border always falls on tile borders (seam ratio 1.12 on stone, 0.98 rolled). Still exact.
-    coords = np.roll(coords, grid_offset(seed, min(FIELD_ROLL, resolution)), axis=(0, 1))
-    stack = apply_field(exemplar, coords, soften=REFINE_SOFTEN, periodic=periodic, preserve=PRESERVE_CONTRAST)
+    (engine.synthesis), laid out by an (gh, gw, 5) guide when one is given, then every map read
+    through that one field. `block` is the exemplar's manifest block (lattice, normal_strength).
+    Returns (MapSet, coords)."""
+    field = synthesize_field(exemplar, analysis, block, resolution, resolution, seed, guide, periodic, device,
+                             should_stop, guide_weight)
+    stack, coords = read_whole(field)
     strength = float(block["normal_strength"])
     return complete_map_set(split_channels(np.moveaxis(stack, -1, 0)), strength), coords
 
 
-REFINE_SOFTEN = SOFTEN  # patch-border blend radius: core.refine.SOFTEN (measured there)
-# Contrast-preserving seams for albedo and roughness; height seams are plain means (smooth, no halo).
-PRESERVE_CONTRAST = np.array([name != "height" for name, count in GENERATED_CHANNELS for _ in range(count)])
 # Joined patches meet in joints: there a plain mean over the blend band hides the cut best (cut
 # visibility on stone_wall 0.83 vs 1.13 with the contrast-preserving blend, no difference by eye at
 # 1:1), and no straight border runs through textured faces that a plain mean would wash out.
 JOIN_CONTRAST = np.zeros(len(PRESERVE_CONTRAST), bool)
 HEIGHT_CHANNEL = [name for name, count in GENERATED_CHANNELS for _ in range(count)].index("height")
-FIELD_ROLL = 64  # the refined field is rolled by up to this many pixels (see refined_maps)
 # Joined maps are read through the field about this many pixels a band: each apply_field call also
 # takes the exemplar's mean, minimum and maximum (about 0.1 s for stone_wall), so bands are few; at
 # 8192 px two bands side by side hold about 0.8 GB. Normals need no such setup: smaller bands.

@@ -18,22 +18,19 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
-from ..core.latent import grid_offset
-from ..core.lattice import residue_counts, snap_to_lattice
 from ..core.map_bands import QuantisedMaps, dequantise, quantise, quantise_stack
 from ..core.maps import GENERATED_CHANNELS, MapSet, complete_map_set, split_channels
 from ..core.maps_translator_arch import blend, maps_translator_config_from_manifest
 from ..core.modelfile import ModelFile, check_role, read_model_file
-from ..core.refine import apply_field, expand_rows, plan, resize_periodic, synthesize_coarse
-from .generate import FIELD_ROLL, PRESERVE_CONTRAST, REFINE_SOFTEN
+from ..core.refine import plan, resize_periodic
 from .image_net import ImageNet
 from .request import GenerationError
+from .synthesis import BAND_ROWS, Field, field_rows, read_whole, synthesize_field
 
 MAPS_TO_MAPS = "maps_to_maps"
 # The detail guide's spread is raised at most this much towards the exemplar's (a flat input stays
@@ -47,7 +44,6 @@ NET_TILE = 512  # output pixels per side of each tile the net runs on (about 0.3
 # PNGs' integers): about this per pixel plus a base. Measured at 8192 px: 3.1-3.4 GB, most of it the
 # generation of the material (benchmarks/results/memory.txt).
 TRANSFORM_BYTES_PER_PIXEL, TRANSFORM_BASE_BYTES = 48, 400 * 2 ** 20
-BAND_ROWS = 256  # rows per band of the streamed steps (an 8192 px band of 5 float32 channels: 42 MB)
 
 
 @dataclass(frozen=True)
@@ -204,68 +200,22 @@ def detail_guide(translated: np.ndarray, exemplar: np.ndarray, factor: int = 1, 
     return np.concatenate(parts)
 
 
-@dataclass(frozen=True)
-class DetailField:
-    """The detail step's coordinate field, read a band of rows at a time (field_rows): the
-    synthesis at its finest corrected level (CPU) or whole (GPU), the lattice's residue counts,
-    the seed's roll."""
-    net: MapsTranslator
-    height: int
-    width: int
-    rows_of: Callable[[np.ndarray], np.ndarray]  # unrolled field rows (wrapped indices) -> (n, W, 2)
-    roll: tuple[int, int]
-    lattice: tuple[int, int]
-    counts: tuple | None
-
-
 def detail_field(net: MapsTranslator, height: int, width: int, seed: int, guide: np.ndarray | None,
-                 band: int = BAND_ROWS) -> DetailField:
-    """Coordinate synthesis of a periodic height x width texture against the translator's exemplar,
-    laid out by `guide` ((gh, gw, 5), the translation) or, without one, free (the re-synthesis
-    yardstick). As engine.generate.exemplar_synthesis, for any rectangle, in bands."""
+                 band: int = BAND_ROWS) -> Field:
+    """Coordinate synthesis of a periodic height x width texture against the translator's exemplar
+    (engine.synthesis), laid out by `guide` ((gh, gw, 5), the translation) or, without one, free
+    (the re-synthesis yardstick); read it with field_rows."""
     if net.exemplar is None:
         raise GenerationError(f"Translator '{net.model.name}' carries no exemplar: it has no detail step.")
-    if net.device is not None and net.device.type != "cpu":  # the same field, on the GPU
-        from .refine_torch import synthesize_torch
-        coords = synthesize_torch(net.analysis, height, width, seed, guide=guide, device=net.device)
-        rows_of = coords.__getitem__
-    else:
-        rows_of = partial(expand_rows, synthesize_coarse(net.analysis, height, width, seed, guide))
-    lattice = tuple(int(p) for p in (net.exemplar_block.get("lattice") or (0, 0)))
-    counts = None
-    if any(lattice):  # a regular material: every patch on the tile lattice of the whole field
-        for y0 in range(0, height, band):
-            rows = np.arange(y0, min(height, y0 + band))
-            part = residue_counts(rows_of(rows), lattice, rows)
-            counts = part if counts is None else tuple(None if a is None else a + b for a, b in zip(counts, part))
-    roll = grid_offset(seed, min(FIELD_ROLL, height, width))
-    return DetailField(net, height, width, rows_of, roll, lattice, counts)
-
-
-def field_rows(field: DetailField, y0: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows y0..y1 of the maps read through the field -> ((n, W, 5) stack, (n, W, 2) coords).
-    The band is read with REFINE_SOFTEN + 1 rows of the field beyond each side, so the blend of
-    patch borders sees what it would in the whole field (equal to it, tested)."""
-    net, margin = field.net, REFINE_SOFTEN + 1
-    periodic = bool(net.exemplar_block.get("periodic", False))
-    rows = (np.arange(y0 - margin, y1 + margin) - field.roll[0]) % field.height
-    coords = field.rows_of(rows)
-    if field.counts is not None:
-        coords = snap_to_lattice(coords, field.lattice, net.exemplar.shape[:2], periodic, rows=rows,
-                                 height=field.height, counts=field.counts)
-    coords = np.roll(coords, field.roll[1], axis=1)
-    stack = apply_field(net.exemplar, coords, soften=REFINE_SOFTEN, periodic=periodic, preserve=PRESERVE_CONTRAST)
-    keep = slice(margin, margin + y1 - y0)
-    return np.clip(stack[keep], 0.0, 1.0), coords[keep]
+    return synthesize_field(net.exemplar, net.analysis, net.exemplar_block, height, width, seed, guide,
+                            bool(net.exemplar_block.get("periodic", False)), net.device, band=band)
 
 
 def exemplar_field(net: MapsTranslator, height: int, width: int, seed: int,
                    guide: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """detail_field read whole -> ((H, W, 5) stack read through the field, (H, W, 2) int32
     exemplar coordinates of every pixel)."""
-    field = detail_field(net, height, width, seed, guide)
-    parts = [field_rows(field, y0, min(height, y0 + BAND_ROWS)) for y0 in range(0, height, BAND_ROWS)]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return read_whole(detail_field(net, height, width, seed, guide))
 
 
 def translated_bands(net: MapsTranslator, source: np.ndarray, strength: float = 1.0, detail: bool | None = None,
