@@ -203,25 +203,18 @@ def _lookups(b: Nodes, prepared: InfiniteImages, images, vertex, pixel, seed):
     pixel - vertex + offset (x and y at once, in vector nodes: fewer nodes, a faster shader)."""
     h, w = prepared.shape
     vi, vj = vertex
+    position = b.combine(b.math("MULTIPLY_ADD", vj, 0.5, vi), vj, seed)  # (i + j/2, j): the vertex, in cells
     white = b.add(S.WHITE_NOISE, noise_dimensions="3D", hide=True)
-    b.feed(S.find_socket(white.inputs, "Vector"), b.combine(vi, vj, seed))
+    b.feed(S.find_socket(white.inputs, "Vector"), position)
     ranges = [(m, side - 2 * m) if side - 2 * m > 0 else (0.0, float(side))
               for side, m in zip((w, h), prepared.margins)]
     offset = b.vec("FLOOR", b.vec("MULTIPLY_ADD", S.find_socket(white.outputs, "Color"),
                                   (ranges[0][1], ranges[1][1], 0.0), (ranges[0][0], ranges[1][0], 0.0)))
-    position = b.combine(b.math("MULTIPLY_ADD", vj, 0.5, vi), vj)
     anchor = b.vec("FLOOR", b.vec("MULTIPLY", position, (prepared.cell, prepared.cell * ROW_FACTOR, 0.0)))
     uv = b.vec("MULTIPLY", b.vec("ADD", b.vec("SUBTRACT", pixel, anchor), offset), (1.0 / w, 1.0 / h, 0.0))
     albedo = b.texture(images[IMAGE_PARTS[0]], uv, GAUSS_INTERPOLATION, "REPEAT")
     relief = b.texture(images[IMAGE_PARTS[1]], uv, GAUSS_INTERPOLATION, "REPEAT")
-    return albedo, relief, _unit_normal(b, b.separate(relief)[2], S.find_socket(relief.node.outputs, "Alpha"))
-
-
-def _unit_normal(b: Nodes, x, y):
-    """Encoded normal x, y -> the unit vector (2x - 1, 2y - 1, sqrt(1 - ...))."""
-    xy = b.vec("MULTIPLY_ADD", b.combine(x, y), (2.0, 2.0, 0.0), (-1.0, -1.0, 0.0))
-    z = b.math("SQRT", b.math("SUBTRACT", 1.0, b.vec("DOT_PRODUCT", xy, xy)))
-    return b.vec("ADD", xy, b.combine(0.0, 0.0, z))
+    return albedo, relief, b.combine(b.separate(relief)[2], S.find_socket(relief.node.outputs, "Alpha"))
 
 
 def _weighted(b: Nodes, reads, weights):
@@ -246,8 +239,11 @@ def _table(b: Nodes, image, gauss, channel: int, rows: int, columns: int):
 
 
 def _normal(b: Nodes, reads, weights):
-    """The copies' normals mixed with the blend weights, renormalised, encoded like a normal map."""
-    return b.vec("ADD", b.vec("SCALE", b.vec("NORMALIZE", _weighted(b, reads, weights)), scale=0.5), (0.5, 0.5, 0.5))
+    """The copies' normals mixed with the blend weights through their slopes (x, y; still encoded)
+    and renormalised by z = sqrt(1 - x^2 - y^2), encoded like a normal map."""
+    xy = b.vec("MULTIPLY_ADD", _weighted(b, reads, weights), (2.0, 2.0, 0.0), (-1.0, -1.0, 0.0))
+    z = b.math("SQRT", b.math("SUBTRACT", 1.0, b.vec("DOT_PRODUCT", xy, xy)))
+    return b.vec("MULTIPLY_ADD", b.vec("ADD", xy, b.combine(0.0, 0.0, z)), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 
 def build_group(prepared: InfiniteImages, images: dict, name: str, relief_per_metre: float):

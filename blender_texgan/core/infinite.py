@@ -240,10 +240,10 @@ def triangle(px: np.ndarray, py: np.ndarray, cell: float):
 
 
 def vertex_offsets(prepared: InfiniteImages, vi, vj, seed: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per vertex its exemplar-pixel offset (x, y) from White Noise at (vi, vj, seed): whole pixels
+    """Per vertex its exemplar-pixel offset (x, y) from White Noise at (vi + vj/2, vj, seed): whole pixels
     (a copy read at pixel centres is the exemplar itself, not a resampled one), inside the margins,
     so a vertex's whole footprint reads inside the exemplar (non-tiling photos work)."""
-    noise = white_noise_color(vi, vj, np.float32(seed))
+    noise = white_noise_color(vi + 0.5 * vj, vj, np.float32(seed))  # hashed at (i + j/2, j), as the group
     out = []
     for k, (side, margin) in enumerate(zip(prepared.shape[::-1], prepared.margins)):
         lo, span = (margin, side - 2 * margin) if side - 2 * margin > 0 else (0.0, float(side))
@@ -307,12 +307,12 @@ def blended_gaussian(prepared: InfiniteImages, x, y, scale: float, seed: float, 
 
 def blended_normal(prepared: InfiniteImages, x, y, scale: float, seed: float, sharpness: float = 1.0) -> np.ndarray:
     """The group's Normal output at (x, y): the three copies' normals (Linear reads) mixed with the
-    blend weights and renormalised -> (..., 3) unit tangent-space vectors."""
+    blend weights through their slopes x, y and renormalised by z -> (..., 3) unit vectors."""
     weights, u, v = _copies(prepared, x, y, scale, seed)
     weights = blend_weights(weights, sharpness)
-    n = sum(weights[..., k, None] * unit_normal(sample(prepared.relief, u[..., k], v[..., k], "Linear")[..., 2:])
-            for k in range(3))
-    return n / np.linalg.norm(n, axis=-1, keepdims=True)
+    xy = sum(weights[..., k, None] * sample(prepared.relief, u[..., k], v[..., k], "Linear")[..., 2:]
+             for k in range(3))
+    return unit_normal(xy)
 
 
 def from_gaussian(prepared: InfiniteImages, gauss: np.ndarray, lut_interpolation: str = "Closest") -> np.ndarray:
