@@ -800,9 +800,17 @@ def patch_cuts(coords: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]
     return near_x | np.roll(cut_x, radius, 1), near_y | np.roll(cut_y, radius, 0)
 
 
+def exemplar_stats(exemplar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(per-channel mean, per-channel "varies" mask) of an (h, w, C) exemplar: what the patch-border
+    blend needs of it. A caller reading many bands computes them once (0.1 s on a library exemplar)."""
+    ex = np.asarray(exemplar)
+    flat = ex.reshape(-1, ex.shape[-1]).astype(np.float32, copy=False)
+    return flat.mean(axis=0), flat.max(axis=0) > flat.min(axis=0)
+
+
 def _blend_along(flat: np.ndarray, exemplar_shape: tuple[int, int], cy: np.ndarray, cx: np.ndarray,
                  where: np.ndarray, axis: int, radius: int, periodic: bool,
-                 preserve: np.ndarray | None = None) -> np.ndarray:
+                 preserve: np.ndarray | None, stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Blend of the 2 radius + 1 predictions E[c(p + d) - d], d along `axis`, at the pixels `where`.
 
     Variance-preserving, as Heitz & Neyret blend: mu + (mean - mu) / sqrt(sum_k w_k^2), where w_k is
@@ -825,16 +833,15 @@ def _blend_along(flat: np.ndarray, exemplar_shape: tuple[int, int], cy: np.ndarr
         acc += flat.take(reads[-1], axis=0)
     n = 2 * radius + 1
     same = sum((a == b).astype(np.float32) for a in reads for b in reads)  # n^2 * sum_k w_k^2
-    mu = flat.mean(axis=0)
+    mu, varies = stats  # a constant map stays exactly constant
     gain = (n / np.sqrt(same))[:, None]
-    varies = flat.max(axis=0) > flat.min(axis=0)  # a constant map stays exactly constant
     keep = varies if preserve is None else varies & np.asarray(preserve, bool)
     gain = np.where(keep[None, :], gain, np.float32(1.0))
     return mu + (acc / n - mu) * gain
 
 
 def apply_field(exemplar: np.ndarray, coords: np.ndarray, soften: int = 0, periodic: bool = True,
-                preserve: np.ndarray | None = None) -> np.ndarray:
+                preserve: np.ndarray | None = None, stats: tuple | None = None) -> np.ndarray:
     """Read every map through one coordinate field: (h, w, C) exemplar, (H, W, 2) coords -> (H, W, C) float32.
 
     soften: radius r of the patch-border blend. 0 copies pixels. r > 0 blends the two patches
@@ -845,6 +852,7 @@ def apply_field(exemplar: np.ndarray, coords: np.ndarray, soften: int = 0, perio
     the copy stays exact. Predictions wrap on the exemplar when periodic, else clamp to it. Every
     channel gets the same weights and output reads wrap: the maps stay aligned and periodic.
     preserve: per channel, blend variance-preserving (default: every channel) or as a plain mean.
+    stats: the exemplar's exemplar_stats, when the caller reads many bands through one exemplar.
     """
     ex = np.asarray(exemplar)
     h, w = ex.shape[:2]
@@ -856,8 +864,9 @@ def apply_field(exemplar: np.ndarray, coords: np.ndarray, soften: int = 0, perio
     if soften <= 0:
         return out
     near_x, near_y = patch_cuts(coords, soften)
-    along_x = _blend_along(flat, (h, w), cy, cx, near_x, 1, soften, periodic, preserve)
-    along_y = _blend_along(flat, (h, w), cy, cx, near_y, 0, soften, periodic, preserve)
+    stats = exemplar_stats(flat) if stats is None else stats
+    along_x = _blend_along(flat, (h, w), cy, cx, near_x, 1, soften, periodic, preserve, stats)
+    along_y = _blend_along(flat, (h, w), cy, cx, near_y, 0, soften, periodic, preserve, stats)
     out[near_x] = along_x
     both = near_x & near_y
     out[near_y] = along_y

@@ -323,18 +323,19 @@ def read_maps(exemplar: np.ndarray, coords: np.ndarray, periodic: bool) -> dict:
     blend), band by band: each band with BAND_HALO rows either side (its blend reads that far), its
     middle clipped to [0, 1] into the map. Equal to reading the whole field at once."""
     from ..core.quilt import in_bands
-    from ..core.refine import apply_field
+    from ..core.refine import apply_field, exemplar_stats
 
     names = [name for name, count in GENERATED_CHANNELS for _ in range(count)]
     keep = [c for c, name in enumerate(names) if name != "height"]
     source = np.ascontiguousarray(exemplar[..., keep])
+    stats = exemplar_stats(source)  # once, not per band
     rows, width = coords.shape[:2]
     maps = {name: np.empty((rows, width, count), np.float32) for name, count in GENERATED_CHANNELS if name != "height"}
 
     def band(r0: int, r1: int) -> None:
         at = np.arange(r0 - BAND_HALO, r1 + BAND_HALO) % rows
         read = apply_field(source, coords.take(at, axis=0), soften=REFINE_SOFTEN, periodic=periodic,
-                           preserve=JOIN_CONTRAST[keep])[BAND_HALO:BAND_HALO + r1 - r0]
+                           preserve=JOIN_CONTRAST[keep], stats=stats)[BAND_HALO:BAND_HALO + r1 - r0]
         start = 0
         for out in maps.values():
             count = out.shape[-1]

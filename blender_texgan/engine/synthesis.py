@@ -22,7 +22,7 @@ import numpy as np
 from ..core.latent import grid_offset
 from ..core.lattice import residue_counts, snap_to_lattice
 from ..core.maps import GENERATED_CHANNELS
-from ..core.refine import GUIDE_WEIGHT, SOFTEN, apply_field, expand_rows, synthesize_coarse
+from ..core.refine import GUIDE_WEIGHT, SOFTEN, apply_field, exemplar_stats, expand_rows, synthesize_coarse
 from .tiled import Cancelled
 
 REFINE_SOFTEN = SOFTEN  # patch-border blend radius: core.refine.SOFTEN (measured there)
@@ -45,6 +45,7 @@ class Field:
     roll: tuple[int, int]
     lattice: tuple[int, int]
     counts: tuple | None                         # the whole field's lattice residue counts
+    stats: tuple                                 # core.refine.exemplar_stats of the exemplar
 
 
 def synthesize_field(exemplar: np.ndarray, analysis, block: dict, height: int, width: int, seed: int,
@@ -72,7 +73,7 @@ def synthesize_field(exemplar: np.ndarray, analysis, block: dict, height: int, w
             part = residue_counts(rows_of(rows), lattice, rows)
             counts = part if counts is None else tuple(None if a is None else a + b for a, b in zip(counts, part))
     roll = grid_offset(seed, min(FIELD_ROLL, height, width))
-    return Field(exemplar, bool(periodic), height, width, rows_of, roll, lattice, counts)
+    return Field(exemplar, bool(periodic), height, width, rows_of, roll, lattice, counts, exemplar_stats(exemplar))
 
 
 def field_rows(field: Field, y0: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +88,7 @@ def field_rows(field: Field, y0: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
                                  height=field.height, counts=field.counts)
     coords = np.roll(coords, field.roll[1], axis=1)
     stack = apply_field(field.exemplar, coords, soften=REFINE_SOFTEN, periodic=field.periodic,
-                        preserve=PRESERVE_CONTRAST)
+                        preserve=PRESERVE_CONTRAST, stats=field.stats)
     keep = slice(margin, margin + y1 - y0)
     return np.clip(stack[keep], 0.0, 1.0), coords[keep]
 
