@@ -11,7 +11,8 @@
 #   python -m scripts.pack_gpu_data out/gpu_data        # here, once: the CC0 sets halved (~10 MiB)
 #   scripts/gpu_window.sh OUT [DATA]                    # there (DATA: out/gpu_data)
 #   scripts/gpu_window.sh --toy OUT [DATA]              # the same steps on the CPU at toy scale (< 2 min)
-# Environment: PYTHON (python3), MINUTES (training budget, GPU: 5), DEADLINE_S (all steps, GPU: 540).
+# Environment: PYTHON (python3), MINUTES (training budget, GPU: 5), DEADLINE_S (all steps, GPU: 540),
+# TRAIN_EXTRA (more train flags, e.g. --compile).
 set -uo pipefail  # no -e: a step that fails is logged and the window goes on to write what it can
 TOY=0
 if [[ ${1:-} == --toy ]]; then TOY=1; shift; fi
@@ -28,15 +29,17 @@ LOG=$OUT/window.log
 say() { echo "[$(printf '%4d' "$SECONDS") s] $*" | tee -a "$LOG"; }
 
 if (( TOY )); then
-  DEVICE=cpu; MINUTES=${MINUTES:-0.2}; DEADLINE_S=${DEADLINE_S:-110}; SIZE=256; NUMPY_S=30
+  # toy: a quiet 2-core CPU finishes in about a minute; the floors let a busy one finish too
+  DEVICE=cpu; MINUTES=${MINUTES:-0.2}; DEADLINE_S=${DEADLINE_S:-110}; SIZE=256; NUMPY_S=30; GRACE=150; FLOOR=150
   FLAGS=(--batch 4 --crop 64 --channels 8,16,24 --max-side 128 --log-every 20)
   export OMP_NUM_THREADS=1  # four trainers side by side on a small CPU
   if [[ -z $DATA ]]; then DATA=$WORK/data; $PY -m scripts.pack_gpu_data "$DATA" --toy >> "$LOG" 2>&1; fi
 else
-  DEVICE=cuda; MINUTES=${MINUTES:-5}; DEADLINE_S=${DEADLINE_S:-540}; SIZE=4096; NUMPY_S=200
+  DEVICE=cuda; MINUTES=${MINUTES:-5}; DEADLINE_S=${DEADLINE_S:-540}; SIZE=4096; NUMPY_S=200; GRACE=45; FLOOR=30
   FLAGS=(--batch 16 --crop 256 --max-side 512 --log-every 100)
   DATA=${DATA:-out/gpu_data}
 fi
+read -ra EXTRA <<< "${TRAIN_EXTRA:-}"; FLAGS+=("${EXTRA[@]}")  # e.g. TRAIN_EXTRA=--compile
 [[ -d $DATA ]] || { say "no data folder '$DATA': run python -m scripts.pack_gpu_data out/gpu_data first"; exit 1; }
 say "window: toy=$TOY device=$DEVICE data=$DATA training $MINUTES min, all steps within $DEADLINE_S s; work in $WORK"
 
@@ -63,7 +66,7 @@ SYNTH=$!
 mapfile -t SETS < <($PY -c "import sys; from trainer.pbr_sets import find_pbr_sets; print('\n'.join(sorted(find_pbr_sets(sys.argv[1]))))" "$DATA")
 fold() { local k=$1 i out=(); for i in "${!SETS[@]}"; do (( i % 3 == k )) && out+=("${SETS[$i]}"); done; (IFS=,; echo "${out[*]}"); }
 say "${#SETS[@]} sets; held out: fold0 $(fold 0); fold1 $(fold 1); fold2 $(fold 2)"
-HARD=$(awk -v m="$MINUTES" 'BEGIN { printf "%d", m * 60 + 45 }')  # start-up and the last save, then killed
+HARD=$(awk -v m="$MINUTES" -v g="$GRACE" 'BEGIN { printf "%d", m * 60 + g }')  # start-up and the last save, then killed
 train() {  # run-name seed [--holdout sets]
   timeout -s INT -k 15 "$HARD" $PY -m trainer train --kind translator --data "$DATA" --out "$WORK/$1" \
       --steps 1000000 --max-minutes "$MINUTES" --ckpt-minutes 1 --ckpt-every 1000000 --seed "$2" \
@@ -76,7 +79,7 @@ for p in "${pids[@]}"; do wait "$p"; done
 for r in fold0 fold1 fold2 all; do say "$r: $(grep '"step"' "$WORK/$r.log" | tail -n 1) $(tail -n 1 "$WORK/$r.log")"; done
 
 # 4. Each fold on the sets it never saw, in the time that is left.
-LEFT=$(( DEADLINE_S - SECONDS - 15 )); (( LEFT < 45 )) && LEFT=45
+LEFT=$(( DEADLINE_S - SECONDS - 15 )); (( LEFT < FLOOR )) && LEFT=$FLOOR
 say "measuring the folds (at most $LEFT s)"
 pids=()
 for k in 0 1 2; do

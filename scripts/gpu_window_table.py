@@ -24,11 +24,12 @@ COLUMNS = (("normal_deg", "angle"), ("normal_deg_classical", "angle cl."), ("nor
 
 
 def training_summary(run: Path) -> dict:
-    """Steps and seconds of a run, from its log (the last row) or {} when it never logged."""
-    log = run / "log.jsonl"
-    rows = log.read_text().splitlines() if log.is_file() else []
-    last = json.loads(rows[-1]) if rows else {}
-    return {"steps": last.get("step"), "seconds": last.get("seconds")}
+    """Steps and seconds of a run, as its model file records them ({} values None without one)."""
+    from blender_texgan.core.modelfile import read_manifest
+
+    model = run / "model.safetensors"
+    training = read_manifest(model).get("training", {}) if model.is_file() else {}
+    return {"steps": training.get("steps"), "seconds": training.get("seconds")}
 
 
 def per_set_table(folds: dict[str, dict]) -> list[str]:

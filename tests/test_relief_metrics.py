@@ -36,8 +36,9 @@ def test_correlation_ignores_strength_and_realism_measures_it(relief):
     true = _normals(relief)
     assert slope_correlation(_normals(0.5 * relief), true) == pytest.approx(1.0)
     assert slope_correlation(_normals(-relief), true) == pytest.approx(-1.0)
-    assert slope_realism(_normals(0.5 * relief), true) == pytest.approx(0.5, abs=0.01)
-    assert slope_realism(_normals(2.0 * relief), true) == pytest.approx(1.0, abs=0.01)
+    assert slope_realism(_normals(0.5 * relief), true) == pytest.approx(1 / 3, abs=0.01)
+    assert slope_realism(_normals(2.0 * relief), true) == pytest.approx(1 / 3, abs=0.01)
+    assert slope_realism(_normals(50.0 * relief), true) > 0.9  # far too strong is as unreal as flat
 
 
 def test_relief_of_the_right_kind_in_the_wrong_place_is_real_but_not_accurate(relief):

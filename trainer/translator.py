@@ -240,12 +240,12 @@ class TranslatorSession:
         self.cfg = UNetConfig(tuple(opts.channels))
         self.G = build_translator(self.cfg).to(self.device)
         self.D = PatchDiscriminator(3 + 8, 32, 3).to(self.device)
+        self.setup_device()
         # Adam's update in one fused kernel per optimiser (on a CPU: one op per kind for all weights)
         fast = {"fused": True} if self.device.type == "cuda" else {"foreach": True}
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=opts.lr, betas=(0.9, 0.999), **fast)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=opts.lr, betas=(0.5, 0.999), **fast)
         self.g_params = list(self.G.parameters())
-        self.setup_device()
         self.step, self.seconds = 0, 0.0
         self.resume()
         self.saved_at = self.seconds

@@ -17,8 +17,8 @@ Relief is judged on two axes, each for the translator, the classical maps as shi
   -n_xy / n_z) with the real ones (slope_correlation; 0 for a flat map, 1 for slopes proportional
   to the truth);
 * realism: how far the distribution of predicted slope magnitudes is from the real one
-  (slope_realism: the 1-D Wasserstein distance over the real mean magnitude; 0 = the same
-  distribution, 1 = a flat map, over 1 = rougher or smoother than flat is wrong).
+  (slope_realism: the 1-D Wasserstein distance over the sum of both mean magnitudes; 0 = the same
+  distribution, 1 = a flat map, 1/3 = twice or half the real strength).
 The rule that decides whether a translator ships is ship_decision (docs/photo.md).
 """
 from __future__ import annotations
@@ -85,10 +85,12 @@ REALISM_QUANTILES = (np.arange(256) + 0.5) / 256  # the quantiles whose gaps are
 
 def slope_realism(pred: np.ndarray, true: np.ndarray) -> float:
     """Distance between the distributions of predicted and real slope magnitudes: the 1-D Wasserstein
-    distance (mean gap between matching quantiles) over the real mean magnitude. A flat map scores 1."""
-    mp, mt = (np.linalg.norm(slopes(n).reshape(-1, 2), axis=1) for n in (pred, true))
-    gap = np.abs(np.quantile(mp, REALISM_QUANTILES) - np.quantile(mt, REALISM_QUANTILES)).mean()
-    return float(gap / max(np.quantile(mt, REALISM_QUANTILES).mean(), 1e-4))
+    distance (mean gap between matching quantiles) over the sum of the two mean magnitudes, so in
+    [0, 1]: 0 for the same distribution, 1 for a flat map (or relief on another scale altogether),
+    1/3 for relief twice or half as strong as the truth. Bounded, a nearly flat set (marble) cannot
+    outweigh the others in a mean over sets."""
+    mp, mt = (np.quantile(np.linalg.norm(slopes(n).reshape(-1, 2), axis=1), REALISM_QUANTILES) for n in (pred, true))
+    return float(np.abs(mp - mt).mean() / max(mp.mean() + mt.mean(), 1e-6))
 
 
 def relief_scores(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
