@@ -18,6 +18,14 @@ is done on integers, so f(y + height, x) == f(y, x) bit for bit (``synthesize_at
 pixel coordinates to show it). Reads are whole exemplar pixels at (pixel - vertex pixel + offset),
 and offsets keep a vertex's whole footprint inside the exemplar, so non-tiling photos work too.
 
+What that costs (scripts/tiling_blend_cause.py): vertex centres stay one footprint reach (a row
+height, a cell width) from the exemplar's borders, so a band that wide along each border is read only
+by the faint edges of footprints. For a bundled 768 x 1024 exemplar and the default cell that is the
+outer ~22 % of the rows and ~19 % of the columns on each side. The blend keeps the histogram of the
+middle the vertices read, which is the exemplar's only where the photo is alike all over (rusty_metal,
+darker in its middle, comes out darker than its exemplar). Wrapping reads round a non-tiling photo
+instead would put its border's seam inside copies.
+
 Channels are those of blender_texgan.core.maps.GENERATED_CHANNELS: albedo RGB, height, roughness,
 float32 (H, W, 5) in [0, 1]; every map goes through the same offsets and weights, so they stay
 aligned. The normal map is derived from the height afterwards (maps.complete_map_set).
