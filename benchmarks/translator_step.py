@@ -96,8 +96,6 @@ def make_session(a, out: Path):
     if a.sets:
         from trainer.translator import _all_names
         opts.holdout = [n for n in _all_names(a.data) if n not in a.sets.split(",")]
-    if a.compile:
-        opts.compile = True
     validate_translator(opts)
     return TranslatorSession(opts, log=lambda *_: None)
 
@@ -200,7 +198,6 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--compile", action="store_true", help="torch.compile the nets (if the trainer offers it)")
     p.add_argument("--no-profile", action="store_true")
     p.add_argument("--rows", type=int, default=12, help="rows of the profiler's table (0: none)")
     p.add_argument("--channels", default="", help="U-Net widths (default: the trainer's)")

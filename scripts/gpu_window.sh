@@ -12,7 +12,7 @@
 #   scripts/gpu_window.sh OUT [DATA]                    # there (DATA: out/gpu_data)
 #   scripts/gpu_window.sh --toy OUT [DATA]              # the same steps on the CPU at toy scale (< 2 min)
 # Environment: PYTHON (python3), MINUTES (training budget, GPU: 5), DEADLINE_S (all steps, GPU: 540),
-# TRAIN_EXTRA (more train flags, e.g. --compile).
+# TRAIN_EXTRA (more train flags, e.g. --lr 5e-4).
 set -uo pipefail  # no -e: a step that fails is logged and the window goes on to write what it can
 TOY=0
 if [[ ${1:-} == --toy ]]; then TOY=1; shift; fi
@@ -39,7 +39,7 @@ else
   FLAGS=(--batch 16 --crop 256 --max-side 512 --log-every 100)
   DATA=${DATA:-out/gpu_data}
 fi
-read -ra EXTRA <<< "${TRAIN_EXTRA:-}"; FLAGS+=("${EXTRA[@]}")  # e.g. TRAIN_EXTRA=--compile
+read -ra EXTRA <<< "${TRAIN_EXTRA:-}"; FLAGS+=("${EXTRA[@]}")  # e.g. TRAIN_EXTRA='--lr 5e-4'
 [[ -d $DATA ]] || { say "no data folder '$DATA': run python -m scripts.pack_gpu_data out/gpu_data first"; exit 1; }
 say "window: toy=$TOY device=$DEVICE data=$DATA training $MINUTES min, all steps within $DEADLINE_S s; work in $WORK"
 

@@ -68,8 +68,6 @@ class TranslatorOptions:
     log_every: int = option(50, "steps between rows of losses in log.jsonl")
     seed: int = option(0, "seeds the crops, the lights and the initial weights")
     device: str = option("auto", "torch device", choices=DEVICE_CHOICES)
-    compile: bool = option(False, "torch.compile the translator (faster steps after minutes of compiling; "
-                                  "worth it for long runs only)", action="store_true")
 
 
 def parse_options(argv) -> TranslatorOptions:
@@ -256,7 +254,7 @@ class TranslatorSession:
     def setup_device(self) -> None:
         """On CUDA: bf16 autocast (the convolutions run several times faster; losses stay in float32),
         channels-last tensors (what the tensor cores read) and cuDNN's own choice of algorithm for
-        the one crop size. --compile wraps G in torch.compile (minutes of compiling first)."""
+        the one crop size. torch.compile is left out until a GPU run shows it pays for its compile time."""
         cuda = self.device.type == "cuda"
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda)
         if cuda:
@@ -264,7 +262,6 @@ class TranslatorSession:
             self.G.to(memory_format=torch.channels_last), self.D.to(memory_format=torch.channels_last)
         fmt = torch.channels_last if cuda else torch.contiguous_format
         self.layout = lambda x: x.contiguous(memory_format=fmt)
-        self.G_step = torch.compile(self.G) if self.opts.compile else self.G
 
     def resume(self) -> None:
         """Load the run's newest readable checkpoint, if any; refuse one whose nets differ."""
@@ -300,7 +297,7 @@ class TranslatorSession:
         for group in (*self.opt_g.param_groups, *self.opt_d.param_groups):
             group["lr"] = learning_rate(opts, self.step, self.seconds)
         with self.autocast:
-            pred = finish_outputs(self.G_step(self.layout(net_input(photo, light))).float())
+            pred = finish_outputs(self.G(self.layout(net_input(photo, light))).float())
         losses = translator_losses(pred, target, opts.normal_weight)
         if opts.gan > 0:
             with self.autocast:
