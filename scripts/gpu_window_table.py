@@ -3,8 +3,8 @@ never saw, both axes of relief for translator, classical fitted and flat, and th
 
     python -m scripts.gpu_window_table WORK OUT
 
-WORK holds the runs (fold0..2, all) and eval-translator's fold<k>.json; OUT gets cv.md, cv.json and
-the four models as fold0..2.safetensors and all.safetensors (the window's files, with window.log).
+WORK holds the runs (fold0..2, all) and eval-translator's fold<k>.json or fold<k>.<set>.json; OUT gets
+cv.md, cv.json and the four models as fold0..2.safetensors and all.safetensors (the window's files, with window.log).
 """
 from __future__ import annotations
 
@@ -41,9 +41,19 @@ def per_set_table(folds: dict[str, dict]) -> list[str]:
     return lines
 
 
+def fold_rows(work: Path, k: int) -> dict[str, dict]:
+    """Set name -> eval-translator's row, for fold k: from fold<k>.json, or the window's one file per
+    set (fold<k>.<set>.json)."""
+    rows = {}
+    for path in [work / f"fold{k}.json", *sorted(work.glob(f"fold{k}.*.json"))]:
+        if path.is_file():
+            rows.update(json.loads(path.read_text()))
+    return rows
+
+
 def write_table(work: Path, out: Path) -> dict:
-    folds = {f"fold{k}": json.loads((work / f"fold{k}.json").read_text())
-             for k in range(3) if (work / f"fold{k}.json").is_file()}
+    folds = {f"fold{k}": fold_rows(work, k) for k in range(3)}
+    folds = {name: rows for name, rows in folds.items() if rows}
     result = {"training": {r: training_summary(work / r) for r in RUNS}, "folds": folds}
     lines = ["# Translator cross-validation (scripts/gpu_window.sh)", ""]
     lines += [f"- {r}: {s['steps']} steps in {s['seconds']} s" for r, s in result["training"].items()]
