@@ -47,3 +47,20 @@ def test_a_batch_reads_real_crops_of_its_sets_turned_by_a_symmetry():
     assert from_a >= 4, from_a  # about a third of 32 crops come from set a (sets are drawn by sqrt of area)
     again = Pairs(sets, 24, "cpu", seed=3).batch(32)
     assert all(torch.equal(x, y) for x, y in zip((photo, maps, light), again))
+
+
+def test_a_time_boxed_run_checkpoints_by_the_clock_and_leaves_a_model(tmp_path):
+    from trainer.__main__ import main
+    from trainer.checkpoints import list_checkpoints
+    from trainer.loop import run_steps
+    from trainer.translator import TranslatorOptions, TranslatorSession, validate_translator
+
+    assert main(["data", "--preset", "bricks", "--count", "2", "--size", "64", "--out", str(tmp_path / "d")]) == 0
+    opts = TranslatorOptions(data=str(tmp_path / "d"), out=str(tmp_path / "run"), steps=3, batch=2, crop=48,
+                             channels=[4, 8], ckpt_every=1000, ckpt_minutes=1e-9, log_every=1000, device="cpu")
+    validate_translator(opts)
+    session = TranslatorSession(opts, log=lambda *_: None)
+    run_steps(session, opts.steps, 0, opts.log_every, opts.ckpt_every, log=lambda *_: None)
+    # saved by the clock after steps 1 and 2, and at the end (two kept); a model file with each
+    assert [p.name for p in list_checkpoints(tmp_path / "run")] == ["ckpt-00000002.pt", "ckpt-00000003.pt"]
+    assert (tmp_path / "run" / "model.safetensors").is_file()
