@@ -43,11 +43,14 @@ CPU_TILE_BYTES = 16 << 20
 
 
 def torch_available() -> bool:
+    """Whether torch can be imported: found, not imported (importing it takes 1-2 s, which the
+    exemplar-only modes of every bundled model never need)."""
+    import importlib.util
+
     try:
-        import torch  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
         return False
-    return True
 
 
 GPU_DEVICES = ("cuda", "mps")
@@ -85,7 +88,8 @@ class Runner:
         weights = part(model.tensors, DECODER_PREFIX) if self.is_vae else model.tensors
         self._encoder = None
         self.engine = engine
-        self.device = None
+        self._weights, self._device_name = weights, device
+        self._net = self._device = None
         self.exemplar = model.exemplar
         self.exemplar_block = model.manifest.get("exemplar") or {}
         self.exemplar_periodic = bool(self.exemplar_block.get("periodic", False))  # does it tile itself?
@@ -93,30 +97,51 @@ class Runner:
         self._blend = None
         self._quilt = None
         self._analysis_lock = threading.Lock()
-        if engine == "numpy":
-            from .numpy_net import NumpyGenerator
-            self._net = NumpyGenerator(self.cfg, weights)
-            return
-        import torch
+        self._net_lock = threading.Lock()
+        if engine == "torch" and device in GPU_DEVICES:  # a GPU asked for and not to be had: say so now
+            _ = self.device
 
-        from .devices import pick_device
-        from .nets import build_generator
-        try:
-            self.device = pick_device(device)
-        except (ValueError, RuntimeError) as exc:
-            raise GenerationError(str(exc)) from None
-        net = build_generator(self.cfg)
-        net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in weights.items()})
-        # channels_last: oneDNN's and cuDNN's faster layout for these narrow convs (1.2-1.3x on a CPU).
-        self._net = net.eval().to(self.device, memory_format=torch.channels_last)
+    @property
+    def device(self):
+        """The torch device (None on the numpy engine), found when first needed: the exemplar-only
+        modes of every bundled model never import torch (1-2 s of a first generation's time)."""
+        if self.engine != "torch":
+            return None
+        with self._net_lock:
+            if self._device is None:
+                from .devices import pick_device
+                try:
+                    self._device = pick_device(self._device_name)
+                except (ValueError, RuntimeError) as exc:
+                    raise GenerationError(str(exc)) from None
+            return self._device
+
+    @property
+    def net(self):
+        """The generator network (torch module or numpy twin), built on first use."""
+        device = self.device
+        with self._net_lock:
+            if self._net is None and self.engine == "numpy":
+                from .numpy_net import NumpyGenerator
+                self._net = NumpyGenerator(self.cfg, self._weights)
+            elif self._net is None:
+                import torch
+
+                from .nets import build_generator
+                net = build_generator(self.cfg)
+                net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self._weights.items()})
+                # channels_last: oneDNN's and cuDNN's faster layout for these narrow convs (1.2-1.3x on a CPU).
+                self._net = net.eval().to(device, memory_format=torch.channels_last)
+            return self._net
 
     def forward(self, z):
         if self.engine == "numpy":
-            return self._net(z)
+            return self.net(z)
         import torch
+        net = self.net
         with torch.inference_mode():
             x = torch.from_numpy(z[None]).to(self.device).contiguous(memory_format=torch.channels_last)
-            return self._net(x)[0].float().cpu().numpy()
+            return net(x)[0].float().cpu().numpy()
 
     def encode(self, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A VAE's encoder: (5, H, W) maps, sides multiples of the scale -> mean, log-variance,
