@@ -32,7 +32,7 @@ from .request import (  # noqa: F401
     check_engine,
     check_seed,
 )
-from .synthesis import FIELD_ROLL, PRESERVE_CONTRAST, REFINE_SOFTEN, read_whole, synthesize_field  # noqa: F401
+from .synthesis import FIELD_HALO, FIELD_ROLL, PRESERVE_CONTRAST, REFINE_SOFTEN, read_whole, synthesize_field  # noqa: F401
 from .tiled import Cancelled, receptive_halo, run_tiled
 
 # On the CPU a tile's widest full-resolution tensor (the last block's upsampled input, or its
@@ -333,7 +333,7 @@ def quilted_maps(runner: Runner, resolution: int, seed: int) -> tuple[dict, np.n
     return {spec.name: maps[spec.name] for spec in PBR_MAPS}, coords
 
 
-def field_rows(rows: int, width: int, pixels: int) -> int:
+def band_rows(rows: int, width: int, pixels: int) -> int:
     """Rows of a band: about `pixels` pixels, and at least one band per thread; an image of half
     that or less is one band."""
     from ..core.quilt import THREADS
@@ -367,7 +367,7 @@ def read_maps(exemplar: np.ndarray, coords: np.ndarray, periodic: bool) -> dict:
             np.clip(read[..., start:start + count], 0.0, 1.0, out=out[r0:r1])
             start += count
 
-    in_bands(rows, field_rows(rows, width, FIELD_PIXELS), band)
+    in_bands(rows, band_rows(rows, width, FIELD_PIXELS), band)
     return maps
 
 
@@ -383,7 +383,7 @@ def banded_normals(height: np.ndarray, strength: float) -> np.ndarray:
         normal = normal_from_height(height.take(np.arange(r0 - 1, r1 + 1) % rows, axis=0), strength)
         np.clip(normal[1:-1], 0.0, 1.0, out=out[r0:r1])
 
-    in_bands(rows, field_rows(rows, width, NORMAL_PIXELS), band)
+    in_bands(rows, band_rows(rows, width, NORMAL_PIXELS), band)
     return out
 
 
@@ -434,7 +434,7 @@ HEIGHT_CHANNEL = [name for name, count in GENERATED_CHANNELS for _ in range(coun
 # 8192 px two bands side by side hold about 0.8 GB. Normals need no such setup: smaller bands.
 FIELD_PIXELS = 1 << 22
 NORMAL_PIXELS = 1 << 20
-BAND_HALO = REFINE_SOFTEN + 2  # rows a band reads beyond its own: the patch-border blend reaches REFINE_SOFTEN + 1
+BAND_HALO = FIELD_HALO + 1  # rows a band reads beyond its own (the blend's reach, one spare)
 
 
 __all__ = ["GenerationRequest", "GenerationError", "GenerationCancelled", "EngineUnavailable",

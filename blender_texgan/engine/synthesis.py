@@ -32,6 +32,7 @@ PRESERVE_CONTRAST = np.array([name != "height" for name, count in GENERATED_CHAN
 # 0, so unrolled the wrap border always falls on tile borders (seam ratio 1.12 on stone, 0.98 rolled).
 FIELD_ROLL = 64
 BAND_ROWS = 256  # rows read at a time (an 8192 px band of 5 float32 channels: 42 MB)
+FIELD_HALO = REFINE_SOFTEN + 1  # rows of the field a band reads beyond its own: the patch-border blend's reach
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,9 @@ def synthesize_field(exemplar: np.ndarray, analysis, block: dict, height: int, w
 
 def field_rows(field: Field, y0: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows y0..y1 of the maps read through the field -> ((n, W, 5) stack in [0, 1], (n, W, 2)
-    int32 exemplar coordinates). The band is read with REFINE_SOFTEN + 1 rows of the field beyond
+    int32 exemplar coordinates). The band is read with FIELD_HALO rows of the field beyond
     each side, so the blend of patch borders sees what it would in the whole field (equal, tested)."""
-    margin = REFINE_SOFTEN + 1
+    margin = FIELD_HALO
     rows = (np.arange(y0 - margin, y1 + margin) - field.roll[0]) % field.height
     coords = field.rows_of(rows)
     if field.counts is not None:

@@ -41,7 +41,7 @@ DETAIL_GAIN_CAP = 4.0
 NET_TILE = 512  # output pixels per side of each tile the net runs on (about 0.35 GB of activations)
 # A whole transform's peak memory (the material made, held as 16-bit with the net's 16-bit output
 # while the net runs in tiles; the detail step's field a band at a time; the maps gathered as their
-# PNGs' integers): about this per pixel plus a base. Measured at 8192 px: 3.1-3.4 GB, most of it the
+# PNGs' integers): about this per pixel plus a base. Measured at 8192 px: 2.90 GB, most of it the
 # generation of the material (benchmarks/results/memory.txt).
 TRANSFORM_BYTES_PER_PIXEL, TRANSFORM_BASE_BYTES = 48, 400 * 2 ** 20
 
