@@ -474,7 +474,7 @@ def assemble(plan: Layout, sources: np.ndarray, columns: np.ndarray, rows_cut: n
         cy[rows], cx[rows] = np.where(upper, uy, cy[rows]), np.where(upper, ux, cx[rows])
         out[start:stop, :, 0], out[start:stop, :, 1] = cy, cx
 
-    in_bands(len(ys), max(1, ASSEMBLY_PIXELS // max(1, len(xs))), chunk)
+    in_bands(len(ys), max(1, min(ASSEMBLY_PIXELS // max(1, len(xs)), -(-len(ys) // THREADS))), chunk)
     return out
 
 

@@ -78,7 +78,7 @@ def min_cost_paths(cost: np.ndarray, crossing: np.ndarray | None = None) -> tupl
     total = cost[:, 0].copy()
     back = np.zeros((k, n, m), np.int8 if crossing is None else np.int32)
     inf = np.full((k, 1), np.inf, cost.dtype)
-    below, positions = None, np.arange(m)
+    below, positions = None, np.arange(m, dtype=np.int32)
     for i in range(1, n):
         if crossing is None:
             options = np.stack([total, np.concatenate([inf, total[:, :-1]], 1), np.concatenate([total[:, 1:], inf], 1)])
@@ -105,7 +105,7 @@ STEP_BLOCK = 64   # steps whose crossing sums are prepared in one go (few calls,
 def _crossings_below(crossing: np.ndarray) -> np.ndarray:
     """(K, b, m - 1) boundary crossing costs of b steps -> (K, b, m) float64 S: per step, the sum of
     the crossings below each position (infinite ones counted as 1e12, so sums stay finite)."""
-    edges = np.nan_to_num(np.asarray(crossing, np.float64), posinf=1e12)
+    edges = np.minimum(np.asarray(crossing, np.float64), 1e12)   # costs are never negative nor NaN
     out = np.zeros(edges.shape[:2] + (edges.shape[2] + 1,))
     np.cumsum(edges, axis=2, out=out[:, :, 1:])
     return out
@@ -117,11 +117,11 @@ def _long_moves(total: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarra
     q -> p costs S[p] - S[q] (q < p) or S[q] - S[p] (q > p): running minima of total - S upwards
     and total + S downwards give every position's best origin at once."""
     k, m = total.shape
-    idx = np.arange(m)
+    idx = np.arange(m, dtype=np.int32)   # 32-bit positions: the running maximum below moves half the bytes
     # both directions in one pass: rows 0..K-1 run upwards, K..2K-1 downwards (reversed)
     both = np.concatenate([total - s, (total + s)[:, ::-1]])
     run = np.minimum.accumulate(both, axis=1)
-    origin = np.maximum.accumulate(np.where(both <= run, idx, 0), axis=1)
+    origin = np.maximum.accumulate(np.where(both <= run, idx, np.int32(0)), axis=1)
     up, down = run[:k] + s, run[k:, ::-1] - s
     better = up <= down
     return np.where(better, up, down), np.where(better, origin[:k], m - 1 - origin[k:, ::-1])

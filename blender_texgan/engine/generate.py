@@ -96,6 +96,7 @@ class Runner:
         self._analysis = None
         self._blend = None
         self._quilt = None
+        self._map_source = None
         self._analysis_lock = threading.Lock()
         self._net_lock = threading.Lock()
         if engine == "torch" and device in GPU_DEVICES:  # a GPU asked for and not to be had: say so now
@@ -187,6 +188,15 @@ class Runner:
                                       periods=block.get("lattice") if "element" in block else None,
                                       element=block.get("element"))
             return self._quilt
+
+    @property
+    def map_source(self) -> tuple[np.ndarray, tuple]:
+        """The exemplar's channels but the height, contiguous, and their core.refine.exemplar_stats:
+        what read_maps reads the other maps from (made once per loaded model, not per generation)."""
+        with self._analysis_lock:
+            if self._map_source is None:
+                self._map_source = map_source(self.exemplar)
+            return self._map_source
 
     @property
     def blend_analysis(self):
@@ -327,40 +337,53 @@ def quilted_maps(runner: Runner, resolution: int, seed: int) -> tuple[dict, np.n
     coords = synthesize(runner.quilt_analysis, resolution, resolution, seed)
     exemplar, periodic = runner.exemplar, runner.exemplar_periodic
     height = poisson_height(exemplar[..., HEIGHT_CHANNEL], coords, periodic)[..., None]
-    maps = read_maps(exemplar, coords, periodic)
+    maps = read_maps(exemplar, coords, periodic, runner.map_source)
     maps["height"] = height
     maps["normal"] = banded_normals(height[..., 0], float(runner.exemplar_block["normal_strength"]))
     return {spec.name: maps[spec.name] for spec in PBR_MAPS}, coords
 
 
+SPLIT_PIXELS = 1 << 17   # an image this small or smaller is read in one band (threads would cost more than they save)
+
+
 def band_rows(rows: int, width: int, pixels: int) -> int:
-    """Rows of a band: about `pixels` pixels, and at least one band per thread; an image of half
-    that or less is one band."""
+    """Rows of a band: at most about `pixels` pixels, and at least one band per thread (a 1024 px
+    set is read in two bands on two cores); a small image is one band."""
     from ..core.quilt import THREADS
 
-    if rows * width <= pixels // 2:
+    if rows * width <= SPLIT_PIXELS:
         return rows
     return max(8, min(pixels // max(1, width), -(-rows // THREADS)))
 
 
-def read_maps(exemplar: np.ndarray, coords: np.ndarray, periodic: bool) -> dict:
+_CHANNEL_NAMES = [name for name, count in GENERATED_CHANNELS for _ in range(count)]
+_NOT_HEIGHT = [c for c, name in enumerate(_CHANNEL_NAMES) if name != "height"]
+
+
+def map_source(exemplar: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """(the exemplar's channels but the height, contiguous; their exemplar_stats): read_maps' source."""
+    from ..core.refine import exemplar_stats
+
+    source = np.ascontiguousarray(exemplar[..., _NOT_HEIGHT])
+    return source, exemplar_stats(source)
+
+
+def read_maps(exemplar: np.ndarray, coords: np.ndarray, periodic: bool, source: tuple | None = None) -> dict:
     """Every map but the height read through the field (core.refine.apply_field, the joins' plain-mean
     blend), band by band: each band with BAND_HALO rows either side (its blend reads that far), its
-    middle clipped to [0, 1] into the map. Equal to reading the whole field at once."""
+    middle clipped to [0, 1] into the map. Equal to reading the whole field at once. `source`: the
+    exemplar's map_source, when the caller keeps it (a loaded model's Runner does)."""
     from ..core.quilt import in_bands
-    from ..core.refine import apply_field, exemplar_stats
+    from ..core.refine import apply_field
 
-    names = [name for name, count in GENERATED_CHANNELS for _ in range(count)]
-    keep = [c for c, name in enumerate(names) if name != "height"]
-    source = np.ascontiguousarray(exemplar[..., keep])
-    stats = exemplar_stats(source)  # once, not per band
+    source, stats = map_source(exemplar) if source is None else source
     rows, width = coords.shape[:2]
     maps = {name: np.empty((rows, width, count), np.float32) for name, count in GENERATED_CHANNELS if name != "height"}
 
     def band(r0: int, r1: int) -> None:
         at = np.arange(r0 - BAND_HALO, r1 + BAND_HALO) % rows
         read = apply_field(source, coords.take(at, axis=0), soften=REFINE_SOFTEN, periodic=periodic,
-                           preserve=JOIN_CONTRAST[keep], stats=stats)[BAND_HALO:BAND_HALO + r1 - r0]
+                           preserve=JOIN_CONTRAST[_NOT_HEIGHT], stats=stats)[BAND_HALO:BAND_HALO + r1 - r0]
         start = 0
         for out in maps.values():
             count = out.shape[-1]
