@@ -46,10 +46,10 @@ def test_white_noise_is_deterministic_and_uniform():
 def test_reference_is_the_tiling_blend_operator_with_the_same_tables(prepared):
     """Closest reads: the reference's blend and table lookup are core.tiling_blend's, exactly."""
     stack = noise_exemplar()
-    analysis = tiling_blend.analyse(infinite.linear_albedo(stack), infinite.LUT_COLUMNS)
+    analysis = tiling_blend.analyse(infinite.linear_albedo(stack), infinite.CURVE_POINTS)
     h, w = prepared.shape
     x, y = grid(40, 1.37, 0.5, w)
-    ours = infinite.evaluate(prepared, x, y, 0.5, 7, interpolation="Closest", lut_interpolation="Linear")
+    ours = infinite.evaluate(prepared, x, y, 0.5, 7, interpolation="Closest")
     px, py = x * w / 0.5, y * w / 0.5
     vi, vj, weights = infinite.triangle(px, py, prepared.cell)
     ox, oy = infinite.vertex_offsets(prepared, vi, vj, 7)
@@ -59,9 +59,11 @@ def test_reference_is_the_tiling_blend_operator_with_the_same_tables(prepared):
     assert rows.min() >= 0 and cols.min() >= 0 and rows.max() < h and cols.max() < w  # reads inside the margins
     theirs = tiling_blend._blend(analysis, weights.astype(np.float32), rows, cols)
     assert np.abs(ours - theirs).max() < 0.5 / 255  # the Gaussian images are stored on 16-bit steps
-    # The group reads the nearest table entry: within an 8-bit step of np.interp's value.
-    nearest = infinite.evaluate(prepared, x, y, 0.5, 7, interpolation="Closest")
-    assert np.abs(nearest - theirs).max() < 1 / 255
+    # The group's tables are curves of CURVE_POINTS points: within an 8-bit step of tiling and
+    # blending's own LUT_SIZE-entry tables.
+    finer = tiling_blend._blend(tiling_blend.analyse(infinite.linear_albedo(stack)), weights.astype(np.float32),
+                                rows, cols)
+    assert np.abs(ours - finer).max() < 1 / 255 and np.abs(ours - finer).mean() < 0.1 / 255
 
 
 def test_blend_keeps_the_histogram_and_copies_stay_aligned(prepared):
@@ -104,7 +106,7 @@ def test_images_are_seed_independent_float_data(prepared):
     h, w = prepared.shape
     assert prepared.gauss_albedo.shape == (h, w, 3) and prepared.relief.shape == (h, w, 4)
     assert np.allclose(np.linalg.norm(infinite.unit_normal(prepared.relief[..., 2:]), axis=-1), 1.0)
-    assert infinite.lut_image(prepared).shape == (5, infinite.LUT_COLUMNS, 3)
+    assert prepared.lut.shape == (5, infinite.CURVE_POINTS) and np.all(np.diff(prepared.lut, axis=1) >= 0)
     g = infinite.decode_gaussian(prepared.gauss_albedo)
     assert prepared.gauss_albedo.dtype == np.float32 and g.min() < -2 and g.max() > 2  # Gaussian values
     assert np.array_equal(np.rint(prepared.gauss_albedo * 65535) / 65535, prepared.gauss_albedo)  # 16-bit steps

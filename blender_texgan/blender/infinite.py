@@ -12,17 +12,25 @@ from pathlib import Path
 
 import bpy
 
-from ..core.infinite import GAUSS_CODE, GAUSS_INTERPOLATION, IMAGE_BITS, ROW_FACTOR, InfiniteImages, lut_image
+from ..core.infinite import (
+    GAUSS_CODE,
+    GAUSS_EXTENSION,
+    GAUSS_INTERPOLATION,
+    IMAGE_BITS,
+    ROW_FACTOR,
+    InfiniteImages,
+    curve_grid,
+)
 from ..core.maps import NON_COLOR
 from ..core.options import MaterialOptions, texture_file_name
 from ..core.png import encode_png
-from ..core.tiling_blend import GAUSS_RANGE
 from . import sockets as S
-from .images import _rgba, image_from_png, saved_image, textures_folder
+from .images import image_from_png, textures_folder
 
 KEY = "texgan_infinite"        # custom property on the group: the exemplar's key
 GROUP_PREFIX = "TEXGAN Infinite"
-IMAGE_PARTS = ("gauss albedo", "relief", "tables")
+IMAGE_PARTS = ("gauss albedo", "relief")
+VECTOR_CURVES = "ShaderNodeVectorCurve"  # the tables: one curve per channel
 STEP = 180                     # node spacing in the group, pixels
 
 
@@ -51,40 +59,17 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def _float_image(name: str, array, folder: Path | None, file_name: str) -> bpy.types.Image:
-    """A 32-bit float Non-Color image: packed (OpenEXR inside the .blend), or saved as OpenEXR in
-    `folder` and loaded with a relative path. Colour space before pixels; update before packing."""
-    if folder is not None:
-        return saved_image(name, array, NON_COLOR, folder / file_name, exr=True)
-    h, w = array.shape[:2]
-    image = bpy.data.images.new(name, width=w, height=h, alpha=False, float_buffer=True)
-    try:
-        image.colorspace_settings.name = NON_COLOR
-        image.pixels.foreach_set(_rgba(array))
-        image.update()
-        image.pack()
-        image.filepath_raw = f"//textures/{file_name}"
-    except Exception:
-        bpy.data.images.remove(image)
-        raise
-    return image
-
-
 def make_images(prepared: InfiniteImages, label: str, output: str) -> dict[str, bpy.types.Image]:
-    """The group's three images, packed or saved beside the .blend as `output` (PACK / SAVE) says."""
+    """The group's two images, packed or saved beside the .blend as `output` (PACK / SAVE) says."""
     folder = textures_folder() if output == "SAVE" else None
-    arrays = (prepared.gauss_albedo, prepared.relief, lut_image(prepared))
+    arrays = (prepared.gauss_albedo, prepared.relief)
     images: dict[str, bpy.types.Image] = {}
     try:
         for part, array in zip(IMAGE_PARTS, arrays):
             name = f"{GROUP_PREFIX} {label} {part}"
-            file_name = texture_file_name(f"{GROUP_PREFIX} {label}", part.replace(" ", "_"),
-                                          "png" if part in IMAGE_BITS else "exr")
-            if part in IMAGE_BITS:  # encoded on the worker (core.infinite.with_png), else here
-                data = prepared.png.get(part) or encode_png(array, IMAGE_BITS[part])
-                images[part] = _integer_image(name, data, folder, file_name)
-            else:
-                images[part] = _float_image(name, array, folder, file_name)
+            file_name = texture_file_name(f"{GROUP_PREFIX} {label}", part.replace(" ", "_"), "png")
+            data = prepared.png.get(part) or encode_png(array, IMAGE_BITS[part])  # encoded on the worker
+            images[part] = _integer_image(name, data, folder, file_name)
     except Exception:
         for image in images.values():
             bpy.data.images.remove(image)
@@ -198,9 +183,10 @@ def _sharpen(b: Nodes, weights, sharpness):
     return weights, b.math("DIVIDE", total, b.math("SQRT", b.vec("DOT_PRODUCT", vector, vector)))
 
 
-def _lookups(b: Nodes, prepared: InfiniteImages, images, vertex, pixel, seed):
-    """One vertex's copy: White Noise offset, then the Gaussian images and the normals read at
-    pixel - vertex + offset (x and y at once, in vector nodes: fewer nodes, a faster shader)."""
+def _lookups(b: Nodes, prepared: InfiniteImages, images, vertex, texel, seed):
+    """One vertex's copy: White Noise offset, then the two Gaussian images read at texel + (offset -
+    anchor) / size (in vector nodes: fewer nodes, a faster shader) -> (albedo colour, relief socket
+    pair (colour: height, roughness, normal x; alpha: normal y))."""
     h, w = prepared.shape
     vi, vj = vertex
     position = b.combine(b.math("MULTIPLY_ADD", vj, 0.5, vi), vj, seed)  # (i + j/2, j): the vertex, in cells
@@ -211,10 +197,10 @@ def _lookups(b: Nodes, prepared: InfiniteImages, images, vertex, pixel, seed):
     offset = b.vec("FLOOR", b.vec("MULTIPLY_ADD", S.find_socket(white.outputs, "Color"),
                                   (ranges[0][1], ranges[1][1], 0.0), (ranges[0][0], ranges[1][0], 0.0)))
     anchor = b.vec("FLOOR", b.vec("MULTIPLY", position, (prepared.cell, prepared.cell * ROW_FACTOR, 0.0)))
-    uv = b.vec("MULTIPLY", b.vec("ADD", b.vec("SUBTRACT", pixel, anchor), offset), (1.0 / w, 1.0 / h, 0.0))
-    albedo = b.texture(images[IMAGE_PARTS[0]], uv, GAUSS_INTERPOLATION, "REPEAT")
-    relief = b.texture(images[IMAGE_PARTS[1]], uv, GAUSS_INTERPOLATION, "REPEAT")
-    return albedo, relief, b.combine(b.separate(relief)[2], S.find_socket(relief.node.outputs, "Alpha"))
+    uv = b.vec("MULTIPLY_ADD", b.vec("SUBTRACT", offset, anchor), (1.0 / w, 1.0 / h, 0.0), texel)
+    albedo = b.texture(images[IMAGE_PARTS[0]], uv, GAUSS_INTERPOLATION, GAUSS_EXTENSION)
+    relief = b.texture(images[IMAGE_PARTS[1]], uv, GAUSS_INTERPOLATION, GAUSS_EXTENSION)
+    return albedo, relief, S.find_socket(relief.node.outputs, "Alpha")
 
 
 def _weighted(b: Nodes, reads, weights):
@@ -222,26 +208,53 @@ def _weighted(b: Nodes, reads, weights):
                  b.vec("SCALE", reads[2], scale=weights[2]))
 
 
-def _blend(b: Nodes, reads, weights, inverse_norm, mean):
-    """(sum w_i G_i - mu) / |w| + mu on 3-vectors, the reads still encoded (G = 2 GAUSS_CODE c - GAUSS_CODE;
-    the weights sum to 1, so decoding the weighted sum is decoding each read)."""
+def _blend(b: Nodes, weighted, inverse_norm, mean):
+    """(sum w_i G_i - mu) / |w| + mu on 3-vectors, from the weighted sum of the still encoded reads
+    (G = 2 GAUSS_CODE c - GAUSS_CODE; the weights sum to 1, so decoding the weighted sum is decoding
+    each read)."""
     span = 2 * GAUSS_CODE
-    centred = b.vec("MULTIPLY_ADD", _weighted(b, reads, weights), (span,) * 3,
-                    tuple(-GAUSS_CODE - m for m in mean))
+    centred = b.vec("MULTIPLY_ADD", weighted, (span,) * 3, tuple(-GAUSS_CODE - m for m in mean))
     return b.vec("ADD", b.vec("SCALE", centred, scale=inverse_norm), mean)
 
 
-def _table(b: Nodes, image, gauss, channel: int, rows: int, columns: int):
-    """A channel's Gaussian value -> its exemplar value: the nearest entry of the table row `channel`
-    (Closest: a GPU never mipmaps it, and with LUT_COLUMNS entries rounding stays under an 8-bit step)."""
-    u = b.math("MULTIPLY_ADD", gauss, (columns - 1) / (2 * GAUSS_RANGE * columns), 0.5)
-    return b.separate(b.texture(image, b.combine(u, 1.0 - (channel + 0.5) / rows), "Closest", "EXTEND"))[0]
+def _tables(b: Nodes, gauss, lut_rows):
+    """Three channels' Gaussian values -> their exemplar values in one Vector Curves node: a curve
+    per table row (None: the channel passes unused), a point per entry at core.infinite.curve_grid,
+    straight lines between them (vector handles), level beyond the ends (core.infinite.table_lookup)."""
+    node = b.add(VECTOR_CURVES, hide=True)
+    mapping = node.mapping
+    grid = [float(x) for x in curve_grid(len(next(r for r in lut_rows if r is not None)))]
+    mapping.use_clip = False  # Blender tabulates each curve over the clip range and its points' x
+    mapping.clip_min_x, mapping.clip_max_x = grid[0], grid[-1]
+    mapping.extend = "HORIZONTAL"
+    for curve, row in zip(mapping.curves, lut_rows):
+        if row is None:
+            continue
+        points = curve.points
+        points[0].location, points[-1].location = (grid[0], float(row[0])), (grid[-1], float(row[-1]))
+        for x, y in zip(grid[1:-1], row[1:-1]):
+            points.new(x, float(y))
+        for point in points:
+            point.handle_type = "VECTOR"
+    mapping.update()
+    b.feed(S.find_socket(node.inputs, "Vector"), gauss)
+    return S.find_socket(node.outputs, "Vector")
 
 
-def _normal(b: Nodes, reads, weights):
+def _albedo(b: Nodes, comps, prepared: InfiniteImages):
+    """PCA components -> linear albedo, clamped to [0, 1]: mean + sum_c component_c * basis column c."""
+    c = b.separate(comps)
+    basis = [tuple(float(v) for v in prepared.pca_basis[:, k]) for k in range(3)]
+    linear = tuple(float(m) for m in prepared.pca_mean)
+    for k in range(3):
+        linear = b.vec("MULTIPLY_ADD", basis[k], c[k], linear)
+    return b.vec("MINIMUM", b.vec("MAXIMUM", linear, (0.0, 0.0, 0.0)), (1.0, 1.0, 1.0))
+
+
+def _normal(b: Nodes, slope_x, slope_y):
     """The copies' normals mixed with the blend weights through their slopes (x, y; still encoded)
     and renormalised by z = sqrt(1 - x^2 - y^2), encoded like a normal map."""
-    xy = b.vec("MULTIPLY_ADD", _weighted(b, reads, weights), (2.0, 2.0, 0.0), (-1.0, -1.0, 0.0))
+    xy = b.vec("MULTIPLY_ADD", b.combine(slope_x, slope_y), (2.0, 2.0, 0.0), (-1.0, -1.0, 0.0))
     z = b.math("SQRT", b.math("SUBTRACT", 1.0, b.vec("DOT_PRODUCT", xy, xy)))
     return b.vec("MULTIPLY_ADD", b.vec("ADD", xy, b.combine(0.0, 0.0, z)), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
@@ -265,35 +278,28 @@ def _fill_group(b: Nodes, prepared: InfiniteImages, images: dict, relief_per_met
     inputs = b.add("NodeGroupInput").outputs
     scale, seed, sharpness = (S.find_socket(inputs, n) for n in ("Scale", "Seed", "Blend Sharpness"))
     b.next_column()
-    x, y, _ = b.separate(S.find_socket(inputs, "Vector"))
-    pixels = b.math("DIVIDE", float(w), scale)
-    px, py = b.math("MULTIPLY", x, pixels), b.math("MULTIPLY", y, pixels)
+    pixel = b.vec("SCALE", S.find_socket(inputs, "Vector"), scale=b.math("DIVIDE", float(w), scale))
+    px, py, _ = b.separate(pixel)
     vertices, weights = _triangle(b, px, py, prepared.cell)
     weights, inverse_norm = _sharpen(b, weights, sharpness)
     b.next_column()
-    pixel = b.combine(px, py)
-    reads = [_lookups(b, prepared, images, v, pixel, seed) for v in vertices]
+    texel = b.vec("MULTIPLY", pixel, (1.0 / w, 1.0 / h, 0.0))
+    reads = [_lookups(b, prepared, images, v, texel, seed) for v in vertices]
     b.next_column()
     mean = [float(m) for m in prepared.mean]
-    albedo = b.separate(_blend(b, [r[0] for r in reads], weights, inverse_norm, tuple(mean[:3])))
-    relief = b.separate(_blend(b, [r[1] for r in reads], weights, inverse_norm, (mean[3], mean[4], 0.0)))
+    relief = _weighted(b, [r[1] for r in reads], weights)  # height, roughness, normal x (encoded)
+    slope_y = b.math("MULTIPLY_ADD", reads[2][2], weights[2], b.math(
+        "MULTIPLY_ADD", reads[1][2], weights[1], b.math("MULTIPLY", reads[0][2], weights[0])))
+    albedo = _blend(b, _weighted(b, [r[0] for r in reads], weights), inverse_norm, tuple(mean[:3]))
+    relief_gauss = _blend(b, relief, inverse_norm, (mean[3], mean[4], 0.0))
     b.next_column()
-    rows, columns = prepared.lut.shape
-    tables = images[IMAGE_PARTS[2]]
-    comps = b.combine(*(_table(b, tables, albedo[c], c, rows, columns) for c in range(3)))
-    height = _table(b, tables, relief[0], 3, rows, columns)
-    roughness = _table(b, tables, relief[1], 4, rows, columns)
+    comps = _tables(b, albedo, prepared.lut[:3])
+    height, roughness, _ = b.separate(_tables(b, relief_gauss, [prepared.lut[3], prepared.lut[4], None]))
     b.next_column()
-    linear = [b.math("ADD", b.vec("DOT_PRODUCT", comps, tuple(float(v) for v in prepared.pca_basis[c])),
-                     float(prepared.pca_mean[c]), clamp=True) for c in range(3)]
-    b.next_column()
-    color = b.add(S.COMBINE_COLOR)
-    for name, value in zip(("Red", "Green", "Blue"), linear):
-        b.feed(S.find_socket(color.inputs, name), value)
     outputs = b.add("NodeGroupOutput").inputs
-    b.feed(S.find_socket(outputs, "Base Color"), S.find_socket(color.outputs, "Color"))
+    b.feed(S.find_socket(outputs, "Base Color"), _albedo(b, comps, prepared))
     b.feed(S.find_socket(outputs, "Roughness"), roughness)
-    b.feed(S.find_socket(outputs, "Normal"), _normal(b, [r[2] for r in reads], weights))
+    b.feed(S.find_socket(outputs, "Normal"), _normal(b, b.separate(relief)[2], slope_y))
     b.feed(S.find_socket(outputs, "Height"), height)
     b.feed(S.find_socket(outputs, "Relief"), b.math("MULTIPLY", b.math("MULTIPLY", height, relief_per_metre), scale))
 

@@ -5,8 +5,9 @@ Neyret's histogram-preserving blend, so a material has no bake and no repeat. Th
 both halves that need no Blender:
 
 * ``prepare(exemplar)`` -- once per exemplar, seed-independent: the Gaussianised exemplar (albedo
-  PCA-decorrelated first, exactly core.tiling_blend.analyse) as two 3-channel float images, and the
-  inverse lookup tables as one N x k image (one row per channel). These become image datablocks.
+  PCA-decorrelated first, exactly core.tiling_blend.analyse) as two 16-bit images, which become
+  image datablocks, and the inverse lookup tables, which become the curves of two Vector Curves
+  nodes (one point per table entry, joined by straight lines).
 * ``evaluate(prepared, x, y, scale, seed, sharpness)`` -- the numpy reference of the node group:
   the same triangle grid, per-vertex hash (Blender's White Noise Texture, reproduced bit for bit),
   three lookups, variance-preserving blend and table lookup back, in the same order. A Cycles bake
@@ -27,17 +28,24 @@ import numpy as np
 from .maps import GENERATED_CHANNEL_COUNT, check_exemplar
 from .normals import decode_normal, normal_from_height
 from .png import encode_png
-from .tiling_blend import CELL_FRACTION, GAUSS_RANGE, LUT_SIZE, analyse
+from .tiling_blend import CELL_FRACTION, GAUSS_RANGE, analyse
 
-# Table columns. The group reads the nearest entry (Closest): a GPU mipmaps Linear image lookups
-# (EEVEE), which would mix table entries -- and rows -- wherever the Gaussian value varies fast, and
-# one read per channel is half the cost of interpolating two. 4096 entries (4x core.tiling_blend's
-# LUT_SIZE) keep the rounding well under an 8-bit step even where a table is steep.
-LUT_COLUMNS = 4 * LUT_SIZE
+# Table entries: each channel's inverse lookup table is one curve of a Vector Curves node, a point
+# per entry at x = linspace(-GAUSS_RANGE, GAUSS_RANGE, CURVE_POINTS), joined by straight lines
+# (vector handles). Blender tabulates a curve at CM_TABLE + 1 = 257 equally spaced x over its range
+# and the renderers interpolate that table linearly, so with the points on those x the node computes
+# np.interp over the points. A curve node is a small table inside the shader: three channels in one
+# node, no image read (five image reads of a table image were a third of the group's render time),
+# and never mipmapped on a GPU. 257 entries stay within an 8-bit step of core.tiling_blend's
+# LUT_SIZE entries (tested on every bundled exemplar: at most 0.9/255).
+CURVE_POINTS = 257
 ROW_FACTOR = math.sqrt(3.0) / 2.0   # triangle rows are this fraction of a cell high (equilateral)
 CHANNELS = ("albedo_0", "albedo_1", "albedo_2", "height", "roughness")
-INTERPOLATIONS = ("Closest", "Linear")  # Blender's names; the Gaussian images use GAUSS_INTERPOLATION
-GAUSS_INTERPOLATION = "Linear"
+GAUSS_INTERPOLATION = "Linear"         # Blender's name (Closest, Linear, Cubic) for the Gaussian reads
+# Every read stays inside the exemplar (the offsets keep margins, see vertex_offsets), so Extend
+# reads what Repeat would; it clamps instead of taking four integer remainders per bilinear read
+# (scripts/infinite_profile.py, 384² px: the fastest of four renders 7.0 s of CPU against 7.5 s).
+GAUSS_EXTENSION = "EXTEND"
 # The images a shading point reads six times are 16-bit PNGs (a smaller .blend than float EXR);
 # height, roughness and normal share one RGBA image, as image reads bound the group's render time.
 GAUSS_CODE = 6.0                        # Gaussian values g are stored as (g + 6) / 12 in 16 bits
@@ -52,8 +60,9 @@ class InfiniteImages:
     as (g + GAUSS_CODE) / (2 GAUSS_CODE). relief: (H, W, 4) the Gaussian height and roughness so
     encoded, then the exemplar's tangent-space normal's x and y (OpenGL, from its height at the
     model's normal strength) encoded as in a normal map; z = sqrt(1 - x^2 - y^2). The group blends
-    the normals linearly and renormalises. All on 16-bit steps: exactly what the PNG images hold. mean: (5,) the Gaussian channels' means. lut: (5, N) each channel's
-    value at the Gaussian values linspace(-GAUSS_RANGE, GAUSS_RANGE, N). pca_mean (3,), pca_basis
+    the normals linearly and renormalises. All on 16-bit steps: exactly what the PNG images hold.
+    mean: (5,) the Gaussian channels' means. lut: (5, N) each channel's value at the Gaussian values
+    curve_grid(N) (the curves' points, N = CURVE_POINTS). pca_mean (3,), pca_basis
     (3, 3): albedo = components @ pca_basis.T + pca_mean (linear values). cell: triangle
     width in exemplar pixels. key: identifies the exemplar (same exemplar, same key).
     """
@@ -84,7 +93,7 @@ def exemplar_key(exemplar: np.ndarray) -> str:
     return hashlib.sha1(a.tobytes() + str(a.shape).encode()).hexdigest()[:16]
 
 
-def prepare(exemplar, normal_strength: float = 6.0, lut_size: int = LUT_COLUMNS) -> InfiniteImages:
+def prepare(exemplar, normal_strength: float = 6.0, lut_size: int = CURVE_POINTS) -> InfiniteImages:
     """Once per exemplar: (H, W, 5) stack in [0, 1] (GENERATED_CHANNELS) and the model's normal
     strength -> InfiniteImages. A ValueError names what is wrong with a bad exemplar."""
     stack = check_exemplar(exemplar, 8, GENERATED_CHANNEL_COUNT)
@@ -133,9 +142,9 @@ def with_png(prepared: InfiniteImages) -> InfiniteImages:
     return replace(prepared, png={part: encode_png(arrays[part], bits) for part, bits in IMAGE_BITS.items()})
 
 
-def lut_image(prepared: InfiniteImages) -> np.ndarray:
-    """The tables as an (k, N, 3) image, rows top to bottom = channels 0..k-1, grey per entry."""
-    return np.repeat(prepared.lut[:, :, None], 3, axis=2).astype(np.float32)
+def curve_grid(points: int = CURVE_POINTS) -> np.ndarray:
+    """The x of the tables' curve points: Gaussian values, equally spaced over the table's range."""
+    return np.linspace(-GAUSS_RANGE, GAUSS_RANGE, points)
 
 
 # ---------------------------------------------------------------- Blender's White Noise, bit for bit
@@ -199,7 +208,7 @@ def white_noise_color(x, y, z) -> np.ndarray:
 
 # ---------------------------------------------------------------- the per-pixel sampler
 
-def sample(image: np.ndarray, u, v, interpolation: str, extension: str = "REPEAT") -> np.ndarray:
+def sample(image: np.ndarray, u, v, interpolation: str, extension: str = GAUSS_EXTENSION) -> np.ndarray:
     """Blender's Image Texture lookup of an (H, W, C) array (rows top to bottom) at texture
     coordinates (u, v), v up: Closest or Linear; REPEAT wraps, EXTEND clamps."""
     h, w = image.shape[:2]
@@ -271,18 +280,12 @@ def gaussian_blend(prepared: InfiniteImages, weights: np.ndarray, reads: list[np
     return (total - prepared.mean) / norm + prepared.mean
 
 
-def table_lookup(prepared: InfiniteImages, gauss: np.ndarray, interpolation: str = "Closest") -> np.ndarray:
-    """Gaussian (..., 5) -> exemplar values (..., 5): each channel through its table row (albedo
-    still as PCA components). Closest: what the group computes (the nearest entry); Linear:
-    np.interp, as core.tiling_blend."""
-    k, n = prepared.lut.shape
-    image = prepared.lut[:, :, None]
-    out = []
-    for c in range(k):
-        x = (gauss[..., c] + GAUSS_RANGE) / (2 * GAUSS_RANGE)
-        u = (x * (n - 1) + 0.5) / n
-        out.append(sample(image, u, np.full_like(u, 1.0 - (c + 0.5) / k), interpolation, "EXTEND")[..., 0])
-    return np.stack(out, axis=-1)
+def table_lookup(prepared: InfiniteImages, gauss: np.ndarray) -> np.ndarray:
+    """Gaussian (..., 5) -> exemplar values (..., 5): each channel through its curve (albedo still
+    as PCA components), straight lines between the points, level beyond the ends: np.interp, as
+    core.tiling_blend reads its tables."""
+    grid = curve_grid(prepared.lut.shape[1])
+    return np.stack([np.interp(gauss[..., c], grid, prepared.lut[c]) for c in range(prepared.lut.shape[0])], -1)
 
 
 def _copies(prepared: InfiniteImages, x, y, scale: float, seed: float):
@@ -315,19 +318,19 @@ def blended_normal(prepared: InfiniteImages, x, y, scale: float, seed: float, sh
     return unit_normal(xy)
 
 
-def from_gaussian(prepared: InfiniteImages, gauss: np.ndarray, lut_interpolation: str = "Closest") -> np.ndarray:
+def from_gaussian(prepared: InfiniteImages, gauss: np.ndarray) -> np.ndarray:
     """Blended Gaussian values -> (..., 5) albedo (linear), height, roughness in [0, 1]."""
-    values = table_lookup(prepared, gauss, lut_interpolation)
+    values = table_lookup(prepared, gauss)
     values[..., :3] = values[..., :3] @ prepared.pca_basis.T.astype(np.float64) + prepared.pca_mean
     return np.clip(values, 0.0, 1.0)
 
 
 def evaluate(prepared: InfiniteImages, x, y, scale: float, seed: float, sharpness: float = 1.0,
-             interpolation: str = GAUSS_INTERPOLATION, lut_interpolation: str = "Closest") -> np.ndarray:
+             interpolation: str = GAUSS_INTERPOLATION) -> np.ndarray:
     """The node group at coordinates (x, y) (metres, or whatever the material feeds it) for an
     exemplar `scale` wide: (..., 5) albedo (linear), height, roughness, clipped to [0, 1]."""
     gauss = blended_gaussian(prepared, x, y, scale, seed, sharpness, interpolation)
-    return from_gaussian(prepared, gauss, lut_interpolation)
+    return from_gaussian(prepared, gauss)
 
 
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:

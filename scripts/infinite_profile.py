@@ -1,0 +1,113 @@
+"""Where the infinite material's render time goes (issue 24): the same scene as
+scripts/infinite_renders.py, rendered with parts of the node group bypassed (muted nodes pass
+their first input through), alternating, CPU seconds of all threads, fastest of `--rounds`.
+
+    .venv/bin/python -m scripts.infinite_profile [--size 256] [--samples 8] [--rounds 3] [--old DIR]
+
+Prints one line per variant: CPU seconds and the difference to the baked material. A bypassed
+variant's picture is wrong, its cost is what counts. --old DIR: a folder holding an earlier copy of
+the add-on as the package blender_texgan_old (e.g. `git archive <commit> blender_texgan`, renamed),
+whose group is rendered in the same session too, for a before/after on equal terms.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from scripts import headless
+from scripts.infinite_renders import make_materials, scene_from_above
+
+IMAGE = "ShaderNodeTexImage"
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="sand_rocks")
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--bake", type=int, default=512)
+    p.add_argument("--samples", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--variants", default="all", help="comma-separated variant names, or all")
+    p.add_argument("--old", default="", help="folder holding an earlier copy of the add-on as blender_texgan_old")
+    return p.parse_args(argv)
+
+
+def _variants(group):
+    """name -> predicate of the group's nodes to mute, or (interpolation, extension) of its image reads."""
+    return {
+        "full": lambda n: False,
+        "gauss reads Closest": ("Closest", "REPEAT"),
+        "gauss reads Cubic": ("Cubic", "REPEAT"),
+        "gauss reads Linear EXTEND": ("Linear", "EXTEND"),
+        "gauss reads Linear REPEAT": ("Linear", "REPEAT"),
+        "no white noise": lambda n: n.bl_idname == "ShaderNodeTexWhiteNoise",
+        "no table curves": lambda n: n.bl_idname == "ShaderNodeVectorCurve",
+        "no image reads": lambda n: n.bl_idname == IMAGE,
+        "no reads, no noise": lambda n: n.bl_idname in (IMAGE, "ShaderNodeTexWhiteNoise"),
+    }
+
+
+def _old_material(bpy, args, node):
+    """The earlier add-on's infinite material for the same model, seed and Scale as `node`'s."""
+    sys.path.insert(0, args.old)
+    from blender_texgan_old.blender import infinite as old
+    from blender_texgan_old.core import infinite as old_core
+    from blender_texgan_old.core.modelfile import read_model_file
+    from blender_texgan_old.engine.infinite import normal_strength
+    from blender_texgan_old.engine.library import resolve_model
+
+    model = read_model_file(resolve_model(args.model))
+    prepared = old_core.with_png(old_core.prepare(model.exemplar, normal_strength(model.manifest)))
+    images = old.make_images(prepared, "old", "PACK")
+    group = old.build_group(prepared, images, "old group", 0.01)
+    material = bpy.data.materials.new("old infinite")
+    material.use_nodes = True
+    old.build_infinite_tree(material.node_tree, group, node.inputs["Scale"].default_value, args.seed)
+    return material
+
+
+def main(args):
+    import build
+
+    work = Path(tempfile.mkdtemp(prefix="texgan-infinite-profile-"))
+    bpy = headless.start(work / "user")
+    headless.install_extension(build.build(work / "dist"))
+    plane = scene_from_above(bpy, args.size, args.samples)
+    materials = {k: m for k, (m, _) in make_materials(bpy, args).items()}
+    node = next(n for n in materials["INFINITE"].node_tree.nodes if n.bl_idname == "ShaderNodeGroup")
+    group = node.node_tree
+    print(f"group: {len(group.nodes)} nodes, {sum(n.bl_idname == IMAGE for n in group.nodes)} image reads")
+    variants = _variants(group)
+    chosen = list(variants) if args.variants == "all" else args.variants.split(",")
+    names = ["baked", *chosen]
+    if args.old:
+        materials["old"] = _old_material(bpy, args, node)
+        names.insert(1, "old")
+    scene = bpy.context.scene
+    scene.render.filepath = str(work / "render.png")
+    times = {name: [] for name in names}
+    for _ in range(args.rounds):
+        for name in times:
+            plane.data.materials.clear()
+            plane.data.materials.append(materials.get({"baked": "BAKED"}.get(name, name), materials["INFINITE"]))
+            if name in variants:
+                change = variants[name]
+                for n in group.nodes:
+                    n.mute = callable(change) and change(n)
+                    if n.bl_idname == IMAGE:
+                        n.interpolation, n.extension = change if isinstance(change, tuple) else ("Linear", "REPEAT")
+            cpu = time.process_time()
+            bpy.ops.render.render(write_still=False)
+            times[name].append(time.process_time() - cpu)
+    base = min(times["baked"])
+    for name, t in times.items():
+        print(f"{name:22s} CPU {min(t):6.2f} s  (+{min(t) - base:5.2f} s over baked, x{min(t) / base:.2f})  "
+              f"all: {' '.join(f'{s:.2f}' for s in t)}")
+
+
+if __name__ == "__main__":
+    main(parse_args())
