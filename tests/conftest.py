@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import struct
 import subprocess
 import sys
+import threading
+import time
 import types
 import zlib
 from pathlib import Path
@@ -119,6 +123,82 @@ def smooth_photo(height: int = 96, width: int = 96, seed: int = 0) -> np.ndarray
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+# ---------------------------------------------------------------- tiny training runs (trainer subprocesses)
+# A trainer process spends its first 10-20 s importing torch on a busy 2-core machine: runs that
+# several tests only read are made once per session; tests that change a run work on a copy.
+
+TINY_TRAIN = ["--crop", "32", "--batch", "2", "--channels", "16,12,8", "--local-channels", "8",
+              "--global-channels", "4", "--pool-count", "4", "--pool-size", "64", "--eval-count", "8",
+              "--device", "cpu"]
+REFERENCE_RUN_ARGS = ["--preset", "bricks", "--steps", "40", "--ckpt-every", "5", "--sample-every", "1000",
+                      "--eval-every", "0", *TINY_TRAIN]
+SHORT_RUN_ARGS = ["--preset", "bricks", "--steps", "2", "--eval-every", "0", *TINY_TRAIN]
+
+
+def _train(run: Path, args: list[str]) -> Path:
+    result = subprocess.run([sys.executable, "-m", "trainer", "train", "--out", str(run), *args], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return run
+
+
+@pytest.fixture(scope="session")
+def reference_run(tmp_path_factory) -> Path:
+    """40 uninterrupted steps (REFERENCE_RUN_ARGS): what an interrupted or killed run must end up
+    identical to. Read only."""
+    return _train(tmp_path_factory.mktemp("reference") / "run", REFERENCE_RUN_ARGS)
+
+
+@pytest.fixture(scope="session")
+def short_run(tmp_path_factory) -> Path:
+    """Two steps (SHORT_RUN_ARGS). Read only: `run_copy` gives a test its own copy."""
+    return _train(tmp_path_factory.mktemp("short") / "run", SHORT_RUN_ARGS)
+
+
+@pytest.fixture
+def run_copy(short_run, tmp_path) -> Path:
+    copy = tmp_path / "run"
+    shutil.copytree(short_run, copy)
+    return copy
+
+
+class StderrWatcher:
+    """Reads a child's stderr as it comes (in a thread), so a test can wait for what the child says
+    (tqdm's progress: the log file is written in blocks) and still get all of it at the end."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc, self._chunks = proc, []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        fd = self.proc.stderr.fileno()
+        while chunk := os.read(fd, 65536):
+            self._chunks.append(chunk)
+
+    @property
+    def text(self) -> str:
+        return b"".join(self._chunks).decode(errors="replace")
+
+    def wait_for_steps(self, steps: int = 1, timeout: float = 300) -> None:
+        """Until the progress bar shows `steps` whole steps done; fails if the child ends first."""
+        deadline = time.time() + timeout
+        while time.time() < deadline and self.proc.poll() is None:
+            done = [int(n) for n in re.findall(r"\|\s*(\d+)/\d+ \[", self.text)]
+            if done and max(done) >= steps:
+                return
+            time.sleep(0.05)
+        self.proc.kill()
+        self.proc.wait()
+        pytest.fail(f"the trainer showed fewer than {steps} steps done:\n{self.text[-2000:]}")
+
+    def finish(self, timeout: float = 120) -> str:
+        """Wait for the child to end; everything it wrote to stderr."""
+        self.proc.wait(timeout=timeout)
+        self._thread.join(timeout=10)
+        return self.text
 
 
 # ---------------------------------------------------------------- malformed model files

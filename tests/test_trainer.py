@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import REFERENCE_RUN_ARGS, TINY_TRAIN, StderrWatcher
 
 from blender_texgan.core.maps import stack_channels
 from blender_texgan.core.tiling import looks_periodic
@@ -22,9 +23,7 @@ from trainer.losses import d_hinge, r1_penalty, sliced_patch_loss
 from trainer.procedural import make_material
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["--crop", "32", "--batch", "2", "--channels", "16,12,8", "--local-channels", "8",
-        "--global-channels", "4", "--pool-count", "4", "--pool-size", "64", "--eval-count", "8",
-        "--device", "cpu"]
+TINY = TINY_TRAIN
 
 
 def periodic_batch(n=4, size=64):
@@ -111,12 +110,11 @@ def test_patch_loss_tells_real_from_noise_and_trains_a_periodic_generator(space)
     assert sliced_patch_loss(G(z), target, torch.Generator().manual_seed(5), space=space).item() < 0.7 * before
 
 
-def test_a_run_refuses_to_resume_with_another_generator(tmp_path):
-    run = tmp_path / "run"
-    run_trainer("train", "--preset", "bricks", "--out", str(run), "--steps", "1", "--eval-every", "0", *TINY)
+def test_a_run_refuses_to_resume_with_another_generator(run_copy):
+    run = run_copy  # two steps of SHORT_RUN_ARGS
     options = (run / "options.json").read_text()
     wider = [a if a != "16,12,8" else "16,12,12" for a in TINY]
-    result = run_trainer("train", "--preset", "bricks", "--out", str(run), "--steps", "2", "--eval-every", "0",
+    result = run_trainer("train", "--preset", "bricks", "--out", str(run), "--steps", "3", "--eval-every", "0",
                          *wider, check=False)
     assert result.returncode == 2 and "use a new run folder" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -148,15 +146,10 @@ def _final_weights(run: Path) -> dict:
     return torch.load(ckpt, weights_only=True)
 
 
-def test_resume_after_kill_continues_the_same_run(tmp_path):
-    steps = ["--steps", "40", "--ckpt-every", "5", "--sample-every", "1000", "--eval-every", "0"]
-    reference = tmp_path / "reference"
-    run_trainer("train", "--preset", "bricks", "--out", str(reference), *steps, *TINY)
-
+def test_resume_after_kill_continues_the_same_run(reference_run, tmp_path):
     crashed = tmp_path / "crashed"
-    proc = subprocess.Popen([sys.executable, "-m", "trainer", "train", "--preset", "bricks", "--out",
-                             str(crashed), *steps, *TINY], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "trainer", "train", "--out", str(crashed), *REFERENCE_RUN_ARGS],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and not list((crashed / "checkpoints").glob("ckpt-*.pt")):
         time.sleep(0.005)
@@ -166,10 +159,10 @@ def test_resume_after_kill_continues_the_same_run(tmp_path):
     assert saved, "no checkpoint before the kill"
     for ckpt in saved:
         torch.load(ckpt, weights_only=True)  # every checkpoint left behind is complete
-    resumed = run_trainer("train", "--preset", "bricks", "--out", str(crashed), *steps, *TINY)
+    resumed = run_trainer("train", "--out", str(crashed), *REFERENCE_RUN_ARGS)
     assert "resuming" in resumed.stderr
 
-    a, b = _final_weights(reference), _final_weights(crashed)
+    a, b = _final_weights(reference_run), _final_weights(crashed)
     assert a["step"] == b["step"] == 40
     for key in ("G", "D", "ema"):
         for name in a[key]:
@@ -182,22 +175,19 @@ def test_ctrl_c_saves_and_exits_cleanly(tmp_path):
                              "--steps", "100000", "--ckpt-every", "100000", "--sample-every", "100000",
                              "--eval-every", "0", *TINY], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not ((run / "log.jsonl").exists() and (run / "log.jsonl").read_text()):
-        time.sleep(0.05)
+    watcher = StderrWatcher(proc)
+    watcher.wait_for_steps(1)  # a whole step done (its log line may still sit in the file's buffer)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    err = watcher.finish(timeout=60)
     assert proc.returncode == 130
     assert "Traceback" not in err and "interrupted: saved step" in err
     state = _final_weights(run)
     assert 0 < state["step"] < 100000
 
 
-def test_eval_separates_a_model_from_its_data(tmp_path):
-    run = tmp_path / "run"
-    run_trainer("train", "--preset", "bricks", "--out", str(run), "--steps", "2", "--eval-every", "0", *TINY)
+def test_eval_separates_a_model_from_its_data(short_run, tmp_path):
     model = tmp_path / "m.safetensors"
-    run_trainer("export", str(run), "--out", str(model))
+    run_trainer("export", str(short_run), "--out", str(model))  # two steps of SHORT_RUN_ARGS
     out = run_trainer("eval", str(model), "--preset", "bricks", "--count", "8", "--json", "--mode", "neural")
     metrics = json.loads(out.stdout)
     assert set(metrics) >= {"swd", "swd_ratio", "seam_ratio", "diversity_ratio", "bandpass_albedo", "coarse_swd"}
@@ -276,12 +266,12 @@ def test_a_photo_becomes_a_model_with_default_options_stopped_by_ctrl_c(tmp_path
     run, model = tmp_path / "run", tmp_path / "wall.safetensors"
     proc = subprocess.Popen([sys.executable, "-m", "trainer", "train", "--data", str(photos), "--out", str(run)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 180
-    while time.time() < deadline and not ((run / "log.jsonl").exists() and "loss_d" in (run / "log.jsonl").read_text()):
-        time.sleep(0.05)
+    watcher = StderrWatcher(proc)
+    watcher.wait_for_steps(1, timeout=300)  # a whole step of training done
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    err = watcher.finish(timeout=120)
     assert proc.returncode == 130 and "Traceback" not in err, err[-2000:]
+    assert "loss_d" in (run / "log.jsonl").read_text()
     run_trainer("export", str(run), "--out", str(model), "--no-metrics")
     assert read_model_file(model).exemplar is not None
     maps, manifest = generate(GenerationRequest(str(model), 256, seed=1, engine="numpy"))

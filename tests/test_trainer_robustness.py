@@ -205,41 +205,56 @@ def test_eval_count_and_an_empty_review_are_refused(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_resuming_a_run_past_its_budget_says_so_and_where_its_checkpoint_is(tmp_path):
+def test_resuming_a_run_past_its_budget_says_so_and_where_its_checkpoint_is(tmp_path, capsys):
+    from trainer.__main__ import main
+
     run = tmp_path / "run"
     args = train_args("generator", tmp_path, run) + ["--max-minutes", "0.0001"]
-    run_trainer(*args)
-    again = run_trainer(*args)
-    assert "saved None" not in again.stderr
-    assert "already reached its time budget" in again.stderr and "ckpt-" in again.stderr, again.stderr
+    assert main(args) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main(args) == 0
+    again = capsys.readouterr().err
+    assert "saved None" not in again
+    assert "already reached its time budget" in again and "ckpt-" in again, again
 
 
 # ---------------------------------------------------------------- a default budget for small data
 
-def test_a_small_photo_folder_gets_a_default_time_budget(data, tmp_path):
-    out = ["--out", str(tmp_path / "r"), "--dry-run"]
-    default = run_trainer("train", "--data", str(data / "photo"), *out)
-    assert json.loads(default.stdout)["max_minutes"] == 5
-    first = default.stderr.splitlines()[0]
+def _dry_run(capsys, *args) -> tuple[dict, str]:
+    """`trainer train ARGS --dry-run` in this process (torch is imported once): (options, stderr)."""
+    from trainer.__main__ import main
+
+    assert main(["train", *args, "--dry-run"]) == 0, capsys.readouterr().err
+    captured = capsys.readouterr()
+    return json.loads(captured.out), captured.err
+
+
+def test_a_small_photo_folder_gets_a_default_time_budget(data, tmp_path, capsys):
+    out = ["--out", str(tmp_path / "r")]
+    default, err = _dry_run(capsys, "--data", str(data / "photo"), *out)
+    assert default["max_minutes"] == 5
+    first = err.splitlines()[0]
     assert "5 min" in first and "--max-minutes" in first and "--steps" in first, first
     for given, expected in ((["--steps", "10"], 0), (["--max-minutes", "2"], 2)):
-        opts = json.loads(run_trainer("train", "--data", str(data / "photo"), *given, *out).stdout)
+        opts, _ = _dry_run(capsys, "--data", str(data / "photo"), *given, *out)
         assert opts["max_minutes"] == expected, given
     many = tmp_path / "many"
     for i in range(9):
         write_material(many, f"photo{i}", {"albedo": make_material("bricks", i, 64)["albedo"]})
-    assert json.loads(run_trainer("train", "--data", str(many), *out).stdout)["max_minutes"] == 0
-    assert json.loads(run_trainer("train", "--preset", "bricks", *out).stdout)["max_minutes"] == 0
+    assert _dry_run(capsys, "--data", str(many), *out)[0]["max_minutes"] == 0
+    assert _dry_run(capsys, "--preset", "bricks", *out)[0]["max_minutes"] == 0
     assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.slow
-def test_a_small_photo_run_with_a_budget_ends_by_itself_and_exports(data, tmp_path):
+def test_a_small_photo_run_with_a_budget_ends_by_itself_and_exports(data, tmp_path, capsys):
+    from trainer.__main__ import main
+
     run, model = tmp_path / "run", tmp_path / "wall.safetensors"
-    result = run_trainer("train", "--data", str(data / "photo"), "--out", str(run), "--max-minutes", "0.02",
-                         "--downsample", "1", *GEN_TINY)
-    assert "time budget of 0.02 min reached" in result.stderr
-    run_trainer("export", str(run), "--out", str(model), "--no-metrics")
+    assert main(["train", "--data", str(data / "photo"), "--out", str(run), "--max-minutes", "0.02",
+                 "--downsample", "1", *GEN_TINY]) == 0, capsys.readouterr().err
+    assert "time budget of 0.02 min reached" in capsys.readouterr().err
+    assert main(["export", str(run), "--out", str(model), "--no-metrics"]) == 0, capsys.readouterr().err
     assert model.exists()
 
 
