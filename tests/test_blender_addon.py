@@ -113,15 +113,22 @@ def test_bad_model_file_gives_one_error_and_leaves_nothing(blender, tiny_model, 
     assert plane.active_material is None
 
 
-def test_blender_without_torch_generates_with_the_zero_install_engine(built_zip, tiny_model, tmp_path):
-    result = run_blender_script("no_torch_generate.py", tmp_path, built_zip, tiny_model)
+@pytest.fixture(scope="module")
+def no_torch_session(built_zip, tiny_model, tmp_path_factory) -> dict:
+    """One fresh Blender without torch (its own process and user folder): undo/redo of Generate,
+    then the zero-install engine; each test below reads its part."""
+    return run_blender_script("no_torch_session.py", tmp_path_factory.mktemp("no_torch"), built_zip, tiny_model)
+
+
+def test_blender_without_torch_generates_with_the_zero_install_engine(no_torch_session):
+    result = no_torch_session["no_torch"]
     assert result["result"] == ["FINISHED"] and not result["torch_loaded"]
     assert result["image_sizes"] == [[64, 64]] * 4 and result["pixel_std"] > 1e-3
     assert "torch engine needs PyTorch" in result["torch_refused"] and "\n" not in result["torch_refused"]
 
 
-def test_undo_removes_the_generated_material_and_redo_restores_it(built_zip, tiny_model, tmp_path):
-    r = run_blender_script("undo_redo.py", tmp_path, built_zip, tiny_model)
+def test_undo_removes_the_generated_material_and_redo_restores_it(no_torch_session):
+    r = no_torch_session["undo"]
     assert r["result"] == ["FINISHED"]
     assert r["before"] == {"materials": [], "images": {}, "active_material": None, "slots": 0}
     made = r["generated"]
