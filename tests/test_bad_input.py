@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,13 +15,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import REFERENCE_RUN_ARGS, TINY_TRAIN
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["--crop", "32", "--batch", "2", "--channels", "16,12,8", "--local-channels", "8",
-        "--global-channels", "4", "--pool-count", "4", "--pool-size", "64", "--eval-count", "8",
-        "--device", "cpu"]
-RUN_ARGS = ["--preset", "bricks", "--steps", "40", "--ckpt-every", "5", "--sample-every", "1000",
-            "--eval-every", "0", *TINY]
+TINY = TINY_TRAIN
+RUN_ARGS = REFERENCE_RUN_ARGS  # what the session's reference_run was trained with
 ROOT_USER = hasattr(os, "geteuid") and os.geteuid() == 0  # root writes into read-only folders
 
 
@@ -59,31 +56,6 @@ def assert_same_weights(a: dict, b: dict) -> None:
     for key in ("G", "D", "ema"):
         for name in a[key]:
             torch.testing.assert_close(a[key][name], b[key][name], atol=0, rtol=0, msg=f"{key}.{name}")
-
-
-@pytest.fixture(scope="module")
-def reference_run(tmp_path_factory) -> Path:
-    """40 uninterrupted steps: what an interrupted or killed run must end up identical to."""
-    run = tmp_path_factory.mktemp("reference") / "run"
-    result = run_module("trainer", "train", "--out", run, *RUN_ARGS)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return run
-
-
-@pytest.fixture(scope="module")
-def short_run(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("short") / "run"
-    result = run_module("trainer", "train", "--out", run, "--preset", "bricks", "--steps", "2",
-                        "--eval-every", "0", *TINY)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return run
-
-
-@pytest.fixture
-def run_copy(short_run, tmp_path) -> Path:
-    copy = tmp_path / "run"
-    shutil.copytree(short_run, copy)
-    return copy
 
 
 # ---------------------------------------------------------------- losing work
