@@ -54,13 +54,6 @@ def train_args(kind: str, data: Path, run: Path) -> list[str]:
     return ["train", *extra, "--preset", "bricks", "--out", str(run), "--sample-every", "1000", *GEN_TINY]
 
 
-def run_trainer(*args, check=True):
-    result = subprocess.run([sys.executable, "-m", "trainer", *args], cwd=ROOT, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        pytest.fail(f"trainer {args} exited {result.returncode}:\n{result.stderr[-3000:]}")
-    return result
-
-
 def logged_steps(run: Path) -> list[int]:
     return [r["step"] for r in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if "step" in r]
 
@@ -90,7 +83,9 @@ def folder_hashes(run: Path) -> dict[str, str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["translator", "cyclegan"])
-def test_ctrl_c_saves_the_exact_step_and_the_rerun_resumes_it(kind, data, tmp_path):
+def test_ctrl_c_saves_the_exact_step_and_the_rerun_resumes_it(kind, data, tmp_path, capsys):
+    from trainer.__main__ import main
+
     run = tmp_path / "run"
     args = train_args(kind, data, run) + ["--log-every", "1", "--ckpt-every", "100000"]
     proc = subprocess.Popen([sys.executable, "-m", "trainer", *args, "--steps", "100000"], cwd=ROOT,
@@ -102,14 +97,17 @@ def test_ctrl_c_saves_the_exact_step_and_the_rerun_resumes_it(kind, data, tmp_pa
     reached = logged_steps(run)[-1]
     assert newest_step(run) == reached >= 3
     assert f"saved step {reached}" in err and "rerun the same command to resume" in err
-    resumed = run_trainer(*args, "--steps", str(reached + 2))
-    assert f"at step {reached}" in resumed.stdout + resumed.stderr
+    assert main([*args, "--steps", str(reached + 2)]) == 0  # the rerun, in this process (torch is loaded)
+    resumed = capsys.readouterr()
+    assert f"at step {reached}" in resumed.out + resumed.err
     assert logged_steps(run) == list(range(1, reached + 3))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["generator", "translator", "cyclegan"])
-def test_a_resume_after_a_kill_logs_each_step_once(kind, data, tmp_path):
+def test_a_resume_after_a_kill_logs_each_step_once(kind, data, tmp_path, capsys):
+    from trainer.__main__ import main
+
     run = tmp_path / "run"
     every = ["--ckpt-every", "2"] + ([] if kind == "generator" else ["--log-every", "1"])
     args = train_args(kind, data, run) + every
@@ -119,7 +117,7 @@ def test_a_resume_after_a_kill_logs_each_step_once(kind, data, tmp_path):
     proc.kill()
     proc.communicate()
     reached = logged_steps(run)[-1]
-    run_trainer(*args, "--steps", str(reached + 2))
+    assert main([*args, "--steps", str(reached + 2)]) == 0, capsys.readouterr().err  # the rerun, in this process
     assert logged_steps(run) == list(range(1, reached + 3))
 
 
