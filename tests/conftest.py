@@ -278,14 +278,46 @@ BLENDER_MODULES = {"test_blender_addon", "test_blender_options", "test_version_m
                    "test_blender_photo"}
 
 
+# Tests (module::function, every parameter) and module fixtures (module::fixture: every test that uses
+# it) that `make check` leaves to `make test`: each took 1.5 s or more (a shared fixture counted once)
+# on a loaded 2-core machine, or ran programs in subprocesses (benchmarks/results/test_times.txt).
+SLOW_TESTS = {
+    "test_engines::test_job_lifecycle_progress_and_result",
+    "test_hostile_models::test_terminal_never_writes_where_a_model_file_says",
+    "test_hostile_models::test_terminal_and_trainer_say_what_a_translator_file_is",
+    "test_photo2mat::test_a_folder_run_goes_past_bad_files",
+    "test_photo_memory::test_seamless_of_a_4096_photo_stays_under_1_5_gb",
+    "test_photo_memory::test_the_material_translator_in_tiles_equals_one_pass",
+    "test_quilt::test_cut_visibility_fails_the_old_synthesis_and_passes_the_new",
+    "test_refine::test_verbatim_copies_stay_small",
+    "test_refined_generation::test_one_seed_gives_the_same_output_on_both_engines",
+    "test_refined_generation::test_refined_maps_tile_exactly",
+    "test_refined_generation::test_seeds_differ_and_nothing_is_pasted_back",
+    "test_seamless::test_a_folder_run_goes_past_bad_files_and_lists_them",
+    "test_seamless::test_seamless_output_tiles_exactly_and_stays_close_to_the_photo",
+    "test_seamless::test_without_pillow_the_command_says_so_in_one_line",
+    "test_transform::test_a_large_transform_needs_tens_of_bytes_per_pixel",
+    "test_transform::test_bundled_translator_loads_and_its_translation_tiles",
+    "test_transform::test_cyclegan_learns_a_colour_shift_and_comes_back",
+    "test_transform::test_the_detail_field_read_in_bands_equals_the_whole_field",
+    "test_transform::test_translation_is_exactly_periodic",
+    "test_translator::test_any_photo_size_runs_and_keeps_its_size",
+    "test_translator_step::test_a_batch_reads_real_crops_of_its_sets_turned_by_a_symmetry",
+}
+SLOW_FIXTURES = {"test_vae::trained", "test_structure_metrics::sets"}
+SLOW_SESSION_FIXTURES = {"reference_run", "short_run", "run_copy"}  # trainer subprocesses
+
+
 def pytest_collection_modifyitems(config, items):
-    """`blender`: the test starts Blender (its fixture, or a Blender subprocess); `slow`: it trains or
-    runs whole programs. `make check` runs the rest."""
+    """`blender`: the test starts Blender (its fixture, or a Blender subprocess); `slow`: it trains,
+    runs whole programs or takes seconds. `make check` runs the rest."""
     for item in items:
         module = item.module.__name__.rpartition(".")[2]
-        if module in BLENDER_MODULES or "blender" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if module in BLENDER_MODULES or "blender" in fixtures:
             item.add_marker(pytest.mark.blender)
-        if module in SLOW_MODULES:
+        if (module in SLOW_MODULES or f"{module}::{item.originalname}" in SLOW_TESTS
+                or any(f"{module}::{f}" in SLOW_FIXTURES or f in SLOW_SESSION_FIXTURES for f in fixtures)):
             item.add_marker(pytest.mark.slow)
 
 
