@@ -110,14 +110,14 @@ def test_patch_loss_tells_real_from_noise_and_trains_a_periodic_generator(space)
     assert sliced_patch_loss(G(z), target, torch.Generator().manual_seed(5), space=space).item() < 0.7 * before
 
 
-def test_a_run_refuses_to_resume_with_another_generator(run_copy):
+def test_a_run_refuses_to_resume_with_another_generator(run_copy, capsys):
     run = run_copy  # two steps of SHORT_RUN_ARGS
     options = (run / "options.json").read_text()
     wider = [a if a != "16,12,8" else "16,12,12" for a in TINY]
-    result = run_trainer("train", "--preset", "bricks", "--out", str(run), "--steps", "3", "--eval-every", "0",
-                         *wider, check=False)
-    assert result.returncode == 2 and "use a new run folder" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    _, err = trainer_main(capsys, "train", "--preset", "bricks", "--out", run, "--steps", "3", "--eval-every", "0",
+                          *wider, code=2)
+    assert "use a new run folder" in err
+    assert len(err.strip().splitlines()) == 1
     assert (run / "options.json").read_text() == options  # the run's record is untouched
 
 
@@ -129,16 +129,26 @@ def run_trainer(*args, check=True, **kw):
     return result
 
 
-def test_config_file_and_flags_resolve_in_order(tmp_path):
+def trainer_main(capsys, *args, code=0) -> tuple[str, str]:
+    """`python -m trainer ARGS` run in this process (torch is imported once): (stdout, stderr)."""
+    from trainer.__main__ import main
+
+    result = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    assert result == code, f"trainer {args} exited {result}, expected {code}:\n{captured.err[-3000:]}"
+    return captured.out, captured.err
+
+
+def test_config_file_and_flags_resolve_in_order(tmp_path, capsys):
     config = tmp_path / "run.toml"
     config.write_text('[train]\nsteps = 77\nbatch = 3\ncrop = 64\n')
-    out = run_trainer("train", "--config", str(config), "--out", str(tmp_path / "r"), "--batch", "5", "--dry-run")
-    opts = json.loads(out.stdout)
+    out, _ = trainer_main(capsys, "train", "--config", config, "--out", tmp_path / "r", "--batch", "5", "--dry-run")
+    opts = json.loads(out)
     assert (opts["steps"], opts["batch"], opts["crop"]) == (77, 5, 64)
     assert not (tmp_path / "r").exists()  # a dry run writes nothing
     config.write_text('[train]\nstepz = 1\n')
-    bad = run_trainer("train", "--config", str(config), "--out", str(tmp_path / "r"), "--dry-run", check=False)
-    assert bad.returncode == 2 and "unknown options: stepz" in bad.stderr
+    _, err = trainer_main(capsys, "train", "--config", config, "--out", tmp_path / "r", "--dry-run", code=2)
+    assert "unknown options: stepz" in err
 
 
 def _final_weights(run: Path) -> dict:
@@ -185,17 +195,17 @@ def test_ctrl_c_saves_and_exits_cleanly(tmp_path):
     assert 0 < state["step"] < 100000
 
 
-def test_eval_separates_a_model_from_its_data(short_run, tmp_path):
+def test_eval_separates_a_model_from_its_data(short_run, tmp_path, capsys):
     model = tmp_path / "m.safetensors"
-    run_trainer("export", str(short_run), "--out", str(model))  # two steps of SHORT_RUN_ARGS
-    out = run_trainer("eval", str(model), "--preset", "bricks", "--count", "8", "--json", "--mode", "neural")
-    metrics = json.loads(out.stdout)
+    trainer_main(capsys, "export", short_run, "--out", model)  # two steps of SHORT_RUN_ARGS
+    out, _ = trainer_main(capsys, "eval", model, "--preset", "bricks", "--count", "8", "--json", "--mode", "neural")
+    metrics = json.loads(out)
     assert set(metrics) >= {"swd", "swd_ratio", "seam_ratio", "diversity_ratio", "bandpass_albedo", "coarse_swd"}
     assert metrics["swd_ratio"] > 2.0  # two steps of training are far from real bricks
     assert metrics["seam_ratio"] < 1.3  # but seamless by construction
     assert set(metrics["baseline"]) >= {"swd_ratio", "bandpass_albedo", "coarse_swd"}
-    refined = json.loads(run_trainer("eval", str(model), "--preset", "bricks", "--count", "8", "--json",
-                                     "--mode", "random", "--sheet", str(tmp_path / "sheet.png")).stdout)
+    refined = json.loads(trainer_main(capsys, "eval", model, "--preset", "bricks", "--count", "8", "--json",
+                                      "--mode", "random", "--sheet", tmp_path / "sheet.png")[0])
     assert refined["swd_ratio"] < 0.5 * metrics["swd_ratio"]  # the exemplar carries the detail
     assert refined["seam_ratio"] < 1.3 and refined["verbatim_fraction"] <= 0.5
     assert (tmp_path / "sheet.png").stat().st_size > 10_000
@@ -210,7 +220,7 @@ def test_eval_separates_a_model_from_its_data(short_run, tmp_path):
     assert all(isinstance(v, int) and v > 0 for v in manifest["exemplar"]["element"])  # measured once, at export
 
 
-def test_maps_missing_from_an_albedo_only_photo_come_out_constant(tmp_path):
+def test_maps_missing_from_an_albedo_only_photo_come_out_constant(tmp_path, capsys):
     """One grey photo: height and roughness are constant in the data, so the model makes them
     exactly constant (a consistent flat set) instead of giving the discriminator an easy tell."""
     from PIL import Image
@@ -223,8 +233,8 @@ def test_maps_missing_from_an_albedo_only_photo_come_out_constant(tmp_path):
     grey = 0.5 + 0.2 * periodic_noise(np.random.default_rng(2), 96, beta=2.0)[..., 0]
     Image.fromarray(np.uint8(np.clip(grey, 0, 1) * 255)).save(photos / "gravel.png")
     run, model = tmp_path / "run", tmp_path / "gravel.safetensors"
-    run_trainer("train", "--data", str(photos), "--out", str(run), "--steps", "3", "--eval-every", "0", *TINY)
-    run_trainer("export", str(run), "--out", str(model), "--no-metrics")
+    trainer_main(capsys, "train", "--data", photos, "--out", run, "--steps", "3", "--eval-every", "0", *TINY)
+    trainer_main(capsys, "export", run, "--out", model, "--no-metrics")
     maps, _ = generate(GenerationRequest(str(model), 64, seed=0, engine="numpy"))
     # exactly constant; 0.5 as the exemplar stores it, in 8 bits (128/255)
     assert maps["roughness"].std() < 1e-6 and abs(float(maps["roughness"].mean()) - 0.5) <= 0.5 / 255 + 1e-6
