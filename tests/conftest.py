@@ -303,6 +303,7 @@ SLOW_TESTS = {
     "test_transform::test_translation_is_exactly_periodic",
     "test_translator::test_any_photo_size_runs_and_keeps_its_size",
     "test_translator_step::test_a_batch_reads_real_crops_of_its_sets_turned_by_a_symmetry",
+    "test_translator_step::test_a_time_boxed_run_checkpoints_by_the_clock_and_leaves_a_model",
 }
 SLOW_FIXTURES = {"test_vae::trained", "test_structure_metrics::sets"}
 SLOW_SESSION_FIXTURES = {"reference_run", "short_run", "run_copy"}  # trainer subprocesses

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import smooth_photo
 
 from blender_texgan.core.modelfile import (
     MANIFEST_KEY,
@@ -330,7 +331,6 @@ def test_a_material_translator_given_as_a_photo_translator():
 
 def test_a_generator_given_where_a_vae_is_needed(tiny_model):
     from blender_texgan.engine.variations import VariationsRequest, encode
-    from tests.conftest import smooth_photo
 
     with pytest.raises(ModelFileError) as info:
         encode(smooth_photo(), VariationsRequest(model=str(tiny_model), size=64, engine="numpy"))
