@@ -1,7 +1,7 @@
 # Two entry points, each sets up .venv/ by itself:
 #   make demo   build the add-on, install it into headless Blender, generate a material, render a preview
-#   make test   run the whole test suite, slow and Blender tests included (what CI runs; about 15 min on 2 cores)
-#   make check  lint plus the tests that are neither `blender` nor `slow` (under 45 s on 2 cores)
+#   make test   run the whole test suite, slow and Blender tests included (what CI runs; benchmarks/results/test_times.txt)
+#   make check  lint plus the tests that are neither `blender` nor `slow` (about 40 s on 2 cores when they are free)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
