@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def generator_gflop(model: str, size: int) -> float:
     """Convolution FLOPs of one generation (2 x multiply-adds), from the architecture."""
+    from blender_texgan.core.arch.vae import decoder_config
     from blender_texgan.core.modelfile import read_manifest
-    from blender_texgan.core.vae_arch import decoder_config
     from blender_texgan.engine.generate import resolve_model
 
     cfg = decoder_config(read_manifest(resolve_model(model)))

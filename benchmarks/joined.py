@@ -1,4 +1,4 @@
-"""Joined patches (core.quilt, the default of the synthesis models): time and memory as a user waits.
+"""Joined patches (core.synthesis.quilt, the default of the synthesis models): time and memory as a user waits.
 
     .venv/bin/python benchmarks/joined.py [--models stone_wall,cobblestones] [--sizes 1024,4096] [--repeats 5]
 

@@ -20,18 +20,18 @@ Per photo and method, on the output (size x size; GIMP-style keeps the photo's s
 Synthesis and tiling and blending are random: their seam and SWD are means over SEEDS seeds. The
 wrap cut is one layout (a seed only rolls it): seed 0.
 
-Methods: ours, synthesis (core.seamless.make_seamless method "synthesis", lighting equalised); ours,
+Methods: ours, synthesis (core.photo.seamless.make_seamless method "synthesis", lighting equalised); ours,
 wrap cut (method "wrap_cut": the photo kept whole, its wrap border cut through an overlap band,
-core.wrap_cut; its period is the photo less the bands, so a 512 output shows it scaled by the
-"scale" column; "SWD native" measures the period itself, at the photo's scale); ours, auto (the method core.seamless.choose_method picks: its figures are that
+core.photo.wrap_cut; its period is the photo less the bands, so a 512 output shows it scaled by the
+"scale" column; "SWD native" measures the period itself, at the photo's scale); ours, auto (the method core.photo.seamless.choose_method picks: its figures are that
 method's); GIMP-style (the documented method of GIMP's Tile Seamless, reimplemented: the image
 blended with its copy shifted by half a period on both axes, the original weighted by the product of
 its distances to the border along each axis -- 1 at the centre, 0 at the edges -- the copy by the
 rest; blending all four half-shifted copies scored worse still); tiling and blending
-(core.tiling_blend, Heitz & Neyret 2018 made periodic: the strongest simple baseline). Medians over
+(core.synthesis.tiling_blend, Heitz & Neyret 2018 made periodic: the strongest simple baseline). Medians over
 the photos, and the ratios of ours to GIMP-style.
 
-Ours starts from the photo straightened (core.perspective; only scikit-image's brick photo has
+Ours starts from the photo straightened (core.photo.perspective; only scikit-image's brick photo has
 a clear perspective among these): the straightened section reports where its lines met, and auto's
 figures without straightening and against the straightened photo.
 
@@ -42,10 +42,10 @@ Auto choice: per photo, the measures choose_method reads (lattice, line_score, e
 choice, on the 512 px photo and on a 256 px centre crop (fewer elements), for the benchmark photos
 and the other CC0 albedos (crops at CHOICE_CROP).
 
-Upscale (core.upscale), per photo: the photo shrunk 2x, made seamless at half size (method auto),
+Upscale (core.photo.upscale), per photo: the photo shrunk 2x, made seamless at half size (method auto),
 enlarged 2x by plain periodic bicubic and by ours (synthesised finest octave), and the full photo
 analysed at half scale and enlarged 2x by ours reading the real pixels. Reported: seam of the 2x result
-tiled, and the finest-band energy (core.upscale.finest_band) relative to the photo's own (1 = as sharp
+tiled, and the finest-band energy (core.photo.upscale.finest_band) relative to the photo's own (1 = as sharp
 as the photo; a wrap cut enlarged to fit the size loses some: see its scale).
 """
 from __future__ import annotations
@@ -58,11 +58,9 @@ from pathlib import Path
 
 import numpy as np
 
-from blender_texgan.core.lattice import axis_periods
 from blender_texgan.core.maps import GENERATED_CHANNEL_COUNT
-from blender_texgan.core.perspective import straighten
-from blender_texgan.core.refine import SOFTEN, apply_field
-from blender_texgan.core.seamless import (
+from blender_texgan.core.photo.perspective import straighten
+from blender_texgan.core.photo.seamless import (
     check_photo,
     choose_method,
     element_scale,
@@ -77,10 +75,12 @@ from blender_texgan.core.seamless import (
     wrap_cut,
     wrap_cut_field,
 )
+from blender_texgan.core.photo.upscale import box_shrink, finest_band, periodic_resize
+from blender_texgan.core.photo.wrap_cut import field as wrap_cut_coords
+from blender_texgan.core.photo.wrap_cut import find_wrap_cut, seam_energy
+from blender_texgan.core.synthesis.lattice import axis_periods
+from blender_texgan.core.synthesis.refine import SOFTEN, apply_field
 from blender_texgan.core.tiling import seam_ratio, tile
-from blender_texgan.core.upscale import box_shrink, finest_band, periodic_resize
-from blender_texgan.core.wrap_cut import field as wrap_cut_coords
-from blender_texgan.core.wrap_cut import find_wrap_cut, seam_energy
 from blender_texgan.engine.image_files import read_image
 from trainer.metrics import swd_ratio
 
@@ -121,8 +121,8 @@ def gimp_style(image: np.ndarray) -> np.ndarray:
 
 
 def tiling_and_blending(image: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
-    """core.tiling_blend on a photo: its channels as albedo (grey repeated), flat height and roughness."""
-    from blender_texgan.core.tiling_blend import analyse, synthesize
+    """core.synthesis.tiling_blend on a photo: its channels as albedo (grey repeated), flat height and roughness."""
+    from blender_texgan.core.synthesis.tiling_blend import analyse, synthesize
 
     rgb = np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image[..., :3]
     stack = np.concatenate([rgb, np.full(rgb.shape[:2] + (GENERATED_CHANNEL_COUNT - 3,), 0.5, np.float32)], -1)
@@ -282,7 +282,7 @@ def report(rows: list[dict], up_rows: list[dict], choices: list[dict], size: int
     print(f"\nWrap cut (the photo kept whole, its wrap border cut) and the auto choice. scale: how much a {size} px"
           " output enlarges the photo (its period fitted to the size); SWD native: the period itself, at the photo's"
           " scale (against the straightened photo where it was straightened); cut cost: squared difference across the"
-          " cuts / between neighbouring pixels; seams: core.wrap_cut.seam_energy of the period (every seam pair's"
+          " cuts / between neighbouring pixels; seams: core.photo.wrap_cut.seam_energy of the period (every seam pair's"
           " difference, per pixel, over the neighbour energy), with the cut free to follow joints (ours) and held to"
           " one position per step (image quilting's)")
     head = (f"{'photo':22} | {'wrap seam':>9} {'SWD':>5} {'s':>5} {'scale':>5} {'SWD native':>10} {'cut cost':>8}"
@@ -306,7 +306,7 @@ def report(rows: list[dict], up_rows: list[dict], choices: list[dict], size: int
         goal = [r["photo"] for r in rows if r[f"seam_{key}"] <= 1.05 and r[f"swd_{key}"] <= 1.3]
         print(f"goal (seam <= 1.05 and SWD ratio <= 1.3), {label}: met on {len(goal)} of {len(rows)}: {', '.join(goal)}")
 
-    print("\nStraightened first (core.perspective: converging lines made parallel; every output above is of the"
+    print("\nStraightened first (core.photo.perspective: converging lines made parallel; every output above is of the"
           " straightened photo, its SWD against the photo as shot). Auto without straightening, for comparison;"
           " and auto's SWD against the straightened photo, the look it is asked to keep:")
     for r in rows:
@@ -320,7 +320,7 @@ def report(rows: list[dict], up_rows: list[dict], choices: list[dict], size: int
     if not any("straightened" in r for r in rows):
         print("none")
 
-    print("\nAuto choice (core.seamless.choose_method): wrap cut for a lattice, line_score >= 7 or element_scale"
+    print("\nAuto choice (core.photo.seamless.choose_method): wrap cut for a lattice, line_score >= 7 or element_scale"
           " >= 0.3. The 512 px photo | its 256 px centre crop; benchmark photos first, then the other CC0 albedos")
     head = (f"{'photo':22} | {'lattice':>9} {'lines':>7} {'elements':>8} {'choice':>9} | {'lattice':>9} {'lines':>7}"
             f" {'elements':>8} {'choice':>9}")

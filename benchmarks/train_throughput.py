@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from blender_texgan.engine.nets import build_generator
+from blender_texgan.engine.nets.generator import build_generator
 from trainer.checkpoints import latest_checkpoint, load_checkpoint
 from trainer.discriminator import PatchDiscriminator
 from trainer.metrics import QUALITY_BAR, meets_bar

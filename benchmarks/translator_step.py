@@ -167,8 +167,8 @@ def conv_work(net, x) -> tuple[float, float]:
 def h100_estimate(channels, batch: int, crop: int, utilisation: float, runs: int, seconds: float) -> None:
     """FLOPs of one training step, and the steps each of `runs` side-by-side runs gets in `seconds`
     of an H100 at `utilisation` of its bf16 peak (or at its memory bandwidth, if that binds first)."""
-    from blender_texgan.core.translator_arch import UNetConfig
-    from blender_texgan.engine.translator_net import build_translator
+    from blender_texgan.core.arch.photo_translator import UNetConfig
+    from blender_texgan.engine.nets.photo_translator import build_translator
     from trainer.discriminator import PatchDiscriminator
 
     g_macs, g_bytes = conv_work(build_translator(UNetConfig(tuple(channels))), torch.zeros(1, 6, crop, crop))

@@ -12,7 +12,7 @@
    was trained on) and of scikit-image's gravel (what it never saw), each crop against:
    * neural     the VAE's decoding of the crop's code (the layout it keeps, without detail)
    * refined    that decoding as the guide of synthesis against the crop itself, at
-                engine.variations' guide weight (a variation at strength 0)
+                engine.latent.variations' guide weight (a variation at strength 0)
    * random     synthesis against the crop with no guide (keeps nothing of the layout)
    * T&B        tiling and blending of the crop (Heitz & Neyret; keeps nothing of the layout)
    Figures: "layout", the normalised cross-correlation of the output's coarse luminance (16x
@@ -30,14 +30,14 @@ import numpy as np
 from PIL import Image
 
 from blender_texgan.core.modelfile import read_manifest
-from blender_texgan.core.refine import analyse
-from blender_texgan.core.tiling_blend import analyse as blend_analyse
-from blender_texgan.core.tiling_blend import synthesize as blend_synthesize
-from blender_texgan.core.upscale import box_shrink
+from blender_texgan.core.photo.upscale import box_shrink
+from blender_texgan.core.synthesis.refine import analyse
+from blender_texgan.core.synthesis.tiling_blend import analyse as blend_analyse
+from blender_texgan.core.synthesis.tiling_blend import synthesize as blend_synthesize
 from blender_texgan.engine.generate import exemplar_synthesis, load_runner
+from blender_texgan.engine.latent.variations import GUIDE_WEIGHT, encode_texture, match_statistics
 from blender_texgan.engine.library import resolve_model
-from blender_texgan.engine.photo_model import photo_exemplar
-from blender_texgan.engine.variations import GUIDE_WEIGHT, encode_texture, match_statistics
+from blender_texgan.engine.photo.save_as_model import photo_exemplar
 from trainer.metrics import swd_ratio
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +83,7 @@ def round_trips(runner, crop: np.ndarray, relief: float, seed: int) -> dict[str,
     mean = encode_texture(runner, crop)
     decoded = np.moveaxis(runner.forward(mean), 0, -1)
     guide = match_statistics(decoded, crop)
-    from blender_texgan.core.upscale import periodic_resize
+    from blender_texgan.core.photo.upscale import periodic_resize
     out = {"neural": np.clip(periodic_resize(decoded, side, side), 0, 1)}
     out["refined"] = exemplar_synthesis(crop, analysis, block, side, seed, guide, False,
                                         guide_weight=GUIDE_WEIGHT)[0]

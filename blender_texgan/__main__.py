@@ -282,8 +282,8 @@ def not_an_input(targets: list[Path], inputs: set[Path]) -> list[Path]:
 
 def seamless_one(path: Path, target: Path, args) -> list[Path]:
     """Read one image, make it seamless, write it (16-bit when the source was): [the file written]."""
+    from .core.photo.seamless import make_seamless
     from .core.png import write_png
-    from .core.seamless import make_seamless
     from .engine.image_files import load_image
 
     loaded = load_image(path)
@@ -303,7 +303,7 @@ def unique_stem(path: Path, used: set[str]) -> str:
 
 def seamless_command(args) -> str:
     """python -m blender_texgan seamless: one image (to --out FILE.png or into the folder --out) or a folder."""
-    from .core.seamless import check_size
+    from .core.photo.seamless import check_size
 
     used: set[str] = set()
     where: dict[str, Path] = {}
@@ -333,7 +333,7 @@ def photo2mat_one(path: Path, folder: Path, stem: str, args, inputs: set[Path]) 
     """Read one image, make it a material, write one PNG per map (height 16-bit), all or none:
     the files written."""
     from .engine.image_files import load_image
-    from .engine.photo import PhotoRequest, photo_to_material
+    from .engine.photo.pipeline import PhotoRequest, photo_to_material
 
     not_an_input([folder / f"{stem}_{spec.name}.png" for spec in PBR_MAPS], inputs)
     loaded = load_image(path)
@@ -349,7 +349,7 @@ def photo2mat_one(path: Path, folder: Path, stem: str, args, inputs: set[Path]) 
 
 def photo2mat_command(args) -> str:
     """python -m blender_texgan photo2mat: one image or a folder -> one PNG per map in the folder --out."""
-    from .core.seamless import check_size
+    from .core.photo.seamless import check_size
 
     used: set[str] = set()
     inputs = folder_inputs(args.image)
@@ -368,7 +368,7 @@ def photo2mat_command(args) -> str:
 
 def interpolate_command(args) -> str:
     """python -m blender_texgan interpolate: frame_0000_albedo.png ... in --out, all frames or none."""
-    from .engine.morph import MorphRequest, morph_sequence
+    from .engine.latent.morph import MorphRequest, morph_sequence
 
     if args.frames < 2 or args.frames > 10_000:
         raise GenerationError(f"--frames must be 2 to 10000, not {args.frames}.")
@@ -384,7 +384,7 @@ def interpolate_command(args) -> str:
 def variations_command(args) -> str:
     """python -m blender_texgan variations: one image or a folder -> {stem}_v{i}_{map}.png in --out."""
     from .engine.image_files import load_image
-    from .engine.variations import VariationsRequest, check_request, texture_variations
+    from .engine.latent.variations import VariationsRequest, check_request, texture_variations
 
     request = VariationsRequest(args.model, args.count, args.strength, args.size, args.seed, engine=args.engine,
                                 device=args.device)
@@ -407,16 +407,16 @@ def variations_command(args) -> str:
 
 def transform_command(args) -> str:
     """python -m blender_texgan transform: the model's material, translated; one PNG per map."""
-    from .engine.transform import check_fits, check_strength, load_maps_translator, transform_to_files
+    from .engine.material_translation import check_fits, check_strength, load_material_translator, transform_to_files
 
     check_seed(args.seed)
     check_strength(args.strength)
     check_fits(args.size)
-    net = load_maps_translator(args.translator, args.engine, args.device)
+    net = load_material_translator(args.translator, args.engine, args.device)
     out = prepare_output(args.out)
     if args.image is not None:  # the image made a tileable material, at its own relief
         from .engine.image_files import load_image
-        from .engine.photo import PhotoRequest, photo_to_material
+        from .engine.photo.pipeline import PhotoRequest, photo_to_material
 
         request = PhotoRequest(size=args.size, seed=args.seed, engine=args.engine, device=args.device,
                                name=args.image.stem)

@@ -2,7 +2,7 @@
 
 * docs/closeup/<model>.jpg -- 512 px crops without resampling, rows albedo and normal:
   exemplar | ours (the model's default mode, 1024 px generated, centre crop) | tiling and blending;
-  for the models whose default joins patches, the previous synthesis (core.refine from a random
+  for the models whose default joins patches, the previous synthesis (core.synthesis.refine from a random
   start, as Exemplar Only made it before the joins) as a fourth column.
 * benchmarks/results/closeup.txt -- per model, on its CC0 set's held-out crops, in one run: the joined
   patches ("random" mode), tiling and blending of the same photo, and the previous synthesis: band-pass
@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from blender_texgan.core import quilt, refine
 from blender_texgan.core.latent import grid_offset
 from blender_texgan.core.maps import complete_map_set, split_channels
 from blender_texgan.core.modelfile import read_model_file, write_model_file
+from blender_texgan.core.synthesis import quilt, refine
 from blender_texgan.engine.generate import (
     FIELD_ROLL,
     PRESERVE_CONTRAST,
@@ -57,7 +57,7 @@ BARS = ("bandpass_ratio_albedo", "bandpass_ratio_height", "coarse_swd_ratio")
 
 
 def old_field(exemplar: np.ndarray, analysis, size: int, seed: int) -> np.ndarray:
-    """Exemplar Only before the joins: core.refine from a random start, rolled as it was."""
+    """Exemplar Only before the joins: core.synthesis.refine from a random start, rolled as it was."""
     coords = refine.synthesize(analysis, size, size, seed)
     return np.roll(coords, grid_offset(seed, min(FIELD_ROLL, size)), axis=(0, 1))
 

@@ -1,4 +1,4 @@
-"""Fit the classical photo -> maps settings (blender_texgan.core.photo_maps) across PBR sets, and
+"""Fit the classical photo -> maps settings (blender_texgan.core.photo.classical_maps) across PBR sets, and
 measure them leave-one-set-out: each set is scored with the settings fitted on the other sets,
 never with its own (unlike the per-image oracle baseline in trainer.translator_eval). Every setting
 is also judged on the two axes of relief (trainer.translator_eval: accuracy as angle and slope
@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 from blender_texgan.core.normals import normal_from_height
-from blender_texgan.core.photo_maps import HEIGHT_BLUR, NORMAL_STRENGTH, detail_luminance, luminance
+from blender_texgan.core.photo.classical_maps import HEIGHT_BLUR, NORMAL_STRENGTH, detail_luminance, luminance
 from trainer.pbr_sets import load_pbr_sets
 from trainer.translator_eval import affine_fit_error, angular_error, rendered_photos, slope_correlation, slope_realism
 

@@ -1,11 +1,11 @@
-"""Coordinate synthesis (core.refine) on a torch device against numpy: the same field, and how long each
+"""Coordinate synthesis (core.synthesis.refine) on a torch device against numpy: the same field, and how long each
 takes. Run by scripts/gpu_window.sh; prints a JSON line when the torch field is done, and another
 with numpy's figures when numpy is done.
 
     python -m scripts.gpu_synthesis --size 4096 --device cuda [--model stone_wall] [--numpy-timeout 150]
 
 The exemplar of a bundled model is analysed once (numpy, as the add-on does), then the field is
-synthesised with the torch twin (engine.refine_torch) after a small warm-up call, and with numpy in
+synthesised with the torch twin (engine.nets.refine_torch) after a small warm-up call, and with numpy in
 a child process alongside, stopped after --numpy-timeout seconds (a window must finish). Exactness is
 the share of pixels whose two coordinates agree (1.0: equal fields, as tests/test_refine.py requires).
 """
@@ -21,7 +21,7 @@ import numpy as np
 
 
 def _numpy_field(analysis, size: int, seed: int, queue) -> None:
-    from blender_texgan.core.refine import synthesize
+    from blender_texgan.core.synthesis.refine import synthesize
 
     t0 = time.perf_counter()
     coords = synthesize(analysis, size, size, seed)
@@ -51,7 +51,7 @@ def numpy_result(child, queue, timeout: float):
 def torch_field(analysis, size: int, seed: int, device: str):
     import torch
 
-    from blender_texgan.engine.refine_torch import synthesize_torch
+    from blender_texgan.engine.nets.refine_torch import synthesize_torch
 
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     synthesize_torch(analysis, 256, 256, seed, device=device)  # warm-up: kernels, allocator
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     p.add_argument("--numpy-timeout", type=float, default=150.0, help="seconds numpy may take")
     a = p.parse_args(argv)
     from blender_texgan.core.modelfile import read_model_file
-    from blender_texgan.core.refine import analyse
+    from blender_texgan.core.synthesis.refine import analyse
     from blender_texgan.engine.library import resolve_model
 
     model = read_model_file(resolve_model(a.model))

@@ -378,7 +378,7 @@ def photo_panels(addon_module: str) -> list[Panel]:
 
 def latent_panels(addon_module: str) -> list[Panel]:
     """The 3D Viewport's Variations of This, Morph and Transform Material panels."""
-    return viewport_panels(addon_module, "latent", "transform_material")
+    return viewport_panels(addon_module, "latent", "material_translation")
 
 
 def sidebar_picture(addon_module: str) -> Image.Image:

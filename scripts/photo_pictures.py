@@ -32,7 +32,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     bpy = headless.start()
     addon = headless.install_extension(build.build(Path(tempfile.mkdtemp())))
-    photo_mod = sys.modules["bl_ext.user_default.blender_texgan.engine.photo"]
+    photo_mod = sys.modules["bl_ext.user_default.blender_texgan.engine.photo.pipeline"]
     for path in PHOTOS:
         with Image.open(path) as im:
             photo = np.asarray(im.convert("RGB"), np.float32) / 255.0

@@ -19,7 +19,7 @@ import numpy as np
 
 from blender_texgan.core.maps import complete_map_set, split_channels
 from blender_texgan.core.png import write_png
-from blender_texgan.core.tiling_blend import analyse, synthesize
+from blender_texgan.core.synthesis.tiling_blend import analyse, synthesize
 
 MAX_SIZE = 8192
 

@@ -6,7 +6,7 @@ reads the exemplar the model carries: the photo's top three quarters (the bottom
 for the measures) with the height's slow trends removed (trainer.data.flatten_height), cell 192 px.
 Starting from the model's own `blend`, each variant changes one thing:
 
-  ours              the model's exemplar, cell 192, blend of Gaussianised PCA components (core.tiling_blend)
+  ours              the model's exemplar, cell 192, blend of Gaussianised PCA components (core.synthesis.tiling_blend)
   reference         the whole photo, height as loaded, cell 256 (what the issue compared with)
   cell 256          ours with the reference's cell
   trend kept        ours with the height as loaded (no trend removal)
@@ -37,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from blender_texgan.core import tiling_blend as TB
 from blender_texgan.core.modelfile import read_model_file
+from blender_texgan.core.synthesis import tiling_blend as TB
 from blender_texgan.engine.generate import bundled_models
 from trainer.data import HELDOUT_FRACTION, flatten_height, folder_data
 from trainer.folder import load_folder
@@ -66,8 +66,8 @@ INNER_MARGIN = 3          # pyramid pixels per level left out at a crop's border
 class Variant:
     label: str
     exemplar: np.ndarray    # (h, w, 5) in [0, 1]
-    cell: float | None      # None: core.tiling_blend.default_cell of the exemplar
-    space: str = "pca"      # pca (core.tiling_blend), rgb, linear
+    cell: float | None      # None: core.synthesis.tiling_blend.default_cell of the exemplar
+    space: str = "pca"      # pca (core.synthesis.tiling_blend), rgb, linear
     held_rows: int = 0      # exemplar rows from this one on are held-out pixels (0: none)
 
 
@@ -106,7 +106,7 @@ def _tables(exemplar: np.ndarray, space: str):
 
 
 def synthesize_in(exemplar: np.ndarray, space: str, cell: float, seed: int, tables) -> np.ndarray:
-    """core.tiling_blend's lattice, offsets and variance-preserving blend, in another space: 'rgb'
+    """core.synthesis.tiling_blend's lattice, offsets and variance-preserving blend, in another space: 'rgb'
     (Gaussianised channels, no PCA) or 'linear' (the values themselves)."""
     values, mean, luts = tables
     h, w = exemplar.shape[:2]
@@ -204,7 +204,7 @@ Conclusions (the table above; seeds 0..7; 'pooled' = all 32 crops at once, as th
 - Blending space: choice kept. PCA components (ours) and plain R, G, B agree within the seeds' spread
   (grass 1.40 / 1.40, rock 0.92 / 0.90, rusty_metal 0.65 / 0.61, quartiles overlapping); blending the
   values themselves ('linear', no Gaussianisation) is worse on every albedo (1.43, 1.08, 0.74).
-- The operator itself: no defect found. Its one cost, now written in core/tiling_blend.py: footprints
+- The operator itself: no defect found. Its one cost, now written in core/synthesis/tiling_blend.py: footprints
   stay inside a non-tiling exemplar, so vertex centres stay a footprint's reach from its borders and the
   output keeps the histogram of the exemplar's middle (rusty_metal: luminance mean 0.256 out, 0.255 in
   the middle, 0.266 over the whole exemplar). The held-out quarter borders the band our operator reads

@@ -26,7 +26,7 @@ import numpy as np
 from blender_texgan.core.maps import complete_map_set, split_channels
 from blender_texgan.core.modelfile import read_model_file
 from blender_texgan.engine.generate import GenerationRequest, generate
-from blender_texgan.engine.transform import MapsTranslator, exemplar_field, maps_stack, transform_stack
+from blender_texgan.engine.material_translation import MaterialTranslator, exemplar_field, maps_stack, transform_stack
 from scripts.pictures import write_jpeg
 from trainer.data import HELDOUT_FRACTION, CropSampler, shrink
 from trainer.folder import load_folder
@@ -38,7 +38,7 @@ METHODS = ("translated", "detail", "baseline")
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
 
-def outputs(net: MapsTranslator, stack: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+def outputs(net: MaterialTranslator, stack: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     """(H, W, 5) input -> {method: (H, W, 5) output}, each at strength 1."""
     return {"translated": transform_stack(net, stack, detail=False),
             "detail": transform_stack(net, stack, detail=True, seed=seed),
@@ -66,7 +66,7 @@ def as_crops(images: np.ndarray, crop: int) -> np.ndarray:
     return np.ascontiguousarray(tiles.reshape(-1, c, crop, crop))
 
 
-def measure(net: MapsTranslator, inputs: np.ndarray, held: np.ndarray, ref: np.ndarray) -> dict:
+def measure(net: MaterialTranslator, inputs: np.ndarray, held: np.ndarray, ref: np.ndarray) -> dict:
     """(N, H, W, 5) inputs -> {method: figures}; SWD over the outputs cut into the reference's crops."""
     outs = {m: [] for m in METHODS}
     for i, x in enumerate(inputs):
@@ -97,7 +97,7 @@ def _domain(folders: list[str], scale: int) -> tuple[list[np.ndarray], list[np.n
     return train, held, names
 
 
-def _sheet_row(net: MapsTranslator, stack: np.ndarray, seed: int) -> np.ndarray:
+def _sheet_row(net: MaterialTranslator, stack: np.ndarray, seed: int) -> np.ndarray:
     relief = float(net.block["normal_strength"])
     stacks = [stack, *outputs(net, stack, seed).values()]
     maps = [complete_map_set(split_channels(np.moveaxis(s, -1, 0)), relief) for s in stacks]
@@ -132,7 +132,7 @@ def main(argv=None) -> None:
     p.add_argument("--sheet-crop", type=int, default=128)
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
-    net = MapsTranslator(read_model_file(args.translator), engine="numpy")
+    net = MaterialTranslator(read_model_file(args.translator), engine="numpy")
     scale = int(net.block.get("working_scale", 1))
     b_train, b_held, _ = _domain(args.data_b, scale)
     held = CropSampler(b_held, args.crop, seed=[0, 12], wrap=[False] * len(b_held)).sample(args.count)

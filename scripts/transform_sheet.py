@@ -20,7 +20,7 @@ import numpy as np
 from blender_texgan.core.maps import complete_map_set, split_channels
 from blender_texgan.core.modelfile import read_model_file
 from blender_texgan.engine.generate import GenerationRequest, generate
-from blender_texgan.engine.transform import MapsTranslator, maps_stack
+from blender_texgan.engine.material_translation import MaterialTranslator, maps_stack
 from scripts.pictures import write_jpeg
 from trainer.data import shrink
 from trainer.folder import load_folder
@@ -50,8 +50,8 @@ def main(argv=None) -> None:
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
-    fwd = MapsTranslator(read_model_file(args.forward), engine="numpy")
-    bwd = MapsTranslator(read_model_file(args.backward), engine="numpy")
+    fwd = MaterialTranslator(read_model_file(args.forward), engine="numpy")
+    bwd = MaterialTranslator(read_model_file(args.backward), engine="numpy")
     scale = int(fwd.block.get("working_scale", 1))
     relief = float(bwd.block["normal_strength"])  # A's relief at the working scale
     rows = []

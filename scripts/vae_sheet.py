@@ -20,8 +20,8 @@ from PIL import Image
 from blender_texgan.core.latent import seed_latent
 from blender_texgan.core.morph import slerp
 from blender_texgan.engine.generate import GenerationRequest, generate, load_runner
+from blender_texgan.engine.latent.variations import VariationsRequest, encode
 from blender_texgan.engine.library import resolve_model
-from blender_texgan.engine.variations import VariationsRequest, encode
 from scripts.pictures import write_jpeg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,8 +64,8 @@ def photo_texture(model: str, path: Path):
 
 def own_texture(model: str):
     """The VAE's own exemplar with its real maps (height and roughness measured, not guessed)."""
-    from blender_texgan.core.refine import analyse
-    from blender_texgan.engine.variations import EncodedTexture, encode_texture
+    from blender_texgan.core.synthesis.refine import analyse
+    from blender_texgan.engine.latent.variations import EncodedTexture, encode_texture
 
     runner = load_runner(resolve_model(model), "numpy")
     exemplar = runner.exemplar

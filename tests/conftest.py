@@ -47,9 +47,9 @@ def make_tiny_model(path: Path, seed: int = 0, name: str = "tiny", upsample: str
     optionally carrying an (h, w, 5) exemplar for refined generation."""
     import torch
 
-    from blender_texgan.core.architecture import PeriodicGeneratorConfig
+    from blender_texgan.core.arch.generator import PeriodicGeneratorConfig
     from blender_texgan.core.latent import LatentLayout
-    from blender_texgan.engine.nets import build_generator
+    from blender_texgan.engine.nets.generator import build_generator
     from trainer.export import build_manifest
 
     torch.manual_seed(seed)
@@ -97,8 +97,8 @@ def make_stand_in_translator(path: Path, seed: int = 0) -> Path:
     default (photo_to_pbr): the add-on's photo tools run on it; its maps mean nothing."""
     import torch
 
-    from blender_texgan.core.translator_arch import UNetConfig
-    from blender_texgan.engine.translator_net import build_translator
+    from blender_texgan.core.arch.photo_translator import UNetConfig
+    from blender_texgan.engine.nets.photo_translator import build_translator
     from trainer.translator import export_translator
 
     torch.manual_seed(seed)
@@ -403,7 +403,7 @@ def seen_in_perspective(wall: np.ndarray, side: int, distance: float) -> np.ndar
     """The wall photographed tilted: its columns meet `distance` px above the photo's centre.
     (The straightening homography with g = (0, 1/distance) maps photo to wall; its inverse is the
     same map with -g, which is what _warp samples through, around the wall's centre.)"""
-    from blender_texgan.core.perspective import _warp
+    from blender_texgan.core.photo.perspective import _warp
 
     half = side // 2
     return _warp(wall, (0.0, -1.0 / distance), (-half, -half, side - half, side - half))
@@ -415,8 +415,8 @@ def tilted_wall() -> np.ndarray:
 
 def column_convergence(image: np.ndarray) -> float:
     """Tilt change of near-vertical edges across the image, radians (0: parallel columns)."""
-    from blender_texgan.core.perspective import FAMILY_SPREAD, _edges, _family_fit
-    from blender_texgan.core.seamless import luminance
+    from blender_texgan.core.photo.perspective import FAMILY_SPREAD, _edges, _family_fit
+    from blender_texgan.core.photo.seamless import luminance
 
     gx, gy, m2, strong = _edges(luminance(image).astype(np.float64))
     h, w = gx.shape

@@ -35,11 +35,11 @@ def make_tiny_vae(path: Path, seed: int = 0) -> Path:
     one of kind vae)."""
     import torch
 
-    from blender_texgan.core.architecture import PeriodicGeneratorConfig
+    from blender_texgan.core.arch.generator import PeriodicGeneratorConfig
+    from blender_texgan.core.arch.vae import PERIODIC_VAE_V1, VAEConfig
     from blender_texgan.core.latent import LatentLayout
     from blender_texgan.core.modelfile import write_model_file
-    from blender_texgan.core.vae_arch import PERIODIC_VAE_V1, VAEConfig
-    from blender_texgan.engine.vae_net import build_vae
+    from blender_texgan.engine.nets.vae_encoder import build_vae
     from trainer.export import build_manifest
 
     torch.manual_seed(seed)

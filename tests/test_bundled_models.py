@@ -6,7 +6,7 @@ import pytest
 
 from blender_texgan.core.latent import seed_latent
 from blender_texgan.core.modelfile import read_manifest, read_model_file
-from blender_texgan.core.quilt import PATCH_SHARE
+from blender_texgan.core.synthesis.quilt import PATCH_SHARE
 from blender_texgan.core.tiling import seam_ratio
 from blender_texgan.engine.generate import DEFAULT_MODEL, GenerationRequest, bundled_models, generate, load_runner
 from trainer.metrics import meets_bar

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from blender_texgan.core.architecture import PeriodicGeneratorConfig
+from blender_texgan.core.arch.generator import PeriodicGeneratorConfig
 from blender_texgan.core.latent import LatentLayout
 from blender_texgan.core.modelfile import write_model_file
 from blender_texgan.core.tiling import looks_periodic
 from blender_texgan.engine import generate as gen
 from blender_texgan.engine.generate import GenerationRequest, generate
 from blender_texgan.engine.jobs import CANCELLED, DONE, FAILED, JobRunner
-from blender_texgan.engine.nets import build_generator
-from blender_texgan.engine.numpy_net import NumpyGenerator
+from blender_texgan.engine.nets.generator import build_generator
+from blender_texgan.engine.nets.numpy_generator import NumpyGenerator
 from blender_texgan.engine.tiled import receptive_halo, run_tiled
 
 

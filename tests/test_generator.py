@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from blender_texgan.core.architecture import PeriodicGeneratorConfig, config_from_manifest, param_shapes
+from blender_texgan.core.arch.generator import PeriodicGeneratorConfig, config_from_manifest, param_shapes
 from blender_texgan.core.latent import LatentLayout, seed_latent
 from blender_texgan.core.normals import normal_from_height
 from blender_texgan.core.tiling import seam_ratio
 from blender_texgan.engine.generate import GenerationError, GenerationRequest, generate
-from blender_texgan.engine.nets import build_generator
+from blender_texgan.engine.nets.generator import build_generator
 
 
 @pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
@@ -44,7 +44,7 @@ def test_config_round_trip_and_refusal(upsample):
 
 
 def test_bilinear_upsampling_wraps_and_is_smooth():
-    from blender_texgan.engine.nets import upsample2
+    from blender_texgan.engine.nets.generator import upsample2
     x = torch.arange(4.0).view(1, 1, 1, 4).repeat(1, 1, 4, 1)  # columns 0 1 2 3, wrapping 3 -> 0
     row = upsample2(x, "bilinear")[0, 0, 0]
     # (x[k-1] + 3 x[k]) / 4 and (3 x[k] + x[k+1]) / 4, with x[-1] = x[3] and x[4] = x[0].

@@ -295,7 +295,7 @@ def test_a_material_translator_given_as_a_model_says_what_takes_it():
 
 
 def test_a_photo_translator_given_as_a_model_says_what_takes_it(stand_in_translator):
-    from blender_texgan.engine.morph import MorphRequest, morph_sequence
+    from blender_texgan.engine.latent.morph import MorphRequest, morph_sequence
 
     with pytest.raises(ModelFileError) as info:
         next(morph_sequence(MorphRequest(str(stand_in_translator), "1", "2", frames=2, size=64, engine="numpy")))
@@ -304,25 +304,25 @@ def test_a_photo_translator_given_as_a_model_says_what_takes_it(stand_in_transla
 
 
 def test_a_generator_given_as_a_translator_says_what_it_is(tiny_model):
-    from blender_texgan.engine.photo import load_translator
-    from blender_texgan.engine.transform import load_maps_translator
+    from blender_texgan.engine.material_translation import load_material_translator
+    from blender_texgan.engine.photo.pipeline import load_translator
 
-    for load in (load_translator, load_maps_translator):
+    for load in (load_translator, load_material_translator):
         with pytest.raises(ModelFileError) as info:
             load(str(tiny_model), "numpy", "auto")
         assert_one_clear_line(info.value, tiny_model, "generator", "generate --model")
 
 
 def test_a_photo_translator_given_as_a_material_translator(stand_in_translator):
-    from blender_texgan.engine.transform import load_maps_translator
+    from blender_texgan.engine.material_translation import load_material_translator
 
     with pytest.raises(ModelFileError) as info:
-        load_maps_translator(str(stand_in_translator), "numpy")
+        load_material_translator(str(stand_in_translator), "numpy")
     assert_one_clear_line(info.value, stand_in_translator, "photo translator", "photo2mat --translator")
 
 
 def test_a_material_translator_given_as_a_photo_translator():
-    from blender_texgan.engine.photo import load_translator
+    from blender_texgan.engine.photo.pipeline import load_translator
 
     with pytest.raises(ModelFileError) as info:
         load_translator(str(MATERIAL_TRANSLATOR), "numpy", "auto")
@@ -330,7 +330,7 @@ def test_a_material_translator_given_as_a_photo_translator():
 
 
 def test_a_generator_given_where_a_vae_is_needed(tiny_model):
-    from blender_texgan.engine.variations import VariationsRequest, encode
+    from blender_texgan.engine.latent.variations import VariationsRequest, encode
 
     with pytest.raises(ModelFileError) as info:
         encode(smooth_photo(), VariationsRequest(model=str(tiny_model), size=64, engine="numpy"))

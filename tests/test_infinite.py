@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blender_texgan.core import infinite, tiling_blend
+from blender_texgan.core import infinite
+from blender_texgan.core.synthesis import tiling_blend
 from trainer.repetition import repetition_ratio
 
 
@@ -44,7 +45,7 @@ def test_white_noise_is_deterministic_and_uniform():
 
 
 def test_reference_is_the_tiling_blend_operator_with_the_same_tables(prepared):
-    """Closest reads: the reference's blend and table lookup are core.tiling_blend's, exactly."""
+    """Closest reads: the reference's blend and table lookup are core.synthesis.tiling_blend's, exactly."""
     stack = noise_exemplar()
     analysis = tiling_blend.analyse(infinite.linear_albedo(stack), infinite.CURVE_POINTS)
     h, w = prepared.shape

@@ -1,4 +1,4 @@
-"""Straightening photos taken at an angle (core.perspective): a wall of brick columns seen in
+"""Straightening photos taken at an angle (core.photo.perspective): a wall of brick columns seen in
 perspective comes out with parallel columns; textures without clear perspective are left as they
 are; make seamless and the terminal use it. Procedural fixtures only: seconds."""
 from __future__ import annotations
@@ -8,9 +8,9 @@ import pytest
 from conftest import TILTED_DISTANCE, TILTED_SIDE, brick_columns, column_convergence, tilted_wall
 
 from blender_texgan.__main__ import main
-from blender_texgan.core.perspective import MIN_CONVERGENCE, straighten, vanishing_points
+from blender_texgan.core.photo.perspective import MIN_CONVERGENCE, straighten, vanishing_points
+from blender_texgan.core.photo.seamless import luminance, make_seamless
 from blender_texgan.core.png import write_png
-from blender_texgan.core.seamless import luminance, make_seamless
 from blender_texgan.core.tiling import looks_periodic
 from blender_texgan.engine.image_files import load_image
 

@@ -1,4 +1,4 @@
-"""Photo -> material (engine.photo) and photo -> model (engine.photo_model), without Blender:
+"""Photo -> material (engine.photo.pipeline) and photo -> model (engine.photo.save_as_model), without Blender:
 the pipeline behind the add-on's Image to Material panel, on a stand-in translator."""
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from blender_texgan.core.tiling import looks_periodic, seam_ratio
 from blender_texgan.engine import library
 from blender_texgan.engine.generate import GenerationCancelled, GenerationError, GenerationRequest, generate
 from blender_texgan.engine.jobs import CANCELLED, DONE, JobRunner
-from blender_texgan.engine.photo import (
+from blender_texgan.engine.photo.pipeline import (
     PhotoRequest,
     linear_to_srgb,
     photo_from_pixels,
     photo_runner,
     photo_to_material,
 )
-from blender_texgan.engine.photo_model import (
+from blender_texgan.engine.photo.save_as_model import (
     PhotoModelRequest,
     fit_normal_strength,
     free_model_path,
@@ -89,7 +89,7 @@ def test_bad_photos_and_requests_are_one_sentence(photo, request_, message):
 
 def test_without_a_translator_the_classical_maps_serve(tmp_path, monkeypatch):
     monkeypatch.setattr(library, "TRANSLATORS_DIR", tmp_path)  # no bundled translator
-    from blender_texgan.core.photo_maps import classical_maps
+    from blender_texgan.core.photo.classical_maps import classical_maps
 
     maps = photo_to_material(smooth_photo(64, 64), PhotoRequest(size=64))
     assert looks_periodic(maps["albedo"])

@@ -61,9 +61,9 @@ def test_seamless_of_an_8192_photo_stays_under_3_gb(tmp_path):
 
 @pytest.mark.parametrize("engine", ["numpy", "torch"])
 def test_the_material_translator_in_tiles_equals_one_pass(engine):
-    from blender_texgan.engine.transform import load_maps_translator
+    from blender_texgan.engine.material_translation import load_material_translator
 
-    net = load_maps_translator("clean_to_rusty_metal", engine, "cpu")
+    net = load_material_translator("clean_to_rusty_metal", engine, "cpu")
     rng = np.random.default_rng(3)
     stack = rng.random((200, 328, 5)).astype(np.float32)  # sides: multiples of 8, not of the tile
     whole = net(stack, tile=4096)

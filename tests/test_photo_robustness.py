@@ -32,8 +32,8 @@ def _error_line(capsys) -> str:
 
 @pytest.mark.parametrize("shape", [(5000, 40), (33, 4000)])
 def test_straightening_a_thin_photo_keeps_it_as_it_is(shape):
-    from blender_texgan.core.perspective import straighten
-    from blender_texgan.core.seamless import luminance
+    from blender_texgan.core.photo.perspective import straighten
+    from blender_texgan.core.photo.seamless import luminance
 
     photo = _noise(*shape)
     out, found = straighten(photo, luminance(photo))
@@ -93,8 +93,8 @@ def test_seamless_refuses_to_replace_its_own_photo(tmp_path, photo, capsys):
 
 def _no_work(monkeypatch):
     """Make every photo tool's work fail the test: outputs must be refused before it."""
-    import blender_texgan.core.seamless as seamless
-    import blender_texgan.engine.photo as photo
+    import blender_texgan.core.photo.seamless as seamless
+    import blender_texgan.engine.photo.pipeline as photo
 
     def work(*args, **kwargs):
         raise AssertionError("the work ran before the output was checked")

@@ -1,4 +1,4 @@
-"""Patches joined along the material's joints (core.quilt): element size, exact periodicity, cuts
+"""Patches joined along the material's joints (core.synthesis.quilt): element size, exact periodicity, cuts
 in the mortar, height without steps, the cut-visibility measure against the previous synthesis, and
 one field on both engines. Small procedural stone and brick fixtures: seconds on a CPU."""
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blender_texgan.core import quilt as Q
-from blender_texgan.core import refine as R
-from blender_texgan.core.lattice import course_periods, layout_periods
 from blender_texgan.core.normals import normal_from_height
+from blender_texgan.core.synthesis import quilt as Q
+from blender_texgan.core.synthesis import refine as R
+from blender_texgan.core.synthesis.lattice import course_periods, layout_periods
 from trainer.metrics import cut_visibility, cut_visibility_metrics
 
 
@@ -145,7 +145,7 @@ def test_poisson_height_of_a_whole_periodic_copy_is_the_copy():
 
 
 def _old_and_new(ex: np.ndarray, size: int, seed: int):
-    """The previous random-mode synthesis (core.refine, rolled, patch borders blended) and the
+    """The previous random-mode synthesis (core.synthesis.refine, rolled, patch borders blended) and the
     joined patches, both read as the engine reads them. Returns [(coords, albedo, height)]."""
     from blender_texgan.engine.generate import JOIN_CONTRAST, PRESERVE_CONTRAST, REFINE_SOFTEN
 
@@ -240,7 +240,7 @@ def test_maps_read_band_by_band_are_the_whole_field_read(monkeypatch):
 
 
 def test_both_engines_give_the_same_field():
-    """The torch engine runs the very same joins (core.quilt is numpy; there is no torch twin), so a
+    """The torch engine runs the very same joins (core.synthesis.quilt is numpy; there is no torch twin), so a
     joined set is the same field and the same maps on both."""
     pytest.importorskip("torch")
     from blender_texgan.engine.generate import GenerationRequest, generate_with_field

@@ -1,4 +1,4 @@
-"""Exemplar-guided refinement (core.refine and its torch twin): periodicity, determinism per seed,
+"""Exemplar-guided refinement (core.synthesis.refine and its torch twin): periodicity, determinism per seed,
 one field for all maps, both engines alike, guide layout, bounded analysis. Tiny procedural
 exemplars only, so every test runs in a few seconds on a CPU."""
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blender_texgan.core import refine as R
+from blender_texgan.core.synthesis import refine as R
 from blender_texgan.core.tiling import seam_ratio
 
 
@@ -188,7 +188,7 @@ def test_bad_requests_are_refused(bricks):
 @pytest.mark.parametrize("size, guided", [((64, 64), False), ((128, 64), False), ((64, 96), True)])
 def test_torch_twin_makes_the_same_field(bricks, size, guided):
     pytest.importorskip("torch")
-    from blender_texgan.engine.refine_torch import synthesize_torch
+    from blender_texgan.engine.nets.refine_torch import synthesize_torch
     ex, analysis = bricks
     guide = R.resize_periodic(np.roll(ex, (5, 17), (0, 1)), 16, 16) if guided else None
     a = R.synthesize(analysis, *size, seed=21, guide=guide)
@@ -198,7 +198,7 @@ def test_torch_twin_makes_the_same_field(bricks, size, guided):
 
 def test_torch_twin_keeps_off_a_non_periodic_border():
     pytest.importorskip("torch")
-    from blender_texgan.engine.refine_torch import synthesize_torch
+    from blender_texgan.engine.nets.refine_torch import synthesize_torch
     analysis = R.analyse(brick_stack(64)[5:59, 2:62], periodic=False)
     assert np.array_equal(R.synthesize(analysis, 64, 64, seed=4), synthesize_torch(analysis, 64, 64, seed=4))
 
@@ -221,7 +221,7 @@ def test_rows_of_a_large_field_follow_from_its_coarse_level(bricks):
 
 
 def test_a_band_snaps_to_the_lattice_as_the_whole_field_does():
-    from blender_texgan.core.lattice import residue_counts, snap_to_lattice
+    from blender_texgan.core.synthesis.lattice import residue_counts, snap_to_lattice
 
     rng = np.random.default_rng(0)
     field = rng.integers(0, 200, (300, 257, 2)).astype(np.int32)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from blender_texgan.core.normals import normal_from_height
-from blender_texgan.core.quilt import border_pairs
-from blender_texgan.core.refine import patch_cuts
+from blender_texgan.core.synthesis.quilt import border_pairs
+from blender_texgan.core.synthesis.refine import patch_cuts
 from blender_texgan.core.tiling import looks_periodic, seam_ratio
 from blender_texgan.engine.generate import GenerationError, GenerationRequest, generate_with_field
 from trainer.metrics import verbatim_copy_extent
@@ -26,7 +26,7 @@ def test_refined_maps_tile_exactly(exemplar_model):
 
 
 def test_joined_patches_tile_exactly(exemplar_model):
-    """Random mode joins patches along cuts (core.quilt): across the wrap lines the exemplar mostly
+    """Random mode joins patches along cuts (core.synthesis.quilt): across the wrap lines the exemplar mostly
     continues itself, like across any other line. (A line-jump test would judge the content here:
     with this seed a brick's edge row falls on the wrap, its jump the photo's own.)"""
     maps, _, coords = run(exemplar_model, 128, 3, engine="numpy", mode="random")
@@ -78,7 +78,7 @@ def test_a_model_without_an_exemplar_is_neural_only(tiny_model):
 def test_a_regular_exemplar_has_its_repeat_found_and_kept():
     """Tiles 24 px wide and 40 px high: the repeats are found, and a snapped field keeps every patch
     on the tile lattice (one residue per axis), moving no pixel by more than half a tile."""
-    from blender_texgan.core.lattice import axis_periods, lattice_positions, snap_to_lattice
+    from blender_texgan.core.synthesis.lattice import axis_periods, lattice_positions, snap_to_lattice
 
     ys, xs = np.meshgrid(np.arange(240), np.arange(240), indexing="ij")
     grout = ((ys % 40) < 3) | ((xs % 24) < 3)

@@ -1,4 +1,4 @@
-"""Make seamless and tileable upscale (core.seamless, core.upscale), the image reader and batch driver
+"""Make seamless and tileable upscale (core.photo.seamless, core.photo.upscale), the image reader and batch driver
 (engine.image_files) and the `seamless` command: outputs tile exactly and stay close to the photo;
 every bad input gives one line. Small images only: the whole file runs in seconds."""
 from __future__ import annotations
@@ -12,9 +12,7 @@ from conftest import GRAVEL, ROOT, bad_files, good_files, one_line
 from PIL import Image
 
 from blender_texgan.__main__ import main
-from blender_texgan.core.png import write_png
-from blender_texgan.core.refine import SOFTEN, apply_field
-from blender_texgan.core.seamless import (
+from blender_texgan.core.photo.seamless import (
     MIN_SIDE,
     choose_method,
     equalise_lighting,
@@ -25,10 +23,12 @@ from blender_texgan.core.seamless import (
     wrap_cut,
     wrap_cut_field,
 )
+from blender_texgan.core.photo.upscale import finest_band, periodic_resize, phase_seam_ratio, upscale_through_field
+from blender_texgan.core.photo.wrap_cut import field as wrap_cut_coords
+from blender_texgan.core.photo.wrap_cut import find_wrap_cut, min_cost_cycles, min_cost_paths, seam_energy
+from blender_texgan.core.png import write_png
+from blender_texgan.core.synthesis.refine import SOFTEN, apply_field
 from blender_texgan.core.tiling import looks_periodic, seam_ratio
-from blender_texgan.core.upscale import finest_band, periodic_resize, phase_seam_ratio, upscale_through_field
-from blender_texgan.core.wrap_cut import field as wrap_cut_coords
-from blender_texgan.core.wrap_cut import find_wrap_cut, min_cost_cycles, min_cost_paths, seam_energy
 from blender_texgan.engine.image_files import load_image, run_batch
 from trainer.metrics import swd_ratio
 

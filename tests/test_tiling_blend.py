@@ -1,4 +1,4 @@
-"""blender_texgan.core.tiling_blend: the periodic tiling-and-blending baseline (Heitz & Neyret 2018),
+"""blender_texgan.core.synthesis.tiling_blend: the periodic tiling-and-blending baseline (Heitz & Neyret 2018),
 and scripts/tiling_blend.py over a folder. Procedural fixtures only, small sizes: runs in seconds."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from blender_texgan.core import tiling_blend as TB
 from blender_texgan.core.maps import stack_channels
+from blender_texgan.core.synthesis import tiling_blend as TB
 from blender_texgan.core.tiling import seam_ratio
 from trainer.metrics import verbatim_copy_extent
 from trainer.procedural import make_material

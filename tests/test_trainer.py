@@ -86,8 +86,8 @@ def test_band_pyramid_is_the_metrics_pyramid():
 
 @pytest.mark.parametrize("space", ["pixels", "bands"])
 def test_patch_loss_tells_real_from_noise_and_trains_a_periodic_generator(space):
-    from blender_texgan.core.architecture import PeriodicGeneratorConfig
-    from blender_texgan.engine.nets import build_generator
+    from blender_texgan.core.arch.generator import PeriodicGeneratorConfig
+    from blender_texgan.engine.nets.generator import build_generator
 
     real_a, real_b = periodic_batch(4), periodic_batch(8)[4:]
     g = torch.Generator().manual_seed(0)

@@ -8,26 +8,26 @@ import numpy as np
 import pytest
 import torch
 
+from blender_texgan.core.arch.material_translator import MaterialTranslatorConfig, material_translator_param_shapes
 from blender_texgan.core.maps import complete_map_set, split_channels, stack_channels
-from blender_texgan.core.maps_translator_arch import MapsTranslatorConfig, maps_translator_param_shapes
 from blender_texgan.core.modelfile import ModelFileError, read_model_file, write_model_file
 from blender_texgan.core.normals import normal_from_height
 from blender_texgan.core.tiling import seam_ratio
 from blender_texgan.engine import library
-from blender_texgan.engine.maps_translator_net import build_maps_translator
-from blender_texgan.engine.numpy_maps_translator import NumpyMapsTranslator
+from blender_texgan.engine.material_translation import MaterialTranslator, transform_maps, transform_stack
+from blender_texgan.engine.nets.material_translator import build_material_translator
+from blender_texgan.engine.nets.numpy_material_translator import NumpyMapsTranslator
 from blender_texgan.engine.request import GenerationError
-from blender_texgan.engine.transform import MapsTranslator, transform_maps, transform_stack
-from trainer.cyclegan import CycleGanOptions, Domain, export_maps_translator, train_cyclegan
+from trainer.cyclegan import CycleGanOptions, Domain, export_material_translator, train_cyclegan
 from trainer.data import write_material
 from trainer.procedural import make_material
 
-SMALL = MapsTranslatorConfig((8, 12, 16))
+SMALL = MaterialTranslatorConfig((8, 12, 16))
 
 
 def _net(cfg=SMALL, seed=0):
     torch.manual_seed(seed)
-    net = build_maps_translator(cfg).eval()
+    net = build_material_translator(cfg).eval()
     for p in net.parameters():  # weights big enough that every layer matters (the head starts at zero)
         p.data.normal_(0.0, 0.3)
     return net
@@ -38,7 +38,7 @@ def _domain(name):
 
 
 def _export(tmp_path, net=None, name="t.safetensors"):
-    return export_maps_translator(net or _net(), SMALL, tmp_path / name, _domain("clean metal"),
+    return export_material_translator(net or _net(), SMALL, tmp_path / name, _domain("clean metal"),
                                   _domain("rusty metal"), 1, {"steps": 0}, {}, ["procedural"])
 
 
@@ -55,8 +55,8 @@ def _torch(net, stack):
 # ---------------------------------------------------------------- the net
 
 def test_torch_parameters_match_the_core_description():
-    shapes = {k: tuple(v.shape) for k, v in build_maps_translator(SMALL).state_dict().items()}
-    assert shapes == maps_translator_param_shapes(SMALL)
+    shapes = {k: tuple(v.shape) for k, v in build_material_translator(SMALL).state_dict().items()}
+    assert shapes == material_translator_param_shapes(SMALL)
 
 
 def test_numpy_twin_matches_torch():
@@ -70,13 +70,13 @@ def test_numpy_twin_matches_torch():
 
 def test_untrained_net_is_the_identity():
     stack = _bricks(32)
-    out = _torch(build_maps_translator(SMALL).eval(), stack)
+    out = _torch(build_material_translator(SMALL).eval(), stack)
     np.testing.assert_allclose(out, np.clip(stack, 1e-3, 1 - 1e-3), atol=1e-5)
 
 
 @pytest.mark.parametrize("engine", ["torch", "numpy"])
 def test_translation_is_exactly_periodic(tmp_path, engine):
-    net = MapsTranslator(read_model_file(_export(tmp_path)), engine=engine)
+    net = MaterialTranslator(read_model_file(_export(tmp_path)), engine=engine)
     stack = _bricks(64)
     out = net(stack)
     m = SMALL.multiple
@@ -125,7 +125,7 @@ def test_exported_file_loads_and_says_what_it_translates(tmp_path):
 @pytest.mark.parametrize("change, problem", [
     (lambda m: m["translator"].update(direction="maps_to_photo"), "without a known direction"),
     (lambda m: m["translator"].pop("to"), "without a 'to' material"),
-    (lambda m: m["architecture"].update(name="periodic_unet_v1"), "unknown maps translator architecture"),
+    (lambda m: m["architecture"].update(name="periodic_unet_v1"), "unknown material translator architecture"),
 ])
 def test_bad_manifest_is_one_line_error(tmp_path, change, problem):
     model = read_model_file(_export(tmp_path))
@@ -137,14 +137,14 @@ def test_bad_manifest_is_one_line_error(tmp_path, change, problem):
 
 
 def test_photo_translator_architecture_under_maps_direction_is_refused(tmp_path):
-    from blender_texgan.core.translator_arch import UNetConfig
-    from blender_texgan.engine.translator_net import build_translator
+    from blender_texgan.core.arch.photo_translator import UNetConfig
+    from blender_texgan.engine.nets.photo_translator import build_translator
     from trainer.translator import export_translator
 
     cfg = UNetConfig((8, 12))
     photo = read_model_file(export_translator(build_translator(cfg), cfg, tmp_path / "p.safetensors", "p", {}))
     with pytest.raises(ModelFileError, match="is a photo translator .* use it with photo2mat --translator"):
-        MapsTranslator(photo, engine="numpy")
+        MaterialTranslator(photo, engine="numpy")
 
 
 def test_corrupt_file_is_one_line_error(tmp_path):
@@ -161,7 +161,7 @@ def test_material_translators_are_not_photo_translators(tmp_path, monkeypatch):
     _export(tmp_path, name="clean_to_rusty.safetensors")
     assert "clean_to_rusty" not in library.bundled_translators()
     assert library.bundled_translators("maps_to_maps") == {"clean_to_rusty": tmp_path / "clean_to_rusty.safetensors"}
-    assert library.resolve_maps_translator("clean_to_rusty") == tmp_path / "clean_to_rusty.safetensors"
+    assert library.resolve_material_translator("clean_to_rusty") == tmp_path / "clean_to_rusty.safetensors"
 
 
 BUNDLED = library.TRANSLATORS_DIR / "clean_to_rusty_metal.safetensors"
@@ -173,7 +173,7 @@ def test_bundled_translator_loads_and_its_translation_tiles():
     assert model.manifest["translator"]["direction"] == "maps_to_maps"
     for key in ("round_trip_l1", "change_l1", "tile_error"):
         assert key in model.manifest["metrics"]
-    net = MapsTranslator(model, engine="numpy")
+    net = MaterialTranslator(model, engine="numpy")
     stack = _bricks(64)
     out = transform_stack(net, stack)
     assert np.abs(out - stack).mean() > 1e-3  # it changes the material
@@ -242,16 +242,16 @@ def _export_with_exemplar(tmp_path, name="tx.safetensors", **block):
     """A translator carrying a procedural wood exemplar (the 'target material'), 64 x 96 px, not periodic."""
     ex = np.moveaxis(stack_channels(make_material("wood_planks", 5, 96)), 0, -1)[:64]
     block = {"guide_scale": 1, "normal_strength": 3.0, "periodic": False, "lattice": [0, 0], **block}
-    return export_maps_translator(_net(), SMALL, tmp_path / name, _domain("clean metal"), _domain("rusty metal"), 1,
+    return export_material_translator(_net(), SMALL, tmp_path / name, _domain("clean metal"), _domain("rusty metal"), 1,
                                   {"steps": 0}, {}, ["procedural"], (ex.astype(np.float32), block))
 
 
 def test_detail_step_is_periodic_and_copies_the_exemplar(tmp_path):
-    from blender_texgan.core.refine import apply_field, patch_cuts
+    from blender_texgan.core.synthesis.refine import apply_field, patch_cuts
     from blender_texgan.engine.generate import PRESERVE_CONTRAST, REFINE_SOFTEN
-    from blender_texgan.engine.transform import transform_with_field
+    from blender_texgan.engine.material_translation import transform_with_field
 
-    net = MapsTranslator(read_model_file(_export_with_exemplar(tmp_path)), engine="numpy")
+    net = MaterialTranslator(read_model_file(_export_with_exemplar(tmp_path)), engine="numpy")
     assert net.detail_default and net.exemplar.shape == (64, 96, 5)
     stack = _bricks(64)
     out, coords = transform_with_field(net, stack, 1.0, seed=3)  # detail: the translator's default (on)
@@ -270,17 +270,17 @@ def test_detail_step_is_periodic_and_copies_the_exemplar(tmp_path):
 
 
 def test_detail_step_strength_zero_off_and_skipped_without_an_exemplar(tmp_path):
-    from blender_texgan.engine.transform import transform_with_field
+    from blender_texgan.engine.material_translation import transform_with_field
 
     stack = _bricks(64)
-    net = MapsTranslator(read_model_file(_export_with_exemplar(tmp_path)), engine="numpy")
+    net = MaterialTranslator(read_model_file(_export_with_exemplar(tmp_path)), engine="numpy")
     out, coords = transform_with_field(net, stack, 0.0, detail=True)
     assert coords is None and np.array_equal(out, stack)  # strength 0: the input unchanged
     off, coords = transform_with_field(net, stack, 1.0, detail=False)
     # held as 16-bit (core.map_bands): the input's rounding (1 / 131070 at most) through the net's
     # gain (3.3e-4 here), a twelfth of an 8-bit step
     assert coords is None and np.abs(off - np.clip(net(stack), 0, 1)).max() < 1 / 1024
-    plain = MapsTranslator(read_model_file(_export(tmp_path)), engine="numpy")
+    plain = MaterialTranslator(read_model_file(_export(tmp_path)), engine="numpy")
     assert plain.exemplar is None and not plain.detail_default
     skipped, coords = transform_with_field(plain, stack, 1.0, detail=True)
     assert coords is None and np.array_equal(skipped, transform_stack(plain, stack, detail=False))
@@ -308,7 +308,7 @@ def test_bundled_translator_carries_its_targets_exemplar():
     assert block["guide_scale"] == 1 and block["set"] == "rusty_metal_05"
     assert any(c.startswith("rusty_metal_05") and "CC0" in c for c in model.manifest["credits"])
     assert BUNDLED.stat().st_size < 3 * 1024 ** 2
-    net = MapsTranslator(model, engine="numpy")
+    net = MaterialTranslator(model, engine="numpy")
     assert net.detail_default == model.manifest["translator"].get("detail", True)
 
 
@@ -320,12 +320,12 @@ def test_the_detail_field_read_in_bands_equals_the_whole_field(tmp_path, lattice
     whole field does (synthesize, snap to the lattice, roll, read through it), on a regular
     material too (the lattice's residue is the whole field's)."""
     from blender_texgan.core.latent import grid_offset
-    from blender_texgan.core.lattice import snap_to_lattice
-    from blender_texgan.core.refine import apply_field, synthesize
+    from blender_texgan.core.synthesis.lattice import snap_to_lattice
+    from blender_texgan.core.synthesis.refine import apply_field, synthesize
     from blender_texgan.engine.generate import FIELD_ROLL, PRESERVE_CONTRAST, REFINE_SOFTEN
-    from blender_texgan.engine.transform import detail_field, field_rows
+    from blender_texgan.engine.material_translation import detail_field, field_rows
 
-    net = MapsTranslator(read_model_file(_export_with_exemplar(tmp_path)), engine="numpy")
+    net = MaterialTranslator(read_model_file(_export_with_exemplar(tmp_path)), engine="numpy")
     net.model.manifest["exemplar"]["lattice"] = list(lattice)
     guide = np.random.default_rng(2).random((24, 16, 5)).astype(np.float32)
     coords = synthesize(net.analysis, 192, 128, 5, guide=guide)
@@ -344,9 +344,9 @@ def test_a_large_transform_writes_what_the_map_set_would(tmp_path):
     """The terminal's path (16-bit source, bands, the maps gathered as the integers their PNGs
     hold) writes the same files as transform_maps' float MapSet, with and without the detail step."""
     from blender_texgan.core.png import encode_png
-    from blender_texgan.engine.transform import transform_to_files
+    from blender_texgan.engine.material_translation import transform_to_files
 
-    net = MapsTranslator(read_model_file(_export_with_exemplar(tmp_path)), engine="numpy")
+    net = MaterialTranslator(read_model_file(_export_with_exemplar(tmp_path)), engine="numpy")
     maps = complete_map_set(split_channels(np.moveaxis(_bricks(64, seed=3), -1, 0)), 4.0)
     for detail in (True, False):
         floats = transform_maps(maps, net, 0.8, normal_strength=3.0, detail=detail, seed=2)
@@ -366,11 +366,11 @@ def test_a_large_transform_needs_tens_of_bytes_per_pixel(tmp_path, monkeypatch):
     sizes: it is made small here. numpy's arrays are traced by tracemalloc."""
     import tracemalloc
 
-    from blender_texgan.core import refine
-    from blender_texgan.engine.transform import transform_to_files
+    from blender_texgan.core.synthesis import refine
+    from blender_texgan.engine.material_translation import transform_to_files
 
     monkeypatch.setattr(refine, "CHUNK_PIXELS", 1 << 14)
-    net = MapsTranslator(read_model_file(_export_with_exemplar(tmp_path)), engine="numpy")
+    net = MaterialTranslator(read_model_file(_export_with_exemplar(tmp_path)), engine="numpy")
     net.analysis  # noqa: B018 -- analysed once, outside what is measured
 
     def peak(size):

@@ -1,4 +1,4 @@
-"""The photo -> maps translator: architecture, engines, tiling, model files, shading, training."""
+"""The photo -> material translator: architecture, engines, tiling, model files, shading, training."""
 from __future__ import annotations
 
 import json
@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
+from blender_texgan.core.arch.photo_translator import UNetConfig, light_direction, unet_param_shapes
 from blender_texgan.core.modelfile import ModelFileError, read_model_file, write_model_file
 from blender_texgan.core.tiling import looks_periodic
-from blender_texgan.core.translator_arch import UNetConfig, light_direction, unet_param_shapes
-from blender_texgan.engine.numpy_unet import NumpyUNet
-from blender_texgan.engine.numpy_unet import finish_outputs as np_finish
-from blender_texgan.engine.translate import Translator, translate
-from blender_texgan.engine.translator_net import build_translator, finish_outputs
+from blender_texgan.engine.nets.numpy_unet import NumpyUNet
+from blender_texgan.engine.nets.numpy_unet import finish_outputs as np_finish
+from blender_texgan.engine.nets.photo_translator import build_translator, finish_outputs
+from blender_texgan.engine.photo.translate import Translator, translate
 from trainer.shading import turn
 from trainer.translator import export_translator
 
@@ -148,9 +148,9 @@ def test_training_a_translator_from_a_folder_exports_a_loadable_model(tmp_path, 
 def test_the_light_is_found_by_shading_the_maps_again(tmp_path):
     """A stand-in translator that answers the same relief whatever light it is told: shading that
     relief again explains the photo best under the light the photo was shaded with."""
+    from blender_texgan.core.arch.photo_translator import CANDIDATE_LIGHTS, photo_scale, turn_image, turn_vectors
     from blender_texgan.core.normals import normal_from_height
-    from blender_texgan.core.translator_arch import CANDIDATE_LIGHTS, photo_scale, turn_image, turn_vectors
-    from blender_texgan.engine import translate as tr
+    from blender_texgan.engine.photo import translate as tr
 
     h = _smooth_noise(64, 64, 4)[..., 0]
     normal = normal_from_height(h, 40.0)
@@ -179,7 +179,7 @@ def test_the_light_is_found_by_shading_the_maps_again(tmp_path):
 
 
 def test_numpy_turns_agree_with_the_training_turns():
-    from blender_texgan.core.translator_arch import turn_image, turn_vectors, unturn_image, unturn_vectors
+    from blender_texgan.core.arch.photo_translator import turn_image, turn_vectors, unturn_image, unturn_vectors
 
     stack = np.random.default_rng(5).random((12, 10, 8)).astype(np.float32)
     for k in range(8):
@@ -201,7 +201,7 @@ def test_a_briefly_trained_translator_beats_the_classical_baselines_on_held_out_
     import contextlib
     import io
 
-    from blender_texgan.core.photo_maps import classical_maps
+    from blender_texgan.core.photo.classical_maps import classical_maps
     from trainer.__main__ import main
     from trainer.pbr_sets import load_pbr_sets
     from trainer.translator_eval import angular_error, measure_sets, rendered_photos

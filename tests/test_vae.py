@@ -7,12 +7,12 @@ import pytest
 import torch
 from conftest import TINY_CHANNELS, brick_exemplar, smooth_photo
 
-from blender_texgan.core.architecture import PeriodicGeneratorConfig
+from blender_texgan.core.arch.generator import PeriodicGeneratorConfig
+from blender_texgan.core.arch.vae import VAEConfig, vae_param_shapes
 from blender_texgan.core.modelfile import ModelFileError, read_model_file, write_model_file
 from blender_texgan.core.tiling import looks_periodic
-from blender_texgan.core.vae_arch import VAEConfig, vae_param_shapes
-from blender_texgan.engine.numpy_net import NumpyEncoder
-from blender_texgan.engine.vae_net import build_vae
+from blender_texgan.engine.nets.numpy_generator import NumpyEncoder
+from blender_texgan.engine.nets.vae_encoder import build_vae
 
 TINY = VAEConfig(PeriodicGeneratorConfig(latent_channels=4, channels=TINY_CHANNELS, upsample="bilinear"))
 
@@ -130,7 +130,7 @@ def _photo() -> np.ndarray:
 
 
 def test_mix_latent_walks_from_the_texture_code_to_a_prior_draw():
-    from blender_texgan.engine.variations import mix_latent
+    from blender_texgan.engine.latent.variations import mix_latent
 
     rng = np.random.default_rng(0)
     mean, noise = rng.standard_normal((2, 4, 3, 3), dtype=np.float32)
@@ -139,7 +139,7 @@ def test_mix_latent_walks_from_the_texture_code_to_a_prior_draw():
 
 
 def test_variations_of_a_texture_tile_differ_and_keep_its_colours(trained):
-    from blender_texgan.engine.variations import VariationsRequest, texture_variations
+    from blender_texgan.engine.latent.variations import VariationsRequest, texture_variations
 
     photo = _photo()
     variants = texture_variations(photo, VariationsRequest(str(trained[1]), count=3, strength=0.7, size=64,
@@ -156,7 +156,7 @@ def test_variations_of_a_texture_tile_differ_and_keep_its_colours(trained):
 def test_latent_interpolation_between_two_seeds_is_even_and_every_frame_tiles(trained):
     from blender_texgan.core.latent import seed_latent
     from blender_texgan.engine.generate import load_runner
-    from blender_texgan.engine.morph import MorphRequest, morph_sequence
+    from blender_texgan.engine.latent.morph import MorphRequest, morph_sequence
 
     path = str(trained[1])
     frames = [f["albedo"] for f in morph_sequence(MorphRequest(path, "0", "5", frames=9, size=64, engine="numpy"))]
@@ -187,7 +187,7 @@ def test_the_variations_command_writes_maps_and_refuses_a_generator(trained, tin
 def test_variations_of_a_regular_texture_keep_its_tiles_on_their_lattice(trained, monkeypatch):
     """Tiles repeat: their lattice is found, and every variation's synthesis snaps to it (without,
     the tiles of a regular texture come out cut and shifted: docs/vae.md)."""
-    from blender_texgan.engine import variations
+    from blender_texgan.engine.latent import variations
 
     ys, xs = np.meshgrid(np.arange(240), np.arange(240), indexing="ij")
     grout = ((ys % 40) < 3) | ((xs % 24) < 3)  # tiles 24 px wide and 40 px high

@@ -119,8 +119,8 @@ def _train(args, argv, kind: str = "generator") -> int:
 def _eval(args) -> int:
     """Measure a model file through the add-on's own generation path, beside the tiling-and-blending
     baseline on the same exemplar and the same held-out crops; optionally write a contact sheet."""
+    from blender_texgan.core.arch.vae import decoder_config
     from blender_texgan.core.modelfile import read_model_file
-    from blender_texgan.core.vae_arch import decoder_config
     from blender_texgan.engine.generate import resolve_model
 
     from .data import load_training_data

@@ -6,13 +6,13 @@
 Each side is one or more folders of texture sets, loaded as the generator trainer loads them
 (trainer.folder: albedo, height, roughness stacks), both shrunk to one working scale
 (trainer.data.working_scale) so the two materials are compared at the same size. Two small periodic
-translators (engine.maps_translator_net: A -> B and B -> A, residual, starting as the identity), two
+translators (engine.nets.material_translator: A -> B and B -> A, residual, starting as the identity), two
 patch discriminators, least-squares GAN losses, a cycle-consistency L1 (A -> B -> A stays A) and an
 identity L1 (B -> B stays B). The bottom quarter of every set is held out for the metrics. The run
 folder gets options.json, log.jsonl, checkpoints (atomic; Ctrl-C saves the step reached; rerunning
 resumes) and both directions as model files: a_to_b.safetensors and b_to_a.safetensors (kind
 translator, direction maps_to_maps), each carrying its target material's exemplar (the first target set's training region at the working
-scale) for the detail step of engine.transform. A file exported without one gets it afterwards:
+scale) for the detail step of engine.material_translation. A file exported without one gets it afterwards:
 
     python -m trainer.cyclegan carry-exemplar MODEL.safetensors --data DIR [--out FILE] [--detail on|off]
 """
@@ -27,12 +27,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from blender_texgan.core.lattice import axis_periods
+from blender_texgan.core.arch.material_translator import PERIODIC_RESIDUAL_UNET_V1, MaterialTranslatorConfig
 from blender_texgan.core.maps import PBR_MAPS
-from blender_texgan.core.maps_translator_arch import PERIODIC_RESIDUAL_UNET_V1, MapsTranslatorConfig
 from blender_texgan.core.modelfile import EXEMPLAR_MIN_SIDE, read_model_file, write_model_file
+from blender_texgan.core.synthesis.lattice import axis_periods
 from blender_texgan.engine.devices import DEVICE_CHOICES, pick_device
-from blender_texgan.engine.maps_translator_net import build_maps_translator
+from blender_texgan.engine.nets.material_translator import build_material_translator
 
 from .checkpoints import (
     CYCLEGAN_KEYS,
@@ -203,9 +203,9 @@ class CycleGanSession:
         self.sample_a = CropSampler(self.a.train, opts.crop, seed=[opts.seed, 1], wrap=[False] * len(self.a.train))
         self.sample_b = CropSampler(self.b.train, opts.crop, seed=[opts.seed, 2], wrap=[False] * len(self.b.train))
         self.gen = torch.Generator().manual_seed(opts.seed)
-        self.cfg = MapsTranslatorConfig(tuple(opts.channels))
-        self.G_ab = build_maps_translator(self.cfg).to(self.device)
-        self.G_ba = build_maps_translator(self.cfg).to(self.device)
+        self.cfg = MaterialTranslatorConfig(tuple(opts.channels))
+        self.G_ab = build_material_translator(self.cfg).to(self.device)
+        self.G_ba = build_material_translator(self.cfg).to(self.device)
         self.D_a = PatchDiscriminator(5, 32, 3).to(self.device)
         self.D_b = PatchDiscriminator(5, 32, 3).to(self.device)
         g_params = [*self.G_ab.parameters(), *self.G_ba.parameters()]
@@ -282,9 +282,9 @@ class CycleGanSession:
                     "working_scale": self.scale, "cycle": self.opts.cycle, "identity": self.opts.identity,
                     "gan": self.opts.gan, "device": str(self.device)}
         credits = self.opts.credits or [*self.a.sets, *self.b.sets]
-        forward = export_maps_translator(self.G_ab, self.cfg, self.run / "a_to_b.safetensors", self.a, self.b,
+        forward = export_material_translator(self.G_ab, self.cfg, self.run / "a_to_b.safetensors", self.a, self.b,
                                          self.scale, training, metrics["a_to_b"], credits, target_exemplar(self.b))
-        backward = export_maps_translator(self.G_ba, self.cfg, self.run / "b_to_a.safetensors", self.b, self.a,
+        backward = export_material_translator(self.G_ba, self.cfg, self.run / "b_to_a.safetensors", self.b, self.a,
                                           self.scale, training, metrics["b_to_a"], credits, target_exemplar(self.a))
         return forward, backward
 
@@ -363,7 +363,7 @@ def target_exemplar(dst: Domain) -> tuple[np.ndarray, dict] | None:
     return exemplar, block
 
 
-def export_maps_translator(net, cfg: MapsTranslatorConfig, path: Path, src: Domain, dst: Domain, scale: int,
+def export_material_translator(net, cfg: MaterialTranslatorConfig, path: Path, src: Domain, dst: Domain, scale: int,
                            training: dict, metrics: dict, credits: list[str],
                            exemplar: tuple[np.ndarray, dict] | None = None) -> Path:
     """One direction as a model file: kind translator, direction maps_to_maps, float16 weights, and

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from blender_texgan.core import quilt
-from blender_texgan.core.architecture import PERIODIC_SGAN_V1, PeriodicGeneratorConfig, config_from_manifest
+from blender_texgan.core.arch.generator import PERIODIC_SGAN_V1, PeriodicGeneratorConfig, config_from_manifest
+from blender_texgan.core.arch.vae import PERIODIC_VAE_V1, VAEConfig, decoder_config
 from blender_texgan.core.latent import LatentLayout
 from blender_texgan.core.maps import PBR_MAPS
 from blender_texgan.core.modelfile import write_model_file
-from blender_texgan.core.vae_arch import PERIODIC_VAE_V1, VAEConfig, decoder_config
+from blender_texgan.core.synthesis import quilt
 
 from .checkpoints import latest_checkpoint, load_newest_good, run_kind
 from .data import load_training_data
@@ -141,7 +141,7 @@ def export_run(run: Path, out: Path, name: str | None = None, description: str =
         if not description:
             manifest["description"] = (f"Tileable PBR texture VAE made from {', '.join(data.credits)}: encodes a "
                                        "texture, makes variations of it and morphs between two.")
-    if exemplar is not None:  # element size and repeats measured once here: generation reads them (core.quilt)
+    if exemplar is not None:  # element size and repeats measured once here: generation reads them (core.synthesis.quilt)
         manifest["exemplar"] = {"guide_scale": data.guide_scale, "normal_strength": data.exemplar_normal_strength,
                                 "periodic": bool(data.wrap[0]), **quilt.measure(exemplar)}
     Path(out).parent.mkdir(parents=True, exist_ok=True)  # the exemplar packed: about 0.6 of its raw size
@@ -179,7 +179,7 @@ def measure_state(cfg, layout, state: dict, data, options: dict) -> dict:
     """The neural generator's metrics against held-out crops (as logged during training)."""
     import torch
 
-    from blender_texgan.engine.nets import build_generator
+    from blender_texgan.engine.nets.generator import build_generator
 
     from .sampling import measure
     ema = build_generator(cfg).eval()

@@ -33,7 +33,7 @@ from typing import Sequence
 import numpy as np
 
 from blender_texgan.core.maps import GENERATED_CHANNEL_COUNT, GENERATED_CHANNELS
-from blender_texgan.core.quilt import border_pairs
+from blender_texgan.core.synthesis.quilt import border_pairs
 from blender_texgan.core.tiling import seam_ratio
 
 PATCH_SIZE = 7

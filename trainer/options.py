@@ -6,7 +6,7 @@ import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
-from blender_texgan.core.architecture import UPSAMPLING
+from blender_texgan.core.arch.generator import UPSAMPLING
 from blender_texgan.engine.devices import DEVICE_CHOICES
 
 TRAINED_KINDS = ("generator", "vae")  # what trainer.train's loop trains (translators have their own)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from blender_texgan.core import tiling_blend
 from blender_texgan.core.maps import complete_map_set, split_channels, stack_channels
 from blender_texgan.core.png import write_png
+from blender_texgan.core.synthesis import tiling_blend
 from blender_texgan.core.tiling import tile
 
 from .data import TrainingData

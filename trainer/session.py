@@ -15,11 +15,11 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from blender_texgan.core.architecture import PeriodicGeneratorConfig
+from blender_texgan.core.arch.generator import PeriodicGeneratorConfig
 from blender_texgan.core.latent import LatentLayout, make_latent
 from blender_texgan.core.maps import GENERATED_CHANNEL_COUNT
 from blender_texgan.core.png import write_png
-from blender_texgan.engine.nets import build_generator
+from blender_texgan.engine.nets.generator import build_generator
 
 from .augment import augment
 from .checkpoints import save_checkpoint

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from blender_texgan.core.architecture import PERIODIC_SGAN_V1, PeriodicGeneratorConfig
+from blender_texgan.core.arch.generator import PERIODIC_SGAN_V1, PeriodicGeneratorConfig
 
 from .checkpoints import (
     check_run_folder,

@@ -24,11 +24,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from blender_texgan.core.arch.photo_translator import MIN_MEAN, PERIODIC_UNET_V1, WEDGE_DEG, UNetConfig
 from blender_texgan.core.maps import PBR_MAPS
 from blender_texgan.core.modelfile import write_model_file
-from blender_texgan.core.translator_arch import MIN_MEAN, PERIODIC_UNET_V1, WEDGE_DEG, UNetConfig
 from blender_texgan.engine.devices import DEVICE_CHOICES, pick_device
-from blender_texgan.engine.translator_net import build_translator, finish_outputs
+from blender_texgan.engine.nets.photo_translator import build_translator, finish_outputs
 
 from .checkpoints import (
     TRANSLATOR_KEYS,
@@ -151,13 +151,13 @@ class Pairs:
         normal = turn_vectors(maps[:, 3:6], k)
         normal = normal * (normal * normal).sum(1, keepdim=True).clamp_min(1e-12).rsqrt()  # F.normalize, faster on a CPU
         maps = torch.cat([maps[:, :3], normal, maps[:, 6:]], dim=1)
-        lights = random_lights(n, g, self.device, WEDGE_DEG)  # engine.translate turns photos into it
+        lights = random_lights(n, g, self.device, WEDGE_DEG)  # engine.photo.translate turns photos into it
         photo = shade(maps[:, :3], maps[:, 3:6], maps[:, 8:9], maps[:, 7:8], **lights)
         return photo, maps[:, :8], self.told(lights["light"])
 
     def told(self, light: torch.Tensor) -> torch.Tensor:
         """The light the net is told: the true one moved by up to half the spacing of the candidate
-        lights it is given at inference (engine.translate.estimate_light)."""
+        lights it is given at inference (engine.photo.translate.estimate_light)."""
         n = light.shape[0]
         jitter = torch.rand(2, n, generator=self.gen, device=self.device) - 0.5
         az = torch.atan2(light[:, 1], light[:, 0]) + jitter[0] * math.radians(45)
@@ -214,7 +214,7 @@ def translator_losses(pred: torch.Tensor, target: torch.Tensor, normal_weight: f
 
 
 def net_input(photo: torch.Tensor, light: torch.Tensor) -> torch.Tensor:
-    """Batched torch twin of core.translator_arch.net_input: (B, 3, H, W) photo, (B, 3) light."""
+    """Batched torch twin of core.arch.photo_translator.net_input: (B, 3, H, W) photo, (B, 3) light."""
     scale = 0.5 / photo.mean((1, 2, 3), keepdim=True).clamp(min=MIN_MEAN)
     planes = light.view(-1, 3, 1, 1).expand(-1, -1, *photo.shape[2:])
     return torch.cat([photo * scale - 0.5, planes], dim=1)

@@ -11,7 +11,7 @@ each photo we compare against the set's real maps:
   oracle), and luminance with the best affine fit per set (an oracle).
 
 Relief is judged on two axes, each for the translator, the classical maps as shipped
-(core.photo_maps.classical_maps) and a flat normal, because the mean angle alone rewards timidity
+(core.photo.classical_maps.classical_maps) and a flat normal, because the mean angle alone rewards timidity
 (a flat map scores well and shows no relief):
 * accuracy: the mean angle, and the correlation of the predicted slopes (the height's gradient,
   -n_xy / n_z) with the real ones (slope_correlation; 0 for a flat map, 1 for slopes proportional
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blender_texgan.core.photo_maps import blur, classical_maps, luminance
+from blender_texgan.core.photo.classical_maps import blur, classical_maps, luminance
 
 SOBEL_BLURS = (0.0, 1.0, 2.0, 4.0, 8.0)
 SOBEL_STRENGTHS = tuple(float(s) for s in np.geomspace(1.0, 512.0, 28))  # relief of a 0 -> 1 step, pixels
@@ -200,7 +200,7 @@ def rendered_photos(pbr, device="cpu") -> list[tuple[np.ndarray, np.ndarray]]:
 def measure_set(translator, pbr, device="cpu") -> dict[str, float]:
     """Mean of measure_photo over the set's four renders, each translated with the light the
     translator estimates (as a user gets it); light_deg: how far that estimate was off."""
-    from blender_texgan.engine.translate import estimate_light, translate
+    from blender_texgan.engine.photo.translate import estimate_light, translate
 
     rows = []
     for photo, true_light in rendered_photos(pbr, device):
@@ -214,7 +214,7 @@ def measure_set(translator, pbr, device="cpu") -> dict[str, float]:
 def measure_sets(model_path, data: str, names, device: str = "auto", engine: str = "auto") -> dict[str, dict]:
     """Set name -> measure_set row, for a translator model file on the named sets under data."""
     from blender_texgan.core.modelfile import read_model_file
-    from blender_texgan.engine.translate import Translator
+    from blender_texgan.engine.photo.translate import Translator
 
     from .pbr_sets import load_pbr_sets
 

@@ -15,9 +15,9 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
+from blender_texgan.core.arch.vae import DECODER_PREFIX, ENCODER_PREFIX, VAEConfig
 from blender_texgan.core.latent import make_latent
-from blender_texgan.core.vae_arch import DECODER_PREFIX, ENCODER_PREFIX, VAEConfig
-from blender_texgan.engine.vae_net import PeriodicEncoder
+from blender_texgan.engine.nets.vae_encoder import PeriodicEncoder
 
 from .losses import sliced_patch_loss
 from .session import Session, pin_constant_channels
@@ -112,8 +112,8 @@ def vae_tensors(state: dict) -> dict[str, np.ndarray]:
 def measure_reconstruction(state: dict, data, crop: int, count: int, seed: int) -> dict:
     """Encode -> decode (posterior means) of held-out crops: L1 and the SWD ratio of the
     reconstructions against real crops (1 = as close as two sets of real crops)."""
-    from blender_texgan.core.architecture import config_from_manifest
-    from blender_texgan.engine.nets import build_generator
+    from blender_texgan.core.arch.generator import config_from_manifest
+    from blender_texgan.engine.nets.generator import build_generator
 
     from .metrics import swd_ratio
     cfg = VAEConfig(config_from_manifest({"name": state["architecture"], "config": state["config"]}))

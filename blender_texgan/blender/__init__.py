@@ -1,7 +1,7 @@
 """Everything that imports bpy. Each module has a `classes` tuple and register()/unregister()."""
-from . import gallery, latent, operators, panels, photo, preferences, properties, transform_material
+from . import gallery, latent, material_translation, operators, panels, photo, preferences, properties
 
-_MODULES = (preferences, properties, operators, gallery, panels, photo, latent, transform_material)
+_MODULES = (preferences, properties, operators, gallery, panels, photo, latent, material_translation)
 
 
 def register():

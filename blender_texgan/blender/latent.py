@@ -3,7 +3,7 @@ shown as previews; clicking one makes its material) under each Image to Material
 Morph slider under Generate (two seeds generated once; every move, and every frame of a
 keyframed factor, only mixes them into the morph material's images: blender.morph_live).
 
-The work is engine.variations / engine.generate, run as engine jobs (progress, Esc cancels;
+The work is engine.latent.variations / engine.generate, run as engine jobs (progress, Esc cancels;
 synchronous in background mode); engine.latent_jobs holds the job functions and the ends cache.
 """
 from __future__ import annotations
@@ -16,11 +16,11 @@ import bpy.utils.previews
 from ..core.maps import MapSet
 from ..core.modelfile import ModelFileError
 from ..core.prepare import prepare_maps
+from ..engine.latent.variations import MAX_VARIANTS, VariationsRequest, check_request
 from ..engine.latent_jobs import ENDS, MorphEnds, MorphEndsRequest, morph_ends, preview_pixels, variations_runner
 from ..engine.library import default_vae_name
-from ..engine.photo_model import safe_model_name
+from ..engine.photo.save_as_model import safe_model_name
 from ..engine.request import GenerationError, check_seed
-from ..engine.variations import MAX_VARIANTS, VariationsRequest, check_request
 from . import morph_live
 from .operators import JobOperator, create_material, generation_request, material_object_poll
 from .panels import GenerateSubPanel, SidebarPanel, draw_job_progress, photo_sub_panels, split_layout

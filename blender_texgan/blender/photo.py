@@ -3,7 +3,7 @@ material on the active object (texgan.image_to_material), or a model in the user
 (texgan.save_photo_model); the same panel in the 3D Viewport, Shader Editor and Image Editor
 sidebars.
 
-Only the pixels are read here, on the main thread; the work is engine.photo / engine.photo_model,
+Only the pixels are read here, on the main thread; the work is engine.photo.pipeline / engine.photo.save_as_model,
 run as an engine job like Generate (progress, Esc cancels; synchronous in background mode).
 """
 from __future__ import annotations
@@ -14,12 +14,12 @@ import bpy
 import numpy as np
 
 from ..core.modelfile import ModelFileError
+from ..core.photo.seamless import MIN_SIDE
 from ..core.prepare import PreparedMaps, prepare_maps
-from ..core.seamless import MIN_SIDE
 from ..engine.image_files import DEFAULT_MAX_PIXELS, truncation
 from ..engine.library import DEFAULT_TRANSLATOR, bundled_translators
-from ..engine.photo import PhotoRequest, check_request, photo_from_pixels, photo_runner
-from ..engine.photo_model import PhotoModelRequest, photo_model_runner, safe_model_name
+from ..engine.photo.pipeline import PhotoRequest, check_request, photo_from_pixels, photo_runner
+from ..engine.photo.save_as_model import PhotoModelRequest, photo_model_runner, safe_model_name
 from ..engine.request import GenerationError
 from .operators import JobOperator, create_material, material_object_poll
 from .panels import (

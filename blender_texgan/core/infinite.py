@@ -5,7 +5,7 @@ Neyret's histogram-preserving blend, so a material has no bake and no repeat. Th
 both halves that need no Blender:
 
 * ``prepare(exemplar)`` -- once per exemplar, seed-independent: the Gaussianised exemplar (albedo
-  PCA-decorrelated first, exactly core.tiling_blend.analyse) as two 16-bit images, which become
+  PCA-decorrelated first, exactly core.synthesis.tiling_blend.analyse) as two 16-bit images, which become
   image datablocks, and the inverse lookup tables, which become the curves of two Vector Curves
   nodes (one point per table entry, joined by straight lines).
 * ``evaluate(prepared, x, y, scale, seed, sharpness)`` -- the numpy reference of the node group:
@@ -28,7 +28,7 @@ import numpy as np
 from .maps import GENERATED_CHANNEL_COUNT, check_exemplar
 from .normals import decode_normal, normal_from_height
 from .png import encode_png
-from .tiling_blend import CELL_FRACTION, GAUSS_RANGE, analyse
+from .synthesis.tiling_blend import CELL_FRACTION, GAUSS_RANGE, analyse
 
 # Table entries: each channel's inverse lookup table is one curve of a Vector Curves node, a point
 # per entry at x = linspace(-GAUSS_RANGE, GAUSS_RANGE, CURVE_POINTS), joined by straight lines
@@ -36,7 +36,7 @@ from .tiling_blend import CELL_FRACTION, GAUSS_RANGE, analyse
 # and the renderers interpolate that table linearly, so with the points on those x the node computes
 # np.interp over the points. A curve node is a small table inside the shader: three channels in one
 # node, no image read (five image reads of a table image were a third of the group's render time),
-# and never mipmapped on a GPU. 257 entries stay within an 8-bit step of core.tiling_blend's
+# and never mipmapped on a GPU. 257 entries stay within an 8-bit step of core.synthesis.tiling_blend's
 # LUT_SIZE entries (measured on every bundled exemplar: mean at most 0.1/255, max 0.95/255).
 CURVE_POINTS = 257
 ROW_FACTOR = math.sqrt(3.0) / 2.0   # triangle rows are this fraction of a cell high (equilateral)
@@ -235,7 +235,7 @@ def triangle(px: np.ndarray, py: np.ndarray, cell: float):
 
     Vertex (i, j) sits at x = (i + j / 2) cell, y = j cell sqrt(3)/2; a cell splits at fi + fj = 1
     into the lower triangle (i, j), (i+1, j), (i, j+1) and the upper (i+1, j+1), (i+1, j), (i, j+1),
-    the same split and weights as core.tiling_blend.vertex_reads.
+    the same split and weights as core.synthesis.tiling_blend.vertex_reads.
     """
     sj = py / (cell * ROW_FACTOR)
     si = px / cell - 0.5 * sj
@@ -262,7 +262,7 @@ def vertex_offsets(prepared: InfiniteImages, vi, vj, seed: float) -> tuple[np.nd
 
 def vertex_pixels(prepared: InfiniteImages, vi, vj) -> tuple[np.ndarray, np.ndarray]:
     """The exemplar pixel a vertex's copy is anchored at: its position floored, as in
-    core.tiling_blend, so that with whole-pixel offsets a copy at pixel centres reads whole pixels."""
+    core.synthesis.tiling_blend, so that with whole-pixel offsets a copy at pixel centres reads whole pixels."""
     return np.floor((vi + 0.5 * vj) * prepared.cell), np.floor(vj * (prepared.cell * ROW_FACTOR))
 
 
@@ -283,7 +283,7 @@ def gaussian_blend(prepared: InfiniteImages, weights: np.ndarray, reads: list[np
 def table_lookup(prepared: InfiniteImages, gauss: np.ndarray) -> np.ndarray:
     """Gaussian (..., 5) -> exemplar values (..., 5): each channel through its curve (albedo still
     as PCA components), straight lines between the points, level beyond the ends: np.interp, as
-    core.tiling_blend reads its tables."""
+    core.synthesis.tiling_blend reads its tables."""
     grid = curve_grid(prepared.lut.shape[1])
     return np.stack([np.interp(gauss[..., c], grid, prepared.lut[c]) for c in range(prepared.lut.shape[0])], -1)
 

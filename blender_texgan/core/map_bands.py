@@ -1,7 +1,7 @@
 """A material held as the integers its PNGs store, gathered band by band.
 
 A 5-channel float32 stack of an 8192 px material is 1.3 GB, and a whole MapSet with its normal
-2.1 GB; work that streams through a material in bands of rows (engine.transform) keeps it as
+2.1 GB; work that streams through a material in bands of rows (engine.material_translation) keeps it as
 16-bit channels instead (a 16-bit PNG's precision: 0.67 GB) and gathers its result as the 8- and
 16-bit maps it writes:
 

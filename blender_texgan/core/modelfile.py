@@ -18,20 +18,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .architecture import config_from_manifest, param_shapes
+from .arch.generator import config_from_manifest, param_shapes
+from .arch.material_translator import material_translator_config_from_manifest, material_translator_param_shapes
+from .arch.photo_translator import translator_config_from_manifest, unet_param_shapes
+from .arch.vae import decoder_config, vae_config_from_manifest, vae_param_shapes
 from .latent import LatentLayout
 from .maps import MAP_BY_NAME
-from .maps_translator_arch import maps_translator_config_from_manifest, maps_translator_param_shapes
-from .translator_arch import translator_config_from_manifest, unet_param_shapes
-from .vae_arch import decoder_config, vae_config_from_manifest, vae_param_shapes
 
 FORMAT_VERSION = 1
 MANIFEST_KEY = "texgan_manifest"
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 MAX_FILE_BYTES = 2 * 1024 ** 3
 KINDS = ("generator", "translator", "vae")
-# photo_to_maps: a photo -> PBR maps (core.translator_arch); maps_to_maps: one material's maps -> another's
-# (material translation, e.g. clean -> rusty metal; core.maps_translator_arch).
+# photo_to_maps: a photo -> PBR maps (core.arch.photo_translator); maps_to_maps: one material's maps -> another's
+# (material translation, e.g. clean -> rusty metal; core.arch.material_translator).
 TRANSLATOR_DIRECTIONS = ("photo_to_maps", "maps_to_maps")
 
 _DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "U8": np.dtype("u1"), "U16": np.dtype("<u2")}
@@ -362,7 +362,7 @@ def expected_shapes(manifest: dict) -> dict[str, tuple[int, ...]]:
     """Name -> shape of every weight the manifest's architecture has."""
     if manifest["kind"] == "translator":
         if manifest["translator"]["direction"] == "maps_to_maps":
-            return maps_translator_param_shapes(maps_translator_config_from_manifest(manifest["architecture"]))
+            return material_translator_param_shapes(material_translator_config_from_manifest(manifest["architecture"]))
         return unet_param_shapes(translator_config_from_manifest(manifest["architecture"]))
     if manifest["kind"] == "vae":
         return vae_param_shapes(vae_config_from_manifest(manifest["architecture"]))
@@ -579,7 +579,7 @@ def _validate_translator(manifest: dict, fail) -> None:
     maps_to_maps = block["direction"] == "maps_to_maps"
     try:
         if maps_to_maps:
-            maps_translator_config_from_manifest(manifest["architecture"])
+            material_translator_config_from_manifest(manifest["architecture"])
         else:
             translator_config_from_manifest(manifest["architecture"])
     except ValueError as exc:
@@ -591,7 +591,7 @@ def _validate_translator(manifest: dict, fail) -> None:
             if len(block[key]) > MAX_NAME_CHARS:  # it names materials and images in Blender
                 fail(f"has a translator '{key}' material of {len(block[key])} characters (at most {MAX_NAME_CHARS})")
     if manifest.get("exemplar") is not None:
-        if not maps_to_maps:  # a material translator may carry its target's exemplar (engine.transform: detail)
+        if not maps_to_maps:  # a material translator may carry its target's exemplar (engine.material_translation: detail)
             fail("is a photo translator with an exemplar block (only generators and material translators carry one)")
         _validate_exemplar_block(manifest["exemplar"], fail)
         if manifest["exemplar"].get("guide_scale", 1) != 1:
@@ -648,7 +648,7 @@ def _validate_exemplar_block(block, fail) -> None:
     if (not isinstance(lattice, list) or len(lattice) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= EXEMPLAR_MAX_SIDE for v in lattice)):
         fail(f"has an exemplar lattice of {lattice!r}; it must be two repeats in pixels (0: none)")
-    element = block.get("element", [1, 1])  # one stone's (rows, columns), measured at export (core.quilt)
+    element = block.get("element", [1, 1])  # one stone's (rows, columns), measured at export (core.synthesis.quilt)
     if (not isinstance(element, list) or len(element) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= EXEMPLAR_MAX_SIDE for v in element)):
         fail(f"has an exemplar element size of {element!r}; it must be two sizes in pixels")

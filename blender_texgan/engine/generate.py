@@ -12,12 +12,12 @@ from typing import Callable
 
 import numpy as np
 
+from ..core.arch.vae import DECODER_PREFIX, ENCODER_PREFIX, decoder_config, part
 from ..core.latent import LatentLayout, grid_offset, seed_latent
 from ..core.maps import GENERATED_CHANNELS, PBR_MAPS, complete_map_set, split_channels
 from ..core.modelfile import MAKES_MATERIALS, ModelFile, ModelFileError, check_role, read_model_file
 from ..core.normals import normal_from_height
-from ..core.refine import GUIDE_WEIGHT
-from ..core.vae_arch import DECODER_PREFIX, ENCODER_PREFIX, decoder_config, part
+from ..core.synthesis.refine import GUIDE_WEIGHT
 from .library import DEFAULT_MODEL, MODELS_DIR, bundled_models, default_model_name, resolve_model  # noqa: F401
 from .request import (  # noqa: F401
     ENGINES,
@@ -123,12 +123,12 @@ class Runner:
         device = self.device
         with self._net_lock:
             if self._net is None and self.engine == "numpy":
-                from .numpy_net import NumpyGenerator
+                from .nets.numpy_generator import NumpyGenerator
                 self._net = NumpyGenerator(self.cfg, self._weights)
             elif self._net is None:
                 import torch
 
-                from .nets import build_generator
+                from .nets.generator import build_generator
                 net = build_generator(self.cfg)
                 net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self._weights.items()})
                 # channels_last: oneDNN's and cuDNN's faster layout for these narrow convs (1.2-1.3x on a CPU).
@@ -150,16 +150,16 @@ class Runner:
         if not self.is_vae:
             raise GenerationError(f"Model '{self.model.name}' is a {self.model.manifest['kind']}: only VAE models "
                                   "encode textures.")
-        from ..core.vae_arch import vae_config_from_manifest
+        from ..core.arch.vae import vae_config_from_manifest
         cfg = vae_config_from_manifest(self.model.manifest["architecture"])
         if self.engine == "numpy":
             if self._encoder is None:
-                from .numpy_net import NumpyEncoder
+                from .nets.numpy_generator import NumpyEncoder
                 self._encoder = NumpyEncoder(cfg, self.model.tensors)
             return self._encoder(maps)
         import torch
         if self._encoder is None:
-            from .vae_net import PeriodicEncoder
+            from .nets.vae_encoder import PeriodicEncoder
             encoder = PeriodicEncoder(cfg)
             encoder.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in part(self.model.tensors, ENCODER_PREFIX).items()})
             self._encoder = encoder.eval().to(self.device)
@@ -172,17 +172,17 @@ class Runner:
         """The exemplar's analysis for refinement, computed once per loaded model."""
         with self._analysis_lock:
             if self._analysis is None:
-                from ..core.refine import analyse
+                from ..core.synthesis.refine import analyse
                 self._analysis = analyse(self.exemplar, periodic=self.exemplar_periodic)
             return self._analysis
 
     @property
     def quilt_analysis(self):
-        """The exemplar's analysis for joined patches (core.quilt): cheap, and the element size and
+        """The exemplar's analysis for joined patches (core.synthesis.quilt): cheap, and the element size and
         repeats come from the model file when its export measured them."""
         with self._analysis_lock:
             if self._quilt is None:
-                from ..core.quilt import analyse
+                from ..core.synthesis.quilt import analyse
                 block = self.exemplar_block
                 self._quilt = analyse(self.exemplar, self.exemplar_periodic,
                                       periods=block.get("lattice") if "element" in block else None,
@@ -191,7 +191,7 @@ class Runner:
 
     @property
     def map_source(self) -> tuple[np.ndarray, tuple]:
-        """The exemplar's channels but the height, contiguous, and their core.refine.exemplar_stats:
+        """The exemplar's channels but the height, contiguous, and their core.synthesis.refine.exemplar_stats:
         what read_maps reads the other maps from (made once per loaded model, not per generation)."""
         with self._analysis_lock:
             if self._map_source is None:
@@ -200,10 +200,10 @@ class Runner:
 
     @property
     def blend_analysis(self):
-        """The exemplar's tiling-and-blending tables (core.tiling_blend), computed once per model."""
+        """The exemplar's tiling-and-blending tables (core.synthesis.tiling_blend), computed once per model."""
         with self._analysis_lock:
             if self._blend is None:
-                from ..core.tiling_blend import analyse
+                from ..core.synthesis.tiling_blend import analyse
                 self._blend = analyse(self.exemplar)
             return self._blend
 
@@ -262,7 +262,7 @@ def pick_mode(mode: str, runner: Runner) -> str:
         return "neural"
     if mode == "auto":  # the model's own choice, made when it was measured at export
         return runner.exemplar_block.get("default_mode", "refined")
-    if mode in ("neural", "refined") and runner.model.manifest.get("network") == "none":  # engine.photo_model
+    if mode in ("neural", "refined") and runner.model.manifest.get("network") == "none":  # engine.photo.save_as_model
         raise GenerationError(f"Model '{runner.model.name}' was made from a photo and has no trained network: "
                               "choose Exemplar Only or Tiling and Blending.")
     return mode
@@ -319,20 +319,20 @@ def neural_maps(runner: Runner, resolution: int, seed: int, progress, should_sto
 def blended_maps(runner: Runner, resolution: int, seed: int) -> dict:
     """Tiling and blending of the exemplar (Heitz & Neyret 2018, periodic): the training-free
     yardstick, offered as a mode because it wins on some stochastic materials."""
-    from ..core.tiling_blend import synthesize
+    from ..core.synthesis.tiling_blend import synthesize
 
     return exemplar_maps(runner, synthesize(runner.blend_analysis, resolution, resolution, seed))
 
 
 def quilted_maps(runner: Runner, resolution: int, seed: int) -> tuple[dict, np.ndarray]:
-    """Patches of the exemplar as big as its elements, joined along its joints (core.quilt; courses
+    """Patches of the exemplar as big as its elements, joined along its joints (core.synthesis.quilt; courses
     and tile grids kept by the synthesis); the height joined in the gradient domain, so the normal map
     shows no patch outline. (MapSet, coords).
 
-    Each step runs band by band in threads (core.quilt.in_bands): the other maps are read through
+    Each step runs band by band in threads (core.synthesis.quilt.in_bands): the other maps are read through
     the field, and the normals made, straight into the MapSet's arrays, so an 8192 px set never
     holds a second copy of its maps."""
-    from ..core.quilt import poisson_height, synthesize
+    from ..core.synthesis.quilt import poisson_height, synthesize
 
     coords = synthesize(runner.quilt_analysis, resolution, resolution, seed)
     exemplar, periodic = runner.exemplar, runner.exemplar_periodic
@@ -349,7 +349,7 @@ SPLIT_PIXELS = 1 << 17   # an image this small or smaller is read in one band (t
 def band_rows(rows: int, width: int, pixels: int) -> int:
     """Rows of a band: at most about `pixels` pixels, and at least one band per thread (a 1024 px
     set is read in two bands on two cores); a small image is one band."""
-    from ..core.quilt import THREADS
+    from ..core.synthesis.quilt import THREADS
 
     if rows * width <= SPLIT_PIXELS:
         return rows
@@ -362,19 +362,19 @@ _NOT_HEIGHT = [c for c, name in enumerate(_CHANNEL_NAMES) if name != "height"]
 
 def map_source(exemplar: np.ndarray) -> tuple[np.ndarray, tuple]:
     """(the exemplar's channels but the height, contiguous; their exemplar_stats): read_maps' source."""
-    from ..core.refine import exemplar_stats
+    from ..core.synthesis.refine import exemplar_stats
 
     source = np.ascontiguousarray(exemplar[..., _NOT_HEIGHT])
     return source, exemplar_stats(source)
 
 
 def read_maps(exemplar: np.ndarray, coords: np.ndarray, periodic: bool, source: tuple | None = None) -> dict:
-    """Every map but the height read through the field (core.refine.apply_field, the joins' plain-mean
+    """Every map but the height read through the field (core.synthesis.refine.apply_field, the joins' plain-mean
     blend), band by band: each band with BAND_HALO rows either side (its blend reads that far), its
     middle clipped to [0, 1] into the map. Equal to reading the whole field at once. `source`: the
     exemplar's map_source, when the caller keeps it (a loaded model's Runner does)."""
-    from ..core.quilt import in_bands
-    from ..core.refine import apply_field
+    from ..core.synthesis.quilt import in_bands
+    from ..core.synthesis.refine import apply_field
 
     source, stats = map_source(exemplar) if source is None else source
     rows, width = coords.shape[:2]
@@ -397,7 +397,7 @@ def read_maps(exemplar: np.ndarray, coords: np.ndarray, periodic: bool, source: 
 def banded_normals(height: np.ndarray, strength: float) -> np.ndarray:
     """core.normals.normal_from_height of an (H, W) height, band by band in threads (one row of halo
     either side), clipped to [0, 1] as a MapSet holds it."""
-    from ..core.quilt import in_bands
+    from ..core.synthesis.quilt import in_bands
 
     rows, width = height.shape
     out = np.empty((rows, width, 3), np.float32)

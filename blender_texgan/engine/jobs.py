@@ -3,7 +3,7 @@
 The heavy work (torch or numpy) releases the GIL, so Blender's main thread stays responsive; the
 main thread only polls `Job` objects and builds datablocks when one is done. A job runs
 `generate` by default, or any function of the same shape (request, progress, should_stop) ->
-(result, manifest): the photo tools (engine.photo, engine.photo_model) run through it too.
+(result, manifest): the photo tools (engine.photo.pipeline, engine.photo.save_as_model) run through it too.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ GenerateFn = Callable[..., tuple[object, dict]]
 
 @dataclass
 class Job:
-    request: object  # a GenerationRequest, or another engine's typed request (engine.photo)
+    request: object  # a GenerationRequest, or another engine's typed request (engine.photo.pipeline)
     state: str = QUEUED
     progress: float = 0.0
     error: str = ""

@@ -1,7 +1,7 @@
 """The add-on's latent tools as engine jobs (engine.jobs: run(request, progress=, should_stop=) ->
-(result, manifest)) and the plain data they keep: Variations of This (engine.variations), the
+(result, manifest)) and the plain data they keep: Variations of This (engine.latent.variations), the
 morph slider's two ends (generated once, mixed by core.morph on every move) and Transform
-Material (engine.transform). No bpy here: blender.latent and blender.transform_material read
+Material (engine.material_translation). No bpy here: blender.latent and blender.material_translation read
 pixels and write datablocks; this module does the rest.
 """
 from __future__ import annotations
@@ -15,9 +15,9 @@ import numpy as np
 from ..core.maps import MapSet
 from ..core.morph import morph_maps
 from .generate import generate
-from .photo_model import fit_normal_strength
+from .latent.variations import VariationsRequest, texture_variations
+from .photo.save_as_model import fit_normal_strength
 from .request import GenerationRequest
-from .variations import VariationsRequest, texture_variations
 
 Progress = Callable[[float], None] | None
 ShouldStop = Callable[[], bool] | None
@@ -133,7 +133,7 @@ def material_translators() -> list[tuple[str, str, str]]:
     """(name, label, description) of each bundled material translator (maps_to_maps); panels ask
     on every redraw, so each file's manifest is read once (until it changes)."""
     from .library import bundled_translators
-    from .transform import MAPS_TO_MAPS
+    from .material_translation import MAPS_TO_MAPS
 
     items = []
     for name, path in bundled_translators(MAPS_TO_MAPS).items():
@@ -157,9 +157,9 @@ def _translator_item(name: str, path: str, mtime_ns: int) -> tuple[str, str, str
 def transform_runner(maps: MapSet):
     """A job function: a material's maps -> (translated MapSet, a manifest naming the result)."""
     def run(request: TransformJob, progress: Progress = None, should_stop: ShouldStop = None):
-        from .transform import load_maps_translator, transform_maps
+        from .material_translation import load_material_translator, transform_maps
 
-        translator = load_maps_translator(request.translator, engine=request.engine, device=request.device)
+        translator = load_material_translator(request.translator, engine=request.engine, device=request.device)
         out = transform_maps(maps, translator=translator, strength=request.strength)
         if progress is not None:
             progress(1.0)
@@ -171,7 +171,7 @@ def map_from_pixels(flat: np.ndarray, width: int, height: int, channels: int, co
                     linear: bool) -> np.ndarray:
     """A Blender image's pixel buffer -> an (H, W, 3) sRGB map (colour) or an (H, W, 1) data map
     (its first channel), rows top to bottom, values in [0, 1]."""
-    from .photo import photo_from_pixels
+    from .photo.pipeline import photo_from_pixels
 
     if colour:
         return photo_from_pixels(flat, width, height, channels, linear)

@@ -46,7 +46,7 @@ def _direction(path: str, mtime_ns: int) -> str:
         return "photo_to_maps"
 
 
-def resolve_maps_translator(model: str) -> Path:
+def resolve_material_translator(model: str) -> Path:
     """A bundled material translator's name (maps_to_maps) or a translator file's path."""
     model = (model or "").strip()
     bundled = bundled_translators("maps_to_maps")

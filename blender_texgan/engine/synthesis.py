@@ -1,13 +1,13 @@
 """Coordinate synthesis against an exemplar, read into maps: the one dispatch that refined
-generation (engine.generate) and the material translator's detail step (engine.transform) share.
+generation (engine.generate) and the material translator's detail step (engine.material_translation) share.
 
     field = synthesize_field(exemplar, analysis, block, height, width, seed, guide, periodic, device)
     stack, coords = field_rows(field, y0, y1)     # any rows, a band at a time
     stack, coords = read_whole(field)             # or all of them
 
-On a CPU the field is synthesized (core.refine, numpy) up to its finest corrected level and every
+On a CPU the field is synthesized (core.synthesis.refine, numpy) up to its finest corrected level and every
 band expands its own rows from there, so a large output's field never exists whole; on a GPU
-(engine.refine_torch) it is made whole, the same field. Then, as one pass would: every patch is
+(engine.nets.refine_torch) it is made whole, the same field. Then, as one pass would: every patch is
 snapped to the exemplar's tile lattice (when its manifest block names one), the field is rolled by
 a seed-chosen offset, and the maps are read through it with the patch borders blended.
 """
@@ -20,12 +20,12 @@ from typing import Callable
 import numpy as np
 
 from ..core.latent import grid_offset
-from ..core.lattice import residue_counts, snap_to_lattice
 from ..core.maps import GENERATED_CHANNELS
-from ..core.refine import GUIDE_WEIGHT, SOFTEN, apply_field, exemplar_stats, expand_rows, synthesize_coarse
+from ..core.synthesis.lattice import residue_counts, snap_to_lattice
+from ..core.synthesis.refine import GUIDE_WEIGHT, SOFTEN, apply_field, exemplar_stats, expand_rows, synthesize_coarse
 from .tiled import Cancelled
 
-REFINE_SOFTEN = SOFTEN  # patch-border blend radius: core.refine.SOFTEN (measured there)
+REFINE_SOFTEN = SOFTEN  # patch-border blend radius: core.synthesis.refine.SOFTEN (measured there)
 # Contrast-preserving seams for albedo and roughness; height seams are plain means (smooth, no halo).
 PRESERVE_CONTRAST = np.array([name != "height" for name, count in GENERATED_CHANNELS for _ in range(count)])
 # The field is rolled by up to this many pixels: synthesis lays tiles on a grid that starts at pixel
@@ -46,18 +46,18 @@ class Field:
     roll: tuple[int, int]
     lattice: tuple[int, int]
     counts: tuple | None                         # the whole field's lattice residue counts
-    stats: tuple                                 # core.refine.exemplar_stats of the exemplar
+    stats: tuple                                 # core.synthesis.refine.exemplar_stats of the exemplar
 
 
 def synthesize_field(exemplar: np.ndarray, analysis, block: dict, height: int, width: int, seed: int,
                      guide: np.ndarray | None, periodic: bool, device=None, should_stop=None,
                      guide_weight: float = GUIDE_WEIGHT, band: int = BAND_ROWS) -> Field:
     """Coordinate synthesis of a periodic height x width texture against an (h, w, 5) exemplar
-    (core.refine with its `analysis`), laid out by an (gh, gw, 5) guide when one is given (else
+    (core.synthesis.refine with its `analysis`), laid out by an (gh, gw, 5) guide when one is given (else
     free). `block` is the exemplar's manifest block (its lattice); device: a torch device, whose
     GPU makes the field whole. should_stop: checked once the field is made (-> Cancelled)."""
     if device is not None and device.type != "cpu":  # the same field, on the GPU
-        from .refine_torch import synthesize_torch
+        from .nets.refine_torch import synthesize_torch
         coords = synthesize_torch(analysis, height, width, seed, guide=guide, device=device,
                                   guide_weight=guide_weight)
         rows_of = coords.__getitem__

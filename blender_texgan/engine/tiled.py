@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..core.architecture import PeriodicGeneratorConfig
+from ..core.arch.generator import PeriodicGeneratorConfig
 
 Forward = Callable[[np.ndarray], np.ndarray]  # (C, h, w) latent -> (out, h * scale, w * scale)
 

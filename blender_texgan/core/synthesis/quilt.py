@@ -1,0 +1,580 @@
+"""Patches joined along the material's own joints: image quilting on a torus, as a coordinate field.
+
+Efros & Freeman's image quilting (2001), made exactly periodic and element-aware:
+
+* ``analyse(exemplar)`` -- once per exemplar (cheap; ``measure``'s two numbers are stored in the
+  model file): the matching features (albedo and height, each scaled to unit spread), the relief (height
+  ranked to [0, 1]: joints, mortar and cracks low), the **element size** per axis -- one stone,
+  sett, plank or plate: the length of the runs of raised relief between joints -- and the repeat per
+  axis (core.synthesis.lattice).
+* ``synthesize(analysis, height, width, seed)`` -- per seed and size: a grid of patches of about
+  PATCH_ELEMENTS elements on the torus, placed in raster order. Each patch reaches back over its
+  neighbours by an overlap band; its source is drawn among the exemplar places that best match what
+  is already there (a tolerance, as in image quilting, keeps it varied; places that would merely
+  continue a neighbour's copy are refused). The border inside each band is the cheapest path (core.
+  wrap_cut's dynamic programme, which may run along a row between two steps) through mismatch plus
+  relief, so it follows joints and mortar instead of cutting stones. The last column and row meet
+  the first across the wrap through the same kind of shared band, so the field tiles exactly. On an axis with
+  a repeat (courses, rows of tiles) every source keeps one phase, so courses run straight.
+* ``poisson_height(height, coords)`` -- the height joined in the gradient domain: every pixel's
+  gradient is its source's, integrated on the torus by FFT (exact for a periodic domain), so no
+  patch keeps its own level and the normal map shows no patch outline.
+* ``border_pairs(coords)`` -- where two patches meet, read off the field (trainer.metrics'
+  cut_visibility measures how much those borders show).
+
+Pure numpy: never imports bpy or torch.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..photo.wrap_cut import crossing_sums, min_cost_cycles, min_cost_paths, window_sums
+from .lattice import MIN_REPEATS, lattice_positions, layout_periods, relief_plane
+
+PATCH_ELEMENTS = 3.0          # patch side in elements: whole stones survive inside, and the overlap holds a joint
+PATCH_SHARE = (0.12, 0.4)     # ... kept within this share of the exemplar's smaller side
+MIN_PATCH = 24                # pixels: smaller outputs get smaller patches, never smaller than this
+OVERLAP = 0.4                 # overlap band: this share of a patch's side, about one element: every course then has a joint inside it
+CANDIDATES = 128              # source places tried per patch
+TOLERANCE = 0.15              # any place within this share of the best match may be taken (variety)
+SEARCH_SAMPLES = 6            # samples across the narrower overlap band when matching (a strided grid)
+JOINT_WEIGHT = 0.35           # a cut pays this for running over raised relief instead of a joint
+NO_REPEAT = 0.5               # refuse places within this share of a patch of a neighbour's own copy
+REUSE = 0.5                   # a place near an earlier patch's source costs this much more per earlier patch
+MIN_ELEMENT, MAX_ELEMENT_SHARE = 8, 0.5   # element size bounds: pixels, share of the side
+
+
+@dataclass(frozen=True)
+class QuiltAnalysis:
+    """What synthesis reads of an (h, w, C) exemplar. features (h, w, min(C, 4)) float32: albedo RGB
+    and height (or a photo's colour), each scaled to unit spread; relief (h, w) float32 in [0, 1] (height rank; 0 in joints);
+    element: one element's (rows, columns) size in pixels; periods: repeat per axis (0: none); periodic: whether
+    the exemplar tiles itself (else sources stay inside it); search (h, w, 2) float32: what matching
+    compares (luminance and relief, scaled to unit spread)."""
+    features: np.ndarray
+    relief: np.ndarray
+    element: tuple[int, int]
+    search: np.ndarray
+    periods: tuple[int, int]
+    periodic: bool
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.features.shape[:2]
+
+
+# ---------------------------------------------------------------- analysis
+
+def otsu_threshold(values: np.ndarray) -> float:
+    """The level that best splits `values` into two classes (Otsu 1979: most between-class variance)."""
+    hist, edges = np.histogram(np.asarray(values, np.float64), 256)
+    p = hist / max(hist.sum(), 1)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    w0, m0 = np.cumsum(p), np.cumsum(p * centres)
+    between = (m0[-1] * w0 - m0) ** 2 / np.maximum(w0 * (1.0 - w0), 1e-12)
+    return float(centres[np.argmax(between)])
+
+
+def run_length(mask: np.ndarray) -> float:
+    """Mean length of the runs of True along each row of a (n, L) mask, weighted by length (the run a
+    random True pixel belongs to: short specks of noise count little)."""
+    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    lengths = np.flatnonzero(edges.ravel() == -1) - np.flatnonzero(edges.ravel() == 1)
+    return float((lengths.astype(np.float64) ** 2).sum() / max(lengths.sum(), 1))
+
+
+def element_size(exemplar: np.ndarray) -> tuple[int, int]:
+    """(rows, columns) size of one element -- a stone, sett, plank or plate -- in pixels: the raised
+    part of the relief (height above its Otsu level; the luminance when the height is flat) cut into
+    runs along each axis, their length-weighted mean. Joints, mortar and furrows end the runs. Bounded
+    to MIN_ELEMENT .. MAX_ELEMENT_SHARE of the side."""
+    ex = np.asarray(exemplar, np.float32)
+    relief = relief_plane(ex)
+    raised = relief > otsu_threshold(relief)
+    sizes = (run_length(raised.T), run_length(raised))
+    return tuple(int(np.clip(round(s), MIN_ELEMENT, MAX_ELEMENT_SHARE * side))
+                 for s, side in zip(sizes, ex.shape[:2]))
+
+
+def measure(exemplar: np.ndarray) -> dict:
+    """What a model file stores of an (h, w, C) exemplar, so generation never measures it again:
+    {"element": [rows, columns], "lattice": [row repeat, column repeat]} (see analyse)."""
+    ex = np.asarray(exemplar, np.float32)
+    return {"element": [int(e) for e in element_size(ex)], "lattice": [int(p) for p in layout_periods(ex)]}
+
+
+def analyse(exemplar: np.ndarray, periodic: bool = False, periods: tuple[int, int] | None = None,
+            element: tuple[int, int] | None = None) -> QuiltAnalysis:
+    """(h, w, C) exemplar -> QuiltAnalysis: a GENERATED_CHANNELS stack (C = 5; albedo and height are
+    matched) or a photo (C = 1..4; its colour is matched and its luminance is the relief). `periods`
+    and `element` may come from the model file (stored at export), which skips measuring them."""
+    ex = np.asarray(exemplar, np.float32)
+    ex = ex[..., None] if ex.ndim == 2 else ex
+    count = min(4, ex.shape[-1])
+    feats = ex[..., :count] / np.maximum(ex[..., :count].reshape(-1, count).std(axis=0), 1e-3)
+    plane = relief_plane(ex)
+    order = np.argsort(plane, axis=None, kind="stable")
+    rank = np.empty(plane.size, np.float32)
+    rank[order] = np.linspace(0.0, 1.0, plane.size, dtype=np.float32)
+    relief = rank.reshape(plane.shape) if np.ptp(plane) > 1e-3 else np.full(plane.shape, 0.5, np.float32)
+    search = np.stack([feats[..., :min(3, count)].mean(-1), (plane - plane.mean()) / max(float(plane.std()), 1e-3)], -1)
+    return QuiltAnalysis(np.ascontiguousarray(feats, np.float32), relief,
+                         tuple(int(e) for e in element) if element else element_size(ex), search.astype(np.float32),
+                         tuple(int(p) for p in (periods if periods is not None else layout_periods(ex))),
+                         bool(periodic))
+
+
+# ---------------------------------------------------------------- layout
+
+@dataclass(frozen=True)
+class Layout:
+    """Patch grid on an (H, W) torus: cell borders ys (ny + 1,), xs (nx + 1,), from 0 to the side;
+    patch (i, j) covers rows ys[i] - overlap[0] .. ys[i + 1] - 1 and columns likewise (reads wrap)."""
+    ys: np.ndarray
+    xs: np.ndarray
+    overlap: tuple[int, int]
+
+
+def patch_size(analysis: QuiltAnalysis) -> tuple[int, int]:
+    """(rows, columns) of a patch: PATCH_ELEMENTS elements, within PATCH_SHARE of the exemplar's side."""
+    lo, hi = PATCH_SHARE
+    small = min(analysis.shape)
+    return tuple(int(np.clip(PATCH_ELEMENTS * e, lo * small, hi * side))
+                 for e, side in zip(analysis.element, analysis.shape))
+
+
+def layout(analysis: QuiltAnalysis, height: int, width: int) -> Layout:
+    """Cells of about patch_size() pixels, a whole number per side, and the overlap bands. An output
+    shorter than 1.5 patches is one cell along that axis: the patch then meets itself across the
+    wrap (as core.photo.wrap_cut makes a photo seamless) rather than being cut into pieces smaller than
+    the material's elements."""
+    borders, overlap = [], []
+    for want, size in zip(patch_size(analysis), (height, width)):
+        side = max(MIN_PATCH, min(want, size))
+        n = max(1, round(size / side))
+        edges = (np.arange(n + 1) * size) // n
+        borders.append(edges)
+        overlap.append(max(2, min(int(OVERLAP * side), int(np.diff(edges).min()) // 2 - 1)))
+    return Layout(borders[0], borders[1], tuple(overlap))
+
+
+# ---------------------------------------------------------------- choosing sources
+
+def _source_range(analysis: QuiltAnalysis, extent: tuple[int, int]) -> np.ndarray:
+    """Highest source corner per axis (exclusive) for a patch of `extent` pixels."""
+    h, w = analysis.shape
+    if analysis.periodic:
+        return np.array([h, w])
+    return np.maximum(1, np.array([h - extent[0], w - extent[1]]) + 1)
+
+
+def _candidates(analysis: QuiltAnalysis, rng: np.random.Generator, extent: tuple[int, int],
+                origin: tuple[int, int], phase: np.ndarray) -> np.ndarray:
+    """(K, 2) source corners drawn at random; on an axis with a repeat P each keeps the phase
+    (source - output position) = phase modulo P, so courses and rows stay on one lattice."""
+    top = _source_range(analysis, extent)
+    cand = rng.integers(0, top, size=(CANDIDATES, 2))
+    for axis, period in enumerate(analysis.periods):
+        if period and top[axis] > period:
+            want = (origin[axis] + phase[axis]) % period
+            cand[:, axis] += (want - cand[:, axis]) % period
+            cand[:, axis] = np.where(cand[:, axis] >= top[axis], cand[:, axis] - period, cand[:, axis])
+    return cand
+
+
+def _flat_index(analysis: QuiltAnalysis, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Flat exemplar index of positions (any shape; wrapped when periodic, else clamped)."""
+    h, w = analysis.shape
+    if analysis.periodic:
+        return (ys % h) * w + xs % w
+    return np.clip(ys, 0, h - 1) * w + np.clip(xs, 0, w - 1)
+
+
+def _read(analysis: QuiltAnalysis, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Features and relief at exemplar positions (flat takes: a third of the time of 2-D indexing)."""
+    index = _flat_index(analysis, ys, xs)
+    features = analysis.features.reshape(-1, analysis.features.shape[-1])
+    return features.take(index, axis=0), analysis.relief.reshape(-1).take(index)
+
+
+def _search_read(analysis: QuiltAnalysis, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """What matching compares (luminance and relief): two channels instead of all the features
+    halve the gathers of the search, its costliest step."""
+    return analysis.search.reshape(-1, 2).take(_flat_index(analysis, ys, xs), axis=0)
+
+
+def _near(cand: np.ndarray, points: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """(K, P): whether candidate corner k lies within `reach` of point p along both axes."""
+    return ((np.abs(cand[:, 0, None] - points[None, :, 0]) < reach[0])
+            & (np.abs(cand[:, 1, None] - points[None, :, 1]) < reach[1]))
+
+
+def _pick_source(analysis: QuiltAnalysis, rng: np.random.Generator, old: np.ndarray, local: np.ndarray,
+                 extent: tuple[int, int], origin: tuple[int, int], phase: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """The source corner of a patch of `extent` pixels whose region already holds `old` (S, 2)
+    coordinates at the (S, 2) local sample points `local`: among CANDIDATES places, any within
+    TOLERANCE of the best match there; places that would only continue a neighbour's own copy are
+    refused, and places near earlier patches' pay REUSE each."""
+    cand = _candidates(analysis, rng, extent, origin, phase)
+    if not len(old):
+        return cand[0]
+    template = _search_read(analysis, old[:, 0], old[:, 1])
+    here = _search_read(analysis, cand[:, 0, None] + local[:, 0], cand[:, 1, None] + local[:, 1])   # (K, S, 2)
+    costs = ((here - template) ** 2).sum(axis=(1, 2))
+    reach = NO_REPEAT * np.array(extent)
+    offsets = old - local                           # the corners of the neighbours' copies seen here
+    continued = offsets[np.unique(offsets[:, 0] * (1 << 32) + offsets[:, 1], return_index=True)[1]]
+    costs[_near(cand, continued, reach).any(-1)] = np.inf
+    if len(used):
+        costs *= 1.0 + REUSE * _near(cand, used, reach).sum(-1)
+    if not np.isfinite(costs).any():
+        return cand[0]
+    ok = np.flatnonzero(costs <= costs.min() * (1 + TOLERANCE) + 1e-6)
+    return cand[ok[rng.integers(len(ok))]]
+
+
+def _grid_points(start: int, length: int, size: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Of the output positions start .. start + length - 1 (wrapping at `size`), those on the sample
+    grid (multiples of `stride`): (their offsets from start, their grid indices)."""
+    offsets = np.arange(length)
+    where = (start + offsets) % size
+    on = where % stride == 0
+    return offsets[on], where[on] // stride
+
+
+def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int) -> np.ndarray:
+    """(ny, nx, 2) source corner of every patch, in raster order, each matched against what its
+    already placed neighbours put in its region (their uncut copies: the cuts come after), on a
+    sample grid of about SEARCH_SAMPLES points across a band: a draft of the field is only kept
+    there."""
+    height, width = int(plan.ys[-1]), int(plan.xs[-1])
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x9017])
+    phase = rng.integers(0, 1 << 16, size=2)
+    oy, ox = plan.overlap
+    stride = max(1, min(oy, ox) // SEARCH_SAMPLES)
+    draft = np.zeros((-(-height // stride), -(-width // stride), 2), np.int64)
+    filled = np.zeros(draft.shape[:2], bool)
+    sources = np.zeros((len(plan.ys) - 1, len(plan.xs) - 1, 2), np.int64)
+    used = sources.reshape(-1, 2)                   # the sources placed so far, in raster order
+    for i in range(sources.shape[0]):
+        origin_y = int(plan.ys[i]) - oy
+        ly, gy = _grid_points(origin_y, int(plan.ys[i + 1]) - origin_y, height, stride)
+        for j in range(sources.shape[1]):
+            origin_x = int(plan.xs[j]) - ox
+            extent = (int(plan.ys[i + 1]) - origin_y, int(plan.xs[j + 1]) - origin_x)
+            lx, gx = _grid_points(origin_x, extent[1], width, stride)
+            grid = np.ix_(gy, gx)
+            here = filled[grid]
+            local = np.stack(np.meshgrid(ly, lx, indexing="ij"), -1)
+            src = _pick_source(analysis, rng, draft[grid][here], local[here], extent, (origin_y, origin_x), phase,
+                               used[:i * sources.shape[1] + j])
+            draft[grid] = np.where(here[..., None], draft[grid], src + local)
+            filled[grid] = True
+            sources[i, j] = src
+    return sources
+
+
+# ---------------------------------------------------------------- cutting
+
+THREADS = max(1, min(4, os.cpu_count() or 1))   # numpy's FFTs, takes and arithmetic let other threads run
+
+
+def in_bands(count: int, step: int, work) -> None:
+    """work(start, stop) for bands of `step` of range(count), side by side in THREADS threads
+    (each band writes its own rows: no locks)."""
+    starts = range(0, count, step)
+    with ThreadPoolExecutor(max_workers=min(THREADS, len(starts))) as pool:
+        for done in [pool.submit(work, s, min(count, s + step)) for s in starts]:
+            done.result()
+
+
+ASSEMBLY_PIXELS = 1 << 20     # the field is put together this many pixels at a time (memory at 8192 px)
+
+
+def _table(analysis: QuiltAnalysis) -> np.ndarray:
+    """(C + 1, h w) float32: per channel, every exemplar pixel's features and, last, its relief."""
+    features = analysis.features.reshape(-1, analysis.features.shape[-1]).T
+    return np.ascontiguousarray(np.concatenate([features, analysis.relief.reshape(1, -1)]))
+
+
+def _cut_error(table: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Flat exemplar indices of two overlapping copies (any shape) -> the cost of a border there:
+    their mismatch (mean squared feature difference) plus JOINT_WEIGHT times their relief (a border
+    is cheapest in a joint). Channel by channel: no (..., C) temporaries."""
+    count = len(table) - 1
+    total = None
+    for channel in table[:count]:
+        difference = channel.take(a)
+        difference -= channel.take(b)
+        difference *= difference
+        total = difference if total is None else np.add(total, difference, out=total)
+    total /= np.float32(count)
+    relief = table[count].take(a)
+    relief += table[count].take(b)
+    return total + JOINT_WEIGHT * relief
+
+
+def _cut_costs(error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(K, n, b) error of K bands -> (cost (K, n, b + 1) of a border between columns c - 1 and c,
+    crossing (K, n, b) of a border that runs along a row between two steps; core.photo.wrap_cut's sums)."""
+    error = np.asarray(error, np.float32)
+    if error.shape[-1] < 2 or error.shape[-2] < 1:
+        return window_sums(error, 1).astype(np.float32), crossing_sums(error, 1, periodic=False).astype(np.float32)
+    # wrap_cut's window_sums(error, 1) and crossing_sums(error, 1, periodic=False) straight in float32:
+    # their running sums are float32 already and a difference of two float32 numbers rounds the
+    # same either way, so the costs are the same, without float64 temporaries
+    k, n, b = error.shape
+    along = np.cumsum(error, axis=-1)
+    cost = np.full((k, n, b + 1), np.inf, np.float32)
+    cost[..., 1] = along[..., 1]
+    np.subtract(along[..., 2:], along[..., :-2], out=cost[..., 2:b])
+    down = np.cumsum(np.concatenate([error[:, :1], error, error[:, -1:]], axis=1), axis=1)
+    crossing = np.empty((k, n, b), np.float32)
+    crossing[:, 0] = down[:, 1]
+    np.subtract(down[:, 2:n + 1], down[:, :n - 1], out=crossing[:, 1:])
+    return cost, crossing
+
+
+def _axis_tables(edges: np.ndarray, overlap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per position along one axis of the field (edges[-1] of them): its cell, the cell whose
+    overlap band holds it (-1: none; the band before cell c ends where cell c starts, wrapping)
+    and its place in that band (0 .. overlap - 1)."""
+    size, count = int(edges[-1]), len(edges) - 1
+    cell = np.searchsorted(edges, np.arange(size), side="right") - 1
+    band, place = np.full(size, -1, np.int64), np.zeros(size, np.int64)
+    where = (edges[:-1, None] - overlap + np.arange(overlap)) % size
+    band[where], place[where] = np.arange(count)[:, None], np.arange(overlap)[None, :]
+    return cell, band, place
+
+
+def _column_tables(plan: Layout) -> np.ndarray:
+    """(6, W) per output column: whether it lies in a band, that band's cell j (0 outside), its place
+    k in the band, the patch and the column within the patch's copy right of the cut (outside bands:
+    its own cell's), and the column within the left patch (j - 1, wrapping) when left of the cut."""
+    ox, width, nx = plan.overlap[1], int(plan.xs[-1]), len(plan.xs) - 1
+    cell, band, place = _axis_tables(plan.xs, ox)
+    inside = band >= 0
+    j = np.where(inside, band, 0)
+    patch = np.where(inside, j, cell)
+    column = np.where(inside, place, np.arange(width) - plan.xs[cell] + ox)
+    return np.stack([inside, j, place, patch, column, place + np.diff(plan.xs)[(j - 1) % nx]]).astype(np.int32)
+
+
+def _row_coords(tables: np.ndarray, paths: np.ndarray, sources: np.ndarray, s: np.ndarray, r: np.ndarray,
+                x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exemplar (y, x), each (n, len(x)), of rows r (n,) of strips s (n,) (a strip: a row of patches
+    joined along its column cuts `paths` (ny, nx, tall)) at output columns x. Outside the bands a
+    row is its cells' copies; inside, left of the cut the left patch (j - 1, wrapping)."""
+    inside, j, place, patch, column, left_column = tables[:, x]
+    nx, tall = paths.shape[1:]
+    src_y, src_x = sources[s, :, 0], sources[s, :, 1]              # (n, nx)
+    cy = src_y[:, patch] + r[:, None]
+    cx = src_x[:, patch] + column
+    band = np.flatnonzero(inside)
+    jb = j[band]
+    left = place[band] < paths.reshape(-1)[(s[:, None] * nx + jb) * tall + r[:, None]]
+    prev = (jb - 1) % nx
+    cy[:, band] = np.where(left, src_y[:, prev] + r[:, None], cy[:, band])
+    cx[:, band] = np.where(left, src_x[:, prev] + left_column[band], cx[:, band])
+    return cy, cx
+
+
+def column_cuts(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """(ny, nx, tall) the cut in the band before every patch: per row of its strip, the band column
+    where patch j - 1 (left, wrapping) gives way to patch j. Strip i spans rows ys[i] - oy ..
+    ys[i + 1] - 1 and the patches of a row, joined along these cuts, tile across."""
+    ny, nx = sources.shape[:2]
+    cost, crossing = _cut_costs(_column_errors(analysis, plan, sources, table))
+    paths = _in_parts(lambda k0, k1: min_cost_paths(cost[k0:k1], crossing[k0:k1])[0], ny * nx)
+    return paths.reshape(ny, nx, -1).astype(np.int32)
+
+
+def _column_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """(ny nx, tall, ox) cut error in every column band (0 below a shorter strip's end), the bands
+    of a patch column at a time in threads."""
+    (oy, ox), width = plan.overlap, int(plan.xs[-1])
+    ny, nx = sources.shape[:2]
+    heights = np.diff(plan.ys) + oy
+    tall = int(heights.max())
+    rows, band = np.arange(tall)[None, :, None], np.arange(ox)
+    errors = np.zeros((ny, nx, tall, ox), np.float32)
+
+    def band_errors(j0: int, j1: int) -> None:
+        for j in range(j0, j1):
+            prev = (j - 1) % nx
+            start_prev = plan.xs[prev] - ox - (0 if j else width)
+            left, right = sources[:, prev, :, None, None], sources[:, j, :, None, None]
+            errors[:, j] = _cut_error(table, _flat_index(analysis, left[:, 0] + rows, left[:, 1] + plan.xs[j] - ox + band - start_prev),
+                                      _flat_index(analysis, right[:, 0] + rows, right[:, 1] + band))
+            for i in range(ny):
+                errors[i, j, heights[i]:] = 0.0
+
+    in_bands(nx, 1, band_errors)
+    return errors.reshape(ny * nx, tall, ox)
+
+
+def _in_parts(work, count: int) -> np.ndarray:
+    """work(k0, k1) -> array over batch items k0 .. k1 - 1, for THREADS parts of range(count) side by
+    side, concatenated (the cuts' dynamic programmes: each batch item is a problem of its own)."""
+    parts = [None] * THREADS
+    step = -(-count // THREADS)
+
+    def part(k0: int, k1: int) -> None:
+        parts[k0 // step] = work(k0, k1)
+
+    in_bands(count, step, part)
+    return np.concatenate([p for p in parts if p is not None])
+
+
+def row_cuts(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray,
+             paths: np.ndarray) -> np.ndarray:
+    """(ny, W) the cut in the band over every strip, closing round the torus: per column, the band
+    row where strip i - 1 (above, wrapping) gives way to strip i."""
+    oy, ny = plan.overlap[0], sources.shape[0]
+    tables, x, band = _column_tables(plan), np.arange(int(plan.xs[-1])), np.arange(oy)
+    errors = np.empty((ny, len(x), oy), np.float32)
+
+    def strip_errors(i0: int, i1: int) -> None:
+        for i in range(i0, i1):
+            above = np.full(oy, (i - 1) % ny)
+            upper = _row_coords(tables, paths, sources, above, int(np.diff(plan.ys)[i - 1]) + band, x)
+            lower = _row_coords(tables, paths, sources, above * 0 + i, band, x)
+            errors[i] = _cut_error(table, _flat_index(analysis, *upper), _flat_index(analysis, *lower)).T
+
+    in_bands(ny, 1, strip_errors)
+    cost, crossing = _cut_costs(errors)   # (ny, W, oy)
+    # each cut closes on itself, opened at its cheapest step (one thread: small steps, many of them)
+    return min_cost_cycles(cost, starts=1, crossing=crossing)[0]
+
+
+def assemble(plan: Layout, sources: np.ndarray, columns: np.ndarray, rows_cut: np.ndarray,
+             ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """(len(ys), len(xs), 2) int32 exemplar (y, x) of the joined field at rows ys and columns xs of
+    the layout: above a row cut the upper strip, left of a column cut the left patch."""
+    oy, ny = plan.overlap[0], sources.shape[0]
+    cell, band, place = _axis_tables(plan.ys, oy)
+    tables, cell_rows, sources = _column_tables(plan), np.diff(plan.ys), sources.astype(np.int32)
+    out = np.empty((len(ys), len(xs), 2), np.int32)
+
+    def chunk(start: int, stop: int) -> None:
+        y = ys[start:stop]
+        inside = band[y] >= 0
+        i = np.where(inside, band[y], cell[y])
+        r = np.where(inside, place[y], y - plan.ys[i] + oy).astype(np.int32)
+        cy, cx = _row_coords(tables, columns, sources, i, r, xs)
+        rows = np.flatnonzero(inside)            # rows in a band: above its cut, the strip above
+        i, k = i[rows], place[y[rows]]
+        above = (i - 1) % ny
+        upper = k[:, None] < rows_cut[i][:, xs]
+        uy, ux = _row_coords(tables, columns, sources, above, (k + cell_rows[above]).astype(np.int32), xs)
+        cy[rows], cx[rows] = np.where(upper, uy, cy[rows]), np.where(upper, ux, cx[rows])
+        out[start:stop, :, 0], out[start:stop, :, 1] = cy, cx
+
+    in_bands(len(ys), max(1, min(ASSEMBLY_PIXELS // max(1, len(xs)), -(-len(ys) // THREADS))), chunk)
+    return out
+
+
+def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int) -> np.ndarray:
+    """(height, width, 2) int32 exemplar (y, x) of every output pixel; deterministic per seed,
+    exactly periodic (every band wraps on the output torus).
+
+    On an axis with a repeat P the patches keep one phase, and the field is made a whole number of
+    repeats long and stretched to the size asked for (core.synthesis.lattice.lattice_positions: a row or
+    column repeated or skipped now and then, a few per cent): so joints meet across the wrap band
+    too. Outputs shorter than MIN_REPEATS repeats drop the repeat on that axis."""
+    periods = tuple(p if p and size >= MIN_REPEATS * p else 0 for p, size in zip(analysis.periods, (height, width)))
+    virtual = tuple(round(size / p) * p if p else size for p, size in zip(periods, (height, width)))
+    analysis = replace(analysis, periods=periods)
+    plan = layout(analysis, *virtual)
+    sources = choose_sources(analysis, plan, seed)
+    table = _table(analysis)
+    columns = column_cuts(analysis, plan, sources, table)
+    rows_cut = row_cuts(analysis, plan, sources, table, columns)
+    # Cells start at the wrap, so the wrap lines fall just after cut bands, where cuts sit in joints:
+    # rolled by half a cell the wrap lines run through patch interiors instead, like any other line.
+    picks = []
+    for size, want, period, edges in zip(virtual, (height, width), periods, (plan.ys, plan.xs)):
+        at = lattice_positions(want, period) if period and virtual != (height, width) else np.arange(want)
+        picks.append((at - int(edges[1]) // 2) % size)
+    coords = assemble(plan, sources, columns, rows_cut, *picks)
+    if analysis.periodic:
+        coords %= np.array(analysis.shape, np.int32)
+    return coords
+
+
+# ---------------------------------------------------------------- height in the gradient domain
+
+FFT_ROWS = 256            # the solve transforms this many rows (or spectrum columns) at a time
+def _gradients(height: np.ndarray, periodic: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(h, w) exemplar height -> its forward differences along x and y, flat (0 at an open edge)."""
+    ex = np.asarray(height, np.float32)
+    if periodic:
+        return (np.roll(ex, -1, 1) - ex).ravel(), (np.roll(ex, -1, 0) - ex).ravel()
+    gx, gy = np.zeros_like(ex), np.zeros_like(ex)
+    gx[:, :-1], gy[:-1] = ex[:, 1:] - ex[:, :-1], ex[1:] - ex[:-1]
+    return gx.ravel(), gy.ravel()
+
+
+def poisson_height(height: np.ndarray, coords: np.ndarray, periodic: bool = False) -> np.ndarray:
+    """(h, w) exemplar height, (H, W, 2) field -> (H, W) float32 height whose every forward difference
+    is its source pixel's own (least squares on the torus, solved exactly by FFT), with the copied
+    height's mean: across a border the relief continues instead of stepping to the other patch's
+    level.
+
+    The least-squares height's spectrum is the divergence's over the Laplacian's; one real FFT of
+    the divergence, then along the columns, solved and back, band by band in threads (the spectrum
+    kept as complex64: a 8192 px solve in 0.3 GB)."""
+    ex = np.asarray(height, np.float32)
+    gx_ex, gy_ex = _gradients(ex, periodic)
+    rows, cols = coords.shape[:2]
+    spectrum = np.empty((rows, cols // 2 + 1), np.complex64)
+    sums = np.zeros(rows)
+
+    def forward(r0: int, r1: int) -> None:
+        at = np.arange(r0 - 1, r1) % rows   # a row above for the vertical differences
+        index = coords[at, :, 0].astype(np.int64) * ex.shape[1] + coords[at, :, 1]
+        gx, gy = gx_ex.take(index[1:]), gy_ex.take(index)
+        divergence = np.roll(gx, 1, 1) - gx + gy[:-1] - gy[1:]
+        spectrum[r0:r1] = np.fft.rfft(divergence, axis=1)
+        sums[r0:r1] = ex.ravel().take(index[1:]).sum(axis=1, dtype=np.float64)
+
+    laplacian_x = 2.0 - 2.0 * np.cos(2 * np.pi * np.arange(cols // 2 + 1) / cols)
+    laplacian_y = (2.0 - 2.0 * np.cos(2 * np.pi * np.fft.fftfreq(rows)))[:, None]
+
+    def solve(c0: int, c1: int) -> None:
+        spec = np.fft.fft(spectrum[:, c0:c1], axis=0)
+        denominator = laplacian_x[c0:c1] + laplacian_y
+        if c0 == 0:
+            denominator[0, 0] = 1.0
+            spec[0, 0] = 0.0
+        spectrum[:, c0:c1] = np.fft.ifft(spec / denominator, axis=0)
+
+    out = np.empty((rows, cols), np.float32)
+    in_bands(rows, FFT_ROWS, forward)
+    in_bands(cols // 2 + 1, max(1, FFT_ROWS // 4), solve)
+    mean = float(sums.sum() / (rows * cols))
+
+    def back(r0: int, r1: int) -> None:
+        band = np.fft.irfft(spectrum[r0:r1], n=cols, axis=1)
+        band += mean
+        np.clip(band, 0.0, 1.0, out=out[r0:r1], casting="unsafe")
+
+    in_bands(rows, FFT_ROWS, back)
+    return out
+
+
+# ---------------------------------------------------------------- where patches meet
+
+def border_pairs(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(across_x, across_y) (H, W) bool: pixel p and its right / lower neighbour (wrapping) come
+    from different patches -- their exemplar coordinates do not continue each other. A step of one
+    pixel too many or too few still continues (a lattice's stretch, core.synthesis.lattice, skips or repeats
+    a row now and then inside a patch)."""
+    cy, cx = coords[..., 0].astype(np.int64), coords[..., 1].astype(np.int64)
+    across_x = (np.abs(np.roll(cy, -1, 1) - cy) > 1) | (np.abs(np.roll(cx, -1, 1) - cx - 1) > 1)
+    across_y = (np.abs(np.roll(cy, -1, 0) - cy - 1) > 1) | (np.abs(np.roll(cx, -1, 0) - cx) > 1)
+    return across_x, across_y

@@ -1,0 +1,271 @@
+"""Periodic tiling and blending: the by-example noise of Heitz & Neyret (2018), made exactly periodic.
+
+"High-Performance By-Example Noise using a Histogram-Preserving Blending Operator": cover the output
+with a triangle grid; every lattice vertex copies the exemplar from a random offset; every pixel
+blends the copies of its triangle's three vertices with barycentric weights. Blending Gaussianised
+channels with the variance-preserving operator (sum w_i G_i - mu) / sqrt(sum w_i^2) + mu keeps the
+histogram, which plain linear blending would squash towards the mean (ghosting, lost contrast).
+
+Split as in the paper's pre-process / sampler:
+
+* ``analyse(exemplar)`` -- once per exemplar: PCA-decorrelate the albedo, Gaussianise every channel
+  (rank -> Gaussian quantile) and build per channel the inverse lookup table back to exemplar values.
+* ``synthesize(analysis, height, width, seed)`` -- per seed and size; reads only what analyse stored.
+
+Exact periodicity: the lattice has whole numbers of cells across the output (``Lattice``), every
+vertex is reduced modulo the output's period before its offset is looked up, and all lattice maths
+is done on integers, so f(y + height, x) == f(y, x) bit for bit (``synthesize_at`` evaluates at any
+pixel coordinates to show it). Reads are whole exemplar pixels at (pixel - vertex pixel + offset),
+and offsets keep a vertex's whole footprint inside the exemplar, so non-tiling photos work too.
+
+What that costs (scripts/tiling_blend_cause.py): vertex centres stay one footprint reach (a row
+height, a cell width) from the exemplar's borders, so a band that wide along each border is read only
+by the faint edges of footprints. For a bundled 768 x 1024 exemplar and the default cell that is the
+outer ~22 % of the rows and ~19 % of the columns on each side. The blend keeps the histogram of the
+middle the vertices read, which is the exemplar's only where the photo is alike all over (rusty_metal,
+darker in its middle, comes out darker than its exemplar). Wrapping reads round a non-tiling photo
+instead would put its border's seam inside copies.
+
+Channels are those of blender_texgan.core.maps.GENERATED_CHANNELS: albedo RGB, height, roughness,
+float32 (H, W, 5) in [0, 1]; every map goes through the same offsets and weights, so they stay
+aligned. The normal map is derived from the height afterwards (maps.complete_map_set).
+Pure numpy: never imports bpy or torch.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..maps import GENERATED_CHANNEL_COUNT, check_exemplar
+
+LUT_SIZE = 1024
+GAUSS_RANGE = 4.0           # the lookup table spans N(0, 1) values in [-4, 4]; beyond clamps
+CELL_FRACTION = 0.25        # default cell width: this fraction of the exemplar's smaller side
+BAND_PIXELS = 1 << 17       # pixels synthesised at once: bounds the temporary arrays (~30 MB)
+ALBEDO = slice(0, 3)        # albedo channels in the GENERATED_CHANNELS stack
+
+
+# ---------------------------------------------------------------- Gaussian helpers
+
+def _normal_cdf(g: np.ndarray) -> np.ndarray:
+    """Phi(g), the standard normal CDF (math.erf per element: only used on small tables)."""
+    return 0.5 * (1.0 + np.vectorize(math.erf, otypes=[np.float64])(np.asarray(g) / math.sqrt(2.0)))
+
+
+def _normal_quantile(q: np.ndarray) -> np.ndarray:
+    """Phi^-1(q) for q in (0, 1), by interpolating a dense table of Phi (error < 1e-4 in [-6, 6])."""
+    grid = np.linspace(-6.0, 6.0, 8193)
+    return np.interp(q, _normal_cdf(grid), grid)
+
+
+# ---------------------------------------------------------------- analysis
+
+@dataclass(frozen=True)
+class TilingBlendAnalysis:
+    """What the sampler needs from one exemplar (all arrays float32).
+
+    gaussian: (H, W, C) the Gaussianised channels (PCA components of the albedo first);
+    mean: (C,) their means (the mu of the blend); lut: (C, L) value of each channel at the L
+    Gaussian values linspace(-GAUSS_RANGE, GAUSS_RANGE, L); pca_mean (3,), pca_basis (3, 3):
+    albedo = components @ pca_basis.T + pca_mean.
+    """
+    gaussian: np.ndarray
+    mean: np.ndarray
+    lut: np.ndarray
+    pca_mean: np.ndarray
+    pca_basis: np.ndarray
+
+    @property
+    def exemplar_shape(self) -> tuple[int, int]:
+        """(height, width) of the exemplar."""
+        return self.gaussian.shape[0], self.gaussian.shape[1]
+
+
+def albedo_pca(albedo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, 3) colours -> (components (N, 3), mean (3,), basis (3, 3)) with colours = comp @ basis.T + mean."""
+    x = albedo.astype(np.float64)
+    mean = x.mean(axis=0)
+    centred = x - mean
+    _, basis = np.linalg.eigh(centred.T @ centred / max(len(x) - 1, 1))
+    basis = basis[:, ::-1]  # largest variance first
+    return centred @ basis, mean, basis
+
+
+def gaussianise(values: np.ndarray, lut_size: int = LUT_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """1-D values -> (Gaussian values, inverse lookup table).
+
+    Histogram transform: each value maps to Phi^-1 of its mid-rank quantile, so equal values (8-bit
+    images, constant maps) share one Gaussian value. The table holds the values' quantiles at
+    Phi(linspace(-GAUSS_RANGE, GAUSS_RANGE, lut_size)), i.e. the inverse transform sampled on a grid.
+    """
+    v = np.asarray(values, np.float64).ravel()
+    uniq, inverse, counts = np.unique(v, return_inverse=True, return_counts=True)
+    below = np.cumsum(counts) - counts
+    g = _normal_quantile((below + 0.5 * counts) / len(v))[inverse.ravel()]
+    grid = np.linspace(-GAUSS_RANGE, GAUSS_RANGE, lut_size)
+    lut = np.quantile(v, _normal_cdf(grid))
+    return g.astype(np.float32), lut.astype(np.float32)
+
+
+def analyse(exemplar, lut_size: int = LUT_SIZE) -> TilingBlendAnalysis:
+    """Once per exemplar: (H, W, 5) stack in [0, 1] -> TilingBlendAnalysis (see the module doc)."""
+    a = check_exemplar(exemplar, 4, GENERATED_CHANNEL_COUNT)
+    h, w, c = a.shape
+    flat = a.reshape(-1, c)
+    comps, pca_mean, basis = albedo_pca(flat[:, ALBEDO])
+    decorrelated = np.concatenate([comps, flat[:, 3:]], axis=1)
+    gaussian, luts = zip(*(gaussianise(decorrelated[:, k], lut_size) for k in range(c)))
+    gaussian = np.stack(gaussian, axis=1)
+    return TilingBlendAnalysis(gaussian=gaussian.reshape(h, w, c), mean=gaussian.mean(axis=0).astype(np.float32),
+                               lut=np.stack(luts).astype(np.float32), pca_mean=pca_mean.astype(np.float32),
+                               pca_basis=basis.astype(np.float32))
+
+
+# ---------------------------------------------------------------- the periodic triangle lattice
+
+@dataclass(frozen=True)
+class Lattice:
+    """A skewed triangle lattice wrapped around a height x width torus.
+
+    Vertex (i, j) sits at pixel position x = (i + j / 2) * width / nx, y = j * height / ny:
+    nx cells across, ny rows down (ny even, so that (0, height) is a lattice vector), rows about
+    sqrt(3)/2 of a cell high so the triangles are close to equilateral, as in the paper.
+    """
+    height: int
+    width: int
+    nx: int
+    ny: int
+
+    @property
+    def cell(self) -> tuple[float, float]:
+        """(row height, cell width) in pixels."""
+        return self.height / self.ny, self.width / self.nx
+
+
+def make_lattice(height: int, width: int, cell: float) -> Lattice:
+    """The Lattice whose cells come closest to `cell` pixels wide while fitting the output exactly."""
+    if height < 1 or width < 1:
+        raise ValueError(f"output size must be positive, got {height}x{width}")
+    if not cell > 0:
+        raise ValueError(f"cell must be positive, got {cell}")
+    nx = max(1, int(round(width / cell)))
+    ny = max(2, 2 * int(round(height / (cell * math.sqrt(3.0)))))
+    return Lattice(int(height), int(width), nx, ny)
+
+
+def default_cell(exemplar_shape: tuple[int, int]) -> float:
+    """Default cell width in output pixels: CELL_FRACTION of the exemplar's smaller side."""
+    return max(2.0, CELL_FRACTION * min(exemplar_shape[:2]))
+
+
+def vertex_offsets(lattice: Lattice, exemplar_shape: tuple[int, int], seed: int) -> np.ndarray:
+    """(ny, nx, 2) int64 exemplar offsets (y, x), one per vertex class, from the seed.
+
+    A vertex's footprint reaches one row height and one cell width (plus a pixel) either side of
+    it; offsets keep that inside the exemplar when it fits, else they are uniform (reads then wrap).
+    """
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, lattice.nx, lattice.ny, 0x7B1E])
+    out = np.empty((lattice.ny, lattice.nx, 2), np.int64)
+    for axis, (side, reach) in enumerate(zip(exemplar_shape[:2], lattice.cell)):
+        margin = int(math.ceil(reach)) + 1
+        lo, hi = (margin, side - margin) if side - 2 * margin > 0 else (0, side)
+        out[..., axis] = rng.integers(lo, hi, (lattice.ny, lattice.nx))
+    return out
+
+
+def _floor_div(num: np.ndarray, den: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer floor division and its non-negative remainder."""
+    q = np.floor_divide(num, den)
+    return q, num - q * den
+
+
+def vertex_reads(lattice: Lattice, offsets: np.ndarray, exemplar_shape: tuple[int, int],
+                 ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For integer pixel coordinates (any range, same shape S): the three triangle vertices' weights
+    (S + (3,)) float32 and exemplar reads (S + (3,)) int64 rows and columns, not yet wrapped: they
+    lie inside the exemplar whenever vertex_offsets could fit the footprints, else take them modulo.
+
+    Pixel centres (y + 0.5, x + 0.5) in lattice coordinates are exact rationals, j = (2y + 1) ny / 2H
+    and i = ((2x + 1) nx 2H - (2y + 1) ny W) / 4WH, so cells, weights and reads are computed from
+    integers and repeat exactly with the period (height, width).
+    """
+    h, w, nx, ny = lattice.height, lattice.width, lattice.nx, lattice.ny
+    ys, xs = np.asarray(ys, np.int64), np.asarray(xs, np.int64)
+    j0, rj = _floor_div((2 * ys + 1) * ny, 2 * h)
+    i0, ri = _floor_div((2 * xs + 1) * (2 * h * nx) - (2 * ys + 1) * (ny * w), 4 * h * w)
+    fj, fi = rj / (2.0 * h), ri / (4.0 * h * w)
+    upper = fi + fj >= 1.0  # the triangle (1, 1), (1, 0), (0, 1) of the cell
+    di = np.stack([upper.astype(np.int64), np.ones_like(i0), np.zeros_like(i0)], axis=-1)
+    dj = np.stack([upper.astype(np.int64), np.zeros_like(j0), np.ones_like(j0)], axis=-1)
+    weights = np.stack([np.abs(1.0 - fi - fj), np.where(upper, 1.0 - fj, fi), np.where(upper, 1.0 - fi, fj)], -1)
+    vi, vj = i0[..., None] + di, j0[..., None] + dj
+    # Vertex pixel: floor of its position; shifting (i, j) by a period shifts it by exactly (H, W).
+    vy = np.floor_divide(vj * h, ny)
+    vx = np.floor_divide((2 * vi + vj) * w, 2 * nx)
+    # Vertex class modulo the period lattice spanned by (nx, 0) and (-ny / 2, ny).
+    wraps, cj = _floor_div(vj, ny)
+    ci = np.mod(vi + wraps * (ny // 2), nx)
+    off = offsets[cj, ci]
+    return weights.astype(np.float32), ys[..., None] - vy + off[..., 0], xs[..., None] - vx + off[..., 1]
+
+
+# ---------------------------------------------------------------- synthesis
+
+def _blend(analysis: TilingBlendAnalysis, weights: np.ndarray, read_y: np.ndarray, read_x: np.ndarray) -> np.ndarray:
+    """Variance-preserving blend of the three Gaussian reads, back through the tables -> (..., C) in [0, 1]."""
+    h, w = analysis.exemplar_shape
+    g = analysis.gaussian[np.mod(read_y, h), np.mod(read_x, w)]          # (..., 3, C)
+    blended = np.einsum("...v,...vc->...c", weights, g)
+    norm = np.sqrt(np.sum(weights * weights, axis=-1, keepdims=True))
+    blended = (blended - analysis.mean) / norm + analysis.mean
+    grid = np.linspace(-GAUSS_RANGE, GAUSS_RANGE, analysis.lut.shape[1])
+    values = np.stack([np.interp(blended[..., k], grid, analysis.lut[k]) for k in range(blended.shape[-1])], -1)
+    values[..., ALBEDO] = values[..., ALBEDO] @ analysis.pca_basis.T + analysis.pca_mean
+    return np.clip(values, 0.0, 1.0).astype(np.float32)
+
+
+def synthesize_at(analysis: TilingBlendAnalysis, lattice: Lattice, seed: int, ys, xs) -> np.ndarray:
+    """The synthesis evaluated at integer pixel coordinates ys, xs (same shape S, any range) -> S + (C,).
+
+    Periodic: the value at (y + lattice.height, x) or (y, x + lattice.width) is exactly that at (y, x).
+    """
+    offsets = vertex_offsets(lattice, analysis.exemplar_shape, seed)
+    return _blend(analysis, *vertex_reads(lattice, offsets, analysis.exemplar_shape, ys, xs))
+
+
+def synthesize(analysis: TilingBlendAnalysis, height: int, width: int, seed: int,
+               cell: float | None = None) -> np.ndarray:
+    """Per seed and size: (height, width, C) float32 in [0, 1] that tiles exactly.
+
+    cell: triangle width in output pixels (default: default_cell of the exemplar); the lattice
+    rounds it so that a whole number of cells fits the output. Synthesised in bands of rows.
+    """
+    lattice = make_lattice(height, width, default_cell(analysis.exemplar_shape) if cell is None else cell)
+    offsets = vertex_offsets(lattice, analysis.exemplar_shape, seed)
+    out = np.empty((height, width, analysis.gaussian.shape[2]), np.float32)
+    rows = max(1, BAND_PIXELS // width)
+    xs = np.arange(width)[None, :]
+    for y0 in range(0, height, rows):
+        ys = np.arange(y0, min(height, y0 + rows))[:, None]
+        reads = vertex_reads(lattice, offsets, analysis.exemplar_shape, *np.broadcast_arrays(ys, xs))
+        out[y0:y0 + rows] = _blend(analysis, *reads)
+    return out
+
+
+def source_coordinates(exemplar_shape: tuple[int, int], height: int, width: int, seed: int,
+                       cell: float | None = None) -> np.ndarray:
+    """(height, width, 2) int64 exemplar pixel (y, x) of each output pixel's heaviest vertex.
+
+    The coordinate field of the same synthesis (same seed and cell) reduced to one source per
+    pixel, e.g. for trainer.metrics.verbatim_copy_extent.
+    """
+    lattice = make_lattice(height, width, default_cell(exemplar_shape) if cell is None else cell)
+    offsets = vertex_offsets(lattice, exemplar_shape, seed)
+    ys, xs = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+    weights, read_y, read_x = vertex_reads(lattice, offsets, exemplar_shape, ys, xs)
+    best = np.argmax(weights, axis=-1)[..., None]
+    coords = [np.mod(np.take_along_axis(r, best, -1)[..., 0], side)
+              for r, side in zip((read_y, read_x), exemplar_shape[:2])]
+    return np.stack(coords, axis=-1)

@@ -1,0 +1,108 @@
+"""Morph sequences between two materials: each end a seed of a model or an image (made seamless,
+then separated into maps, as Image to Material does). core.morph mixes them; every frame tiles.
+
+    frames = morph_sequence(MorphRequest("stone_wall", "0", "7", frames=24, size=512))
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ...core.latent import seed_latent
+from ...core.maps import MapSet, complete_map_set, split_channels
+from ...core.morph import morph_maps, morph_times, slerp
+from ..generate import GenerationRequest, Runner, check_resolution, check_seed, generate, load_runner, pick_engine
+from ..library import resolve_model
+from ..photo.save_as_model import fit_normal_strength
+from ..request import GenerationError
+
+
+@dataclass(frozen=True)
+class MorphRequest:
+    model: str          # the model that makes the ends given as seeds
+    start: str          # a seed ("12") or an image path
+    end: str
+    frames: int = 24
+    size: int = 512
+    engine: str = "auto"
+    device: str = "auto"
+
+
+def is_seed(source: str) -> bool:
+    return source.strip().lstrip("-").isdigit()
+
+
+def end_maps(request: MorphRequest, source: str) -> MapSet:
+    """One end of the morph as a MapSet of request.size."""
+    if is_seed(source):
+        seed = int(source)
+        check_seed(seed)
+        maps, _ = generate(GenerationRequest(request.model, request.size, seed, request.device, request.engine))
+        return maps
+    from ..photo.pipeline import PhotoRequest, photo_to_material
+
+    return photo_to_material(load_end_image(source), PhotoRequest(size=request.size, engine=request.engine,
+                                                                  device=request.device, name=Path(source).stem))
+
+
+def load_end_image(source: str) -> np.ndarray:
+    """An end given as an image path -> its pixels; GenerationError (one line) when unusable."""
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise GenerationError(f"'{source}' is neither a seed nor an image file.")
+    from ..image_files import load_image, reason
+
+    try:
+        return load_image(path).pixels
+    except Exception as exc:  # unreadable, too small, too large...: one line
+        raise GenerationError(f"{path.name}: {reason(exc, path)}") from None
+
+
+def morph_sequence(request: MorphRequest, progress: Callable[[float], None] | None = None) -> Iterator[MapSet]:
+    """The frames, first to last (the first is the start material, the last the end one). A VAE
+    model walks its latent space (latent_sequence); any other mixes the two ends' detail."""
+    times = morph_times(request.frames)
+    runner = load_runner(resolve_model(request.model), pick_engine(request.engine, request.device), request.device)
+    if runner.is_vae:
+        yield from latent_sequence(runner, request, times, progress)
+        return
+    a = end_maps(request, request.start)
+    b = end_maps(request, request.end)
+    if a["albedo"].shape != b["albedo"].shape:
+        raise GenerationError(f"the two ends came out {a['albedo'].shape[:2]} and {b['albedo'].shape[:2]} px: "
+                              "give both the same --size")
+    strength = 0.5 * (fit_normal_strength(a["height"], a["normal"]) + fit_normal_strength(b["height"], b["normal"]))
+    for i, t in enumerate(times):
+        yield morph_maps(a, b, float(t), strength)
+        if progress is not None:
+            progress((i + 1) / len(times))
+
+
+def end_latent(runner: Runner, request: MorphRequest, source: str) -> np.ndarray:
+    """One end as a VAE latent for a request.size texture: a seed's N(0, 1) draw, or an image's
+    code (made into an exemplar as Save as Model does, encoded at the net's scale)."""
+    if is_seed(source):
+        seed = int(source)
+        check_seed(seed)
+        return seed_latent(runner.layout, seed, request.size)[0]
+    from ..photo.save_as_model import photo_exemplar
+    from .variations import encode_texture, latent_window
+
+    exemplar, _ = photo_exemplar(load_end_image(source), classical=True)
+    return latent_window(encode_texture(runner, exemplar), request.size // runner.cfg.scale, np.random.default_rng(0))
+
+
+def latent_sequence(runner: Runner, request: MorphRequest, times, progress) -> Iterator[MapSet]:
+    """Frames decoded from the slerp between the two ends' latents: the layout itself changes,
+    smoothly; every frame is the VAE decoder's output, so it tiles."""
+    check_resolution(request.size, runner.cfg.scale)
+    a, b = end_latent(runner, request, request.start), end_latent(runner, request, request.end)
+    strength = float(runner.model.manifest["normal_strength"])
+    for i, t in enumerate(times):
+        raw = runner.forward(slerp(a, b, float(t)))
+        yield complete_map_set(split_channels(raw), strength)
+        if progress is not None:
+            progress((i + 1) / len(times))
