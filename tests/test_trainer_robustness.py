@@ -162,7 +162,7 @@ def test_exporting_a_translator_or_cyclegan_run_says_where_its_model_is(data, tm
 
 BAD_TRANSLATOR = [["--max-minutes", "-1"], ["--normal-weight", "nan"], ["--lr", "nan"], ["--gan", "inf"],
                   ["--channels", "0,0"], ["--holdout", "nosuchset"], ["--steps", "0"], ["--log-every", "0"]]
-BAD_CYCLEGAN = [["--minutes", "-1"], ["--cycle", "nan"], ["--identity", "-1"], ["--gan", "nan"],
+BAD_CYCLEGAN = [["--max-minutes", "-1"], ["--cycle", "nan"], ["--identity", "-1"], ["--gan", "nan"],
                 ["--lr", "0"], ["--channels", "0,0"], ["--threads", "-1"], ["--seed", "-1"]]
 
 

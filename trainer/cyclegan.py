@@ -1,7 +1,7 @@
 """Material translation with CycleGAN (unpaired): one material's maps -> another's, e.g. clean -> rusty metal.
 
     python -m trainer train --kind cyclegan --data-a DIR [DIR ...] --data-b DIR [DIR ...] --out RUN \
-        [--name-a "clean metal"] [--name-b "rusty metal"] [--minutes 12] [--credit TEXT ...]
+        [--name-a "clean metal"] [--name-b "rusty metal"] [--max-minutes 12] [--credit TEXT ...]
 
 Each side is one or more folders of texture sets, loaded as the generator trainer loads them
 (trainer.folder: albedo, height, roughness stacks), both shrunk to one working scale
@@ -63,7 +63,7 @@ class CycleGanOptions:
     credits: list = option([], "credit line for the model card (repeatable; default: the set names)",
                            flag="--credit", action="append", metavar="TEXT")
     steps: int = option(20000, "updates of both translators")
-    minutes: float = option(0.0, "stop, saved and exported, after this many minutes of training (0: no limit)")
+    max_minutes: float = option(0.0, "stop, saved and exported, after this many minutes of training (0: no limit)")
     batch: int = option(4, "crops of each material per step")
     crop: int = option(64, "training crop side at the working scale")
     downsample: int = option(0, "net pixels per source pixel: a power of 2 (0: automatic, the working scale)")
@@ -95,7 +95,7 @@ def validate_cyclegan(opts: CycleGanOptions) -> None:
         check_number(opts, name, 1)
     for name in ("seed", "threads"):
         check_number(opts, name, 0)
-    check_number(opts, "minutes", 0, note=" (0: no limit)")
+    check_number(opts, "max_minutes", 0, note=" (0: no limit)")
     check_number(opts, "lr", 0, above=True)
     for name in ("cycle", "identity", "gan"):
         check_number(opts, name, 0)
@@ -294,7 +294,7 @@ def train_cyclegan(opts: CycleGanOptions, log=print) -> tuple[Path, Path]:
     session = CycleGanSession(opts, log)
     log(f"A: {session.a.name} ({', '.join(session.a.sets)}); B: {session.b.name} ({', '.join(session.b.sets)}); "
         f"working scale 1/{session.scale}")
-    run_steps(session, opts.steps, opts.minutes, opts.log_every, opts.ckpt_every, log)
+    run_steps(session, opts.steps, opts.max_minutes, opts.log_every, opts.ckpt_every, log)
     metrics = session.measure()
     log(json.dumps(metrics))
     return session.export(metrics)
