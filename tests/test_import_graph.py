@@ -95,3 +95,64 @@ def test_functions_stay_short():
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
                     long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
     assert long == []
+
+
+# Modules that import torch when they are imported. Everywhere else torch, and these modules, are imported
+# inside the function that needs them, so the add-on's numpy engine and a first generation never load it.
+TORCH_AT_TOP = {
+    "blender_texgan.engine.nets.generator", "blender_texgan.engine.nets.material_translator",
+    "blender_texgan.engine.nets.photo_translator", "blender_texgan.engine.nets.refine_torch",
+    "blender_texgan.engine.nets.vae_encoder",
+    "trainer.augment", "trainer.checkpoints", "trainer.cyclegan", "trainer.discriminator", "trainer.losses",
+    "trainer.sampling", "trainer.session", "trainer.shading", "trainer.train", "trainer.translator", "trainer.vae",
+}
+# Imported inside functions on purpose: torch (above); Pillow, which Blender's Python may lack (the add-on says
+# so in one line); `resource`, which Windows lacks; bpy; and the command lines' per-command imports (a
+# `--help` or one command loads only what it runs).
+LAZY_ALLOWED = {"torch", "PIL", "resource", "bpy", "importlib.util"} | TORCH_AT_TOP
+LAZY_FILES = {"blender_texgan/__init__.py", "blender_texgan/__main__.py", "trainer/__main__.py"}
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {a.name.split(".")[0] for n in tree.body if isinstance(n, ast.Import) for a in n.names} | {
+        n.module.split(".")[0] for n in tree.body if isinstance(n, ast.ImportFrom) and n.module and not n.level}
+
+
+def test_torch_is_imported_at_the_top_only_by_the_nets_and_the_trainer():
+    files = [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")]
+    assert {module_name(p) for p in files if "torch" in _top_level_imports(p)} == TORCH_AT_TOP
+
+
+def test_imports_inside_functions_are_torch_or_optional():
+    """A module says what it needs at its top; only torch and optional packages wait for their function."""
+    known = {module_name(p) for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
+    hidden = []
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            if path.relative_to(ROOT).as_posix() in LAZY_FILES:
+                continue
+            for fn in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                for node in ast.walk(fn):
+                    if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                        continue
+                    if isinstance(node, ast.Import):
+                        targets = {a.name for a in node.names}
+                    else:
+                        targets = imports_of_node(path, node, known) or {node.module}
+                    if not all(t in LAZY_ALLOWED or t.split(".")[0] in LAZY_ALLOWED for t in targets):
+                        hidden.append(f"{path.relative_to(ROOT)}:{node.lineno} {sorted(targets)}")
+    assert hidden == []
+
+
+def imports_of_node(path: Path, node: ast.ImportFrom, known: set[str]) -> set[str]:
+    """The package modules one `from ... import ...` brings in (its module, or the modules it names)."""
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    base = node.module or ""
+    if node.level:
+        anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+        base = ".".join(anchor + ([base] if base else []))
+    names = {f"{base}.{a.name}" for a in node.names} & known
+    return names or ({base} if base in known else set())

@@ -16,7 +16,7 @@ from blender_texgan.core.tiling import seam_ratio
 from blender_texgan.engine import library
 from blender_texgan.engine.material_translation import MaterialTranslator, transform_maps, transform_stack
 from blender_texgan.engine.nets.material_translator import build_material_translator
-from blender_texgan.engine.nets.numpy_material_translator import NumpyMapsTranslator
+from blender_texgan.engine.nets.numpy_material_translator import NumpyMaterialTranslator
 from blender_texgan.engine.request import GenerationError
 from trainer.cyclegan import CycleGanOptions, Domain, export_material_translator, train_cyclegan
 from trainer.data import write_material
@@ -62,7 +62,7 @@ def test_torch_parameters_match_the_core_description():
 def test_numpy_twin_matches_torch():
     net = _net()
     stack = np.random.default_rng(1).random((32, 48, 5)).astype(np.float32)
-    twin = NumpyMapsTranslator(SMALL, {k: v.numpy() for k, v in net.state_dict().items()})
+    twin = NumpyMaterialTranslator(SMALL, {k: v.numpy() for k, v in net.state_dict().items()})
     a, b = _torch(net, stack), twin(stack)
     assert np.abs(a - stack).mean() > 0.1  # the weights really change the maps
     np.testing.assert_allclose(a, b, atol=2e-4)

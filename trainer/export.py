@@ -13,11 +13,12 @@ from blender_texgan.core.arch.generator import PERIODIC_SGAN_V1, PeriodicGenerat
 from blender_texgan.core.arch.vae import PERIODIC_VAE_V1, VAEConfig, decoder_config
 from blender_texgan.core.latent import LatentLayout
 from blender_texgan.core.maps import PBR_MAPS
-from blender_texgan.core.modelfile import write_model_file
+from blender_texgan.core.modelfile import read_model_file, write_model_file
 from blender_texgan.core.synthesis import quilt
 
 from .checkpoints import latest_checkpoint, load_newest_good, run_kind
 from .data import load_training_data
+from .quality import QUALITY_COUNT, choose_mode, compare_modes
 
 
 class ExportError(RuntimeError):
@@ -160,8 +161,6 @@ def export_run(run: Path, out: Path, name: str | None = None, description: str =
 def with_quality(path: Path, manifest: dict, options: dict, net_data) -> dict:
     """Measure the written model in every mode beside tiling and blending, at the exemplar's scale;
     the better refinement mode becomes the model's default, and its metrics the card's."""
-    from .quality import QUALITY_COUNT, choose_mode, compare_modes
-
     guide = manifest["exemplar"]["guide_scale"]
     data = load_training_data(options["preset"], options["data"], options["crop"], options["pool_count"],
                               options["pool_size"], options["seed"], max(1, net_data.downsample // guide))
@@ -193,8 +192,6 @@ def set_review(path: Path, text: str, mode: str | None = None) -> Path:
     """Put what a person saw on the model's contact sheet on its card (weights unchanged). `mode`
     overrides the default detail mode the gate chose, when eyes and numbers disagree; the card's
     metrics become that mode's, as measured at export."""
-    from blender_texgan.core.modelfile import read_model_file
-
     model = read_model_file(path)
     manifest = dict(model.manifest, review=text.strip())
     manifest.pop("format_version", None)

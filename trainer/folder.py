@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from blender_texgan.core.maps import stack_channels
 from blender_texgan.core.texture_names import IMAGE_EXTENSIONS, group_texture_sets, is_image_file
@@ -94,8 +95,6 @@ def _grey(a: np.ndarray) -> np.ndarray:
 
 def resize(a: np.ndarray, height: int, width: int) -> np.ndarray:
     """(h, w, C) float32 -> (height, width, C), bicubic per channel, clipped to [0, 1]."""
-    from PIL import Image
-
     if a.shape[:2] == (height, width):
         return a
     out = [np.asarray(Image.fromarray(np.ascontiguousarray(a[..., c], np.float32))

@@ -9,6 +9,8 @@ from pathlib import Path
 from blender_texgan.core.arch.generator import UPSAMPLING
 from blender_texgan.engine.devices import DEVICE_CHOICES
 
+from .folder import count_texture_sets
+
 TRAINED_KINDS = ("generator", "vae")  # what trainer.train's loop trains (translators have their own)
 PATCH_SPACES = ("pixels", "bands")  # where the generator's sliced patch loss compares patches
 SMALL_DATA_SETS = 8       # a photo or a folder of at most this many texture sets, given no --steps
@@ -140,7 +142,6 @@ def small_data_budget(values: dict, given: set[str]) -> str | None:
     Sets values["max_minutes"]; returns the line that tells the user, or None when nothing was chosen."""
     if not values.get("data") or given & {"steps", "max_minutes"}:
         return None
-    from .folder import count_texture_sets
 
     count = count_texture_sets(values["data"])
     if not 1 <= count <= SMALL_DATA_SETS:

@@ -14,6 +14,7 @@ from blender_texgan.core.maps import complete_map_set, split_channels, stack_cha
 from blender_texgan.core.png import write_png
 from blender_texgan.core.synthesis import tiling_blend
 from blender_texgan.core.tiling import tile
+from blender_texgan.engine.generate import GenerationRequest, generate, generate_with_field
 
 from .data import TrainingData
 from .metrics import cut_visibility_metrics, evaluate, meets_bar, structure_metrics, verbatim_copy_extent
@@ -36,8 +37,6 @@ def model_samples(model: str | Path, size: int, count: int, seed: int, engine: s
                   mode: str = "auto") -> tuple[np.ndarray, list]:
     """`count` generated (5, size, size) stacks from seeds seed, seed+1, ... and their coordinate
     fields (None for neural-only generation)."""
-    from blender_texgan.engine.generate import GenerationRequest, generate_with_field
-
     stacks, fields = [], []
     for i in range(count):
         maps, _, coords = generate_with_field(GenerationRequest(str(model), size, seed + i, engine=engine, mode=mode))
@@ -171,8 +170,6 @@ def closeup_columns(model: str | Path, exemplar: np.ndarray, normal_strength: fl
                     size: int = CLOSEUP_SIZE) -> list[tuple[np.ndarray, np.ndarray]]:
     """(albedo, normal) of: the (h, w, 5) exemplar | the model's default mode at `size` | tiling and
     blending of the exemplar at `size`, for closeup_rows."""
-    from blender_texgan.engine.generate import GenerationRequest, generate
-
     def maps_of(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         maps = complete_map_set(split_channels(np.moveaxis(stack, -1, 0)), normal_strength)
         return maps["albedo"], maps["normal"]

@@ -10,6 +10,7 @@ from blender_texgan.core.maps import complete_map_set, split_channels
 from blender_texgan.core.tiling import seam_ratio, tile
 
 from .data import TrainingData
+from .metrics import evaluate, grid_ratio
 
 
 def generate_batch(G, layout: LatentLayout, crop: int, count: int, seed: int, device,
@@ -47,8 +48,6 @@ def sample_grid(raw: np.ndarray, normal_strength: float) -> np.ndarray:
 def measure(G, layout: LatentLayout, data: TrainingData, crop: int, count: int, seed: int, device) -> dict:
     """Metrics of generated crops, rolled as the add-on rolls them, plus the grid ratio of the
     unrolled ones (where the wrap border would otherwise always lie)."""
-    from .metrics import evaluate, grid_ratio
-
     heldout, reference = data.metric_crops(crop, count, seed)
     fake = generate_batch(G, layout, crop, count, seed + 1, device, roll=False)
     grid = grid_ratio(fake, layout.scale)

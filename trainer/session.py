@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
+from tqdm import tqdm
 
 from blender_texgan.core.arch.generator import PeriodicGeneratorConfig
 from blender_texgan.core.latent import LatentLayout, make_latent
@@ -187,8 +188,6 @@ class Session:
 
     def periodic_work(self, run: Path, files: dict, final: bool) -> Path | None:
         """Rank 0 after each step: sample grid, metrics, checkpoint when due. Returns a saved path."""
-        from tqdm import tqdm
-
         opts, step = self.opts, self.step
         if step % opts.sample_every == 0 or final:
             raw = generate_batch(self.ema, self.layout, opts.crop, 4, opts.seed, self.device)

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from tqdm import tqdm
 
 from blender_texgan.core.arch.generator import PERIODIC_SGAN_V1, PeriodicGeneratorConfig
+from blender_texgan.engine.devices import pick_device
 
 from .checkpoints import (
     check_run_folder,
@@ -35,8 +37,6 @@ SESSIONS = {"generator": Session, "vae": VAESession}  # TrainOptions.kind -> wha
 
 def distributed_setup(device_pref: str) -> tuple[int, int, torch.device]:
     """(rank, world size, device). Under torchrun, joins the process group (NCCL on CUDA, else gloo)."""
-    from blender_texgan.engine.devices import pick_device
-
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return 0, 1, pick_device(device_pref)
@@ -114,8 +114,6 @@ def record_start(run: Path, opts: TrainOptions, resumed: tuple[Path, dict] | Non
 def train(opts: TrainOptions, allow_changes: bool = False) -> Path | None:
     """Train (or resume) the run in opts.out; returns the last checkpoint path. Raises
     KeyboardInterrupt after saving the last whole step when stopped by SIGINT or SIGTERM."""
-    from tqdm import tqdm
-
     validate(opts)
     run = Path(opts.out)
     check_run_folder(run)

@@ -42,7 +42,7 @@ from .discriminator import PatchDiscriminator
 from .folder import DataError
 from .loop import run_steps
 from .options import add_flags, check_number, check_widths, int_list, option, str_list
-from .pbr_sets import PbrSet, load_pbr_sets
+from .pbr_sets import PbrSet, find_pbr_sets, load_pbr_sets
 from .shading import light_directions, random_lights, shade
 
 BORDER = 16  # crop pixels left out of the losses: a crop's wrap-around edge is not real content
@@ -344,8 +344,6 @@ def learning_rate(opts: TranslatorOptions, step: int, seconds: float) -> float:
 
 
 def _all_names(root: str) -> list[str]:
-    from .pbr_sets import find_pbr_sets
-
     return sorted(find_pbr_sets(root))
 
 

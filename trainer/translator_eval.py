@@ -23,9 +23,16 @@ The rule that decides whether a translator ships is ship_decision (docs/photo.md
 """
 from __future__ import annotations
 
+import argparse
+import json
+
 import numpy as np
 
+from blender_texgan.core.modelfile import read_model_file
 from blender_texgan.core.photo.classical_maps import blur, classical_maps, luminance
+from blender_texgan.engine.photo.translate import Translator, estimate_light, translate
+
+from .pbr_sets import load_pbr_sets
 
 SOBEL_BLURS = (0.0, 1.0, 2.0, 4.0, 8.0)
 SOBEL_STRENGTHS = tuple(float(s) for s in np.geomspace(1.0, 512.0, 28))  # relief of a 0 -> 1 step, pixels
@@ -200,8 +207,6 @@ def rendered_photos(pbr, device="cpu") -> list[tuple[np.ndarray, np.ndarray]]:
 def measure_set(translator, pbr, device="cpu") -> dict[str, float]:
     """Mean of measure_photo over the set's four renders, each translated with the light the
     translator estimates (as a user gets it); light_deg: how far that estimate was off."""
-    from blender_texgan.engine.photo.translate import estimate_light, translate
-
     rows = []
     for photo, true_light in rendered_photos(pbr, device):
         light = estimate_light(translator, photo)
@@ -213,10 +218,6 @@ def measure_set(translator, pbr, device="cpu") -> dict[str, float]:
 
 def measure_sets(model_path, data: str, names, device: str = "auto", engine: str = "auto") -> dict[str, dict]:
     """Set name -> measure_set row, for a translator model file on the named sets under data."""
-    from blender_texgan.core.modelfile import read_model_file
-    from blender_texgan.engine.photo.translate import Translator
-
-    from .pbr_sets import load_pbr_sets
 
     translator = Translator(read_model_file(model_path), engine, device)
     dev = translator.device or "cpu"  # None on the numpy engine
@@ -224,9 +225,6 @@ def measure_sets(model_path, data: str, names, device: str = "auto", engine: str
 
 
 def main(argv) -> int:
-    import argparse
-    import json
-
     p = argparse.ArgumentParser(prog="python -m trainer eval-translator",
                                 description="measure a translator on PBR sets beside the classical baselines")
     p.add_argument("model")

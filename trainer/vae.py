@@ -15,11 +15,13 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
+from blender_texgan.core.arch.generator import config_from_manifest
 from blender_texgan.core.arch.vae import DECODER_PREFIX, ENCODER_PREFIX, VAEConfig
 from blender_texgan.core.latent import make_latent
 from blender_texgan.engine.nets.vae_encoder import PeriodicEncoder
 
 from .losses import sliced_patch_loss
+from .metrics import swd_ratio
 from .session import Session, pin_constant_channels
 
 
@@ -112,10 +114,8 @@ def vae_tensors(state: dict) -> dict[str, np.ndarray]:
 def measure_reconstruction(state: dict, data, crop: int, count: int, seed: int) -> dict:
     """Encode -> decode (posterior means) of held-out crops: L1 and the SWD ratio of the
     reconstructions against real crops (1 = as close as two sets of real crops)."""
-    from blender_texgan.core.arch.generator import config_from_manifest
     from blender_texgan.engine.nets.generator import build_generator
 
-    from .metrics import swd_ratio
     cfg = VAEConfig(config_from_manifest({"name": state["architecture"], "config": state["config"]}))
     encoder, decoder = PeriodicEncoder(cfg).eval(), build_generator(cfg.decoder).eval()
     encoder.load_state_dict(state["ema_encoder"]), decoder.load_state_dict(state["ema"])

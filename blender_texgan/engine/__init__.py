@@ -1,5 +1,9 @@
-"""Runs models: torch networks rebuilt from a manifest, device choice, generation requests.
+"""Runs models off the UI thread: a typed request in, a MapSet out (generate), for every capability:
+exemplar synthesis (synthesis), photo to material (photo/), variations and morphs (latent/), material
+translation (material_translation), infinite materials (infinite); the networks in nets/ on either
+engine (torch, or numpy where torch is missing); jobs, workers and an external Python.
 
-torch is imported lazily (only nets.py imports it at module level), so this package can be
-imported in a Blender without torch and report a clear message instead of failing on import.
+Only the modules of nets/ that build torch modules import torch at their top
+(tests/test_import_graph.py holds the list): the add-on imports this package in a Blender without
+torch and says so in one line when a torch-only choice is asked for.
 """

@@ -12,13 +12,18 @@ from typing import Callable
 
 import numpy as np
 
-from ..core.arch.vae import DECODER_PREFIX, ENCODER_PREFIX, decoder_config, part
+from ..core.arch.vae import DECODER_PREFIX, ENCODER_PREFIX, decoder_config, part, vae_config_from_manifest
 from ..core.latent import LatentLayout, grid_offset, seed_latent
 from ..core.maps import GENERATED_CHANNELS, PBR_MAPS, complete_map_set, split_channels
 from ..core.modelfile import MAKES_MATERIALS, ModelFile, ModelFileError, check_role, read_model_file
 from ..core.normals import normal_from_height
-from ..core.synthesis.refine import GUIDE_WEIGHT
+from ..core.synthesis import quilt, refine, tiling_blend
+from ..core.synthesis.quilt import THREADS, in_bands, poisson_height, synthesize
+from ..core.synthesis.refine import GUIDE_WEIGHT, apply_field, exemplar_stats
+from .devices import pick_device
+from .external import run_external
 from .library import DEFAULT_MODEL, MODELS_DIR, bundled_models, default_model_name, resolve_model  # noqa: F401
+from .nets.numpy_generator import NumpyEncoder, NumpyGenerator
 from .request import (  # noqa: F401
     ENGINES,
     MAX_RESOLUTION,
@@ -110,7 +115,6 @@ class Runner:
             return None
         with self._net_lock:
             if self._device is None:
-                from .devices import pick_device
                 try:
                     self._device = pick_device(self._device_name)
                 except (ValueError, RuntimeError) as exc:
@@ -123,7 +127,6 @@ class Runner:
         device = self.device
         with self._net_lock:
             if self._net is None and self.engine == "numpy":
-                from .nets.numpy_generator import NumpyGenerator
                 self._net = NumpyGenerator(self.cfg, self._weights)
             elif self._net is None:
                 import torch
@@ -150,11 +153,9 @@ class Runner:
         if not self.is_vae:
             raise GenerationError(f"Model '{self.model.name}' is a {self.model.manifest['kind']}: only VAE models "
                                   "encode textures.")
-        from ..core.arch.vae import vae_config_from_manifest
         cfg = vae_config_from_manifest(self.model.manifest["architecture"])
         if self.engine == "numpy":
             if self._encoder is None:
-                from .nets.numpy_generator import NumpyEncoder
                 self._encoder = NumpyEncoder(cfg, self.model.tensors)
             return self._encoder(maps)
         import torch
@@ -172,8 +173,7 @@ class Runner:
         """The exemplar's analysis for refinement, computed once per loaded model."""
         with self._analysis_lock:
             if self._analysis is None:
-                from ..core.synthesis.refine import analyse
-                self._analysis = analyse(self.exemplar, periodic=self.exemplar_periodic)
+                self._analysis = refine.analyse(self.exemplar, periodic=self.exemplar_periodic)
             return self._analysis
 
     @property
@@ -182,9 +182,8 @@ class Runner:
         repeats come from the model file when its export measured them."""
         with self._analysis_lock:
             if self._quilt is None:
-                from ..core.synthesis.quilt import analyse
                 block = self.exemplar_block
-                self._quilt = analyse(self.exemplar, self.exemplar_periodic,
+                self._quilt = quilt.analyse(self.exemplar, self.exemplar_periodic,
                                       periods=block.get("lattice") if "element" in block else None,
                                       element=block.get("element"))
             return self._quilt
@@ -203,8 +202,7 @@ class Runner:
         """The exemplar's tiling-and-blending tables (core.synthesis.tiling_blend), computed once per model."""
         with self._analysis_lock:
             if self._blend is None:
-                from ..core.synthesis.tiling_blend import analyse
-                self._blend = analyse(self.exemplar)
+                self._blend = tiling_blend.analyse(self.exemplar)
             return self._blend
 
     def tile_cells(self) -> int:
@@ -276,7 +274,6 @@ def generate(request: GenerationRequest, progress: Callable[[float], None] | Non
     and makes this raise GenerationCancelled.
     """
     if request.engine == "external":
-        from .external import run_external
         return run_external(request.python, request, progress, should_stop)
     maps, manifest, _ = generate_with_field(request, progress, should_stop)
     return maps, manifest
@@ -319,9 +316,7 @@ def neural_maps(runner: Runner, resolution: int, seed: int, progress, should_sto
 def blended_maps(runner: Runner, resolution: int, seed: int) -> dict:
     """Tiling and blending of the exemplar (Heitz & Neyret 2018, periodic): the training-free
     yardstick, offered as a mode because it wins on some stochastic materials."""
-    from ..core.synthesis.tiling_blend import synthesize
-
-    return exemplar_maps(runner, synthesize(runner.blend_analysis, resolution, resolution, seed))
+    return exemplar_maps(runner, tiling_blend.synthesize(runner.blend_analysis, resolution, resolution, seed))
 
 
 def quilted_maps(runner: Runner, resolution: int, seed: int) -> tuple[dict, np.ndarray]:
@@ -332,8 +327,6 @@ def quilted_maps(runner: Runner, resolution: int, seed: int) -> tuple[dict, np.n
     Each step runs band by band in threads (core.synthesis.quilt.in_bands): the other maps are read through
     the field, and the normals made, straight into the MapSet's arrays, so an 8192 px set never
     holds a second copy of its maps."""
-    from ..core.synthesis.quilt import poisson_height, synthesize
-
     coords = synthesize(runner.quilt_analysis, resolution, resolution, seed)
     exemplar, periodic = runner.exemplar, runner.exemplar_periodic
     height = poisson_height(exemplar[..., HEIGHT_CHANNEL], coords, periodic)[..., None]
@@ -349,8 +342,6 @@ SPLIT_PIXELS = 1 << 17   # an image this small or smaller is read in one band (t
 def band_rows(rows: int, width: int, pixels: int) -> int:
     """Rows of a band: at most about `pixels` pixels, and at least one band per thread (a 1024 px
     set is read in two bands on two cores); a small image is one band."""
-    from ..core.synthesis.quilt import THREADS
-
     if rows * width <= SPLIT_PIXELS:
         return rows
     return max(8, min(pixels // max(1, width), -(-rows // THREADS)))
@@ -362,8 +353,6 @@ _NOT_HEIGHT = [c for c, name in enumerate(_CHANNEL_NAMES) if name != "height"]
 
 def map_source(exemplar: np.ndarray) -> tuple[np.ndarray, tuple]:
     """(the exemplar's channels but the height, contiguous; their exemplar_stats): read_maps' source."""
-    from ..core.synthesis.refine import exemplar_stats
-
     source = np.ascontiguousarray(exemplar[..., _NOT_HEIGHT])
     return source, exemplar_stats(source)
 
@@ -373,9 +362,6 @@ def read_maps(exemplar: np.ndarray, coords: np.ndarray, periodic: bool, source: 
     blend), band by band: each band with BAND_HALO rows either side (its blend reads that far), its
     middle clipped to [0, 1] into the map. Equal to reading the whole field at once. `source`: the
     exemplar's map_source, when the caller keeps it (a loaded model's Runner does)."""
-    from ..core.synthesis.quilt import in_bands
-    from ..core.synthesis.refine import apply_field
-
     source, stats = map_source(exemplar) if source is None else source
     rows, width = coords.shape[:2]
     maps = {name: np.empty((rows, width, count), np.float32) for name, count in GENERATED_CHANNELS if name != "height"}
@@ -397,8 +383,6 @@ def read_maps(exemplar: np.ndarray, coords: np.ndarray, periodic: bool, source: 
 def banded_normals(height: np.ndarray, strength: float) -> np.ndarray:
     """core.normals.normal_from_height of an (H, W) height, band by band in threads (one row of halo
     either side), clipped to [0, 1] as a MapSet holds it."""
-    from ..core.synthesis.quilt import in_bands
-
     rows, width = height.shape
     out = np.empty((rows, width, 3), np.float32)
 

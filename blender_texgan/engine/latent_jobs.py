@@ -13,9 +13,13 @@ from typing import Callable
 import numpy as np
 
 from ..core.maps import MapSet
+from ..core.modelfile import ModelFileError, read_manifest
 from ..core.morph import morph_maps
 from .generate import generate
 from .latent.variations import VariationsRequest, texture_variations
+from .library import bundled_translators
+from .material_translation import MAPS_TO_MAPS, load_material_translator, transform_maps
+from .photo.pipeline import photo_from_pixels
 from .photo.save_as_model import fit_normal_strength
 from .request import GenerationRequest
 
@@ -132,9 +136,6 @@ def translator_label(block: dict, name: str) -> str:
 def material_translators() -> list[tuple[str, str, str]]:
     """(name, label, description) of each bundled material translator (maps_to_maps); panels ask
     on every redraw, so each file's manifest is read once (until it changes)."""
-    from .library import bundled_translators
-    from .material_translation import MAPS_TO_MAPS
-
     items = []
     for name, path in bundled_translators(MAPS_TO_MAPS).items():
         item = _translator_item(name, str(path), path.stat().st_mtime_ns)
@@ -145,8 +146,6 @@ def material_translators() -> list[tuple[str, str, str]]:
 
 @lru_cache(maxsize=32)
 def _translator_item(name: str, path: str, mtime_ns: int) -> tuple[str, str, str] | None:
-    from ..core.modelfile import ModelFileError, read_manifest
-
     try:
         manifest = read_manifest(path)
     except ModelFileError:
@@ -157,8 +156,6 @@ def _translator_item(name: str, path: str, mtime_ns: int) -> tuple[str, str, str
 def transform_runner(maps: MapSet):
     """A job function: a material's maps -> (translated MapSet, a manifest naming the result)."""
     def run(request: TransformJob, progress: Progress = None, should_stop: ShouldStop = None):
-        from .material_translation import load_material_translator, transform_maps
-
         translator = load_material_translator(request.translator, engine=request.engine, device=request.device)
         out = transform_maps(maps, translator=translator, strength=request.strength)
         if progress is not None:
@@ -171,8 +168,6 @@ def map_from_pixels(flat: np.ndarray, width: int, height: int, channels: int, co
                     linear: bool) -> np.ndarray:
     """A Blender image's pixel buffer -> an (H, W, 3) sRGB map (colour) or an (H, W, 1) data map
     (its first channel), rows top to bottom, values in [0, 1]."""
-    from .photo.pipeline import photo_from_pixels
-
     if colour:
         return photo_from_pixels(flat, width, height, channels, linear)
     a = np.asarray(flat, np.float32).reshape(height, width, channels)[::-1, :, :1]

@@ -27,10 +27,13 @@ from ..core.arch.material_translator import blend, material_translator_config_fr
 from ..core.map_bands import QuantisedMaps, dequantise, quantise, quantise_stack
 from ..core.maps import GENERATED_CHANNELS, MapSet, complete_map_set, split_channels
 from ..core.modelfile import ModelFile, check_role, read_model_file
-from ..core.synthesis.refine import plan, resize_periodic
+from ..core.synthesis.refine import analyse, plan, resize_periodic
+from .library import resolve_material_translator
 from .nets.image_net import ImageNet
+from .nets.numpy_material_translator import NumpyMaterialTranslator
 from .request import GenerationError
 from .synthesis import BAND_ROWS, Field, field_rows, read_whole, synthesize_field
+from .tiled import check_memory
 
 MAPS_TO_MAPS = "maps_to_maps"
 # The detail guide's spread is raised at most this much towards the exemplar's (a flat input stays
@@ -63,12 +66,11 @@ class MaterialTranslator:
     def __init__(self, model: ModelFile, engine: str = "auto", device: str = "auto"):
         manifest = model.manifest
         check_role(manifest, model.path, (MAPS_TO_MAPS,))
-        from .nets.numpy_material_translator import NumpyMapsTranslator
 
         self.model = model
         cfg = self.cfg = material_translator_config_from_manifest(manifest["architecture"])
         self.net = ImageNet(model.tensors, engine, device, lambda: _torch_material_translator(cfg),
-                            lambda tensors: NumpyMapsTranslator(cfg, tensors))
+                            lambda tensors: NumpyMaterialTranslator(cfg, tensors))
         self.engine, self.device = self.net.engine, self.net.device
         self.exemplar = model.exemplar               # (h, w, 5) target material at the net's scale, or None
         self._analysis = None
@@ -93,7 +95,6 @@ class MaterialTranslator:
         """The exemplar's analysis for the detail step, computed once per loaded translator."""
         with self._analysis_lock:
             if self._analysis is None:
-                from ..core.synthesis.refine import analyse
                 self._analysis = analyse(self.exemplar, periodic=bool(self.exemplar_block.get("periodic", False)))
             return self._analysis
 
@@ -143,15 +144,11 @@ def _torch_material_translator(cfg):
 
 
 def load_material_translator(translator: str | Path, engine: str = "auto", device: str = "auto") -> MaterialTranslator:
-    from .library import resolve_material_translator
-
     return MaterialTranslator(read_model_file(resolve_material_translator(str(translator)), (MAPS_TO_MAPS,)), engine, device)
 
 
 def check_fits(size: int) -> None:
     """GenerationError (one line, before any work) when a size x size transform cannot fit in memory."""
-    from .tiled import check_memory
-
     check_memory(TRANSFORM_BYTES_PER_PIXEL * size * size + TRANSFORM_BASE_BYTES,
                  f"A {size}x{size} transform", "choose a smaller --size")
 

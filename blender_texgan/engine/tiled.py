@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 
 from ..core.arch.generator import PeriodicGeneratorConfig
+from .request import GenerationError
 
 Forward = Callable[[np.ndarray], np.ndarray]  # (C, h, w) latent -> (out, h * scale, w * scale)
 
@@ -108,8 +109,6 @@ def available_memory() -> int | None:
 
 def check_memory(need: int, what: str, advice: str) -> None:
     """GenerationError (one line, before any work) when `need` bytes will not fit."""
-    from .request import GenerationError
-
     free = available_memory()
     if free is not None and need > free:
         raise GenerationError(f"{what} needs about {need / 2 ** 30:.1f} GB of memory and "

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..maps import GENERATED_CHANNEL_COUNT
-from .generator import PeriodicGeneratorConfig, param_shapes
+from .generator import PeriodicGeneratorConfig, config_from_manifest, param_shapes
 
 PERIODIC_VAE_V1 = "periodic_vae_v1"
 ENCODER_PREFIX, DECODER_PREFIX = "encoder.", "decoder."
@@ -81,8 +81,6 @@ def part(tensors: dict, prefix: str) -> dict:
 
 def decoder_config(manifest: dict) -> PeriodicGeneratorConfig:
     """The generator a generator or VAE model file runs (for a VAE: its decoder)."""
-    from .generator import config_from_manifest
-
     if manifest.get("kind") == "vae":
         return vae_config_from_manifest(manifest["architecture"]).decoder
     return config_from_manifest(manifest["architecture"])

@@ -15,9 +15,12 @@ from ...core.latent import seed_latent
 from ...core.maps import MapSet, complete_map_set, split_channels
 from ...core.morph import morph_maps, morph_times, slerp
 from ..generate import GenerationRequest, Runner, check_resolution, check_seed, generate, load_runner, pick_engine
+from ..image_files import load_image, reason
 from ..library import resolve_model
-from ..photo.save_as_model import fit_normal_strength
+from ..photo.pipeline import PhotoRequest, photo_to_material
+from ..photo.save_as_model import fit_normal_strength, photo_exemplar
 from ..request import GenerationError
+from .variations import encode_texture, latent_window
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,6 @@ def end_maps(request: MorphRequest, source: str) -> MapSet:
         check_seed(seed)
         maps, _ = generate(GenerationRequest(request.model, request.size, seed, request.device, request.engine))
         return maps
-    from ..photo.pipeline import PhotoRequest, photo_to_material
 
     return photo_to_material(load_end_image(source), PhotoRequest(size=request.size, engine=request.engine,
                                                                   device=request.device, name=Path(source).stem))
@@ -53,7 +55,6 @@ def load_end_image(source: str) -> np.ndarray:
     path = Path(source).expanduser()
     if not path.is_file():
         raise GenerationError(f"'{source}' is neither a seed nor an image file.")
-    from ..image_files import load_image, reason
 
     try:
         return load_image(path).pixels
@@ -88,8 +89,6 @@ def end_latent(runner: Runner, request: MorphRequest, source: str) -> np.ndarray
         seed = int(source)
         check_seed(seed)
         return seed_latent(runner.layout, seed, request.size)[0]
-    from ..photo.save_as_model import photo_exemplar
-    from .variations import encode_texture, latent_window
 
     exemplar, _ = photo_exemplar(load_end_image(source), classical=True)
     return latent_window(encode_texture(runner, exemplar), request.size // runner.cfg.scale, np.random.default_rng(0))

@@ -21,6 +21,8 @@ import numpy as np
 
 from ...core.maps import MapSet
 from ...core.photo.upscale import box_shrink
+from ...core.synthesis.lattice import axis_periods
+from ...core.synthesis.refine import analyse
 from ..generate import check_resolution, exemplar_synthesis, load_runner, pick_engine
 from ..library import default_vae_name, resolve_model
 from ..photo.pipeline import cancel_point, load_translator, stage_progress
@@ -129,9 +131,6 @@ class EncodedTexture:
 def encode(photo, request: VariationsRequest, progress: Callable[[float], None] | None = None,
            should_stop: Callable[[], bool] | None = None) -> EncodedTexture:
     """(H, W, 1-4) image in [0, 1] -> EncodedTexture, with the request's VAE, translator and engine."""
-    from ...core.synthesis.lattice import axis_periods
-    from ...core.synthesis.refine import analyse
-
     check_request(request)
     needed = "variations of a texture need a VAE model"  # its encoder reads the texture's layout
     runner = load_runner(resolve_model(request.model or default_vae_name(), ("vae",), needed),

@@ -11,28 +11,27 @@ from typing import Callable
 
 import numpy as np
 
+from ..devices import pick_device
+from ..generate import pick_engine
+
 
 class ImageNet:
     """engine: "auto", "torch" or "numpy" (engine.generate.pick_engine); torch_net() builds the torch
-    module the tensors load into, numpy_generator(tensors) the numpy twin. device: the torch device, None
+    module the tensors load into, numpy_twin(tensors) the numpy twin. device: the torch device, None
     on the numpy engine."""
 
-    def __init__(self, tensors: dict, engine: str, device: str, torch_net: Callable, numpy_generator: Callable):
-        from ..generate import pick_engine
-
+    def __init__(self, tensors: dict, engine: str, device: str, torch_net: Callable, numpy_twin: Callable):
         self.engine = pick_engine(engine, device)
         self.device = None
         if self.engine == "torch":
             import torch
-
-            from ..devices import pick_device
 
             self.device = pick_device(device)
             net = torch_net()
             net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in tensors.items()})
             self._net = net.to(self.device).eval()
         else:
-            self._net = numpy_generator(tensors)
+            self._net = numpy_twin(tensors)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if self.engine == "torch":

@@ -8,8 +8,8 @@ from ...core.arch.material_translator import EDGE, logit, material_translator_pa
 from .numpy_unet import NumpyUNet
 
 
-class NumpyMapsTranslator(NumpyUNet):
-    """NumpyMapsTranslator(MaterialTranslatorConfig, tensors): the U-Net's head added to the maps' logits."""
+class NumpyMaterialTranslator(NumpyUNet):
+    """NumpyMaterialTranslator(MaterialTranslatorConfig, tensors): the U-Net's head added to the maps' logits."""
     param_shapes = staticmethod(material_translator_param_shapes)
 
     def __call__(self, maps: np.ndarray) -> np.ndarray:

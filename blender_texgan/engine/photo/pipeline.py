@@ -21,7 +21,10 @@ from ...core.modelfile import read_model_file
 from ...core.normals import normal_from_height
 from ...core.photo.classical_maps import classical_maps
 from ...core.photo.seamless import check_photo, check_size, make_seamless
+from ...core.photo.upscale import periodic_resize
+from ..library import DEFAULT_TRANSLATOR, bundled_translators, resolve_translator
 from ..request import MAX_RESOLUTION, GenerationCancelled, GenerationError
+from .translate import Translator, translate
 
 Progress = Callable[[float], None]
 UPSCALE_FACTORS = (1, 2, 4)
@@ -53,9 +56,6 @@ _TRANSLATORS: dict = {}
 def load_translator(name: str, engine: str, device: str):
     """Translators are loaded once per (file, engine, device): a few MB of weights. None when no
     file is named and no translator is bundled: then the classical maps serve."""
-    from ..library import DEFAULT_TRANSLATOR, bundled_translators, resolve_translator
-    from .translate import Translator
-
     if not (name or "").strip() and DEFAULT_TRANSLATOR not in bundled_translators():
         return None  # the classical maps (core.photo.classical_maps) serve
     engine = "auto" if engine == "external" else engine  # translators run in this Python
@@ -148,8 +148,6 @@ def stage_progress(progress: Progress | None, should_stop: Callable[[], bool] | 
 def resize_photo(photo: np.ndarray, factor: int) -> np.ndarray:
     """Bicubic upscale of a photo that does not tile: mirrored a few pixels past its borders first,
     so no border is blended with the opposite one."""
-    from ...core.photo.upscale import periodic_resize
-
     if factor == 1:
         return photo
     pad = 2
@@ -185,7 +183,6 @@ def photo_to_material(photo: np.ndarray, request: PhotoRequest, progress: Progre
         if progress is not None:
             progress(1.0)
         return maps
-    from .translate import translate
 
     report = stage_progress(progress, should_stop, seamless_share, 1.0 - seamless_share)
     report(0.0)
@@ -203,7 +200,6 @@ def maps_source(request: PhotoRequest) -> str:
     """Where a request's maps come from: translator, classical or flat."""
     if not request.maps:
         return "flat"
-    from ..library import DEFAULT_TRANSLATOR, bundled_translators
     named = (request.translator or "").strip()
     return "translator" if named or DEFAULT_TRANSLATOR in bundled_translators() else "classical"
 

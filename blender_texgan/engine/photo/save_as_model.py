@@ -33,8 +33,10 @@ from ...core.photo.perspective import straighten as straighten_perspective
 from ...core.photo.seamless import analysis_factor, equalise_lighting, luminance
 from ...core.photo.upscale import box_shrink
 from ...core.synthesis import quilt
+from ..library import forget_folder_listings
 from ..request import GenerationError
 from .pipeline import as_rgb, cancel_point, load_translator, stage_progress
+from .translate import translate
 
 EXEMPLAR_SIDE = 1024  # the exemplar's longer side at most (a power-of-2 shrink of the photo)
 # A 5-level net (latent scale 16, like the bundled models, so the same resolutions are valid) of
@@ -121,8 +123,6 @@ def photo_exemplar(photo, translator=None, progress: Progress | None = None,
         roughness = np.full((h, w, 1), 0.5, np.float32)
         strength = FLAT_STRENGTH
     else:
-        from .translate import translate
-
         report = stage_progress(progress, should_stop, 0.1, 0.8)
         report(0.0)
         maps = translate(translator, albedo, periodic=False, progress=report)
@@ -187,7 +187,6 @@ def save_photo_model(photo, request: PhotoModelRequest, progress: Progress | Non
         raise GenerationError(str(exc)) from None
     except OSError as exc:
         raise GenerationError(f"Could not write the model into '{request.folder}': {exc.strerror or exc}.") from None
-    from ..library import forget_folder_listings
 
     forget_folder_listings()
     if progress is not None:

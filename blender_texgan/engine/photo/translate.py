@@ -32,6 +32,7 @@ from ...core.arch.photo_translator import (
 from ...core.maps import MapSet
 from ...core.modelfile import ModelFile, check_role
 from ..nets.image_net import ImageNet
+from ..nets.numpy_unet import NumpyUNet, finish_outputs
 
 TILE = 512  # output pixels per tile side (the numpy engine's memory stays under ~1 GB)
 
@@ -41,7 +42,6 @@ class Translator:
 
     def __init__(self, model: ModelFile, engine: str = "auto", device: str = "auto"):
         check_role(model.manifest, model.path, ("photo_to_maps",))
-        from ..nets.numpy_unet import NumpyUNet
 
         self.model = model
         cfg = self.cfg = translator_config_from_manifest(model.manifest["architecture"])
@@ -60,8 +60,6 @@ def _torch_translator(cfg):
 
 
 def _finish(raw: np.ndarray) -> MapSet:
-    from ..nets.numpy_unet import finish_outputs
-
     out, maps, start = finish_outputs(raw), {}, 0
     for name, channels in OUTPUT_LAYOUT:
         maps[name] = out[..., start:start + channels]
