@@ -25,8 +25,9 @@ from ...core.synthesis.lattice import axis_periods
 from ...core.synthesis.refine import analyse
 from ..generate import check_resolution, exemplar_synthesis, load_runner, pick_engine
 from ..library import default_vae_name, resolve_model
-from ..photo.pipeline import cancel_point, load_translator, stage_progress
+from ..photo.pipeline import load_translator
 from ..photo.save_as_model import photo_exemplar
+from ..progress import cancel_point, stage_progress
 from ..request import MAX_SEED, GenerationError
 
 MAX_VARIANTS = 16

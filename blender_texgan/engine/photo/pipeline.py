@@ -23,10 +23,10 @@ from ...core.photo.classical_maps import classical_maps
 from ...core.photo.seamless import check_photo, check_size, make_seamless
 from ...core.photo.upscale import periodic_resize
 from ..library import DEFAULT_TRANSLATOR, bundled_translators, resolve_translator
-from ..request import MAX_RESOLUTION, GenerationCancelled, GenerationError
+from ..progress import Progress, cancel_point, stage_progress
+from ..request import MAX_RESOLUTION, GenerationError
 from .translate import Translator, translate
 
-Progress = Callable[[float], None]
 UPSCALE_FACTORS = (1, 2, 4)
 
 
@@ -127,22 +127,6 @@ def check_request(shape: tuple[int, ...], request: PhotoRequest) -> None:
     elif max(shape[:2]) * request.upscale > MAX_RESOLUTION:
         raise GenerationError(f"The image upscaled {request.upscale}x would be over {MAX_RESOLUTION} px a side: "
                               "choose a smaller upscale, or make it seamless at a smaller size.")
-
-
-def cancel_point(should_stop: Callable[[], bool] | None) -> None:
-    if should_stop is not None and should_stop():
-        raise GenerationCancelled()
-
-
-def stage_progress(progress: Progress | None, should_stop: Callable[[], bool] | None, start: float,
-                   span: float) -> Progress:
-    """A progress callback for one stage (its 0..1 mapped onto start..start+span) that is also a
-    cancel point: the stages call it between their steps and tiles."""
-    def report(fraction: float) -> None:
-        cancel_point(should_stop)
-        if progress is not None:
-            progress(start + span * min(max(fraction, 0.0), 1.0))
-    return report
 
 
 def resize_photo(photo: np.ndarray, factor: int) -> np.ndarray:

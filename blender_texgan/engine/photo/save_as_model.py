@@ -34,8 +34,9 @@ from ...core.photo.seamless import analysis_factor, equalise_lighting, luminance
 from ...core.photo.upscale import box_shrink
 from ...core.synthesis import quilt
 from ..library import forget_folder_listings
+from ..progress import cancel_point, stage_progress
 from ..request import GenerationError
-from .pipeline import as_rgb, cancel_point, load_translator, stage_progress
+from .pipeline import as_rgb, load_translator
 from .translate import translate
 
 EXEMPLAR_SIDE = 1024  # the exemplar's longer side at most (a power-of-2 shrink of the photo)
