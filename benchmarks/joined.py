@@ -40,7 +40,7 @@ cpu = sum(os.times()[:2])   # CPU seconds of every thread: on a shared machine w
 if not repeats:
     print(json.dumps({"code": code, "end_to_end": first, "cpu": cpu, "peak_gb": peak}))
     sys.exit()
-from blender_texgan.core import quilt
+from blender_texgan.core.synthesis import quilt
 from blender_texgan.core.png import PngSet
 from blender_texgan.engine.generate import (GenerationRequest, banded_normals, generate, load_runner,
                                             read_maps, resolve_model)
