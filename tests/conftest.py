@@ -502,7 +502,9 @@ def run_blender_script(name: str, tmp_path, *args) -> dict:
     ARGS then an output path; returns the JSON it wrote there."""
     out = tmp_path / f"{Path(name).stem}.json"
     script = Path(__file__).parent / "blender_scripts" / name
-    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    # its own user folder and caches (EEVEE's compiled shaders, Mesa's): a test never writes to a home folder
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"), XDG_CACHE_HOME=str(tmp_path / "cache"),
+               MESA_SHADER_CACHE_DIR=str(tmp_path / "cache" / "mesa"))
     proc = subprocess.run([sys.executable, str(script), *map(str, args), str(out)],
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
