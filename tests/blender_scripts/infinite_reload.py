@@ -1,7 +1,7 @@
 """Run as a script with bpy: an infinite material with Output = Save next to the .blend; the .blend
 saved and reopened (the group's images read back, its table curves still there), a second object
 given the same model and undone and redone, and the material appended into an empty file; report
-JSON. (Replaces infinite_save.py, which expected a third image, the tables, now curves.)
+JSON.
 
 argv: ZIP MODEL BLEND OUT_JSON. Background Blender pushes no undo steps for operators called from a
 script, so this pushes the two the UI pushes around an UNDO operator.
