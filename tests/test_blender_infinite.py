@@ -9,8 +9,7 @@ import struct
 
 import numpy as np
 import pytest
-from conftest import brick_exemplar, make_tiny_model, smooth_photo
-from test_blender_addon import run_blender_script
+from conftest import ADDON, brick_exemplar, make_tiny_model, run_blender_script, smooth_photo
 
 from blender_texgan.core import infinite
 from blender_texgan.core.modelfile import read_model_file
@@ -229,8 +228,6 @@ def test_image_to_material_makes_an_infinite_material_of_the_photo(infinite_scen
 
 
 def test_material_panel_offers_infinite_and_warns_for_structured_models(blender):
-    from test_panel_picture import ADDON, _leaves
-
     from scripts import panel_picture
 
     settings = blender.context.scene.texgan
@@ -240,7 +237,7 @@ def test_material_panel_offers_infinite_and_warns_for_structured_models(blender)
                                        ("INFINITE", "sand_rocks", False)):
             settings.surface, settings.model = surface, model
             panel = {p.title: p for p in panel_picture.sidebar_panels(ADDON)}["Material"]
-            items = list(_leaves(panel.layout))
+            items = panel_picture.leaves(panel.layout)
             props = {i.label: i.value for i in items if i.kind == "prop"}
             assert props["Output"] == ("Infinite (render-time)" if surface == "INFINITE" else "Baked Maps")
             assert ("Coordinates" in props) == (surface == "INFINITE")
@@ -257,8 +254,6 @@ def test_structured_models_keep_the_baked_default_and_get_the_hint(blender):
     """Item 6: every bundled model offers the Infinite output; Baked Maps is the default; the panel's
     hint says tiling and blending ghosts structured materials exactly for the models whose own
     default is coordinate synthesis (joined patches)."""
-    from test_panel_picture import ADDON, _leaves
-
     from blender_texgan.core.infinite import structured_hint
     from blender_texgan.core.modelfile import read_manifest
     from blender_texgan.engine.library import bundled_models
@@ -276,7 +271,7 @@ def test_structured_models_keep_the_baked_default_and_get_the_hint(blender):
             assert structured == (name in STRUCTURED), name
             settings.surface, settings.model = "INFINITE", name
             panel = {p.title: p for p in panel_picture.sidebar_panels(ADDON)}["Material"]
-            text = " ".join(i.text for i in _leaves(panel.layout) if i.kind == "label")
+            text = " ".join(i.text for i in panel_picture.leaves(panel.layout) if i.kind == "label")
             assert ("ghosts structured materials" in text) == structured, (name, text)
             assert bool(structured_hint(manifest)) == structured
     finally:
