@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -70,9 +72,25 @@ print(json.dumps({"code": code, "end_to_end": first, "cpu": cpu, "warm": statist
 """
 
 
-def run(model: str, size: int, repeats: int) -> dict:
+PYCACHE = Path(tempfile.gettempdir()) / "texgan-joined-pycache"
+
+
+def child_env(bytecode: bool) -> dict:
+    """The child's environment: with `bytecode`, Python's compiled modules kept (in a folder of their own,
+    outside the tree) as an installed add-on has them; without, every module compiled at each start
+    (PYTHONDONTWRITEBYTECODE, as this machine's shells set it)."""
+    env = dict(os.environ)
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def run(model: str, size: int, repeats: int, bytecode: bool = True) -> dict:
     done = subprocess.run([sys.executable, "-c", CHILD, model, str(size), str(repeats)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=1800)
+                          capture_output=True, text=True, timeout=1800, env=child_env(bytecode))
     if done.returncode:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -84,12 +102,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--sizes", default="1024,4096")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--end-to-end", action="store_true", help="only the first call (no warm runs, no stages)")
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="compile every module at each start (default: compiled modules kept, as installed)")
     args = parser.parse_args(argv)
+    bytecode = not args.no_bytecode
+    if bytecode:   # compile once, so the first call below is a first generation, not a first install
+        subprocess.run([sys.executable, "-c", "import blender_texgan.__main__, blender_texgan.engine.generate"],
+                       cwd=ROOT, env=child_env(True), check=True)
     print(f"# benchmarks/joined.py, {time.strftime('%Y-%m-%d')}, numpy engine, "
-          f"{len(__import__('os').sched_getaffinity(0))} CPU cores")
+          f"{len(os.sched_getaffinity(0))} CPU cores, modules {'compiled' if bytecode else 'compiled at each start'}")
     for model in args.models.split(","):
         for size in (int(s) for s in args.sizes.split(",")):
-            r = run(model, size, 0 if args.end_to_end else 1 if size > 2048 else args.repeats)
+            r = run(model, size, 0 if args.end_to_end else 1 if size > 2048 else args.repeats, bytecode)
             if "error" in r:
                 print(f"{model} {size}: failed: {r['error']}")
                 continue
