@@ -57,6 +57,20 @@ def install_extension(zip_path: str | os.PathLike, module: str = "blender_texgan
     return name
 
 
+def infinite_plane(model: str, resolution: int, seed: int, size: float = 8.0):
+    """Empty the scene, then an 8 m plane (active) given `model`'s infinite (render-time) material, its
+    images packed. Returns (the plane, the operator's result)."""
+    import bpy
+
+    for obj in list(bpy.data.objects):
+        bpy.data.objects.remove(obj)
+    bpy.ops.mesh.primitive_plane_add(size=size)
+    plane = bpy.context.active_object
+    settings = bpy.context.scene.texgan
+    settings.surface, settings.target, settings.output = "INFINITE", "ACTIVE", "PACK"
+    return plane, bpy.ops.texgan.generate_material(model=model, resolution=resolution, seed=seed)
+
+
 def preview_scene(plane_size: float, camera_distance: float, camera_height: float, camera_tilt_deg: float,
                   sun_rotation_deg: tuple[float, float, float], size: int, samples: int):
     """Empty the scene, then a plane (active and selected), a camera looking down at it, a sun and

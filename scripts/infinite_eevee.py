@@ -119,14 +119,10 @@ def main(args) -> dict:
         return importlib.import_module(f"bl_ext.user_default.blender_texgan.{name}")
 
     core = addon("core.infinite")
-    for obj in list(bpy.data.objects):
-        bpy.data.objects.remove(obj)
-    bpy.ops.mesh.primitive_plane_add(size=8.0)
-    plane = bpy.context.active_object
-    settings = bpy.context.scene.texgan
-    settings.surface, settings.target, settings.output = "INFINITE", "ACTIVE", "PACK"
-    assert bpy.ops.texgan.generate_material(model=args.model, resolution=512, seed=0) == {"FINISHED"}
+    plane, result = headless.infinite_plane(args.model, 512, 0)
+    assert result == {"FINISHED"}
     full = plane.active_material
+    settings = bpy.context.scene.texgan
     settings.surface = "BAKED"  # for comparison: the baked material (Principled BSDF, four images)
     assert bpy.ops.texgan.generate_material(model=args.model, resolution=512, seed=0) == {"FINISHED"}
     baked = plane.active_material

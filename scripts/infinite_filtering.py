@@ -79,13 +79,8 @@ def main(args) -> dict:
         return importlib.import_module(f"bl_ext.user_default.blender_texgan.{name}")
 
     core = addon("core.infinite")
-    for obj in list(bpy.data.objects):
-        bpy.data.objects.remove(obj)
-    bpy.ops.mesh.primitive_plane_add(size=8.0)
-    plane = bpy.context.active_object
-    settings = bpy.context.scene.texgan
-    settings.surface, settings.target, settings.output = "INFINITE", "ACTIVE", "PACK"
-    assert bpy.ops.texgan.generate_material(model=args.model, resolution=512, seed=0) == {"FINISHED"}
+    plane, result = headless.infinite_plane(args.model, 512, 0)
+    assert result == {"FINISHED"}
     group = next(n.node_tree for n in plane.active_material.node_tree.nodes if n.bl_idname == "ShaderNodeGroup")
     model = addon("core.modelfile").read_model_file(addon("engine.library").resolve_model(args.model))
     prepared = core.prepare(model.exemplar, addon("engine.infinite").normal_strength(model.manifest))

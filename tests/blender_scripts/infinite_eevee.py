@@ -24,13 +24,7 @@ from bl_ext.user_default.blender_texgan.core import infinite as core  # noqa: E4
 
 items = [e.identifier for e in bpy.types.RenderSettings.bl_rna.properties["engine"].enum_items]
 eevee = "BLENDER_EEVEE_NEXT" if "BLENDER_EEVEE_NEXT" in items else "BLENDER_EEVEE"  # 4.2-4.5 / 5.0
-for obj in list(bpy.data.objects):
-    bpy.data.objects.remove(obj)
-bpy.ops.mesh.primitive_plane_add(size=8.0)
-plane = bpy.context.active_object
-settings = bpy.context.scene.texgan
-settings.surface, settings.target, settings.output = "INFINITE", "ACTIVE", "PACK"
-result = bpy.ops.texgan.generate_material(model=model, resolution=64, seed=SEED)
+plane, result = headless.infinite_plane(model, 64, SEED)
 group = next(n.node_tree for n in plane.active_material.node_tree.nodes if n.bl_idname == "ShaderNodeGroup")
 width = next(n.image for n in group.nodes if n.bl_idname == "ShaderNodeTexImage").size[0]
 cell = width / 4.0  # core.infinite: cells a quarter of the exemplar wide
