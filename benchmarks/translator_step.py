@@ -23,8 +23,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parent.parent  # the repository (its shared data folder sits beside it)
 
 NETWORK = ("G.forward", "D.forward", "backward")
 OUTSIDE = ("pairs", "optimiser")  # regions of a step outside the nets' passes, timed on their own
