@@ -383,23 +383,29 @@ def _row_coords(tables: np.ndarray, paths: np.ndarray, sources: np.ndarray, s: n
     return cy, cx
 
 
-def column_cuts(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """(ny, nx, tall) the cut in the band before every patch: per row of its strip, the band column
-    where patch j - 1 (left, wrapping) gives way to patch j. Strip i spans rows ys[i] - oy ..
-    ys[i + 1] - 1 and the patches of a row, joined along these cuts, tile across."""
-    ny, nx = sources.shape[:2]
-    cost, crossing = _cut_costs(_column_errors(analysis, plan, sources, table))
-    paths = _in_parts(lambda k0, k1: min_cost_paths(cost[k0:k1], crossing[k0:k1])[0], ny * nx)
-    return paths.reshape(ny, nx, -1).astype(np.int32)
+def column_cuts(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray,
+                strips: range | None = None) -> np.ndarray:
+    """(len(strips), nx, tall) the cut in the band before every patch of the strips (default: all):
+    per row of its strip, the band column where patch j - 1 (left, wrapping) gives way to patch j.
+    Strip i spans rows ys[i] - oy .. ys[i + 1] - 1 and the patches of a row, joined along these
+    cuts, tile across; a strip's cuts need only its own row of sources."""
+    strips = range(sources.shape[0]) if strips is None else strips
+    nx = sources.shape[1]
+    cost, crossing = _cut_costs(_column_errors(analysis, plan, sources, table, strips))
+    paths = _in_parts(lambda k0, k1: min_cost_paths(cost[k0:k1], crossing[k0:k1])[0], len(strips) * nx)
+    return paths.reshape(len(strips), nx, -1).astype(np.int32)
 
 
-def _column_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """(ny nx, tall, ox) cut error in every column band (0 below a shorter strip's end), the bands
-    of a patch column at a time in threads."""
+def _column_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray,
+                   strips: range) -> np.ndarray:
+    """(len(strips) nx, tall, ox) cut error in every column band of the strips (0 below a shorter
+    strip's end), the bands of a patch column at a time in threads."""
     (oy, ox), width = plan.overlap, int(plan.xs[-1])
-    ny, nx = sources.shape[:2]
-    heights = np.diff(plan.ys) + oy
-    tall = int(heights.max())
+    nx = sources.shape[1]
+    heights = (np.diff(plan.ys) + oy)[strips.start:strips.stop]
+    tall = int((np.diff(plan.ys) + oy).max())
+    sources = sources[strips.start:strips.stop]
+    ny = len(strips)
     rows, band = np.arange(tall)[None, :, None], np.arange(ox)
     errors = np.zeros((ny, nx, tall, ox), np.float32)
 
@@ -430,52 +436,85 @@ def _in_parts(work, count: int) -> np.ndarray:
     return np.concatenate([p for p in parts if p is not None])
 
 
-def row_cuts(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray,
-             paths: np.ndarray) -> np.ndarray:
-    """(ny, W) the cut in the band over every strip, closing round the torus: per column, the band
-    row where strip i - 1 (above, wrapping) gives way to strip i."""
+def row_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray,
+               paths: np.ndarray, strips: range, out: np.ndarray) -> None:
+    """Into out[i] (W, oy), for strips i: the cut error in the band over strip i, where strip i - 1
+    (above, wrapping) meets it; it needs the column cuts `paths` of both strips. In threads."""
     oy, ny = plan.overlap[0], sources.shape[0]
     tables, x, band = _column_tables(plan), np.arange(int(plan.xs[-1])), np.arange(oy)
-    errors = np.empty((ny, len(x), oy), np.float32)
 
-    def strip_errors(i0: int, i1: int) -> None:
-        for i in range(i0, i1):
+    def strip_errors(k0: int, k1: int) -> None:
+        for i in strips[k0:k1]:
             above = np.full(oy, (i - 1) % ny)
             upper = _row_coords(tables, paths, sources, above, int(np.diff(plan.ys)[i - 1]) + band, x)
             lower = _row_coords(tables, paths, sources, above * 0 + i, band, x)
-            errors[i] = _cut_error(table, _flat_index(analysis, *upper), _flat_index(analysis, *lower)).T
+            out[i] = _cut_error(table, _flat_index(analysis, *upper), _flat_index(analysis, *lower)).T
 
-    in_bands(ny, 1, strip_errors)
-    cost, crossing = _cut_costs(errors)   # (ny, W, oy)
-    # each cut closes on itself, opened at its cheapest step (one thread: small steps, many of them)
+    in_bands(len(strips), 1, strip_errors)
+
+
+def row_cuts(errors: np.ndarray) -> np.ndarray:
+    """(ny, W) the cut in the band over every strip, closing round the torus, from its row_errors
+    (ny, W, oy): per column, the band row where strip i - 1 (above, wrapping) gives way to strip i.
+    One thread: small steps, many of them; each cut closes on itself, opened at its cheapest step."""
+    cost, crossing = _cut_costs(errors)
     return min_cost_cycles(cost, starts=1, crossing=crossing)[0]
 
 
-def assemble(plan: Layout, sources: np.ndarray, columns: np.ndarray, rows_cut: np.ndarray,
-             ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """(len(ys), len(xs), 2) int32 exemplar (y, x) of the joined field at rows ys and columns xs of
-    the layout: above a row cut the upper strip, left of a column cut the left patch."""
-    oy, ny = plan.overlap[0], sources.shape[0]
+def _assembly_step(ys: np.ndarray, xs: np.ndarray) -> int:
+    return max(1, min(ASSEMBLY_PIXELS // max(1, len(xs)), -(-len(ys) // THREADS)))
+
+
+def assemble_strips(plan: Layout, sources: np.ndarray, columns: np.ndarray, ys: np.ndarray, xs: np.ndarray,
+                    out: np.ndarray) -> None:
+    """Into out (len(ys), len(xs), 2) int32: the exemplar (y, x) of every pixel at rows ys and columns
+    xs of the layout as its own strip gives it (left of a column cut the left patch). Rows in a row
+    band are finished by overlay_upper once the row cuts are known."""
+    oy = plan.overlap[0]
     cell, band, place = _axis_tables(plan.ys, oy)
-    tables, cell_rows, sources = _column_tables(plan), np.diff(plan.ys), sources.astype(np.int32)
-    out = np.empty((len(ys), len(xs), 2), np.int32)
+    tables, sources = _column_tables(plan), sources.astype(np.int32)
 
     def chunk(start: int, stop: int) -> None:
         y = ys[start:stop]
         inside = band[y] >= 0
         i = np.where(inside, band[y], cell[y])
         r = np.where(inside, place[y], y - plan.ys[i] + oy).astype(np.int32)
-        cy, cx = _row_coords(tables, columns, sources, i, r, xs)
-        rows = np.flatnonzero(inside)            # rows in a band: above its cut, the strip above
-        i, k = i[rows], place[y[rows]]
+        out[start:stop, :, 0], out[start:stop, :, 1] = _row_coords(tables, columns, sources, i, r, xs)
+
+    in_bands(len(ys), _assembly_step(ys, xs), chunk)
+
+
+def overlay_upper(plan: Layout, sources: np.ndarray, columns: np.ndarray, rows_cut: np.ndarray,
+                  ys: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
+    """The rows of out (assemble_strips') that lie in a row band: above the band's cut, the strip above."""
+    oy, ny = plan.overlap[0], sources.shape[0]
+    _, band, place = _axis_tables(plan.ys, oy)
+    tables, cell_rows, sources = _column_tables(plan), np.diff(plan.ys), sources.astype(np.int32)
+    at = np.flatnonzero(band[ys] >= 0)
+
+    def chunk(start: int, stop: int) -> None:
+        rows = at[start:stop]
+        i, k = band[ys[rows]], place[ys[rows]]
         above = (i - 1) % ny
         upper = k[:, None] < rows_cut[i][:, xs]
         uy, ux = _row_coords(tables, columns, sources, above, (k + cell_rows[above]).astype(np.int32), xs)
-        cy[rows], cx[rows] = np.where(upper, uy, cy[rows]), np.where(upper, ux, cx[rows])
-        out[start:stop, :, 0], out[start:stop, :, 1] = cy, cx
+        out[rows, :, 0] = np.where(upper, uy, out[rows, :, 0])
+        out[rows, :, 1] = np.where(upper, ux, out[rows, :, 1])
 
-    in_bands(len(ys), max(1, min(ASSEMBLY_PIXELS // max(1, len(xs)), -(-len(ys) // THREADS))), chunk)
-    return out
+    in_bands(len(at), _assembly_step(at, xs), chunk)
+
+
+def _field_picks(plan: Layout, virtual: tuple[int, int], want: tuple[int, int],
+                 periods: tuple[int, int]) -> list[np.ndarray]:
+    """Rows and columns of the layout that the output reads (core.synthesis.lattice's stretch on an
+    axis with a repeat). Cells start at the wrap, so the wrap lines fall just after cut bands, where
+    cuts sit in joints: rolled by half a cell the wrap lines run through patch interiors instead,
+    like any other line."""
+    picks = []
+    for size, length, period, edges in zip(virtual, want, periods, (plan.ys, plan.xs)):
+        at = lattice_positions(length, period) if period and virtual != want else np.arange(length)
+        picks.append((at - int(edges[1]) // 2) % size)
+    return picks
 
 
 def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int) -> np.ndarray:
@@ -485,22 +524,27 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int) -> n
     On an axis with a repeat P the patches keep one phase, and the field is made a whole number of
     repeats long and stretched to the size asked for (core.synthesis.lattice.lattice_positions: a row or
     column repeated or skipped now and then, a few per cent): so joints meet across the wrap band
-    too. Outputs shorter than MIN_REPEATS repeats drop the repeat on that axis."""
+    too. Outputs shorter than MIN_REPEATS repeats drop the repeat on that axis.
+
+    The row cuts' dynamic programme (single-threaded: one small step per output column) runs while
+    a worker assembles the strips; only the rows in row bands wait for it."""
     periods = tuple(p if p and size >= MIN_REPEATS * p else 0 for p, size in zip(analysis.periods, (height, width)))
     virtual = tuple(round(size / p) * p if p else size for p, size in zip(periods, (height, width)))
     analysis = replace(analysis, periods=periods)
     plan = layout(analysis, *virtual)
-    sources = choose_sources(analysis, plan, seed)
+    ny, oy = len(plan.ys) - 1, plan.overlap[0]
     table = _table(analysis)
+    sources = choose_sources(analysis, plan, seed)
     columns = column_cuts(analysis, plan, sources, table)
-    rows_cut = row_cuts(analysis, plan, sources, table, columns)
-    # Cells start at the wrap, so the wrap lines fall just after cut bands, where cuts sit in joints:
-    # rolled by half a cell the wrap lines run through patch interiors instead, like any other line.
-    picks = []
-    for size, want, period, edges in zip(virtual, (height, width), periods, (plan.ys, plan.xs)):
-        at = lattice_positions(want, period) if period and virtual != (height, width) else np.arange(want)
-        picks.append((at - int(edges[1]) // 2) % size)
-    coords = assemble(plan, sources, columns, rows_cut, *picks)
+    errors = np.empty((ny, virtual[1], oy), np.float32)
+    row_errors(analysis, plan, sources, table, columns, range(ny), errors)
+    picks = _field_picks(plan, virtual, (height, width), periods)
+    coords = np.empty((height, width, 2), np.int32)
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        strips = worker.submit(assemble_strips, plan, sources, columns, *picks, coords)
+        rows_cut = row_cuts(errors)
+        strips.result()
+    overlay_upper(plan, sources, columns, rows_cut, *picks, coords)
     if analysis.periodic:
         coords %= np.array(analysis.shape, np.int32)
     return coords

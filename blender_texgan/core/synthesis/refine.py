@@ -32,6 +32,7 @@ the very same field. Pure numpy: never imports bpy or torch.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -787,17 +788,51 @@ def synthesize(analysis: ExemplarAnalysis, height: int, width: int, seed: int, g
 
 # ---------------------------------------------------------------- reading maps through the field
 
+def _or_rolled(out: np.ndarray, a: np.ndarray, shift: int, axis: int) -> None:
+    """out |= np.roll(a, shift, axis), for 0 < |shift| < a.shape[axis], without the rolled copy."""
+    n = a.shape[axis]
+    shift %= n
+    head, tail = [slice(None)] * a.ndim, [slice(None)] * a.ndim
+    head[axis], tail[axis] = slice(shift, None), slice(None, n - shift)
+    out[tuple(head)] |= a[tuple(tail)]
+    head[axis], tail[axis] = slice(None, shift), slice(n - shift, None)
+    out[tuple(head)] |= a[tuple(tail)]
+
+
+def _breaks(key: np.ndarray, axis: int, step: int) -> np.ndarray:
+    """(H, W) bool: the key of the next pixel along `axis` (wrapping) is not this pixel's plus `step`."""
+    out = np.empty(key.shape, bool)
+    if axis == 1:
+        np.not_equal(key[:, 1:], key[:, :-1] + step, out=out[:, :-1])
+        np.not_equal(key[:, :1], key[:, -1:] + step, out=out[:, -1:])
+    else:
+        np.not_equal(key[1:], key[:-1] + step, out=out[:-1])
+        np.not_equal(key[:1], key[-1:] + step, out=out[-1:])
+    return out
+
+
+_LOW_FIRST = sys.byteorder == "little"
+
+
 def patch_cuts(coords: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
     """(near_x, near_y) (H, W) bool: pixels with a patch border -- a neighbour pair whose coordinates
-    do not continue each other -- within `radius` pixels along their row / their column (reads wrap)."""
-    cy, cx = coords[..., 0], coords[..., 1]
-    cut_x = (np.roll(cy, -1, 1) != cy) | (np.roll(cx, -1, 1) != cx + 1)
-    cut_y = (np.roll(cy, -1, 0) != cy + 1) | (np.roll(cx, -1, 0) != cx)
-    near_x, near_y = cut_x.copy(), cut_y.copy()
-    for d in range(1, radius):
-        near_x |= np.roll(cut_x, d, 1) | np.roll(cut_x, -d, 1)
-        near_y |= np.roll(cut_y, d, 0) | np.roll(cut_y, -d, 0)
-    return near_x | np.roll(cut_x, radius, 1), near_y | np.roll(cut_y, radius, 0)
+    do not continue each other -- within `radius` pixels along their row / their column (reads wrap).
+
+    A pixel's (y, x) int32 pair is read as one 64-bit key (one comparison per neighbour pair along
+    contiguous memory): the next pixel along a row continues it when its key is one x more, along a
+    column one y more (coordinates are exemplar positions, never negative: no carry between halves)."""
+    key = np.ascontiguousarray(coords, np.int32).view(np.int64)[..., 0]
+    one_y, one_x = (1, 1 << 32) if _LOW_FIRST else (1 << 32, 1)
+    near = []
+    for axis, step in ((1, one_x), (0, one_y)):
+        cut = _breaks(key, axis, step)
+        out = cut.copy()
+        for d in range(1, radius + 1):
+            _or_rolled(out, cut, d, axis)
+            if d < radius:
+                _or_rolled(out, cut, -d, axis)
+        near.append(out)
+    return near[0], near[1]
 
 
 def exemplar_stats(exemplar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
