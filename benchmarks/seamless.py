@@ -79,7 +79,7 @@ from blender_texgan.core.photo.upscale import box_shrink, finest_band, periodic_
 from blender_texgan.core.photo.wrap_cut import field as wrap_cut_coords
 from blender_texgan.core.photo.wrap_cut import find_wrap_cut, seam_energy
 from blender_texgan.core.synthesis.lattice import axis_periods
-from blender_texgan.core.synthesis.refine import SOFTEN, apply_field
+from blender_texgan.core.synthesis.read_field import SOFTEN, apply_field
 from blender_texgan.core.tiling import seam_ratio, tile
 from blender_texgan.engine.image_files import read_image
 from trainer.metrics import swd_ratio

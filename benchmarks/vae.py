@@ -31,7 +31,7 @@ from PIL import Image
 
 from blender_texgan.core.modelfile import read_manifest
 from blender_texgan.core.photo.upscale import box_shrink
-from blender_texgan.core.synthesis.refine import analyse
+from blender_texgan.core.synthesis.exemplar_analysis import analyse
 from blender_texgan.core.synthesis.tiling_blend import analyse as blend_analyse
 from blender_texgan.core.synthesis.tiling_blend import synthesize as blend_synthesize
 from blender_texgan.engine.generate import exemplar_synthesis, load_runner

@@ -29,7 +29,7 @@ from PIL import Image
 from blender_texgan.core.latent import grid_offset
 from blender_texgan.core.maps import complete_map_set, split_channels
 from blender_texgan.core.modelfile import read_model_file, write_model_file
-from blender_texgan.core.synthesis import quilt, refine
+from blender_texgan.core.synthesis import exemplar_analysis, quilt, read_field, refine
 from blender_texgan.engine.generate import (
     FIELD_ROLL,
     PRESERVE_CONTRAST,
@@ -65,7 +65,7 @@ def old_field(exemplar: np.ndarray, analysis, size: int, seed: int) -> np.ndarra
 def previous_stack(exemplar: np.ndarray, coords: np.ndarray) -> np.ndarray:
     """The maps read through a previous-synthesis field as the engine read them (contrast-preserving
     blend across patch borders, copied height)."""
-    return refine.apply_field(exemplar, coords, soften=REFINE_SOFTEN, periodic=False, preserve=PRESERVE_CONTRAST)
+    return read_field.apply_field(exemplar, coords, soften=REFINE_SOFTEN, periodic=False, preserve=PRESERVE_CONTRAST)
 
 
 def pictures(name: str, old_analysis) -> None:
@@ -167,7 +167,7 @@ def main(argv: list[str]) -> int:
     for name in names:
         model = read_model_file(bundled_models()[name])
         joins = model.manifest["exemplar"].get("default_mode") == "random"
-        old_analysis = refine.analyse(model.exemplar, periodic=False) if joins else None
+        old_analysis = exemplar_analysis.analyse(model.exemplar, periodic=False) if joins else None
         result = measure(name, args.count, args.seed, old_analysis)
         if not args.no_pictures:
             pictures(name, old_analysis)

@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     p.add_argument("--numpy-timeout", type=float, default=150.0, help="seconds numpy may take")
     a = p.parse_args(argv)
     from blender_texgan.core.modelfile import read_model_file
-    from blender_texgan.core.synthesis.refine import analyse
+    from blender_texgan.core.synthesis.exemplar_analysis import analyse
     from blender_texgan.engine.library import resolve_model
 
     model = read_model_file(resolve_model(a.model))

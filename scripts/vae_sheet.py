@@ -64,7 +64,7 @@ def photo_texture(model: str, path: Path):
 
 def own_texture(model: str):
     """The VAE's own exemplar with its real maps (height and roughness measured, not guessed)."""
-    from blender_texgan.core.synthesis.refine import analyse
+    from blender_texgan.core.synthesis.exemplar_analysis import analyse
     from blender_texgan.engine.latent.variations import EncodedTexture, encode_texture
 
     runner = load_runner(resolve_model(model), "numpy")

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from blender_texgan.core.normals import normal_from_height
+from blender_texgan.core.synthesis import exemplar_analysis as EA
 from blender_texgan.core.synthesis import quilt as Q
+from blender_texgan.core.synthesis import read_field as RF
 from blender_texgan.core.synthesis import refine as R
 from blender_texgan.core.synthesis.lattice import course_periods, layout_periods
 from trainer.metrics import cut_visibility, cut_visibility_metrics
@@ -149,12 +151,12 @@ def _old_and_new(ex: np.ndarray, size: int, seed: int):
     joined patches, both read as the engine reads them. Returns [(coords, albedo, height)]."""
     from blender_texgan.engine.generate import JOIN_CONTRAST, PRESERVE_CONTRAST, REFINE_SOFTEN
 
-    old = np.roll(R.synthesize(R.analyse(ex, periodic=False), size, size, seed), (7, 13), (0, 1))
+    old = np.roll(R.synthesize(EA.analyse(ex, periodic=False), size, size, seed), (7, 13), (0, 1))
     new = Q.synthesize(Q.analyse(ex), size, size, seed)
     out = []
     for coords in (old, new):
         keep = PRESERVE_CONTRAST if coords is old else JOIN_CONTRAST
-        stack = R.apply_field(ex, coords, soften=REFINE_SOFTEN, periodic=False, preserve=keep)
+        stack = RF.apply_field(ex, coords, soften=REFINE_SOFTEN, periodic=False, preserve=keep)
         height = stack[..., 3] if coords is old else Q.poisson_height(ex[..., 3], coords)
         out.append((coords, stack[..., :3], height))
     return out
@@ -196,7 +198,7 @@ def test_cut_visibility_metrics_average_albedo_and_height():
     ex = stones()
     analysis = Q.analyse(ex)
     fields = [Q.synthesize(analysis, 128, 128, seed) for seed in (1, 2)]
-    fake = np.stack([np.moveaxis(R.apply_field(ex, f), -1, 0) for f in fields])
+    fake = np.stack([np.moveaxis(RF.apply_field(ex, f), -1, 0) for f in fields])
     out = cut_visibility_metrics(fake, fields, np.moveaxis(ex, -1, 0))
     assert set(out) == {"cut_albedo", "cut_height"} and all(0 < v < 5 for v in out.values())
     assert cut_visibility_metrics(fake, [None, None], np.moveaxis(ex, -1, 0)) == {}
@@ -229,7 +231,7 @@ def test_maps_read_band_by_band_are_the_whole_field_read(monkeypatch):
 
     ex, _ = bricks()
     coords = Q.synthesize(Q.analyse(ex), 64, 96, seed=1)
-    whole = R.apply_field(ex, coords, soften=G.REFINE_SOFTEN, periodic=False, preserve=G.JOIN_CONTRAST)
+    whole = RF.apply_field(ex, coords, soften=G.REFINE_SOFTEN, periodic=False, preserve=G.JOIN_CONTRAST)
     monkeypatch.setattr(G, "FIELD_PIXELS", 5 * 96)   # bands of 8 rows, threads side by side
     monkeypatch.setattr(G, "NORMAL_PIXELS", 5 * 96)
     maps = G.read_maps(ex, coords, periodic=False)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from blender_texgan.core.synthesis import exemplar_analysis as EA
+from blender_texgan.core.synthesis import read_field as RF
 from blender_texgan.core.synthesis import refine as R
 from blender_texgan.core.tiling import seam_ratio
 
@@ -36,7 +38,7 @@ def two_tone_stack(size: int = 64, seed: int = 1) -> np.ndarray:
 @pytest.fixture(scope="module")
 def bricks():
     ex = brick_stack()
-    return ex, R.analyse(ex)
+    return ex, EA.analyse(ex)
 
 
 def coherent_extent(coords: np.ndarray) -> float:
@@ -70,19 +72,19 @@ def test_analysis_arrays_are_bounded_typed_and_round_trip(bricks):
     assert all(a.dtype == np.int8 for a in analysis.appearance)
     assert all(s.dtype == np.int32 for s in analysis.similar) and analysis.mix.dtype == np.int8
     for i, a in enumerate(analysis.appearance):
-        assert a.shape[0] * a.shape[1] <= R.MAX_FEATURE_PIXELS
+        assert a.shape[0] * a.shape[1] <= EA.MAX_FEATURE_PIXELS
         assert a.shape[:2] == analysis.level_shape(int(analysis.first_level) + i)
-    back = R.ExemplarAnalysis.from_tensors(tensors)
+    back = EA.ExemplarAnalysis.from_tensors(tensors)
     assert all(np.array_equal(tensors[k], v) for k, v in back.to_tensors().items())
     broken = dict(tensors)
     broken.pop("refine.similar.0")
     with pytest.raises(ValueError, match="similar.0"):
-        R.ExemplarAnalysis.from_tensors(broken)
+        EA.ExemplarAnalysis.from_tensors(broken)
 
 
 def test_analysis_skips_levels_that_are_too_large():
     ex = brick_stack(128)
-    analysis = R.analyse(ex, max_feature_pixels=64 * 64)
+    analysis = EA.analyse(ex, max_feature_pixels=64 * 64)
     assert int(analysis.first_level) == 1
     assert sum(v.nbytes for v in analysis.to_tensors().values()) <= 16 * 64 * 64 + 65536
 
@@ -100,7 +102,7 @@ def test_deterministic_per_seed_and_seeds_differ(bricks):
 def test_output_tiles_seamlessly(bricks):
     ex, analysis = bricks
     for soften in (0, 2):
-        out = R.apply_field(ex, R.synthesize(analysis, 128, 128, seed=3), soften=soften)
+        out = RF.apply_field(ex, R.synthesize(analysis, 128, 128, seed=3), soften=soften)
         assert seam_ratio(out) < 1.5
 
 
@@ -125,13 +127,13 @@ def test_steps_read_the_output_as_a_torus(bricks):
 def test_softening_wraps_and_keeps_patch_interiors(bricks):
     ex, analysis = bricks
     coords = R.synthesize(analysis, 64, 64, seed=5)
-    soft = R.apply_field(ex, coords, soften=1)
-    rolled = R.apply_field(ex, np.roll(coords, (9, 30), (0, 1)), soften=1)
+    soft = RF.apply_field(ex, coords, soften=1)
+    rolled = RF.apply_field(ex, np.roll(coords, (9, 30), (0, 1)), soften=1)
     assert np.array_equal(np.roll(soft, (9, 30), (0, 1)), rolled)
-    near_x, near_y = R.patch_cuts(coords, 1)
+    near_x, near_y = RF.patch_cuts(coords, 1)
     interior = ~(near_x | near_y)
     assert interior.mean() > 0.2
-    assert np.array_equal(soft[interior], R.apply_field(ex, coords)[interior])
+    assert np.array_equal(soft[interior], RF.apply_field(ex, coords)[interior])
 
 
 def test_all_maps_share_one_field(bricks):
@@ -140,13 +142,13 @@ def test_all_maps_share_one_field(bricks):
     stack[..., 3] = stack[..., 0]  # height == albedo red
     coords = R.synthesize(analysis, 64, 64, seed=11)
     for soften in (0, 1, 2):
-        out = R.apply_field(stack, coords, soften=soften)
+        out = RF.apply_field(stack, coords, soften=soften)
         assert np.array_equal(out[..., 3], out[..., 0])
 
 
 def test_verbatim_copies_stay_small():
     ex = brick_stack(128, seed=4)
-    analysis = R.analyse(ex)
+    analysis = EA.analyse(ex)
     for seed in range(2):
         coords = R.synthesize(analysis, 256, 256, seed=seed)
         assert coherent_extent(coords) <= min(ex.shape[:2]) / 4
@@ -154,29 +156,29 @@ def test_verbatim_copies_stay_small():
 
 def test_guide_sets_the_layout():
     ex = two_tone_stack()
-    analysis = R.analyse(ex)
+    analysis = EA.analyse(ex)
     guide = np.repeat(np.where(np.arange(16) < 8, 0.2, 0.8)[None, :, None], 16, 0).repeat(5, 2)
     for seed in range(2):
         coords = R.synthesize(analysis, 64, 64, seed=seed, guide=guide.astype(np.float32))
-        out = R.apply_field(ex, coords)[..., 0]
+        out = RF.apply_field(ex, coords)[..., 0]
         assert out[:, 4:28].mean() < 0.3 and out[:, 36:60].mean() > 0.7
         assert (coords[:, 4:28, 1] < 32).mean() > 0.9 and (coords[:, 36:60, 1] >= 32).mean() > 0.9
 
 
 def test_non_periodic_exemplar_keeps_off_its_border():
     ex = brick_stack(64)[:, ::-1][7:57, 3:61]  # a crop: no longer periodic
-    analysis = R.analyse(ex)
+    analysis = EA.analyse(ex)
     assert not int(analysis.periodic)
     coords = R.synthesize(analysis, 64, 64, seed=1)
     h, w = analysis.level_shape(0)
-    assert coords[..., 0].min() >= R.BORDER_MARGIN and coords[..., 0].max() < h - R.BORDER_MARGIN
-    assert coords[..., 1].min() >= R.BORDER_MARGIN and coords[..., 1].max() < w - R.BORDER_MARGIN
+    assert coords[..., 0].min() >= EA.BORDER_MARGIN and coords[..., 0].max() < h - EA.BORDER_MARGIN
+    assert coords[..., 1].min() >= EA.BORDER_MARGIN and coords[..., 1].max() < w - EA.BORDER_MARGIN
 
 
 def test_bad_requests_are_refused(bricks):
     _, analysis = bricks
     with pytest.raises(ValueError, match="multiple of 2"):
-        R.synthesize(R.analyse(brick_stack(64), max_feature_pixels=32 * 32), 63, 64, seed=0)
+        R.synthesize(EA.analyse(brick_stack(64), max_feature_pixels=32 * 32), 63, 64, seed=0)
     with pytest.raises(ValueError, match="guide"):
         R.synthesize(analysis, 64, 64, seed=0, guide=np.zeros((8, 8, 3), np.float32))
     with pytest.raises(ValueError):
@@ -199,7 +201,7 @@ def test_torch_twin_makes_the_same_field(bricks, size, guided):
 def test_torch_twin_keeps_off_a_non_periodic_border():
     pytest.importorskip("torch")
     from blender_texgan.engine.nets.refine_torch import synthesize_torch
-    analysis = R.analyse(brick_stack(64)[5:59, 2:62], periodic=False)
+    analysis = EA.analyse(brick_stack(64)[5:59, 2:62], periodic=False)
     assert np.array_equal(R.synthesize(analysis, 64, 64, seed=4), synthesize_torch(analysis, 64, 64, seed=4))
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from blender_texgan.core.normals import normal_from_height
 from blender_texgan.core.synthesis.quilt import border_pairs
-from blender_texgan.core.synthesis.refine import patch_cuts
+from blender_texgan.core.synthesis.read_field import patch_cuts
 from blender_texgan.core.tiling import looks_periodic, seam_ratio
 from blender_texgan.engine.generate import GenerationError, GenerationRequest, generate_with_field
 from trainer.metrics import verbatim_copy_extent

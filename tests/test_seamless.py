@@ -27,7 +27,7 @@ from blender_texgan.core.photo.upscale import finest_band, periodic_resize, phas
 from blender_texgan.core.photo.wrap_cut import field as wrap_cut_coords
 from blender_texgan.core.photo.wrap_cut import find_wrap_cut, min_cost_cycles, min_cost_paths, seam_energy
 from blender_texgan.core.png import write_png
-from blender_texgan.core.synthesis.refine import SOFTEN, apply_field
+from blender_texgan.core.synthesis.read_field import SOFTEN, apply_field
 from blender_texgan.core.tiling import looks_periodic, seam_ratio
 from blender_texgan.engine.image_files import load_image, run_batch
 from trainer.metrics import swd_ratio

@@ -247,7 +247,7 @@ def _export_with_exemplar(tmp_path, name="tx.safetensors", **block):
 
 
 def test_detail_step_is_periodic_and_copies_the_exemplar(tmp_path):
-    from blender_texgan.core.synthesis.refine import apply_field, patch_cuts
+    from blender_texgan.core.synthesis.read_field import apply_field, patch_cuts
     from blender_texgan.engine.generate import PRESERVE_CONTRAST, REFINE_SOFTEN
     from blender_texgan.engine.material_translation import transform_with_field
 
@@ -321,7 +321,8 @@ def test_the_detail_field_read_in_bands_equals_the_whole_field(tmp_path, lattice
     material too (the lattice's residue is the whole field's)."""
     from blender_texgan.core.latent import grid_offset
     from blender_texgan.core.synthesis.lattice import snap_to_lattice
-    from blender_texgan.core.synthesis.refine import apply_field, synthesize
+    from blender_texgan.core.synthesis.read_field import apply_field
+    from blender_texgan.core.synthesis.refine import synthesize
     from blender_texgan.engine.generate import FIELD_ROLL, PRESERVE_CONTRAST, REFINE_SOFTEN
     from blender_texgan.engine.material_translation import detail_field, field_rows
 

@@ -17,9 +17,10 @@ from ..core.latent import LatentLayout, grid_offset, seed_latent
 from ..core.maps import GENERATED_CHANNELS, PBR_MAPS, complete_map_set, split_channels
 from ..core.modelfile import MAKES_MATERIALS, ModelFile, ModelFileError, check_role, read_model_file
 from ..core.normals import normal_from_height
-from ..core.synthesis import quilt, refine, tiling_blend
+from ..core.synthesis import exemplar_analysis, quilt, tiling_blend
 from ..core.synthesis.quilt import THREADS, in_bands, poisson_height, synthesize
-from ..core.synthesis.refine import GUIDE_WEIGHT, apply_field, exemplar_stats
+from ..core.synthesis.read_field import apply_field, exemplar_stats
+from ..core.synthesis.refine import GUIDE_WEIGHT
 from .devices import pick_device
 from .external import run_external
 from .library import DEFAULT_MODEL, MODELS_DIR, bundled_models, default_model_name, resolve_model  # noqa: F401
@@ -173,7 +174,7 @@ class Runner:
         """The exemplar's analysis for refinement, computed once per loaded model."""
         with self._analysis_lock:
             if self._analysis is None:
-                self._analysis = refine.analyse(self.exemplar, periodic=self.exemplar_periodic)
+                self._analysis = exemplar_analysis.analyse(self.exemplar, periodic=self.exemplar_periodic)
             return self._analysis
 
     @property
@@ -190,7 +191,7 @@ class Runner:
 
     @property
     def map_source(self) -> tuple[np.ndarray, tuple]:
-        """The exemplar's channels but the height, contiguous, and their core.synthesis.refine.exemplar_stats:
+        """The exemplar's channels but the height, contiguous, and their core.synthesis.read_field.exemplar_stats:
         what read_maps reads the other maps from (made once per loaded model, not per generation)."""
         with self._analysis_lock:
             if self._map_source is None:
@@ -358,7 +359,7 @@ def map_source(exemplar: np.ndarray) -> tuple[np.ndarray, tuple]:
 
 
 def read_maps(exemplar: np.ndarray, coords: np.ndarray, periodic: bool, source: tuple | None = None) -> dict:
-    """Every map but the height read through the field (core.synthesis.refine.apply_field, the joins' plain-mean
+    """Every map but the height read through the field (core.synthesis.read_field.apply_field, the joins' plain-mean
     blend), band by band: each band with BAND_HALO rows either side (its blend reads that far), its
     middle clipped to [0, 1] into the map. Equal to reading the whole field at once. `source`: the
     exemplar's map_source, when the caller keeps it (a loaded model's Runner does)."""

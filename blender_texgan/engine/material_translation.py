@@ -27,7 +27,8 @@ from ..core.arch.material_translator import blend, material_translator_config_fr
 from ..core.map_bands import QuantisedMaps, dequantise, quantise, quantise_stack
 from ..core.maps import GENERATED_CHANNELS, MapSet, complete_map_set, split_channels
 from ..core.modelfile import ModelFile, check_role, read_model_file
-from ..core.synthesis.refine import analyse, plan, resize_periodic
+from ..core.synthesis.exemplar_analysis import analyse
+from ..core.synthesis.refine import plan, resize_periodic
 from .library import resolve_material_translator
 from .nets.image_net import ImageNet
 from .nets.numpy_material_translator import NumpyMaterialTranslator

@@ -22,10 +22,11 @@ import numpy as np
 from ..core.latent import grid_offset
 from ..core.maps import GENERATED_CHANNELS
 from ..core.synthesis.lattice import residue_counts, snap_to_lattice
-from ..core.synthesis.refine import GUIDE_WEIGHT, SOFTEN, apply_field, exemplar_stats, expand_rows, synthesize_coarse
+from ..core.synthesis.read_field import SOFTEN, apply_field, exemplar_stats
+from ..core.synthesis.refine import GUIDE_WEIGHT, expand_rows, synthesize_coarse
 from .tiled import Cancelled
 
-REFINE_SOFTEN = SOFTEN  # patch-border blend radius: core.synthesis.refine.SOFTEN (measured there)
+REFINE_SOFTEN = SOFTEN  # patch-border blend radius: core.synthesis.read_field.SOFTEN (measured there)
 # Contrast-preserving seams for albedo and roughness; height seams are plain means (smooth, no halo).
 PRESERVE_CONTRAST = np.array([name != "height" for name, count in GENERATED_CHANNELS for _ in range(count)])
 # The field is rolled by up to this many pixels: synthesis lays tiles on a grid that starts at pixel
@@ -46,7 +47,7 @@ class Field:
     roll: tuple[int, int]
     lattice: tuple[int, int]
     counts: tuple | None                         # the whole field's lattice residue counts
-    stats: tuple                                 # core.synthesis.refine.exemplar_stats of the exemplar
+    stats: tuple                                 # core.synthesis.read_field.exemplar_stats of the exemplar
 
 
 def synthesize_field(exemplar: np.ndarray, analysis, block: dict, height: int, width: int, seed: int,

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..synthesis import quilt
 from ..synthesis.lattice import axis_periods
-from ..synthesis.refine import SOFTEN, apply_field
+from ..synthesis.read_field import SOFTEN, apply_field
 from .perspective import straighten as straighten_perspective
 from .upscale import box_shrink, check_factor, upscale_through_field
 from .wrap_cut import WrapCut, find_wrap_cut

@@ -23,7 +23,9 @@ import math
 
 import numpy as np
 
-from ..synthesis.refine import SOFTEN, apply_field, blur_downsample, upsample
+from ..synthesis.exemplar_analysis import blur_downsample
+from ..synthesis.read_field import SOFTEN, apply_field
+from ..synthesis.refine import upsample
 
 FACTORS = (1, 2, 4)
 GATE_SIGMA = 4.0            # detail_gate smooths local detail energy over about this many pixels

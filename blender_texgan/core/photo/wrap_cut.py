@@ -17,7 +17,7 @@ itself round the columns' torus. Cutting rows after columns handles the corner w
 each source row brings its own column cut, and the row cut's cost is measured on those cut rows.
 
 The result is a coordinate field (every output pixel is one photo pixel, ``field``): it is read like a
-synthesised field (core.synthesis.refine.apply_field, whose patch-border blend feathers the cut over a few
+synthesised field (core.synthesis.read_field.apply_field, whose patch-border blend feathers the cut over a few
 pixels), tiles exactly by construction, and scales: read through core.photo.upscale it takes the full-
 resolution photo's pixels through the same cut. The band width per axis is the one of a few tried
 whose cut costs least (``find_wrap_cut``); on a lattice (core.synthesis.lattice) only periods of whole repeats

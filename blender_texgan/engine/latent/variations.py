@@ -21,8 +21,8 @@ import numpy as np
 
 from ...core.maps import MapSet
 from ...core.photo.upscale import box_shrink
+from ...core.synthesis.exemplar_analysis import analyse
 from ...core.synthesis.lattice import axis_periods
-from ...core.synthesis.refine import analyse
 from ..generate import check_resolution, exemplar_synthesis, load_runner, pick_engine
 from ..library import default_vae_name, resolve_model
 from ..photo.pipeline import load_translator
@@ -108,7 +108,7 @@ class EncodedTexture:
     exemplar: np.ndarray     # (h, w, 5) at the exemplar's scale
     relief: float            # normal strength
     mean: np.ndarray         # (C, h', w') posterior mean at the decoder's scale
-    analysis: object         # core.synthesis.refine.analyse(exemplar)
+    analysis: object         # core.synthesis.exemplar_analysis.analyse(exemplar)
     lattice: tuple[int, int] = (0, 0)  # the texture's tile repeats (core.synthesis.lattice), (0, 0) when none
 
     def reconstruction(self) -> np.ndarray:

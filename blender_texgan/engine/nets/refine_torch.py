@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ...core.synthesis import exemplar_analysis as EA
 from ...core.synthesis import refine as R
 from ..devices import pick_device
 
@@ -129,10 +130,10 @@ def correct_subpass(tables: TorchTables, cy: torch.Tensor, cx: torch.Tensor, pha
     height, width = cy.shape
     h, w = tables.shape
     rows, cols = torch.arange(phase[0], height, 2, device=dev), torch.arange(phase[1], width, 2, device=dev)
-    m, n_off, k = rows.shape[0] * cols.shape[0], len(R.OFFSETS), tables.similar.shape[0]
+    m, n_off, k = rows.shape[0] * cols.shape[0], len(EA.OFFSETS), tables.similar.shape[0]
     total = torch.zeros((m, tables.features.shape[0]), dtype=torch.int32, device=dev)
     cand = torch.empty((n_off * (1 + k), m), dtype=torch.int64, device=dev)
-    for i, (dy, dx) in enumerate(R.OFFSETS):
+    for i, (dy, dx) in enumerate(EA.OFFSETS):
         iy, ix = ((rows + dy) % height)[:, None], ((cols + dx) % width)[None, :]
         ny, nx = cy[iy, ix].reshape(-1), cx[iy, ix].reshape(-1)
         total += tables.parts[i].index_select(0, ny * w + nx)
@@ -164,7 +165,7 @@ def correct_level(tables: TorchTables, cy: torch.Tensor, cx: torch.Tensor, the_p
         correct_subpass(tables, cy, cx, phase, the_plan, guide, cleanup=True)
 
 
-def synthesize_torch(analysis: R.ExemplarAnalysis, height: int, width: int, seed: int,
+def synthesize_torch(analysis: EA.ExemplarAnalysis, height: int, width: int, seed: int,
                      guide: np.ndarray | None = None, device="cpu", passes: int = R.PASSES,
                      jitter: float = R.JITTER, coherence: float = R.COHERENCE, patch: float = R.PATCH,
                      guide_weight: float = R.GUIDE_WEIGHT,
