@@ -184,13 +184,13 @@ def test_the_morph_slider_mixes_the_two_seeds_in_place_and_animates(blender, tin
     assert np.abs(image_pixels(images["albedo"]) - shown).max() <= BYTE
 
     # Pressed again with the same seeds: the ends come from memory, nothing is generated.
-    latent_jobs = addon("engine.latent_jobs")
+    latent_morph = addon("engine.latent.morph")
     key = (str(tiny_model), 0, 3, 64, "auto")
-    cached = latent_jobs.ENDS.get(key)
+    cached = latent_morph.ENDS.get(key)
     assert cached is not None
     assert bpy.ops.texgan.morph_material(model=str(tiny_model), resolution=64, seed=0, seed_b=3,
                                          engine="numpy") == {"FINISHED"}
-    assert latent_jobs.ENDS.get(key) is cached and latent.material != material
+    assert latent_morph.ENDS.get(key) is cached and latent.material != material
 
 
 def test_the_morph_panel_draws_and_morph_errors_are_one_line(blender, tiny_model):
@@ -207,7 +207,7 @@ def test_the_morph_panel_draws_and_morph_errors_are_one_line(blender, tiny_model
 
 def test_transform_material_with_a_bundled_translator(blender, tiny_model):
     bpy = blender
-    items = addon("engine.latent_jobs").material_translators()
+    items = addon("engine.material_translation").material_translators()
     assert ("clean_to_rusty_metal", "Clean metal -> Rusty metal") in [item[:2] for item in items]
     plane = new_plane(bpy)
     assert bpy.ops.texgan.generate_material(model=str(tiny_model), resolution=64, seed=2) == {"FINISHED"}

@@ -4,7 +4,7 @@ Morph slider under Generate (two seeds generated once; every move, and every fra
 keyframed factor, only mixes them into the morph material's images: blender.morph_live).
 
 The work is engine.latent.variations / engine.generate, run as engine jobs (progress, Esc cancels;
-synchronous in background mode); engine.latent_jobs holds the job functions and the ends cache.
+synchronous in background mode); engine.latent.variations and engine.latent.morph hold the job functions and the ends cache.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import bpy.utils.previews
 from ..core.maps import MapSet
 from ..core.modelfile import ModelFileError
 from ..core.prepare import prepare_maps
-from ..engine.latent.variations import MAX_VARIANTS, VariationsRequest, check_request
-from ..engine.latent_jobs import ENDS, MorphEnds, MorphEndsRequest, morph_ends, preview_pixels, variations_runner
+from ..engine.latent.morph import ENDS, MorphEnds, MorphEndsRequest, morph_ends
+from ..engine.latent.variations import MAX_VARIANTS, VariationsRequest, check_request, preview_pixels, variations_runner
 from ..engine.library import default_vae_name
 from ..engine.photo.save_as_model import safe_model_name
 from ..engine.request import GenerationError, check_seed

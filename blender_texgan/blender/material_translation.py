@@ -5,7 +5,7 @@ for an imported material, from the Image Texture nodes wired into its Principled
 Roughness, a Displacement or Bump node's Height, a Normal Map's Color). The result goes into new
 packed image datablocks that those same nodes then show (the old images are left as they are, for
 other users and for undo). The translation runs as an engine job
-(engine.latent_jobs.transform_runner; synchronous in background mode).
+(engine.material_translation.transform_runner; synchronous in background mode).
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from ..core.options import texture_file_name
 from ..core.png import encode_png
 from ..core.prepare import PreparedMaps, prepare_maps
 from ..core.synthesis.refine import resize_periodic
-from ..engine.latent_jobs import TransformJob, map_from_pixels, transform_runner
-from ..engine.material_translation import check_strength
+from ..engine.material_translation import TransformJob, check_strength, transform_runner
+from ..engine.photo.pipeline import map_from_pixels
 from ..engine.request import GenerationError
 from . import sockets as S
 from .images import image_from_png

@@ -1,6 +1,6 @@
 """The morph slider's live part: scene.texgan.latent.factor -> the morph material's images,
 written in place (the same datablocks, no new ones per move) from the two ends kept in memory
-(engine.latent_jobs.ENDS). The slider's update callback and a frame-change handler (so a keyframed
+(engine.latent.morph.ENDS). The slider's update callback and a frame-change handler (so a keyframed
 factor animates) both call apply_morph; a save handler packs the changed pixels into the .blend.
 
 Kept apart from blender.latent so that blender.properties can name apply_morph as an update
@@ -12,7 +12,8 @@ import bpy
 from bpy.app.handlers import persistent
 
 from ..core.maps import PBR_MAPS
-from ..engine.latent_jobs import ENDS, MorphEnds, blender_pixels
+from ..engine.latent.morph import ENDS, MorphEnds
+from ..engine.photo.pipeline import blender_pixels
 
 MAP_LABELS = {spec.name.capitalize(): spec.name for spec in PBR_MAPS}  # node label -> map (blender.materials)
 _applied: dict[str, float] = {}  # material name -> the factor its images show

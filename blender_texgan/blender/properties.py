@@ -5,8 +5,8 @@ import bpy
 
 from ..core.options import MaterialOptions
 from ..engine.generate import default_model_name
-from ..engine.latent_jobs import material_translators
 from ..engine.library import list_models
+from ..engine.material_translation import material_translators
 from .morph_live import factor_changed, morph_key
 from .preferences import user_models_dir
 

@@ -18,20 +18,22 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
 from ..core.arch.material_translator import blend, material_translator_config_from_manifest
 from ..core.map_bands import QuantisedMaps, dequantise, quantise, quantise_stack
 from ..core.maps import GENERATED_CHANNELS, MapSet, complete_map_set, split_channels
-from ..core.modelfile import ModelFile, check_role, read_model_file
+from ..core.modelfile import ModelFile, ModelFileError, check_role, read_manifest, read_model_file
 from ..core.synthesis.exemplar_analysis import analyse
 from ..core.synthesis.refine import plan, resize_periodic
-from .library import resolve_material_translator
+from .library import bundled_translators, resolve_material_translator
 from .nets.image_net import ImageNet
 from .nets.numpy_material_translator import NumpyMaterialTranslator
+from .progress import Progress
 from .request import GenerationError
 from .synthesis import BAND_ROWS, Field, field_rows, read_whole, synthesize_field
 from .tiled import check_memory
@@ -307,3 +309,54 @@ def transform(request: TransformRequest, maps: MapSet) -> MapSet:
     """The typed entry: a TransformRequest and the maps to translate -> the translated MapSet."""
     return transform_maps(maps, request.translator, request.strength, request.engine, request.device,
                           request.normal_strength, request.detail, request.seed)
+
+
+# ---------------------------------------------------------------- the add-on's Transform Material job
+
+@dataclass(frozen=True)
+class TransformJob:
+    translator: str       # a bundled maps_to_maps translator's name or a file path
+    strength: float = 1.0
+    engine: str = "auto"
+    device: str = "auto"
+    name: str = "material"
+
+
+def translator_label(block: dict, name: str) -> str:
+    """'Clean metal -> Rusty metal' from a translator manifest's from/to words (else its name)."""
+    source, target = block.get("from"), block.get("to")
+    if not (source and target):
+        return name.replace("_", " ").capitalize()
+    return f"{source[:1].upper()}{source[1:]} -> {target[:1].upper()}{target[1:]}"
+
+
+def material_translators() -> list[tuple[str, str, str]]:
+    """(name, label, description) of each bundled material translator (maps_to_maps); panels ask
+    on every redraw, so each file's manifest is read once (until it changes)."""
+    items = []
+    for name, path in bundled_translators(MAPS_TO_MAPS).items():
+        item = _translator_item(name, str(path), path.stat().st_mtime_ns)
+        if item is not None:
+            items.append(item)
+    return items
+
+
+@lru_cache(maxsize=32)
+def _translator_item(name: str, path: str, mtime_ns: int) -> tuple[str, str, str] | None:
+    try:
+        manifest = read_manifest(path)
+    except ModelFileError:
+        return None
+    return name, translator_label(manifest.get("translator") or {}, name), manifest.get("description", "")
+
+
+def transform_runner(maps: MapSet):
+    """A job function: a material's maps -> (translated MapSet, a manifest naming the result)."""
+    def run(request: TransformJob, progress: Progress | None = None,
+            should_stop: Callable[[], bool] | None = None):
+        translator = load_material_translator(request.translator, engine=request.engine, device=request.device)
+        out = transform_maps(maps, translator=translator, strength=request.strength)
+        if progress is not None:
+            progress(1.0)
+        return out, {"name": request.name, "to": (translator.block.get("to") or request.translator)}
+    return run

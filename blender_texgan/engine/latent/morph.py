@@ -5,7 +5,7 @@ then separated into maps, as Image to Material does). core.morph mixes them; eve
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -19,6 +19,7 @@ from ..image_files import load_image, reason
 from ..library import resolve_model
 from ..photo.pipeline import PhotoRequest, photo_to_material
 from ..photo.save_as_model import fit_normal_strength, photo_exemplar
+from ..progress import Progress
 from ..request import GenerationError
 from .variations import encode_texture, latent_window
 
@@ -105,3 +106,64 @@ def latent_sequence(runner: Runner, request: MorphRequest, times, progress) -> I
         yield complete_map_set(split_channels(raw), strength)
         if progress is not None:
             progress((i + 1) / len(times))
+
+
+# ---------------------------------------------------------------- the add-on's morph slider: its two ends
+
+@dataclass(frozen=True)
+class MorphEndsRequest:
+    """The two ends of a morph: `generation` makes end A; end B is the same with seed_b."""
+    generation: GenerationRequest
+    seed_b: int
+
+    @property
+    def key(self) -> tuple:
+        g = self.generation
+        return (g.model, g.seed, self.seed_b, g.resolution, g.mode)
+
+
+@dataclass
+class MorphEnds:
+    a: MapSet
+    b: MapSet
+    normal_strength: float
+    manifest: dict  # the model's (names the material)
+
+    def mix(self, t: float) -> MapSet:
+        """The material at factor t (0: end A, 1: end B); every frame tiles as both ends do."""
+        return morph_maps(self.a, self.b, min(max(float(t), 0.0), 1.0), self.normal_strength)
+
+
+def morph_ends(request: MorphEndsRequest, progress: Progress | None = None,
+            should_stop: Callable[[], bool] | None = None):
+    """A job function: both ends generated -> (MorphEnds, the model's manifest)."""
+    def half(start: float):
+        return None if progress is None else (lambda f: progress(start + 0.5 * f))
+
+    a, manifest = generate(request.generation, half(0.0), should_stop)
+    b, _ = generate(replace(request.generation, seed=request.seed_b), half(0.5), should_stop)
+    strength = 0.5 * (fit_normal_strength(a["height"], a["normal"]) + fit_normal_strength(b["height"], b["normal"]))
+    return MorphEnds(a, b, float(strength), manifest), manifest
+
+
+class EndsCache:
+    """The ends of the last few morphs, by MorphEndsRequest.key: a slider move only mixes them."""
+
+    def __init__(self, size: int = 2):
+        self.size = size
+        self._ends: dict[tuple, MorphEnds] = {}
+
+    def get(self, key: tuple) -> MorphEnds | None:
+        return self._ends.get(tuple(key))
+
+    def put(self, key: tuple, ends: MorphEnds) -> None:
+        self._ends.pop(tuple(key), None)
+        self._ends[tuple(key)] = ends
+        while len(self._ends) > self.size:
+            self._ends.pop(next(iter(self._ends)))
+
+    def clear(self) -> None:
+        self._ends.clear()
+
+
+ENDS = EndsCache()

@@ -27,7 +27,7 @@ from ..generate import check_resolution, exemplar_synthesis, load_runner, pick_e
 from ..library import default_vae_name, resolve_model
 from ..photo.pipeline import load_translator
 from ..photo.save_as_model import photo_exemplar
-from ..progress import cancel_point, stage_progress
+from ..progress import Progress, cancel_point, stage_progress
 from ..request import MAX_SEED, GenerationError
 
 MAX_VARIANTS = 16
@@ -156,3 +156,31 @@ def texture_variations(photo, request: VariationsRequest, progress: Callable[[fl
             progress(0.2 + 0.8 * (i + 1) / request.count)
         cancel_point(should_stop)
     return variants
+
+
+# ---------------------------------------------------------------- the add-on's Variations of This job
+
+def variations_manifest(request: VariationsRequest) -> dict:
+    """What build_material reads to name and describe a variant's material."""
+    return {"name": f"{request.name} variation",
+            "description": f"A variation of the image '{request.name}' (strength {request.strength:g}).",
+            "source": "variation"}
+
+
+def variations_runner(photo: np.ndarray):
+    """A job function: the picked image's pixels -> (list of MapSets, manifest)."""
+    def run(request: VariationsRequest, progress: Progress | None = None,
+            should_stop: Callable[[], bool] | None = None):
+        return texture_variations(photo, request, progress, should_stop), variations_manifest(request)
+    return run
+
+
+def preview_pixels(albedo: np.ndarray, size: int) -> np.ndarray:
+    """An (H, W, 3) sRGB albedo -> a size x size preview icon's flat RGBA buffer (linear values,
+    rows bottom to top, as bpy.utils.previews takes them)."""
+    h, w = albedo.shape[:2]
+    rows = (np.arange(size) * h) // size
+    cols = (np.arange(size) * w) // size
+    rgba = np.ones((size, size, 4), np.float32)
+    rgba[..., :3] = np.clip(albedo[rows][:, cols, :3], 0.0, 1.0) ** 2.2
+    return rgba[::-1].ravel()

@@ -203,3 +203,21 @@ def photo_runner(photo: np.ndarray):
             should_stop: Callable[[], bool] | None = None) -> tuple[MapSet, dict]:
         return photo_to_material(photo, request, progress, should_stop), material_manifest(request)
     return run
+
+
+def map_from_pixels(flat: np.ndarray, width: int, height: int, channels: int, colour: bool,
+                    linear: bool) -> np.ndarray:
+    """A Blender image's pixel buffer -> an (H, W, 3) sRGB map (colour) or an (H, W, 1) data map
+    (its first channel), rows top to bottom, values in [0, 1]."""
+    if colour:
+        return photo_from_pixels(flat, width, height, channels, linear)
+    a = np.asarray(flat, np.float32).reshape(height, width, channels)[::-1, :, :1]
+    return np.clip(np.nan_to_num(a, nan=0.0), 0.0, 1.0).astype(np.float32)
+
+
+def blender_pixels(array: np.ndarray) -> np.ndarray:
+    """An (H, W, 1 or 3) map -> the flat RGBA buffer Blender stores (rows bottom to top)."""
+    h, w = array.shape[:2]
+    rgba = np.ones((h, w, 4), np.float32)
+    rgba[..., :3] = array[..., :3] if array.shape[2] >= 3 else np.repeat(array[..., :1], 3, axis=-1)
+    return rgba[::-1].ravel()
