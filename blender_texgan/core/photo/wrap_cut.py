@@ -71,7 +71,7 @@ def min_cost_paths(cost: np.ndarray, crossing: np.ndarray | None = None) -> tupl
 
     crossing (K, n, m - 1), optional: then a path may move any number of positions between steps
     i - 1 and i instead, paying crossing[:, i, r] for each position boundary r | r + 1 it passes: a
-    cut may run along a joint between two steps (see _long_moves), and a slanted cut pays for the
+    cut may run along a joint between two steps (see LongMoves), and a slanted cut pays for the
     seam it draws."""
     cost = _floats(cost)
     k, n, m = cost.shape
@@ -79,18 +79,21 @@ def min_cost_paths(cost: np.ndarray, crossing: np.ndarray | None = None) -> tupl
     back = np.zeros((k, n, m), np.int8 if crossing is None else np.int32)
     inf = np.full((k, 1), np.inf, cost.dtype)
     below, positions = None, np.arange(m, dtype=np.int32)
+    if crossing is not None and n > 1:
+        long_moves, total = LongMoves(k, m), total.astype(np.float64)   # a jump's sums are float64
     for i in range(1, n):
         if crossing is None:
             options = np.stack([total, np.concatenate([inf, total[:, :-1]], 1), np.concatenate([total[:, 1:], inf], 1)])
             pick = options.argmin(axis=0)
             step = np.take_along_axis(options, pick[None], 0)[0]
             back[:, i] = _MOVES[pick]
+            total = step + cost[:, i]
         else:
             if (i - 1) % STEP_BLOCK == 0:
                 below = _crossings_below(crossing[:, i:i + STEP_BLOCK])
-            step, origin = _long_moves(total, below[:, (i - 1) % STEP_BLOCK])
-            back[:, i] = origin - positions
-        total = step + cost[:, i]
+            step, origin = long_moves(total, below[:, (i - 1) % STEP_BLOCK])
+            np.subtract(origin, positions, out=back[:, i])
+            np.add(step, cost[:, i], out=total)
     paths = np.empty((k, n), np.int64)
     paths[:, -1] = total.argmin(axis=1)
     rows = np.arange(k)
@@ -111,20 +114,38 @@ def _crossings_below(crossing: np.ndarray) -> np.ndarray:
     return out
 
 
-def _long_moves(total: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(K, m) totals at one step and (K, m) crossings below each position (_crossings_below) -> the
-    least total reaching each position by a jump from any other, and where that jump starts. A jump
-    q -> p costs S[p] - S[q] (q < p) or S[q] - S[p] (q > p): running minima of total - S upwards
-    and total + S downwards give every position's best origin at once."""
-    k, m = total.shape
-    idx = np.arange(m, dtype=np.int32)   # 32-bit positions: the running maximum below moves half the bytes
-    # both directions in one pass: rows 0..K-1 run upwards, K..2K-1 downwards (reversed)
-    both = np.concatenate([total - s, (total + s)[:, ::-1]])
-    run = np.minimum.accumulate(both, axis=1)
-    origin = np.maximum.accumulate(np.where(both <= run, idx, np.int32(0)), axis=1)
-    up, down = run[:k] + s, run[k:, ::-1] - s
-    better = up <= down
-    return np.where(better, up, down), np.where(better, origin[:k], m - 1 - origin[k:, ::-1])
+class LongMoves:
+    """The long moves of one step of min_cost_paths (crossing given): (K, m) totals at the step and
+    (K, m) crossings below each position (_crossings_below) -> the least total reaching each position
+    by a jump from any other, and where that jump starts. A jump q -> p costs S[p] - S[q] (q < p) or
+    S[q] - S[p] (q > p): running minima of total - S upwards and total + S downwards give every
+    position's best origin at once. Its work arrays are kept between steps: a step allocates nothing
+    (a column band's programme moves megabytes a step; fresh arrays each time cost as much again)."""
+
+    def __init__(self, k: int, m: int):
+        self.k, self.m = k, m
+        self.idx = np.arange(m, dtype=np.int32)   # 32-bit positions: the running maximum moves half the bytes
+        self.both, self.run = np.empty((2 * k, m)), np.empty((2 * k, m))   # rows K..2K-1 run downwards (reversed)
+        self.mask, self.origin = np.empty((2 * k, m), bool), np.empty((2 * k, m), np.int32)
+        self.up, self.down, self.better = np.empty((k, m)), np.empty((k, m)), np.empty((k, m), bool)
+        self.step, self.start = np.empty((k, m)), np.empty((k, m), np.int32)
+
+    def __call__(self, total: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k, m = self.k, self.m
+        np.subtract(total, s, out=self.both[:k])
+        np.add(total, s, out=self.both[k:, ::-1])
+        np.minimum.accumulate(self.both, axis=1, out=self.run)
+        np.less_equal(self.both, self.run, out=self.mask)
+        np.multiply(self.mask, self.idx, out=self.origin)             # the position where the running minimum was set
+        np.maximum.accumulate(self.origin, axis=1, out=self.origin)
+        np.add(self.run[:k], s, out=self.up)
+        np.subtract(self.run[k:, ::-1], s, out=self.down)
+        np.less_equal(self.up, self.down, out=self.better)
+        np.copyto(self.step, self.down)
+        np.copyto(self.step, self.up, where=self.better)
+        np.subtract(m - 1, self.origin[k:, ::-1], out=self.start)
+        np.copyto(self.start, self.origin[:k], where=self.better)
+        return self.step, self.start
 
 
 def min_cost_cycles(cost: np.ndarray, starts: int = START_CANDIDATES,
