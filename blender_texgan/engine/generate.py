@@ -18,6 +18,7 @@ from ..core.maps import GENERATED_CHANNELS, PBR_MAPS, complete_map_set, split_ch
 from ..core.modelfile import MAKES_MATERIALS, ModelFile, ModelFileError, check_role, read_model_file
 from ..core.normals import normal_from_height
 from ..core.synthesis import exemplar_analysis, quilt, tiling_blend
+from ..core.synthesis.band_match import exemplar_bands, match_bands
 from ..core.synthesis.quilt import THREADS, in_bands, poisson_height, synthesize
 from ..core.synthesis.read_field import apply_field, exemplar_stats
 from ..core.synthesis.refine import GUIDE_WEIGHT
@@ -103,6 +104,7 @@ class Runner:
         self._blend = None
         self._quilt = None
         self._map_source = None
+        self._height_bands = None
         self._analysis_lock = threading.Lock()
         self._net_lock = threading.Lock()
         if engine == "torch" and device in GPU_DEVICES:  # a GPU asked for and not to be had: say so now
@@ -197,6 +199,14 @@ class Runner:
             if self._map_source is None:
                 self._map_source = map_source(self.exemplar)
             return self._map_source
+
+    @property
+    def height_bands(self):
+        """The exemplar height's band distributions (core.synthesis.band_match), made once per loaded model."""
+        with self._analysis_lock:
+            if self._height_bands is None:
+                self._height_bands = exemplar_bands(self.exemplar[..., HEIGHT_CHANNEL])
+            return self._height_bands
 
     @property
     def blend_analysis(self):
@@ -327,10 +337,12 @@ def quilted_maps(runner: Runner, resolution: int, seed: int) -> tuple[dict, np.n
 
     Each step runs band by band in threads (core.synthesis.quilt.in_bands): the other maps are read through
     the field, and the normals made, straight into the MapSet's arrays, so an 8192 px set never
-    holds a second copy of its maps."""
+    holds a second copy of its maps. The joined height's coarse bands are then given the exemplar's
+    distributions (core.synthesis.band_match): the Poisson join widens them."""
     coords = synthesize(runner.quilt_analysis, resolution, resolution, seed)
     exemplar, periodic = runner.exemplar, runner.exemplar_periodic
-    height = poisson_height(exemplar[..., HEIGHT_CHANNEL], coords, periodic)[..., None]
+    height = poisson_height(exemplar[..., HEIGHT_CHANNEL], coords, periodic)
+    height = match_bands(height, runner.height_bands, overwrite=True)[..., None]
     maps = read_maps(exemplar, coords, periodic, runner.map_source)
     maps["height"] = height
     maps["normal"] = banded_normals(height[..., 0], float(runner.exemplar_block["normal_strength"]))
