@@ -95,3 +95,13 @@ def test_joined_stone_heights_cuts_stay_hidden():
         coords = Q.synthesize(analysis, 192, 192, seed)
         matched = B.match_bands(Q.poisson_height(ex[..., 3], coords), bands)
         assert cut_visibility(coords, matched, ex[..., 3]) <= 1.2
+
+
+def test_small_or_flat_inputs_pass_through_finite():
+    height = stones(64, 2)[..., 3]
+    tiny = np.ascontiguousarray(height[:24, :24])
+    assert np.array_equal(B.match_bands(tiny, B.exemplar_bands(height)), tiny)   # no band that coarse: unchanged
+    assert len(B.exemplar_bands(height[:20, :20]).quantiles) == 0                 # an exemplar too small for one
+    assert np.array_equal(B.match_bands(height, B.exemplar_bands(height[:20, :20])), height)
+    flat = B.match_bands(height, B.exemplar_bands(np.full((128, 128), 0.5, np.float32)))
+    assert np.isfinite(flat).all() and flat.min() >= 0.0 and flat.max() <= 1.0
