@@ -207,6 +207,17 @@ def _search_read(analysis: QuiltAnalysis, ys: np.ndarray, xs: np.ndarray) -> np.
     return analysis.search.reshape(-1, 2).take(_flat_index(analysis, ys, xs), axis=0)
 
 
+def _candidate_reads(analysis: QuiltAnalysis, cand: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """_search_read at every (K, 2) candidate corner plus every (S, 2) local point: (K, S, 2). On a
+    photo a candidate's patch lies inside it (_source_range), so the flat index is the corner's plus
+    the point's, one addition instead of a clamp per axis (take's clip mode only guards the bounds)."""
+    if analysis.periodic:
+        return _search_read(analysis, cand[:, 0, None] + local[:, 0], cand[:, 1, None] + local[:, 1])
+    w = analysis.shape[1]
+    index = (cand[:, 0] * w + cand[:, 1])[:, None] + (local[:, 0] * w + local[:, 1])[None, :]
+    return analysis.search.reshape(-1, 2).take(index, axis=0, mode="clip")
+
+
 def _near(cand: np.ndarray, points: np.ndarray, reach: np.ndarray) -> np.ndarray:
     """(K, P): whether candidate corner k lies within `reach` of point p along both axes."""
     return ((np.abs(cand[:, 0, None] - points[None, :, 0]) < reach[0])
@@ -223,8 +234,10 @@ def _pick_source(analysis: QuiltAnalysis, rng: np.random.Generator, old: np.ndar
     if not len(old):
         return cand[0]
     template = _search_read(analysis, old[:, 0], old[:, 1])
-    here = _search_read(analysis, cand[:, 0, None] + local[:, 0], cand[:, 1, None] + local[:, 1])   # (K, S, 2)
-    costs = ((here - template) ** 2).sum(axis=(1, 2))
+    here = _candidate_reads(analysis, cand, local)   # (K, S, 2)
+    np.subtract(here, template, out=here)
+    np.square(here, out=here)
+    costs = here.sum(axis=(1, 2))
     reach = NO_REPEAT * np.array(extent)
     offsets = old - local                           # the corners of the neighbours' copies seen here
     continued = offsets[np.unique(offsets[:, 0] * (1 << 32) + offsets[:, 1], return_index=True)[1]]
