@@ -15,11 +15,17 @@ material. Then, seen from above around a lattice vertex (six triangle edges meet
   this script finds the shaders compiled on disk.
 - EEVEE against Cycles: the emission renders (no lighting, so only the texture shows) at two
   zooms, 1 render pixel per exemplar pixel and 1 per 4 (where EEVEE's mip levels come in), with
-  the same samples and pixel filter; mean absolute difference in 8-bit sRGB steps, and the step
-  between neighbouring pixels across a triangle edge over the step elsewhere (1: no line).
+  the same samples and pixel filter; mean absolute difference in 8-bit sRGB steps, the step
+  between neighbouring pixels across a triangle edge over the step elsewhere (1: no line), and
+  the difference from Cycles beside the triangle edges over elsewhere (line_figures; a line along
+  the edges makes it several times 1), leaving out a band along the screen's diagonal.
+- the control, at each zoom: a plain Image Texture node (the baked albedo, no group) at the same
+  view. Software OpenGL draws dotted lines into every mipmapped read where it splits the clipped
+  plane (the screen's diagonal, and more at 1:4); they show in the control too.
 
 Headless EEVEE here runs on software OpenGL (its renderer string is printed): slow, but real.
-Writes docs/infinite/eevee.jpg and /tmp/infinite_eevee/*.png, and prints the figures.
+Writes docs/infinite/eevee.jpg (columns EEVEE, Cycles, |difference| x 8) and
+/tmp/infinite_eevee/*.png, prints the figures and writes its section of the results file.
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ import numpy as np
 
 from scripts import headless
 from scripts.infinite_filtering import _emission_material, edge_step_ratio
+from scripts.infinite_renders import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 PINK = np.array([1.0, 0.0, 1.0])  # EEVEE's colour for a shader that failed to compile
@@ -48,6 +55,8 @@ def parse_args(argv=None):
     p.add_argument("--out", default="/tmp/infinite_eevee", help="folder for the PNG renders")
     p.add_argument("--picture", default=str(ROOT / "docs" / "infinite" / "eevee.jpg"))
     p.add_argument("--json", default=None, help="also write the figures here")
+    p.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "infinite.txt"),
+                   help="results file: this script's section is replaced, the others kept")
     p.add_argument("--cold-cache", action="store_true", help="empty on-disk shader caches (XDG_CACHE_HOME)")
     return p.parse_args(argv)
 
@@ -89,6 +98,55 @@ def diagonal_ratio(a: np.ndarray, b: np.ndarray) -> float:
     rows, cols = np.indices(d.shape)
     on = np.abs(rows - cols) <= 1
     return float(d[on].mean() / d[~on].mean())
+
+
+def line_masks(core, centre, view: float, size: int, per_metre: float, cell: float):
+    """For a `size`² render seen from above, `view` metres across around `centre`: (pixels beside a
+    triangle edge, where a slot's vertex changes; pixels within 6 of the screen's top-left to
+    bottom-right diagonal, where software OpenGL draws its dotted line)."""
+    c = (np.arange(size) + 0.5) / size * view - view / 2
+    x, y = np.meshgrid(centre[0] + c, centre[1] - c)
+    vi, vj, _ = core.triangle(x * per_metre, y * per_metre, cell)
+    key = vi * 65536.0 + vj                                  # per slot: its vertex
+    edge = np.zeros((size, size), bool)
+    rows = np.any(np.diff(key, axis=0) != 0, axis=-1)
+    cols = np.any(np.diff(key, axis=1) != 0, axis=-1)
+    edge[1:] |= rows
+    edge[:-1] |= rows
+    edge[:, 1:] |= cols
+    edge[:, :-1] |= cols
+    r, k = np.indices((size, size))
+    return edge, np.abs(r - k) <= 6
+
+
+def line_figures(a: np.ndarray, b: np.ndarray, edge: np.ndarray, diagonal: np.ndarray, steps: float = 255.0) -> dict:
+    """|a - b| in 8-bit steps (a, b RGB times `steps` is steps): off the diagonal band; beside the
+    triangle edges over elsewhere (a line along the edges: well above 1); on the band over off it."""
+    d = np.abs(a - b).mean(axis=-1) * steps
+    off = ~diagonal
+    return {"mad_off_diagonal": float(d[off].mean()),
+            "edge_over_rest": float(d[edge & off].mean() / d[~edge & off].mean()),
+            "diagonal_over_rest": float(d[diagonal].mean() / d[off].mean()),
+            "p99_off_diagonal": float(np.percentile(d[off], 99))}
+
+
+def _plain_read_material(bpy, image, repeats_per_metre: float):
+    """Emission of one Image Texture node (Linear) at the object coordinates, `repeats_per_metre`."""
+    material = bpy.data.materials.new("plain read")
+    material.use_nodes = True
+    tree = material.node_tree
+    tree.nodes.clear()
+    coord, scale = tree.nodes.new("ShaderNodeTexCoord"), tree.nodes.new("ShaderNodeVectorMath")
+    scale.operation = "SCALE"
+    scale.inputs["Scale"].default_value = repeats_per_metre
+    texture = tree.nodes.new("ShaderNodeTexImage")
+    texture.image, texture.interpolation = image, "Linear"
+    emit, out = tree.nodes.new("ShaderNodeEmission"), tree.nodes.new("ShaderNodeOutputMaterial")
+    tree.links.new(coord.outputs["Object"], scale.inputs[0])
+    tree.links.new(scale.outputs["Vector"], texture.inputs["Vector"])
+    tree.links.new(texture.outputs["Color"], emit.inputs["Color"])
+    tree.links.new(emit.outputs["Emission"], out.inputs["Surface"])
+    return material
 
 
 def pink_fraction(rgb: np.ndarray) -> float:
@@ -175,11 +233,17 @@ def main(args) -> dict:
     figures["full"] = timed(full, "full")
     figures["baked"] = timed(baked, "baked")
 
-    # 2. the group's Base Color through emission: compile time, EEVEE against Cycles, lines
-    use(_emission_material(bpy, group, "Base Color", args.scale))
+    # 2. the group's Base Color through emission: EEVEE against Cycles, lines. Then the control at
+    #    the same view: a plain Image Texture node reading the baked albedo at the object coordinates
+    #    (no group, no offsets), which shows what software OpenGL draws into any mipmapped read.
+    emission = _emission_material(bpy, group, "Base Color", args.scale)
+    control = _plain_read_material(bpy, next(n.image for n in baked.node_tree.nodes if n.bl_idname == "ShaderNodeTexImage"
+                                             and n.image.colorspace_settings.name == "sRGB"), per_metre / 512)
     shown, views = [], {}
     for zoom in (float(z) for z in args.zooms.split(",")):
         metres = view(zoom)
+        masks = line_masks(core, centre, metres, args.size, per_metre, prepared.cell)
+        use(emission)
         e, first = render(bpy, eevee, out / f"eevee_emission_{zoom:g}.png")
         c, cycles_s = render(bpy, "CYCLES", out / f"cycles_emission_{zoom:g}.png")
         c_x = (np.arange(args.size) + 0.5) / args.size * metres - metres / 2
@@ -192,7 +256,14 @@ def main(args) -> dict:
             "max_8bit": float(diff.max()), "mean_eevee": e.mean(axis=(0, 1)).tolist(),
             "mean_cycles": c.mean(axis=(0, 1)).tolist(), "std_eevee": float(e.std()), "std_cycles": float(c.std()),
             "edge_ratio_eevee": edge_step_ratio(e, vi, vj), "edge_ratio_cycles": edge_step_ratio(c, vi, vj),
-            "diagonal_ratio": diagonal_ratio(e, c), "pink": pink_fraction(e)}
+            "diagonal_ratio": diagonal_ratio(e, c), "pink": pink_fraction(e),
+            "lines": line_figures(e, c, *masks)}
+        shown.append((e, c))
+        use(control)
+        e, _ = render(bpy, eevee, out / f"eevee_control_{zoom:g}.png")
+        c, _ = render(bpy, "CYCLES", out / f"cycles_control_{zoom:g}.png")
+        views[f"{zoom:g}"]["control"] = {"mad_8bit": float(np.abs(e - c).mean() * 255),
+                                         "diagonal_ratio": diagonal_ratio(e, c), "lines": line_figures(e, c, *masks)}
         shown.append((e, c))
     figures["views"] = views
 
@@ -204,12 +275,15 @@ def main(args) -> dict:
     figures["full"] |= {"eevee_s": first, "cycles_s": cycles_s,
                        "mad_8bit": float(np.abs(e - c).mean() * 255), "mean_eevee": float(e.mean()),
                        "mean_cycles": float(c.mean()), "std_eevee": float(e.std()), "std_cycles": float(c.std()),
-                       "diagonal_ratio": diagonal_ratio(e, c), "pink": pink_fraction(e)}
+                       "diagonal_ratio": diagonal_ratio(e, c), "pink": pink_fraction(e),
+                       "lines": line_figures(e, c, *line_masks(core, centre, view(1.0), args.size, per_metre,
+                                                               prepared.cell))}
     shown.append((e, c))
 
-    # picture: rows = views (emission per zoom, then the full material); columns = EEVEE, Cycles
+    # picture: rows = per zoom the group's Base Color and the control, then the full material; columns = EEVEE,
+    # Cycles, |EEVEE - Cycles| x 8 (a line along the triangle edges would show there first)
     gap = np.ones((args.size, 6, 3), np.float32)
-    rows = [np.concatenate([a, gap, b], axis=1) for a, b in shown]
+    rows = [np.concatenate([a, gap, b, gap, np.clip(np.abs(a - b) * 8, 0, 1)], axis=1) for a, b in shown]
     sep = np.ones((6, rows[0].shape[1], 3), np.float32)
     picture = np.concatenate(sum(([r, sep] for r in rows), [])[:-1], axis=0)
     pixels = Image.fromarray((np.clip(picture, 0, 1) * 255 + 0.5).astype(np.uint8))
@@ -217,11 +291,58 @@ def main(args) -> dict:
     Path(args.picture).parent.mkdir(parents=True, exist_ok=True)
     pixels.save(args.picture, quality=85, optimize=True)
     figures["total_s"] = time.perf_counter() - started
+    figures["cold_cache"] = args.cold_cache
     text = json.dumps(figures, indent=1)
     print(text)
     if args.json:
         Path(args.json).write_text(text)
+    if args.results:
+        write_section(Path(args.results), "EEVEE (issue 24): scripts/infinite_eevee.py", results_lines(figures))
     return figures
+
+
+def results_lines(f: dict) -> list[str]:
+    """The figures as the results file's EEVEE section."""
+    def compile_line(label, key):
+        t = f.get(key, {})
+        if "renders_s" not in t:
+            return f"  {label}: not measured"
+        return (f"  {label}: {t['renders_s'][0]:.1f} s first, then {t['renders_s'][1]:.1f} / {t['renders_s'][2]:.1f} s"
+                f" -> {t['compile_s']:.1f} s")
+
+    def lines_line(label, r):
+        return (f"  {label}: |EEVEE - Cycles| off the diagonal band {r['mad_off_diagonal']:.2f} steps (99th pct "
+                f"{r['p99_off_diagonal']:.1f}); beside triangle edges / elsewhere {r['edge_over_rest']:.2f}; "
+                f"on the band / off it {r['diagonal_over_rest']:.1f}")
+
+    views = f["views"]
+    out = [f"Blender {f['blender']}, {f['engine']}, headless: {f['gpu']}",
+           f"model {f['model']}, {f['size']}^2 px, {f['samples']} samples each, centred on a lattice vertex; "
+           f"on-disk shader caches {'empty' if f.get('cold_cache') else 'as found'}",
+           "Cycles GPU: not run (no GPU on this machine, none lent to this task)", "",
+           "shader compile (1-sample EEVEE renders; first render of the material - fastest of the next two):",
+           compile_line("EEVEE's own shaders (plain emission)", "plain"),
+           compile_line("the group's Base Color through emission", "emission"),
+           compile_line("the full infinite material", "full"),
+           compile_line("the model's baked material", "baked"), "",
+           "EEVEE against Cycles, 8-bit sRGB steps; lines: a line along the triangle edges makes 'beside / "
+           "elsewhere' well above 1;", "  software OpenGL draws a dotted line along the screen's diagonal into every "
+           "mipmapped read (see the control), left out as a band 6 px wide:"]
+    for zoom, v in views.items():
+        label = f"Base Color, emission, 1 render px per {1 / float(zoom):g} exemplar px"
+        out.append(f"  {label}: mean |diff| {v['mad_8bit']:.2f}, std EEVEE {v['std_eevee']:.3f}, Cycles "
+                   f"{v['std_cycles']:.3f}; step across an edge / elsewhere EEVEE {v['edge_ratio_eevee']:.2f}, "
+                   f"Cycles {v['edge_ratio_cycles']:.2f}")
+        out.append("  " + lines_line(label, v["lines"]))
+    full = f["full"]
+    out += [f"  full material, sun: mean |diff| {full['mad_8bit']:.2f}; pink pixels {full['pink']:.3f}",
+            "  " + lines_line("full material", full["lines"]),
+            *(f"  control at 1:{1 / float(z):g}, a plain Image Texture node (the baked albedo, no group): mean |diff| "
+              f"{v['control']['mad_8bit']:.2f}\n  " + lines_line("control", v["control"]["lines"]) for z, v in views.items()),
+            f"render time (16 samples): EEVEE {views[next(iter(views))]['eevee_s']:.0f} s, Cycles CPU "
+            f"{views[next(iter(views))]['cycles_s']:.1f} s (emission, 1:1); whole script {f['total_s']:.0f} s",
+            f"picture: {Path(f.get('picture', 'docs/infinite/eevee.jpg')).name}"]
+    return out
 
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 scripts/infinite_renders.py, rendered with parts of the node group bypassed (muted nodes pass
 their first input through), alternating, CPU seconds of all threads, fastest of `--rounds`.
 
-    .venv/bin/python -m scripts.infinite_profile [--size 256] [--samples 8] [--rounds 3] [--old DIR]
+    .venv/bin/python -m scripts.infinite_profile [--size 256] [--bake 1024] [--samples 8] [--rounds 3]
+        [--variants full,no image reads] [--old DIR] [--results benchmarks/results/infinite.txt]
 
-Prints one line per variant: CPU seconds and the difference to the baked material. A bypassed
+Prints one line per variant: median CPU seconds, the median of the rounds' ratios to the baked
+material (each round renders every variant in turn, so a busy spell hits them alike) and the
+fastest; --results writes the same lines as this script's section of the results file. A bypassed
 variant's picture is wrong, its cost is what counts. --old DIR: a folder holding an earlier copy of
 the add-on as the package blender_texgan_old (e.g. `git archive <commit> blender_texgan`, renamed),
 whose group is rendered in the same session too, for a before/after on equal terms.
@@ -12,13 +15,15 @@ whose group is rendered in the same session too, for a before/after on equal ter
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from scripts import headless
-from scripts.infinite_renders import make_materials, scene_from_above
+from scripts.infinite_renders import make_materials, scene_from_above, write_section
 
 IMAGE = "ShaderNodeTexImage"
 
@@ -27,12 +32,14 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="sand_rocks")
     p.add_argument("--size", type=int, default=256)
-    p.add_argument("--bake", type=int, default=512)
+    p.add_argument("--bake", type=int, default=1024, help="the baked material's side (the issue's 1024)")
     p.add_argument("--samples", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--variants", default="all", help="comma-separated variant names, or all")
     p.add_argument("--old", default="", help="folder holding an earlier copy of the add-on as blender_texgan_old")
+    p.add_argument("--results", default="", help="results file to write this run's section into (e.g. "
+                   "benchmarks/results/infinite.txt; the other sections are kept)")
     return p.parse_args(argv)
 
 
@@ -40,8 +47,8 @@ def _variants(group):
     """name -> predicate of the group's nodes to mute, or (interpolation, extension) of its image reads."""
     return {
         "full": lambda n: False,
-        "gauss reads Closest": ("Closest", "REPEAT"),
-        "gauss reads Cubic": ("Cubic", "REPEAT"),
+        "gauss reads Closest": ("Closest", "EXTEND"),
+        "gauss reads Cubic": ("Cubic", "EXTEND"),
         "gauss reads Linear EXTEND": ("Linear", "EXTEND"),
         "gauss reads Linear REPEAT": ("Linear", "REPEAT"),
         "relief image 8-bit": "relief 8-bit",
@@ -81,7 +88,9 @@ def main(args):
     materials = {k: m for k, (m, _) in make_materials(bpy, args).items()}
     node = next(n for n in materials["INFINITE"].node_tree.nodes if n.bl_idname == "ShaderNodeGroup")
     group = node.node_tree
-    print(f"group: {len(group.nodes)} nodes, {sum(n.bl_idname == IMAGE for n in group.nodes)} image reads")
+    group_line = f"group: {len(group.nodes)} nodes, {sum(n.bl_idname == IMAGE for n in group.nodes)} image reads"
+    print(group_line)
+    load = os.getloadavg()
     variants = _variants(group)
     chosen = list(variants) if args.variants == "all" else args.variants.split(",")
     names = ["baked", *chosen]
@@ -119,9 +128,18 @@ def main(args):
             bpy.ops.render.render(write_still=False)
             times[name].append(time.process_time() - cpu)
     base = min(times["baked"])
+    lines = [f"model {args.model}, {args.size}^2 px, {args.samples} samples, Cycles CPU, the 20 m plane from above; "
+             f"baked: {args.bake}^2 tile every 1 m; the infinite material with the same feature size",
+             f"{group_line}; {args.rounds} rounds, each renders every variant in turn (CPU seconds of all threads)",
+             f"load average (1/5/15 min) before: {' / '.join(f'{x:.1f}' for x in load)}, after: "
+             f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores"]
     for name, t in times.items():
-        print(f"{name:22s} CPU {min(t):6.2f} s  (+{min(t) - base:5.2f} s over baked, x{min(t) / base:.2f})  "
-              f"all: {' '.join(f'{s:.2f}' for s in t)}")
+        paired = statistics.median(a / b for a, b in zip(t, times["baked"]))  # rendered in the same round
+        lines.append(f"  {name:26s} median {statistics.median(t):6.2f} s, median of the rounds' ratios to baked "
+                     f"x{paired:.2f}; fastest {min(t):6.2f} s (x{min(t) / base:.2f}); all: {' '.join(f'{s:.2f}' for s in t)}")
+    print("\n".join(lines))
+    if args.results:
+        write_section(Path(args.results), f"Speed (issue 24): scripts/infinite_profile.py --bake {args.bake}", lines)
 
 
 if __name__ == "__main__":

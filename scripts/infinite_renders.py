@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -29,10 +30,13 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="sand_rocks", help="bundled model (a stochastic one shows repetition best)")
     p.add_argument("--size", type=int, default=512, help="render side in pixels")
-    p.add_argument("--bake", type=int, default=512, help="baked maps' side in pixels (one tile)")
+    p.add_argument("--bake", type=int, default=512,
+                   help="baked maps' side in pixels (one tile; at 1024 the 1024 px exemplar is one tile wide, too "
+                        "small for the photo's own level at that lag; the speed bar's 1024: scripts/infinite_profile.py)")
     p.add_argument("--samples", type=int, default=8, help="Cycles samples for both renders")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--rounds", type=int, default=3, help="renders of each, alternating; the fastest counts")
+    p.add_argument("--rounds", type=int, default=5,
+                   help="renders of each, alternating; the median of the rounds' ratios counts (and the fastest)")
     p.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "infinite.txt"))
     p.add_argument("--pictures", default=str(ROOT / "docs" / "infinite"))
     return p.parse_args(argv)
@@ -153,10 +157,14 @@ def main(args) -> dict:
     period = args.size * TILE_M / PLANE_M                    # the bake's tile, in render pixels
     scale = TILE_M * prepared.shape[1] / args.bake           # the exemplar's width in metres (same features)
     photo_period = prepared.shape[1] * TILE_M / scale        # one tile, in exemplar pixels
+    load_before = os.getloadavg()
     renders, seconds = render_both(bpy, plane, {k: m for k, (m, _) in materials.items()}, work, args.rounds)
+    figures["load"] = (load_before, os.getloadavg())  # 1, 5, 15-minute load averages, before and after
     for surface, (_, made) in materials.items():
         rep = repetition_ratio(renders[surface], period, model.exemplar[..., :3], photo_period)
         figures[surface] = {"make_s": made, "render_s": min(w for w, _ in seconds[surface]),
+                            "median_s": float(np.median([w for w, _ in seconds[surface]])),
+                            "median_cpu_s": float(np.median([c for _, c in seconds[surface]])),
                             "render_cpu_s": min(c for _, c in seconds[surface]), "rounds_s": seconds[surface], **rep}
     figures["render_ratio"] = figures["INFINITE"]["render_s"] / figures["BAKED"]["render_s"]
     figures["render_cpu_ratio"] = figures["INFINITE"]["render_cpu_s"] / figures["BAKED"]["render_cpu_s"]
@@ -175,9 +183,33 @@ def main(args) -> dict:
     return figures
 
 
+SECTION = "## "  # a results file is sections, each from a line "## <title>" to the next such line
+
+
+def write_section(path: Path, title: str, lines: list[str]) -> None:
+    """Put `lines` under "## title" in the results file at `path`: that section replaced (or added
+    at the end), every other section (another script's, or figures written by hand) kept as it is."""
+    sections: list[list[str]] = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.startswith(SECTION) or not sections:
+                sections.append([])
+            sections[-1].append(line)
+    block = [SECTION + title, *lines]
+    for i, section in enumerate(sections):
+        if section[0] == SECTION + title:
+            sections[i] = block + [""]
+            break
+    else:
+        if sections and sections[-1][-1:] != [""]:
+            sections[-1].append("")
+        sections.append(block + [""])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(line for section in sections for line in section).rstrip("\n") + "\n")
+
+
 def write_results(path: Path, f: dict) -> None:
     lines = [
-        "Infinite materials (issue 24): scripts/infinite_renders.py",
         f"model {f['model']}; a {PLANE_M:.0f} m plane from above, orthographic, {f['size']}^2 px, Cycles CPU, "
         f"{f['samples']} samples, no denoising; (a) a {f['bake']}^2 bake tiled every {TILE_M:g} m, (b) the infinite "
         "material with the same feature size",
@@ -195,18 +227,21 @@ def write_results(path: Path, f: dict) -> None:
         f"(b)/(a) {f['render_ratio']:.2f}  (target <= 1.5)",
         f"  CPU (all threads): (a) {f['BAKED']['render_cpu_s']:.2f} s   (b) {f['INFINITE']['render_cpu_s']:.2f} s   "
         f"(b)/(a) {f['render_cpu_ratio']:.2f}  (steadier on a shared machine)",
-        f"  median of each round's (b)/(a): wall {f['paired_ratio']:.2f}, CPU {f['paired_cpu_ratio']:.2f}",
+        f"  medians: wall (a) {f['BAKED']['median_s']:.2f} s (b) {f['INFINITE']['median_s']:.2f} s; CPU (a) "
+        f"{f['BAKED']['median_cpu_s']:.2f} s (b) {f['INFINITE']['median_cpu_s']:.2f} s",
+        f"  median of each round's (b)/(a): wall {f['paired_ratio']:.2f}, CPU {f['paired_cpu_ratio']:.2f}  (target <= 1.5)",
+        "  load average (1/5/15 min) before, after: " + ", ".join(" / ".join(f"{x:.1f}" for x in l) for l in f["load"])
+        + f" on {os.cpu_count()} cores",
         "  every round, (a) then (b), CPU s: " + "  ".join(
             f"{a[1]:.2f}/{b[1]:.2f}" for a, b in zip(f["BAKED"]["rounds_s"], f["INFINITE"]["rounds_s"])),
         f"material made: (a) {f['BAKED']['make_s']:.2f} s (generating the bake)   (b) {f['INFINITE']['make_s']:.2f} s "
         "(reading the exemplar and preparing its tables)",
         f"group build: nodes {f['group_nodes_s']:.3f} s, with its two packed images {f['group_with_images_s']:.3f} s"
         "  (target <= 0.5 s)",
-        "EEVEE shader compile time: not measured (headless bpy on this machine has no GPU context)",
+        "EEVEE: scripts/infinite_eevee.py (its own section)",
         "pictures: " + ", ".join(f"docs/infinite/{k} ({v // 1024} KB)" for k, v in f["jpeg_bytes"].items()),
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    write_section(path, "Infinite materials (issue 24): scripts/infinite_renders.py", lines)
     print("\n".join(lines))
 
 

@@ -91,6 +91,27 @@ def test_no_lines_where_the_offsets_change(prepared):
     assert step[changes].mean() < 1.3 * step[~changes].mean()
 
 
+def test_a_copy_changes_vertex_only_where_its_weight_is_zero(prepared):
+    """The slots are the lattice's colours: a slot's vertex, so its copy's read position, changes only
+    between points where its weight is zero, up to the step between them (EEVEE picks mip levels from
+    the read position's screen derivatives, which jump where it changes)."""
+    w = prepared.shape[1]
+    step = 0.25                                                  # exemplar pixels between points
+    x, y = grid(400, step, 1.0, w)
+    vi, vj, weights = infinite.triangle(x * w, y * w, prepared.cell)
+    assert np.array_equal(np.mod(vi - vj, 3), np.broadcast_to(np.arange(3.0), vi.shape))
+    assert np.allclose(weights.sum(-1), 1.0) and weights.min() >= 0
+    bound = 1.01 * step / (prepared.cell * infinite.ROW_FACTOR)  # a weight's change over one step
+    changes = 0
+    for axis in (0, 1):
+        moved = (np.diff(vi, axis=axis) != 0) | (np.diff(vj, axis=axis) != 0)
+        first = weights[:-1] if axis == 0 else weights[:, :-1]
+        second = weights[1:] if axis == 0 else weights[:, 1:]
+        assert np.maximum(first, second)[moved].max() <= bound
+        changes += moved.sum()
+    assert changes > 1000
+
+
 def test_seed_scale_and_sharpness(prepared):
     w = prepared.shape[1]
     x, y = grid(48, 1.0, 1.0, w)
@@ -135,3 +156,16 @@ def test_repetition_measure_fails_a_tiled_bake_and_passes_the_infinite_material(
     good = repetition_ratio(endless, tile, photo, tile)
     assert bad["peak"] > 0.9 and bad["ratio"] > 5
     assert good["ratio"] <= 1.2, good
+
+
+def test_results_sections_keep_each_other(tmp_path):
+    """scripts/infinite_renders.py and scripts/infinite_eevee.py write one results file: each
+    replaces its own section and keeps the others' and the hand-written ones."""
+    from scripts.infinite_renders import write_section
+
+    path = tmp_path / "infinite.txt"
+    path.write_text("intro\n\n## renders\nold renders\n\n## by hand\nkept\n")
+    write_section(path, "EEVEE", ["eevee 1"])
+    write_section(path, "renders", ["new renders", "more"])
+    write_section(path, "EEVEE", ["eevee 2"])
+    assert path.read_text() == "intro\n\n## renders\nnew renders\nmore\n\n## by hand\nkept\n\n## EEVEE\neevee 2\n"

@@ -28,9 +28,12 @@ from . import sockets as S
 from .images import image_from_png, textures_folder
 
 KEY = "texgan_infinite"        # custom property on the group: the exemplar's key
+VERSION = "texgan_infinite_version"  # custom property on the group: its layout, GROUP_VERSION
+GROUP_VERSION = 2              # 2: slots by vertex colour (no EEVEE lines); a group of another layout is not reused
 GROUP_PREFIX = "TEXGAN Infinite"
 IMAGE_PARTS = ("gauss albedo", "relief")
 VECTOR_CURVES = "ShaderNodeVectorCurve"  # the tables: one curve per channel
+MIX = "ShaderNodeMix"                  # picks each slot's vertex and weight
 STEP = 180                     # node spacing in the group, pixels
 
 
@@ -123,6 +126,14 @@ class Nodes:
             self.feed(S.find_socket(node.inputs, name), value)
         return S.find_socket(node.outputs, "Vector")
 
+    def mix(self, kind: str, factor, a, b):
+        """A Mix node of FLOAT or VECTOR values: a where factor is 0, b where it is 1."""
+        node = self.add(MIX, data_type=kind, hide=True)
+        suffix = "Float" if kind == "FLOAT" else "Vector"
+        for identifier, value in (("Factor_Float", factor), (f"A_{suffix}", a), (f"B_{suffix}", b)):
+            self.feed(S.socket_by_identifier(node.inputs, identifier), value)
+        return S.socket_by_identifier(node.outputs, f"Result_{suffix}")
+
     def separate(self, vector):
         node = self.add(S.SEPARATE_XYZ, hide=True)
         self.feed(S.find_socket(node.inputs, "Vector"), vector)
@@ -158,7 +169,8 @@ def _interface(group) -> None:
 
 
 def _triangle(b: Nodes, px, py, cell: float):
-    """Lattice vertices and barycentric weights: core.infinite.triangle in nodes."""
+    """The cell, its split and the barycentric weights in triangle order: core.infinite.triangle
+    in nodes, up to the slots (see _slots) -> (i0, j0, upper, weights)."""
     sj = b.math("MULTIPLY", py, 1.0 / (cell * ROW_FACTOR))
     si = b.math("MULTIPLY_ADD", sj, -0.5, b.math("MULTIPLY", px, 1.0 / cell))
     i0, j0 = b.math("FLOOR", si), b.math("FLOOR", sj)
@@ -168,9 +180,25 @@ def _triangle(b: Nodes, px, py, cell: float):
     rest = b.math("SUBTRACT", 1.0, s)
     weights = [b.math("ABSOLUTE", rest), b.math("MULTIPLY_ADD", upper, rest, fi),
                b.math("MULTIPLY_ADD", upper, rest, fj)]
-    vertices = [(b.math("ADD", i0, upper), b.math("ADD", j0, upper)), (b.math("ADD", i0, 1.0), j0),
-                (i0, b.math("ADD", j0, 1.0))]
-    return vertices, weights
+    return i0, j0, upper, weights
+
+
+def _slots(b: Nodes, i0, j0, upper, weights, seed):
+    """Per slot (the lattice's colours, core.infinite.triangle) its vertex as a position in cells
+    (i + j/2, j) with the Seed as z, and its weight: slot k holds triangle vertex (k + tau) mod 3,
+    tau = (j0 - i0) mod 3, picked by two Mix nodes from the triangle's three. A slot's read
+    position then changes only where its weight is zero, so EEVEE's mip levels see no jump."""
+    base = b.combine(b.math("MULTIPLY_ADD", j0, 0.5, i0), j0, seed)
+    corners = [b.vec("MULTIPLY_ADD", upper, (1.5, 1.0, 0.0), base),  # (i0 + u, j0 + u)
+               b.vec("ADD", base, (1.0, 0.0, 0.0)), b.vec("ADD", base, (0.5, 1.0, 0.0))]  # (i0 + 1, j0), (i0, j0 + 1)
+    tau = b.math("FLOORED_MODULO", b.math("SUBTRACT", j0, i0), 3.0)
+    is_tau = [b.math("COMPARE", tau, float(t), 0.5) for t in range(3)]
+    slots = []
+    for k in range(3):
+        first, second = is_tau[-k % 3], is_tau[(1 - k) % 3]  # slot k holds vertex 0, 1, else 2
+        slots.append((b.mix("VECTOR", first, b.mix("VECTOR", second, corners[2], corners[1]), corners[0]),
+                      b.mix("FLOAT", first, b.mix("FLOAT", second, weights[2], weights[1]), weights[0])))
+    return slots
 
 
 def _sharpen(b: Nodes, weights, sharpness):
@@ -183,13 +211,12 @@ def _sharpen(b: Nodes, weights, sharpness):
     return weights, b.math("DIVIDE", total, b.math("SQRT", b.vec("DOT_PRODUCT", vector, vector)))
 
 
-def _lookups(b: Nodes, prepared: InfiniteImages, images, vertex, texel, seed):
-    """One vertex's copy: White Noise offset, then the two Gaussian images read at texel + (offset -
-    anchor) / size (in vector nodes: fewer nodes, a faster shader) -> (albedo colour, relief socket
-    pair (colour: height, roughness, normal x; alpha: normal y))."""
+def _lookups(b: Nodes, prepared: InfiniteImages, images, position, texel):
+    """One vertex's copy (position: (i + j/2, j, seed), the vertex in cells): White Noise offset,
+    then the two Gaussian images read at texel + (offset - anchor) / size (in vector nodes: fewer
+    nodes, a faster shader) -> (albedo colour, relief colour: height, roughness, normal x; relief
+    alpha: normal y)."""
     h, w = prepared.shape
-    vi, vj = vertex
-    position = b.combine(b.math("MULTIPLY_ADD", vj, 0.5, vi), vj, seed)  # (i + j/2, j): the vertex, in cells
     white = b.add(S.WHITE_NOISE, noise_dimensions="3D", hide=True)
     b.feed(S.find_socket(white.inputs, "Vector"), position)
     ranges = [(m, side - 2 * m) if side - 2 * m > 0 else (0.0, float(side))
@@ -269,7 +296,7 @@ def build_group(prepared: InfiniteImages, images: dict, name: str, relief_per_me
     except Exception:
         bpy.data.node_groups.remove(group)
         raise
-    group[KEY] = prepared.key
+    group[KEY], group[VERSION] = prepared.key, GROUP_VERSION
     return group
 
 
@@ -280,11 +307,12 @@ def _fill_group(b: Nodes, prepared: InfiniteImages, images: dict, relief_per_met
     b.next_column()
     pixel = b.vec("SCALE", S.find_socket(inputs, "Vector"), scale=b.math("DIVIDE", float(w), scale))
     px, py, _ = b.separate(pixel)
-    vertices, weights = _triangle(b, px, py, prepared.cell)
-    weights, inverse_norm = _sharpen(b, weights, sharpness)
+    i0, j0, upper, weights = _triangle(b, px, py, prepared.cell)
+    weights, inverse_norm = _sharpen(b, weights, sharpness)  # per weight, so before the slots pick them
     b.next_column()
+    positions, weights = zip(*_slots(b, i0, j0, upper, weights, seed))
     texel = b.vec("MULTIPLY", pixel, (1.0 / w, 1.0 / h, 0.0))
-    reads = [_lookups(b, prepared, images, v, texel, seed) for v in vertices]
+    reads = [_lookups(b, prepared, images, position, texel) for position in positions]
     b.next_column()
     mean = [float(m) for m in prepared.mean]
     relief = _weighted(b, [r[1] for r in reads], weights)  # height, roughness, normal x (encoded)
@@ -305,9 +333,10 @@ def _fill_group(b: Nodes, prepared: InfiniteImages, images: dict, relief_per_met
 
 
 def find_group(key: str):
-    """The group already built for this exemplar, if its images are all still there."""
+    """The group already built for this exemplar in this layout, if its images are all still there
+    (a file's group of an earlier layout stays with its materials; new materials get a new one)."""
     for group in bpy.data.node_groups:
-        if group.get(KEY) == key and all(n.image is not None for n in group.nodes if n.bl_idname == S.IMAGE):
+        if group.get(KEY) == key and group.get(VERSION, 1) == GROUP_VERSION and all(n.image is not None for n in group.nodes if n.bl_idname == S.IMAGE):
             return group
     return None
 

@@ -236,16 +236,25 @@ def triangle(px: np.ndarray, py: np.ndarray, cell: float):
     Vertex (i, j) sits at x = (i + j / 2) cell, y = j cell sqrt(3)/2; a cell splits at fi + fj = 1
     into the lower triangle (i, j), (i+1, j), (i, j+1) and the upper (i+1, j+1), (i+1, j), (i, j+1),
     the same split and weights as core.synthesis.tiling_blend.vertex_reads.
+
+    The three slots are the lattice's three colours: slot k holds the triangle's vertex with
+    (i - j) mod 3 == k (every triangle has one of each). So a slot keeps its vertex, and its copy's
+    read position, across every edge where its weight is not zero; it changes vertex only on an edge
+    where its weight is zero on both sides. A renderer that picks mip levels from screen-space
+    derivatives of the read position (EEVEE) then sees no jump where the copy is visible. In
+    triangle order instead (the vertex at (i0, j0) or (i0 + 1, j0 + 1) first), a slot changes
+    vertex on edges where its copy still counts, and EEVEE drew lines there.
     """
     sj = py / (cell * ROW_FACTOR)
     si = px / cell - 0.5 * sj
     i0, j0 = np.floor(si), np.floor(sj)
     fi, fj = si - i0, sj - j0
     upper = (fi + fj > 1.0).astype(np.float64)
-    vi = np.stack([i0 + upper, i0 + 1.0, i0], axis=-1)
-    vj = np.stack([j0 + upper, j0, j0 + 1.0], axis=-1)
+    vi = np.stack([i0 + upper, i0 + 1.0, i0], axis=-1)      # triangle order: colours c, c + 1, c + 2
+    vj = np.stack([j0 + upper, j0, j0 + 1.0], axis=-1)      # with c = (i0 - j0) mod 3
     weights = np.stack([np.abs(1.0 - fi - fj), fi + upper * (1.0 - fj - fi), fj + upper * (1.0 - fi - fj)], -1)
-    return vi, vj, weights
+    order = np.mod(np.arange(3) + np.mod(j0 - i0, 3.0)[..., None], 3.0).astype(np.int64)  # slot k: colour k
+    return tuple(np.take_along_axis(a, order, axis=-1) for a in (vi, vj, weights))
 
 
 def vertex_offsets(prepared: InfiniteImages, vi, vj, seed: float) -> tuple[np.ndarray, np.ndarray]:
