@@ -175,3 +175,22 @@ def test_a_failing_job_reports_one_line(tmp_path):
     bad.write_bytes(b"nope")
     job = JobRunner().submit(GenerationRequest(str(bad), 64))
     assert job.wait(30) and job.state == FAILED and "bad.safetensors" in job.error and "\n" not in job.error
+
+
+@pytest.mark.parametrize("model", ["stone_wall", "grass"])   # joined patches; tiling and blending
+def test_exemplar_modes_report_progress_and_stop_when_asked(model):
+    """The two exemplar modes (the defaults of every bundled model) report progress as they go and poll
+    should_stop between their steps: a Cancel in Blender stops a 4096 px generation, not only a net's."""
+    seen = []
+    generate(GenerationRequest(model, 512, 1, engine="numpy"), progress=seen.append)
+    assert len(seen) >= 3 and seen[-1] == 1.0 and all(a <= b for a, b in zip(seen, seen[1:]))
+    assert any(0.0 < f < 0.9 for f in seen)   # some progress before the end
+    polls = []
+
+    def stop() -> bool:
+        polls.append(1)
+        return len(polls) >= 2
+
+    with pytest.raises(gen.GenerationCancelled):
+        generate(GenerationRequest(model, 512, 1, engine="numpy"), should_stop=stop)
+    assert len(polls) == 2   # it stopped at the first poll that asked it to

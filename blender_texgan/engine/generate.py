@@ -26,6 +26,7 @@ from .devices import pick_device
 from .external import run_external
 from .library import DEFAULT_MODEL, MODELS_DIR, bundled_models, default_model_name, resolve_model  # noqa: F401
 from .nets.numpy_generator import NumpyEncoder, NumpyGenerator
+from .progress import cancel_point, stage_progress
 from .request import (  # noqa: F401
     ENGINES,
     MAX_RESOLUTION,
@@ -306,9 +307,9 @@ def generate_with_field(request: GenerationRequest, progress: Callable[[float], 
             maps = complete_map_set(split_channels(raw), runner.model.manifest["normal_strength"])
             coords = None
         elif mode == "blend":
-            maps, coords = blended_maps(runner, request.resolution, request.seed), None
+            maps, coords = blended_maps(runner, request.resolution, request.seed, report, should_stop), None
         elif mode == "random":
-            maps, coords = quilted_maps(runner, request.resolution, request.seed)
+            maps, coords = quilted_maps(runner, request.resolution, request.seed, report, should_stop)
         else:
             maps, coords = refined_maps(runner, request.resolution, request.seed, mode, report, should_stop)
     except Cancelled:
@@ -324,13 +325,18 @@ def neural_maps(runner: Runner, resolution: int, seed: int, progress, should_sto
                      progress, should_stop, offset=grid_offset(seed, runner.cfg.scale))
 
 
-def blended_maps(runner: Runner, resolution: int, seed: int) -> dict:
+def blended_maps(runner: Runner, resolution: int, seed: int, progress=None, should_stop=None) -> dict:
     """Tiling and blending of the exemplar (Heitz & Neyret 2018, periodic): the training-free
-    yardstick, offered as a mode because it wins on some stochastic materials."""
-    return exemplar_maps(runner, tiling_blend.synthesize(runner.blend_analysis, resolution, resolution, seed))
+    yardstick, offered as a mode because it wins on some stochastic materials. Reports progress and
+    stops (GenerationCancelled) between its bands of rows."""
+    stack = tiling_blend.synthesize(runner.blend_analysis, resolution, resolution, seed,
+                                    progress=stage_progress(progress, should_stop, 0.0, 0.9))
+    cancel_point(should_stop)
+    return exemplar_maps(runner, stack)
 
 
-def quilted_maps(runner: Runner, resolution: int, seed: int) -> tuple[dict, np.ndarray]:
+def quilted_maps(runner: Runner, resolution: int, seed: int, progress=None,
+                 should_stop=None) -> tuple[dict, np.ndarray]:
     """Patches of the exemplar as big as its elements, joined along its joints (core.synthesis.quilt; courses
     and tile grids kept by the synthesis); the height joined in the gradient domain, so the normal map
     shows no patch outline. (MapSet, coords).
@@ -338,12 +344,17 @@ def quilted_maps(runner: Runner, resolution: int, seed: int) -> tuple[dict, np.n
     Each step runs band by band in threads (core.synthesis.quilt.in_bands): the other maps are read through
     the field, and the normals made, straight into the MapSet's arrays, so an 8192 px set never
     holds a second copy of its maps. The joined height's coarse bands are then given the exemplar's
-    distributions (core.synthesis.band_match): the Poisson join widens them."""
-    coords = synthesize(runner.quilt_analysis, resolution, resolution, seed)
+    distributions (core.synthesis.band_match): the Poisson join widens them. Reports progress and stops
+    (GenerationCancelled) between the steps and within the synthesis."""
+    stage = lambda start, span: stage_progress(progress, should_stop, start, span)   # noqa: E731
+    coords = synthesize(runner.quilt_analysis, resolution, resolution, seed, progress=stage(0.0, 0.55))
     exemplar, periodic = runner.exemplar, runner.exemplar_periodic
     height = poisson_height(exemplar[..., HEIGHT_CHANNEL], coords, periodic)
+    stage(0.55, 0.12)(1.0)
     height = match_bands(height, runner.height_bands, overwrite=True)[..., None]
+    stage(0.67, 0.05)(1.0)
     maps = read_maps(exemplar, coords, periodic, runner.map_source)
+    stage(0.72, 0.2)(1.0)
     maps["height"] = height
     maps["normal"] = banded_normals(height[..., 0], float(runner.exemplar_block["normal_strength"]))
     return {spec.name: maps[spec.name] for spec in PBR_MAPS}, coords

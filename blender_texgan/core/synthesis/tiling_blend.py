@@ -236,11 +236,12 @@ def synthesize_at(analysis: TilingBlendAnalysis, lattice: Lattice, seed: int, ys
 
 
 def synthesize(analysis: TilingBlendAnalysis, height: int, width: int, seed: int,
-               cell: float | None = None) -> np.ndarray:
+               cell: float | None = None, progress=None) -> np.ndarray:
     """Per seed and size: (height, width, C) float32 in [0, 1] that tiles exactly.
 
     cell: triangle width in output pixels (default: default_cell of the exemplar); the lattice
-    rounds it so that a whole number of cells fits the output. Synthesised in bands of rows.
+    rounds it so that a whole number of cells fits the output. Synthesised in bands of rows;
+    progress(fraction), optional, is called after each (it may raise to stop the work).
     """
     lattice = make_lattice(height, width, default_cell(analysis.exemplar_shape) if cell is None else cell)
     offsets = vertex_offsets(lattice, analysis.exemplar_shape, seed)
@@ -251,6 +252,8 @@ def synthesize(analysis: TilingBlendAnalysis, height: int, width: int, seed: int
         ys = np.arange(y0, min(height, y0 + rows))[:, None]
         reads = vertex_reads(lattice, offsets, analysis.exemplar_shape, *np.broadcast_arrays(ys, xs))
         out[y0:y0 + rows] = _blend(analysis, *reads)
+        if progress is not None:
+            progress(min(height, y0 + rows) / height)
     return out
 
 
