@@ -1,6 +1,7 @@
 # Two entry points, each sets up .venv/ by itself:
 #   make demo   build the add-on, install it into headless Blender, generate a material, render a preview
-#   make test   run the whole test suite, slow and Blender tests included (what CI runs; benchmarks/results/test_times.txt)
+#   make test   run the whole test suite, slow and Blender tests included, one test process per core up to 4
+#               (pytest-xdist; tests/conftest.py: work units); what CI runs (benchmarks/results/test_times.txt)
 #   make check  lint plus the tests that are neither `blender` nor `slow` (about 40 s on 2 cores when they are free)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -23,7 +24,7 @@ demo: $(VENV)/.installed
 	$(PY) scripts/demo.py
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n auto --maxprocesses 4 tests
 
 check: $(VENV)/.installed
 	$(PY) -m ruff check .

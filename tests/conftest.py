@@ -2,8 +2,15 @@
 its user resources at a temporary folder and installs the add-on from the built zip."""
 from __future__ import annotations
 
-import json
 import os
+
+# One thread per test process (and per program a test starts: they inherit it), set before torch or numpy
+# load their thread pools. On a busy 2-core machine two OpenMP threads spin-wait for each other: 60 steps of
+# test_vae's training took 82 CPU s with two threads and 11 with one (benchmarks/results/test_times.txt),
+# and `make test` runs two test processes side by side (pytest-xdist) anyway.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import json
 import re
 import shutil
 import struct
@@ -144,17 +151,38 @@ def _train(run: Path, args: list[str]) -> Path:
     return run
 
 
+def made_once(tmp_path_factory, name: str, make) -> Path:
+    """`make(folder)` run once per `pytest` command, even with several pytest-xdist workers: the
+    first worker to ask makes it (in the folder the workers' temporary folders share) while the
+    others wait on a file lock, then every worker reads the same folder. Returns the folder."""
+    from filelock import FileLock
+
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        folder = tmp_path_factory.mktemp(name)
+        make(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent / f"once-{name}"
+    with FileLock(f"{shared}.lock"):
+        done = shared / ".made"
+        if not done.exists():
+            shutil.rmtree(shared, ignore_errors=True)  # what a worker that failed half-way left
+            shared.mkdir()
+            make(shared)
+            done.touch()
+    return shared
+
+
 @pytest.fixture(scope="session")
 def reference_run(tmp_path_factory) -> Path:
     """40 uninterrupted steps (REFERENCE_RUN_ARGS): what an interrupted or killed run must end up
     identical to. Read only."""
-    return _train(tmp_path_factory.mktemp("reference") / "run", REFERENCE_RUN_ARGS)
+    return made_once(tmp_path_factory, "reference", lambda folder: _train(folder / "run", REFERENCE_RUN_ARGS)) / "run"
 
 
 @pytest.fixture(scope="session")
 def short_run(tmp_path_factory) -> Path:
     """Two steps (SHORT_RUN_ARGS). Read only: `run_copy` gives a test its own copy."""
-    return _train(tmp_path_factory.mktemp("short") / "run", SHORT_RUN_ARGS)
+    return made_once(tmp_path_factory, "short", lambda folder: _train(folder / "run", SHORT_RUN_ARGS)) / "run"
 
 
 @pytest.fixture
@@ -309,9 +337,11 @@ SLOW_FIXTURES = {"test_vae::trained", "test_structure_metrics::sets"}
 SLOW_SESSION_FIXTURES = {"reference_run", "short_run", "run_copy"}  # trainer subprocesses
 
 
+@pytest.hookimpl(tryfirst=True)  # the order below is the one pytest-xdist's workers report
 def pytest_collection_modifyitems(config, items):
     """`blender`: the test starts Blender (its fixture, or a Blender subprocess); `slow`: it trains,
-    runs whole programs or takes seconds. `make check` runs the rest."""
+    runs whole programs or takes seconds. `make check` runs the rest. Then the work units in
+    LONGEST_FIRST order, each module's tests together and in file order."""
     for item in items:
         module = item.module.__name__.rpartition(".")[2]
         fixtures = getattr(item, "fixturenames", ())
@@ -320,6 +350,45 @@ def pytest_collection_modifyitems(config, items):
         if (module in SLOW_MODULES or f"{module}::{item.originalname}" in SLOW_TESTS
                 or any(f"{module}::{f}" in SLOW_FIXTURES or f in SLOW_SESSION_FIXTURES for f in fixtures)):
             item.add_marker(pytest.mark.slow)
+    rank = {unit: i for i, unit in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(work_unit(item.nodeid), len(rank)))  # stable
+
+
+# ---------------------------------------------------------------- parallel runs (pytest-xdist)
+# `make test` runs two test processes side by side (pytest -n 2). pytest-xdist hands them work units: a
+# module is one (its module fixtures are made once) and the modules that use Blender in the test process
+# (the `blender` fixture) are one together (bpy starts and installs the zip once). Units start in
+# LONGEST_FIRST order (measured, benchmarks/results/test_times.txt), the rest after them in file order,
+# so that neither process is left with a long one at the end. (xdist_group marks would say the same, but
+# pytest-xdist 3.8 cannot rename a test for them under pytest 9: the scheduler below does it.)
+
+IN_PROCESS_BLENDER = {"test_blender_addon", "test_blender_infinite", "test_blender_latent", "test_blender_options",
+                      "test_blender_photo", "test_blender_photo_robustness", "test_panel_picture"}
+LONGEST_FIRST = ["test_bad_input", "test_trainer", "test_translator", "blender", "test_engines",
+                 "test_gpu_window", "test_vae", "test_trainer_robustness", "test_transform", "test_end_to_end",
+                 "test_photo_memory", "test_version_matrix"]
+
+
+def work_unit(nodeid: str) -> str:
+    """The work unit of a test: its module's name, or "blender" for IN_PROCESS_BLENDER's modules."""
+    module = Path(nodeid.split("::", 1)[0]).stem
+    return "blender" if module in IN_PROCESS_BLENDER else module
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        """pytest-xdist's load-by-scope scheduling with work_unit as the scope, in collection order."""
+
+        def __init__(self, config, log=None):
+            super().__init__(config, log)
+            config.option.loadscopereorder = False  # keep LONGEST_FIRST, not the most tests first
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
 
 
 # ---------------------------------------------------------------- helpers shared by test modules
