@@ -4,7 +4,8 @@ the infinite material (issue 24): renders, repetition, Cycles times and the grou
     .venv/bin/python scripts/infinite_renders.py [--model sand_rocks] [--size 512] [--samples 8]
 
 Builds the add-on's zip, installs it into a private headless Blender, renders both with Cycles on
-the CPU at the same samples, and writes benchmarks/results/infinite.txt and docs/infinite/*.jpg.
+the CPU at the same samples, and writes its section of benchmarks/results/infinite.txt (the other
+scripts' sections are kept) and docs/infinite/*.jpg.
 Repetition (trainer.repetition): the render's autocorrelation at the bake's tile period over the
 photo's (the exemplar albedo's) own level at the same distance.
 """
