@@ -364,9 +364,9 @@ def pytest_collection_modifyitems(config, items):
 
 IN_PROCESS_BLENDER = {"test_blender_addon", "test_blender_infinite", "test_blender_latent", "test_blender_options",
                       "test_blender_photo", "test_blender_photo_robustness", "test_panel_picture"}
-LONGEST_FIRST = ["test_bad_input", "test_trainer", "test_translator", "blender", "test_engines",
-                 "test_gpu_window", "test_vae", "test_trainer_robustness", "test_transform", "test_end_to_end",
-                 "test_photo_memory", "test_version_matrix"]
+LONGEST_FIRST = ["blender", "test_translator", "test_engines", "test_bad_input", "test_transform", "test_trainer",
+                 "test_vae", "test_end_to_end", "test_trainer_robustness", "test_photo_memory", "test_version_matrix",
+                 "test_gpu_window"]
 
 
 def work_unit(nodeid: str) -> str:
