@@ -375,6 +375,7 @@ def work_unit(nodeid: str) -> str:
     return "blender" if module in IN_PROCESS_BLENDER else module
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: without it (-p no:xdist) the tests run in one process
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
