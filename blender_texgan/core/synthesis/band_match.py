@@ -38,10 +38,9 @@ def _wrapped(x: np.ndarray, pad: int, axis: int) -> np.ndarray:
     return np.concatenate([x[:, -pad:], x, x[:, :pad]], axis=1)
 
 
-def _half(x: np.ndarray, axis: int) -> np.ndarray:
-    """The binomial blur [1, 4, 6, 4, 1] / 16 along `axis` (wrapping), kept at the even positions
-    only: half the work of blurring everything and dropping every other sample."""
-    n, p = x.shape[axis], _wrapped(x, 2, axis)
+def _even_taps(p: np.ndarray, n: int, axis: int) -> np.ndarray:
+    """The binomial blur [1, 4, 6, 4, 1] / 16 along `axis` at positions 0, 2, .. of n samples, from
+    p: those samples with two more at each end (wrapped, or a band's neighbours)."""
     tap = (lambda k: p[k:n + k:2]) if axis == 0 else (lambda k: p[:, k:n + k:2])
     out = tap(0) + tap(4)
     out += 4.0 * (tap(1) + tap(3))
@@ -50,24 +49,36 @@ def _half(x: np.ndarray, axis: int) -> np.ndarray:
     return out
 
 
+def _half(x: np.ndarray, axis: int) -> np.ndarray:
+    """The binomial blur along `axis` (wrapping), kept at the even positions only: half the work of
+    blurring everything and dropping every other sample."""
+    return _even_taps(_wrapped(x, 2, axis), x.shape[axis], axis)
+
+
+def _two_phases(p: np.ndarray, axis: int) -> np.ndarray:
+    """Zero insertion and the blur with gain 2 along `axis`, for an even output: from p (m samples
+    with one more at each end) the 2 m outputs, an even one (p[i-1] + 6 p[i] + p[i+1]) / 8, an odd one
+    (p[i] + p[i+1]) / 2."""
+    take = (lambda a, b: p[a:b]) if axis == 0 else (lambda a, b: p[:, a:b])
+    m = p.shape[axis] - 2
+    out = np.empty((2 * m, p.shape[1]) if axis == 0 else (p.shape[0], 2 * m), np.float32)
+    even, odd = (out[0::2], out[1::2]) if axis == 0 else (out[:, 0::2], out[:, 1::2])
+    np.multiply(take(1, -1), 6.0, out=even)
+    even += take(0, -2)
+    even += take(2, None)
+    even *= np.float32(1.0 / 8.0)
+    np.add(take(1, -1), take(2, None), out=odd)
+    odd *= np.float32(0.5)
+    return out
+
+
 def _double(x: np.ndarray, n: int, axis: int) -> np.ndarray:
     """x (m = ceil(n / 2) samples along `axis`) -> n: zero insertion, then the same blur with gain 2,
     wrapping. For even n in its two phases (an even output is (x[i-1] + 6 x[i] + x[i+1]) / 8, an
     odd one (x[i] + x[i+1]) / 2); an odd n's wrap joins two samples, so it is filtered whole."""
-    shape = (n, x.shape[1]) if axis == 0 else (x.shape[0], n)
     if n % 2 == 0:
-        p = _wrapped(x, 1, axis)
-        take = (lambda a, b: p[a:b]) if axis == 0 else (lambda a, b: p[:, a:b])
-        out = np.empty(shape, np.float32)
-        even, odd = (out[0::2], out[1::2]) if axis == 0 else (out[:, 0::2], out[:, 1::2])
-        np.multiply(take(1, -1), 6.0, out=even)
-        even += take(0, -2)
-        even += take(2, None)
-        even *= np.float32(1.0 / 8.0)
-        np.add(take(1, -1), take(2, None), out=odd)
-        odd *= np.float32(0.5)
-        return out
-    z = np.zeros(shape, np.float32)
+        return _two_phases(_wrapped(x, 1, axis), axis)
+    z = np.zeros((n, x.shape[1]) if axis == 0 else (x.shape[0], n), np.float32)
     if axis == 0:
         z[0::2] = x
     else:
@@ -97,13 +108,8 @@ def _down_full(h: np.ndarray) -> np.ndarray:
     out = np.empty(((n + 1) // 2, (h.shape[1] + 1) // 2), np.float32)
 
     def band(i0: int, i1: int) -> None:
-        rows, count = h.take(np.arange(2 * i0 - 2, 2 * i1 + 1) % n, axis=0), i1 - i0
-        tap = lambda k: rows[k:k + 2 * count:2]   # noqa: E731
-        t = tap(0) + tap(4)
-        t += 4.0 * (tap(1) + tap(3))
-        t += 6.0 * tap(2)
-        t *= np.float32(1.0 / 16.0)
-        out[i0:i1] = _half(t, 1)
+        rows = h.take(np.arange(2 * i0 - 2, 2 * i1 + 1) % n, axis=0)   # the band's rows, two more each side
+        out[i0:i1] = _half(_even_taps(rows, 2 * (i1 - i0), 0), 1)
 
     in_bands(out.shape[0], _band_step(out.shape[0], out.shape[1]), band)
     return out
@@ -120,11 +126,8 @@ def _up_full(change: np.ndarray, shape: tuple[int, int], base: np.ndarray | None
     out, m = (np.empty(shape, np.float32) if out is None else out), change.shape[0]
 
     def band(r0: int, r1: int) -> None:   # r0 even: the band starts on an even output row
-        rows = change.take(np.arange(r0 // 2 - 1, (r1 + 1) // 2 + 1) % m, axis=0)
-        doubled = np.empty((2 * (len(rows) - 2), rows.shape[1]), np.float32)
-        doubled[0::2] = (rows[:-2] + rows[2:] + 6.0 * rows[1:-1]) * np.float32(1.0 / 8.0)
-        doubled[1::2] = (rows[1:-1] + rows[2:]) * np.float32(0.5)
-        part = _double(doubled[:r1 - r0], width, 1)
+        rows = change.take(np.arange(r0 // 2 - 1, (r1 + 1) // 2 + 1) % m, axis=0)   # one more each side
+        part = _double(_two_phases(rows, 0)[:r1 - r0], width, 1)
         if base is None:
             out[r0:r1] = part
         else:

@@ -533,7 +533,7 @@ def _field_picks(plan: Layout, virtual: tuple[int, int], want: tuple[int, int],
 
 
 # Shares of synthesize's progress: the source search, the column cuts, the row bands' errors, the row
-# cuts with the strips' assembly, the rows in row bands (measured at 4096 px, CPU seconds).
+# cuts with the strips' assembly, the rows in row bands (roughly their times in a 4096 px profile).
 STEP_SHARES = (0.2, 0.3, 0.15, 0.25, 0.1)
 
 
@@ -555,7 +555,11 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int, prog
     plan = layout(analysis, *virtual)
     ny, oy = len(plan.ys) - 1, plan.overlap[0]
     done = np.cumsum((0.0,) + STEP_SHARES)
-    step = (lambda k, f=1.0: progress(done[k] + f * STEP_SHARES[k])) if progress is not None else (lambda k, f=1.0: None)
+
+    def step(k: int, fraction: float = 1.0) -> None:
+        if progress is not None:
+            progress(float(done[k] + fraction * STEP_SHARES[k]))
+
     table = _table(analysis)
     sources = choose_sources(analysis, plan, seed, lambda f: step(0, f))
     columns = column_cuts(analysis, plan, sources, table)
