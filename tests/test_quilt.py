@@ -216,6 +216,22 @@ def test_the_export_gate_refuses_a_mode_whose_cuts_show():
     assert choose_mode(results) == "blend"
 
 
+def test_reuse_counts_are_the_earlier_sources_within_reach():
+    """The source search's count of earlier sources near a candidate (kept as boxes on a count map) is
+    what comparing with every earlier source gives, for reaches met before and after sources were placed."""
+    rng = np.random.default_rng(5)
+    counts = Q.ReuseCounts((90, 140))
+    placed = np.zeros((0, 2), np.int64)
+    for step in range(40):
+        source = rng.integers(0, (90, 140))
+        for reach in (np.array([7.5, 20.0]), np.array([3.0 + step % 3, 11.5])):
+            cand = rng.integers(0, (90, 140), size=(64, 2))
+            want = Q._near(cand, placed, reach).sum(-1) if len(placed) else np.zeros(64, int)
+            assert (counts.of(cand, reach) == want).all()
+        counts.add(source)
+        placed = np.vstack([placed, source])
+
+
 def test_poisson_height_band_by_band_is_the_whole_solve(monkeypatch):
     """The solve runs band by band in threads: bands of any height give the same height."""
     ex, _ = bricks()

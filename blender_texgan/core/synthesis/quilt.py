@@ -224,8 +224,39 @@ def _near(cand: np.ndarray, points: np.ndarray, reach: np.ndarray) -> np.ndarray
             & (np.abs(cand[:, 1, None] - points[None, :, 1]) < reach[1]))
 
 
+class ReuseCounts:
+    """How many earlier patches' sources lie within a reach of a source corner along both axes (what
+    _near over every earlier source gives), kept per reach as a count over the exemplar's corners that
+    each placed source raises by a box: constant time per candidate, where comparing with every earlier
+    source made the search quadratic in patches (3.4 of 25 s at 8192 px)."""
+
+    def __init__(self, shape: tuple[int, int]):
+        self.shape, self.placed, self.maps = shape, [], {}
+
+    def add(self, source: np.ndarray) -> None:
+        self.placed.append(source)
+        for reach, counts in self.maps.items():
+            self._raise(counts, source, reach)
+
+    def of(self, cand: np.ndarray, reach: np.ndarray) -> np.ndarray:
+        """(K,) earlier sources within `reach` of each (K, 2) candidate corner."""
+        key = (float(reach[0]), float(reach[1]))
+        if key not in self.maps:
+            self.maps[key] = np.zeros(self.shape, np.int32)
+            for source in self.placed:
+                self._raise(self.maps[key], source, key)
+        return self.maps[key][cand[:, 0], cand[:, 1]]
+
+    def _raise(self, counts: np.ndarray, source: np.ndarray, reach: tuple[float, float]) -> None:
+        # the corners c with |c - source| < reach per axis: floor(source - reach) + 1 .. ceil(source + reach) - 1
+        box = tuple(slice(max(0, int(np.floor(u - r)) + 1), max(0, min(n, int(np.ceil(u + r)))))
+                    for u, r, n in zip(source, reach, counts.shape))
+        counts[box] += 1
+
+
 def _pick_source(analysis: QuiltAnalysis, rng: np.random.Generator, old: np.ndarray, local: np.ndarray,
-                 extent: tuple[int, int], origin: tuple[int, int], phase: np.ndarray, used: np.ndarray) -> np.ndarray:
+                 extent: tuple[int, int], origin: tuple[int, int], phase: np.ndarray,
+                 used: ReuseCounts) -> np.ndarray:
     """The source corner of a patch of `extent` pixels whose region already holds `old` (S, 2)
     coordinates at the (S, 2) local sample points `local`: among CANDIDATES places, any within
     TOLERANCE of the best match there; places that would only continue a neighbour's own copy are
@@ -242,8 +273,8 @@ def _pick_source(analysis: QuiltAnalysis, rng: np.random.Generator, old: np.ndar
     offsets = old - local                           # the corners of the neighbours' copies seen here
     continued = offsets[np.unique(offsets[:, 0] * (1 << 32) + offsets[:, 1], return_index=True)[1]]
     costs[_near(cand, continued, reach).any(-1)] = np.inf
-    if len(used):
-        costs *= 1.0 + REUSE * _near(cand, used, reach).sum(-1)
+    if used.placed:
+        costs *= 1.0 + REUSE * used.of(cand, reach)
     if not np.isfinite(costs).any():
         return cand[0]
     ok = np.flatnonzero(costs <= costs.min() * (1 + TOLERANCE) + 1e-6)
@@ -272,7 +303,7 @@ def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int, progress=No
     draft = np.zeros((-(-height // stride), -(-width // stride), 2), np.int64)
     filled = np.zeros(draft.shape[:2], bool)
     sources = np.zeros((len(plan.ys) - 1, len(plan.xs) - 1, 2), np.int64)
-    used = sources.reshape(-1, 2)                   # the sources placed so far, in raster order
+    used = ReuseCounts(analysis.shape)             # the sources placed so far
     for i in range(sources.shape[0]):
         origin_y = int(plan.ys[i]) - oy
         ly, gy = _grid_points(origin_y, int(plan.ys[i + 1]) - origin_y, height, stride)
@@ -284,10 +315,11 @@ def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int, progress=No
             here = filled[grid]
             local = np.stack(np.meshgrid(ly, lx, indexing="ij"), -1)
             src = _pick_source(analysis, rng, draft[grid][here], local[here], extent, (origin_y, origin_x), phase,
-                               used[:i * sources.shape[1] + j])
+                               used)
             draft[grid] = np.where(here[..., None], draft[grid], src + local)
             filled[grid] = True
             sources[i, j] = src
+            used.add(src)
         if progress is not None:
             progress((i + 1) / sources.shape[0])
     return sources
