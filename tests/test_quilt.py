@@ -220,7 +220,7 @@ def test_reuse_counts_are_the_earlier_sources_within_reach():
     """The source search's count of earlier sources near a candidate (kept as boxes on a count map) is
     what comparing with every earlier source gives, for reaches met before and after sources were placed."""
     rng = np.random.default_rng(5)
-    counts = Q.ReuseCounts((90, 140))
+    counts = Q.ReuseCounts((90, 140), 40)
     placed = np.zeros((0, 2), np.int64)
     for step in range(40):
         source = rng.integers(0, (90, 140))

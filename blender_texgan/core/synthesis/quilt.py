@@ -226,32 +226,34 @@ def _near(cand: np.ndarray, points: np.ndarray, reach: np.ndarray) -> np.ndarray
 
 class ReuseCounts:
     """How many earlier patches' sources lie within a reach of a source corner along both axes (what
-    _near over every earlier source gives), kept per reach as a count over the exemplar's corners that
-    each placed source raises by a box: constant time per candidate, where comparing with every earlier
-    source made the search quadratic in patches (3.4 of 25 s at 8192 px)."""
+    _near over every earlier source gives), kept as a count over the exemplar's corners that each
+    placed source raises by a box: constant time per candidate, where comparing with every earlier
+    source made the search quadratic in patches (3.4 of 25 s at 8192 px). Whole pixels lie within a
+    reach r when at most ceil(r) - 1 away, so the reaches of a layout's patch sizes share few boxes."""
 
-    def __init__(self, shape: tuple[int, int]):
+    def __init__(self, shape: tuple[int, int], patches: int):
         self.shape, self.placed, self.maps = shape, [], {}
+        self.dtype = np.int16 if patches <= np.iinfo(np.int16).max else np.int32   # counts never exceed `patches`
 
     def add(self, source: np.ndarray) -> None:
-        self.placed.append(source)
-        for reach, counts in self.maps.items():
-            self._raise(counts, source, reach)
+        self.placed.append((int(source[0]), int(source[1])))
+        for half, counts in self.maps.items():
+            self._raise(counts, self.placed[-1], half)
 
     def of(self, cand: np.ndarray, reach: np.ndarray) -> np.ndarray:
         """(K,) earlier sources within `reach` of each (K, 2) candidate corner."""
-        key = (float(reach[0]), float(reach[1]))
-        if key not in self.maps:
-            self.maps[key] = np.zeros(self.shape, np.int32)
+        half = tuple(int(np.ceil(r)) - 1 for r in reach)
+        if half not in self.maps:
+            self.maps[half] = np.zeros(self.shape, self.dtype)
             for source in self.placed:
-                self._raise(self.maps[key], source, key)
-        return self.maps[key][cand[:, 0], cand[:, 1]]
+                self._raise(self.maps[half], source, half)
+        return self.maps[half][cand[:, 0], cand[:, 1]]
 
-    def _raise(self, counts: np.ndarray, source: np.ndarray, reach: tuple[float, float]) -> None:
-        # the corners c with |c - source| < reach per axis: floor(source - reach) + 1 .. ceil(source + reach) - 1
-        box = tuple(slice(max(0, int(np.floor(u - r)) + 1), max(0, min(n, int(np.ceil(u + r)))))
-                    for u, r, n in zip(source, reach, counts.shape))
-        counts[box] += 1
+    @staticmethod
+    def _raise(counts: np.ndarray, source: tuple[int, int], half: tuple[int, int]) -> None:
+        (y, x), (a, b) = source, half
+        if a >= 0 and b >= 0:
+            counts[max(0, y - a):y + a + 1, max(0, x - b):x + b + 1] += 1
 
 
 def _pick_source(analysis: QuiltAnalysis, rng: np.random.Generator, old: np.ndarray, local: np.ndarray,
@@ -303,7 +305,7 @@ def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int, progress=No
     draft = np.zeros((-(-height // stride), -(-width // stride), 2), np.int64)
     filled = np.zeros(draft.shape[:2], bool)
     sources = np.zeros((len(plan.ys) - 1, len(plan.xs) - 1, 2), np.int64)
-    used = ReuseCounts(analysis.shape)             # the sources placed so far
+    used = ReuseCounts(analysis.shape, sources.shape[0] * sources.shape[1])
     for i in range(sources.shape[0]):
         origin_y = int(plan.ys[i]) - oy
         ly, gy = _grid_points(origin_y, int(plan.ys[i + 1]) - origin_y, height, stride)
