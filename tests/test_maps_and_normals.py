@@ -62,6 +62,7 @@ def test_png_round_trip(tmp_path, rng, monkeypatch, bits, channels, deflate):
         monkeypatch.setattr(png, "isal_zlib", None)
     elif png.isal_zlib is None:
         pytest.skip("isal is not installed")
+    monkeypatch.setattr(png, "BAND_BYTES", 200)   # several bands, deflated on their own and joined
     img = rng.random((20, 30, channels)).astype(np.float32)
     path = write_png(tmp_path / "x.png", img, bits=bits)
     if bits == 16 and channels == 3:  # Pillow reads 16-bit RGB as 8-bit: decode the IDAT by hand
@@ -77,6 +78,27 @@ def test_png_round_trip(tmp_path, rng, monkeypatch, bits, channels, deflate):
         back = np.asarray(Image.open(path), np.float64) / (255.0 if bits == 8 else 65535.0)
     back = back.reshape(img.shape)
     assert np.abs(back - img).max() <= 0.5 / (255 if bits == 8 else 65535) + 1e-6
+
+
+def test_adler32_of_joined_pieces_is_the_whole_datas(rng):
+    import zlib
+    data = rng.integers(0, 256, 300_000, dtype=np.uint8).tobytes()
+    checksum = 1
+    for a, b in [(0, 0), (0, 7), (7, 70_000), (70_000, 300_000)]:
+        checksum = png._adler32_combine(checksum, zlib.adler32(data[a:b]), b - a)
+    assert checksum == zlib.adler32(data)
+    assert png._adler32_combine(zlib.adler32(b"\xff" * 5000), zlib.adler32(b"\xff" * 90_000), 90_000) == zlib.adler32(b"\xff" * 95_000)
+
+
+def test_a_map_set_s_files_are_written_whole(tmp_path, rng, monkeypatch):
+    """add_all encodes the bands of every file side by side: each file is still its own image."""
+    monkeypatch.setattr(png, "BAND_BYTES", 500)
+    images = [rng.random((33, 21, 3)).astype(np.float32), rng.random((17, 40)).astype(np.float32)]
+    with png.PngSet() as files:
+        paths = files.add_all([(tmp_path / "a.png", images[0], 8), (tmp_path / "b.png", images[1], 16)])
+    for path, img, top in zip(paths, images, (255, 65535)):
+        back = np.asarray(Image.open(path), np.float64).reshape(img.shape) / top
+        assert np.abs(back - img).max() <= 0.5 / top + 1e-6
 
 
 def test_tile_shape():

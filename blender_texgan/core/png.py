@@ -50,11 +50,11 @@ ISAL_LEVEL = 1
 
 
 def _compressor(compression: int):
-    """A zlib stream's compressor: ISA-L's when installed (at ISAL_LEVEL, the default `compression`
-    only), else the standard library's."""
+    """A raw deflate compressor (the zlib stream's header and checksum are written around the bands):
+    ISA-L's when installed (at ISAL_LEVEL, for the default `compression` only), else the standard library's."""
     if isal_zlib is not None and compression == COMPRESSION:
-        return isal_zlib.compressobj(ISAL_LEVEL, isal_zlib.DEFLATED, 15)
-    return zlib.compressobj(compression, zlib.DEFLATED, 15, 8, STRATEGY)
+        return isal_zlib.compressobj(ISAL_LEVEL, isal_zlib.DEFLATED, -15)
+    return zlib.compressobj(compression, zlib.DEFLATED, -15, 8, STRATEGY)
 
 
 def _quantised(band: np.ndarray, bits: int) -> np.ndarray:
@@ -81,27 +81,77 @@ def _sub_filtered(rows: np.ndarray, step: int) -> np.ndarray:
     return out
 
 
+def _adler32_combine(first: int, second: int, length: int) -> int:
+    """The Adler-32 of two pieces of data from each piece's own (length: the second's bytes):
+    A = A1 + A2 - 1, B = B1 + B2 + length (A1 - 1), modulo 65521 (the checksum's definition)."""
+    base = 65521
+    a1, b1, a2, b2 = first & 0xFFFF, first >> 16, second & 0xFFFF, second >> 16
+    return ((a1 + a2 - 1) % base) | (((b1 + b2 + length * (a1 - 1)) % base) << 16)
+
+
+class _Encoding:
+    """One PNG in bands of rows: each band rounded, filtered and deflated on its own (a deflate stream may
+    be cut into independently compressed pieces, each ended by a sync flush but the last), so the bands of
+    a map set's files share threads evenly; the pieces and their checksums are joined in order."""
+
+    def __init__(self, image: np.ndarray, bits: int, compression: int):
+        a = np.asarray(image)
+        if a.ndim == 2:
+            a = a[..., None]
+        if a.ndim != 3 or a.shape[2] not in _COLOR_TYPE:
+            raise ValueError(f"cannot write an image of shape {a.shape} as PNG")
+        if bits not in (8, 16):
+            raise ValueError("bits must be 8 or 16")
+        self.image, self.bits, self.compression = a, bits, compression
+        h, w, c = a.shape
+        rows = max(1, BAND_BYTES // (w * c * bits // 8 + 1))
+        self.bands = [(r0, min(h, r0 + rows)) for r0 in range(0, h, rows)]
+
+    def band(self, k: int) -> tuple[bytes, int, int]:
+        """Band k's (deflated bytes, Adler-32 of its filtered rows, their length)."""
+        r0, r1 = self.bands[k]
+        c = self.image.shape[2]
+        raw = _sub_filtered(_quantised(self.image[r0:r1], self.bits), c * self.bits // 8)
+        compressor = _compressor(self.compression)
+        last = k == len(self.bands) - 1
+        data = compressor.compress(raw) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+        return data, zlib.adler32(raw), raw.size
+
+    def join(self, pieces: list[tuple[bytes, int, int]]) -> bytes:
+        checksum = 1
+        for _, adler, length in pieces:
+            checksum = _adler32_combine(checksum, adler, length)
+        stream = b"".join([b"\x78\x01", *(data for data, _, _ in pieces), struct.pack(">I", checksum)])
+        h, w, c = self.image.shape
+        header = struct.pack(">IIBBBBB", w, h, self.bits, _COLOR_TYPE[c], 0, 0, 0)
+        return b"".join([b"\x89PNG\r\n\x1a\n", *_chunk(b"IHDR", header), *_chunk(b"IDAT", stream),
+                         *_chunk(b"IEND", b"")])
+
+
+def _encoded(encodings: list[_Encoding]):
+    """Each encoding's PNG bytes, in order, as soon as its own bands are done: the bands of all of them
+    run side by side in threads (zlib and ISA-L let the others run), so a file can be written while
+    the next ones are still being compressed."""
+    jobs = [(e, k) for e in encodings for k in range(len(e.bands))]
+    workers = max(1, min(len(jobs), os.cpu_count() or 1))
+    if workers == 1:
+        for e in encodings:
+            yield e.join([e.band(k) for k in range(len(e.bands))])
+        return
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        pieces = pool.map(lambda job: job[0].band(job[1]), jobs)
+        for e in encodings:
+            yield e.join([next(pieces) for _ in e.bands])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)   # a failed write stops the bands not yet begun
+
+
 def encode_png(image: np.ndarray, bits: int = 8, compression: int = COMPRESSION) -> bytes:
     """Encode an (H, W) or (H, W, C) float array in [0, 1] (C in 1, 3, 4) as PNG bytes (or the uint8 /
-    uint16 values to store); rows are rounded, filtered and compressed a band at a time (no
-    full-size integer copy)."""
-    a = np.asarray(image)
-    if a.ndim == 2:
-        a = a[..., None]
-    if a.ndim != 3 or a.shape[2] not in _COLOR_TYPE:
-        raise ValueError(f"cannot write an image of shape {a.shape} as PNG")
-    if bits not in (8, 16):
-        raise ValueError("bits must be 8 or 16")
-    h, w, c = a.shape
-    band = max(1, BAND_BYTES // (w * c * bits // 8 + 1))
-    compressor = _compressor(compression)
-    parts = [compressor.compress(_sub_filtered(_quantised(a[r0:r0 + band], bits), c * bits // 8))
-             for r0 in range(0, h, band)]
-    parts.append(compressor.flush())
-    header = struct.pack(">IIBBBBB", w, h, bits, _COLOR_TYPE[c], 0, 0, 0)
-    pieces = [b"\x89PNG\r\n\x1a\n", *_chunk(b"IHDR", header), *_chunk(b"IDAT", b"".join(parts)),
-              *_chunk(b"IEND", b"")]
-    return b"".join(pieces)
+    uint16 values to store); rows are rounded, filtered and compressed a band at a time, bands side by
+    side in threads (no full-size integer copy)."""
+    return next(_encoded([_Encoding(image, bits, compression)]))
 
 
 def part_path(path: Path) -> Path:
@@ -144,10 +194,10 @@ class PngSet:
         return self._store(Path(path), encode_png(image, bits))  # encoding errors leave nothing to clean up
 
     def add_all(self, items: list[tuple[str | os.PathLike, np.ndarray, int]]) -> list[Path]:
-        """add() for several (path, image, bits), encoded side by side: zlib lets the other threads
-        run, so a map set's four files take about the time of the largest on two cores."""
-        with ThreadPoolExecutor(max_workers=max(1, min(len(items), os.cpu_count() or 1))) as pool:
-            encoded = list(pool.map(lambda item: encode_png(item[1], item[2]), items))
+        """add() for several (path, image, bits), their bands encoded side by side in threads (the
+        cores share the set's work evenly, whatever its files' sizes), each file written as soon as
+        its bands are done."""
+        encoded = _encoded([_Encoding(image, bits, COMPRESSION) for _, image, bits in items])
         return [self._store(Path(path), data) for (path, _, _), data in zip(items, encoded)]
 
     def _store(self, path: Path, data: bytes) -> Path:

@@ -29,6 +29,7 @@ BORDER = 2          # an exemplar band drops this many pixels at each edge (its 
 QUANTILES = 1024    # points of each band's transfer function
 SAMPLES = 1 << 18   # at most this many of an output band's values estimate its distribution
 BAND_PIXELS = 1 << 20   # full-size steps run in bands of about this many pixels, side by side in threads
+INTERP_VALUES = 1 << 16   # a band's values are mapped in parts of at least this many, side by side in threads
 
 
 def _wrapped(x: np.ndarray, pad: int, axis: int) -> np.ndarray:
@@ -186,7 +187,13 @@ def _matched(band: np.ndarray, target: np.ndarray) -> np.ndarray:
     flat = band.ravel()
     sample = flat[::max(1, flat.size // SAMPLES)]
     own = np.quantile(sample, _quantile_grid()).astype(np.float32)
-    return np.interp(flat, own, target).astype(np.float32).reshape(band.shape)
+    out = np.empty(flat.size, np.float32)
+
+    def part(i0: int, i1: int) -> None:   # np.interp lets other threads run: 1M values 0.14 -> 0.07 s on 2 cores
+        out[i0:i1] = np.interp(flat[i0:i1], own, target)
+
+    in_bands(flat.size, max(INTERP_VALUES, -(-flat.size // THREADS)), part)
+    return out.reshape(band.shape)
 
 
 def match_bands(height: np.ndarray, bands: ExemplarBands, overwrite: bool = False) -> np.ndarray:

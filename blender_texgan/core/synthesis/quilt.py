@@ -292,11 +292,12 @@ def _grid_points(start: int, length: int, size: int, stride: int) -> tuple[np.nd
     return offsets[on], where[on] // stride
 
 
-def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int, progress=None) -> np.ndarray:
+def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int, progress=None, row_placed=None) -> np.ndarray:
     """(ny, nx, 2) source corner of every patch, in raster order, each matched against what its
     already placed neighbours put in its region (their uncut copies: the cuts come after), on a
     sample grid of about SEARCH_SAMPLES points across a band: a draft of the field is only kept
-    there. progress(fraction), optional, after each row of patches."""
+    there. progress(fraction), optional, after each row of patches; row_placed(i, sources), optional,
+    as row i's sources are final (later rows are still being placed)."""
     height, width = int(plan.ys[-1]), int(plan.xs[-1])
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x9017])
     phase = rng.integers(0, 1 << 16, size=2)
@@ -322,6 +323,8 @@ def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int, progress=No
             filled[grid] = True
             sources[i, j] = src
             used.add(src)
+        if row_placed is not None:
+            row_placed(i, sources)
         if progress is not None:
             progress((i + 1) / sources.shape[0])
     return sources
@@ -433,22 +436,31 @@ def _row_coords(tables: np.ndarray, paths: np.ndarray, sources: np.ndarray, s: n
 
 
 def column_cuts(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray,
-                strips: range | None = None) -> np.ndarray:
+                strips: range | None = None, costs: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """(len(strips), nx, tall) the cut in the band before every patch of the strips (default: all):
     per row of its strip, the band column where patch j - 1 (left, wrapping) gives way to patch j.
     Strip i spans rows ys[i] - oy .. ys[i + 1] - 1 and the patches of a row, joined along these
-    cuts, tile across; a strip's cuts need only its own row of sources."""
+    cuts, tile across; a strip's cuts need only its own row of sources. costs: the strips'
+    column_costs, when made beforehand."""
     strips = range(sources.shape[0]) if strips is None else strips
     nx = sources.shape[1]
-    cost, crossing = _cut_costs(_column_errors(analysis, plan, sources, table, strips))
+    cost, crossing = column_costs(analysis, plan, sources, table, strips) if costs is None else costs
     paths = _in_parts(lambda k0, k1: min_cost_paths(cost[k0:k1], crossing[k0:k1])[0], len(strips) * nx)
     return paths.reshape(len(strips), nx, -1).astype(np.int32)
 
 
+def column_costs(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray,
+                 strips: range, threads: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(cost, crossing) of the column bands of the strips: what the column cuts' dynamic programme
+    reads (_cut_costs). A strip's need only its own row of sources (synthesize makes each in a worker
+    as the search places that row). threads: the bands of a patch column at a time in threads."""
+    return _cut_costs(_column_errors(analysis, plan, sources, table, strips, threads))
+
+
 def _column_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray,
-                   strips: range) -> np.ndarray:
+                   strips: range, threads: bool = True) -> np.ndarray:
     """(len(strips) nx, tall, ox) cut error in every column band of the strips (0 below a shorter
-    strip's end), the bands of a patch column at a time in threads."""
+    strip's end), the bands of a patch column at a time in threads (or in this one)."""
     (oy, ox), width = plan.overlap, int(plan.xs[-1])
     nx = sources.shape[1]
     heights = (np.diff(plan.ys) + oy)[strips.start:strips.stop]
@@ -468,7 +480,10 @@ def _column_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, t
             for i in range(ny):
                 errors[i, j, heights[i]:] = 0.0
 
-    in_bands(nx, 1, band_errors)
+    if threads:
+        in_bands(nx, 1, band_errors)
+    else:
+        band_errors(0, nx)
     return errors.reshape(ny * nx, tall, ox)
 
 
@@ -486,9 +501,10 @@ def _in_parts(work, count: int) -> np.ndarray:
 
 
 def row_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray,
-               paths: np.ndarray, strips: range, out: np.ndarray) -> None:
+               paths: np.ndarray, strips: range, out: np.ndarray, threads: bool = True) -> None:
     """Into out[i] (W, oy), for strips i: the cut error in the band over strip i, where strip i - 1
-    (above, wrapping) meets it; it needs the column cuts `paths` of both strips. In threads."""
+    (above, wrapping) meets it; it needs the column cuts `paths` of both strips. In threads (or in
+    this one)."""
     oy, ny = plan.overlap[0], sources.shape[0]
     tables, x, band = _column_tables(plan), np.arange(int(plan.xs[-1])), np.arange(oy)
 
@@ -499,7 +515,10 @@ def row_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table
             lower = _row_coords(tables, paths, sources, above * 0 + i, band, x)
             out[i] = _cut_error(table, _flat_index(analysis, *upper), _flat_index(analysis, *lower)).T
 
-    in_bands(len(strips), 1, strip_errors)
+    if threads:
+        in_bands(len(strips), 1, strip_errors)
+    else:
+        strip_errors(0, len(strips))
 
 
 def row_cuts(errors: np.ndarray) -> np.ndarray:
@@ -566,6 +585,9 @@ def _field_picks(plan: Layout, virtual: tuple[int, int], want: tuple[int, int],
     return picks
 
 
+CUT_CHUNKS = 8   # the column cuts' programme runs over this many groups of strips, a worker making the row
+#                  bands' errors of each group meanwhile (the programme is mostly Python steps, the errors takes)
+
 # Shares of synthesize's progress: the source search, the column cuts, the row bands' errors, the row
 # cuts with the strips' assembly, the rows in row bands (roughly their times in a 4096 px profile).
 STEP_SHARES = (0.2, 0.3, 0.15, 0.25, 0.1)
@@ -595,11 +617,27 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int, prog
             progress(float(done[k] + fraction * STEP_SHARES[k]))
 
     table = _table(analysis)
-    sources = choose_sources(analysis, plan, seed, lambda f: step(0, f))
-    columns = column_cuts(analysis, plan, sources, table)
-    step(1)
+    with ThreadPoolExecutor(max_workers=1) as worker:   # each strip's column costs beside the search
+        made = []
+        sources = choose_sources(analysis, plan, seed, lambda f: step(0, f), lambda i, placed: made.append(
+            worker.submit(column_costs, analysis, plan, placed, table, range(i, i + 1), False)))
+        costs = [m.result() for m in made]
+    columns = np.empty((ny, len(plan.xs) - 1, costs[0][0].shape[1]), np.int32)
     errors = np.empty((ny, virtual[1], oy), np.float32)
-    row_errors(analysis, plan, sources, table, columns, range(ny), errors)
+    chunk = -(-ny // CUT_CHUNKS)
+    with ThreadPoolExecutor(max_workers=1) as worker:   # row bands' errors as their strips' column cuts end
+        made = []
+        for s0 in range(0, ny, chunk):
+            s1 = min(ny, s0 + chunk)
+            part = tuple(np.concatenate(c) for c in zip(*costs[s0:s1]))
+            columns[s0:s1] = column_cuts(analysis, plan, sources, table, range(s0, s1), part)
+            made.append(worker.submit(row_errors, analysis, plan, sources, table, columns, range(max(1, s0), s1),
+                                      errors, False))
+            step(1, s1 / ny)
+        made.append(worker.submit(row_errors, analysis, plan, sources, table, columns, range(0, 1), errors, False))
+        del costs, part
+        for m in made:
+            m.result()
     step(2)
     picks = _field_picks(plan, virtual, (height, width), periods)
     coords = np.empty((height, width, 2), np.int32)
