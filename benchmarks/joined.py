@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -105,6 +106,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--sizes", default="1024,4096")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--end-to-end", action="store_true", help="only the first call (no warm runs, no stages)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="end-to-end runs per model and size, each in a fresh process (median and all printed)")
     parser.add_argument("--no-bytecode", action="store_true",
                         help="compile every module at each start (default: compiled modules kept, as installed)")
     args = parser.parse_args(argv)
@@ -122,6 +125,13 @@ def main(argv: list[str]) -> int:
                 continue
             line = (f"{model} {size}: end to end (first call, all PNGs written) {r['end_to_end']:.2f} s "
                     f"({r['cpu']:.2f} CPU s), peak {r['peak_gb']:.2f} GB")
+            if args.runs > 1:
+                more = [r] + [run(model, size, 0, bytecode) for _ in range(args.runs - 1)]
+                ends = [m["end_to_end"] for m in more if "error" not in m]
+                line += (f"; {len(ends)} runs: median {statistics.median(ends):.2f} s (" +
+                         " ".join(f"{e:.2f}" for e in ends) + "), CPU s " +
+                         " ".join(f"{m['cpu']:.2f}" for m in more if "error" not in m) +
+                         f", peak {max(m['peak_gb'] for m in more if 'error' not in m):.2f} GB")
             if "stages" in r:
                 parts = ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items())
                 line += f"; warm generate() median {r['warm']:.2f} s; warm stages (s): {parts}"

@@ -117,19 +117,24 @@ class _Encoding:
         data = compressor.compress(raw) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
         return data, zlib.adler32(raw), raw.size
 
-    def join(self, pieces: list[tuple[bytes, int, int]]) -> bytes:
+    def join(self, pieces: list[tuple[bytes, int, int]]) -> list[bytes]:
+        """The whole file from its bands' pieces, as a list of byte strings in file order (written one
+        after another: an 8192 px map's compressed bytes are never copied whole)."""
         checksum = 1
         for _, adler, length in pieces:
             checksum = _adler32_combine(checksum, adler, length)
-        stream = b"".join([b"\x78\x01", *(data for data, _, _ in pieces), struct.pack(">I", checksum)])
+        stream = [b"\x78\x01", *(data for data, _, _ in pieces), struct.pack(">I", checksum)]
+        crc = zlib.crc32(b"IDAT")
+        for part in stream:
+            crc = zlib.crc32(part, crc)
         h, w, c = self.image.shape
         header = struct.pack(">IIBBBBB", w, h, self.bits, _COLOR_TYPE[c], 0, 0, 0)
-        return b"".join([b"\x89PNG\r\n\x1a\n", *_chunk(b"IHDR", header), *_chunk(b"IDAT", stream),
-                         *_chunk(b"IEND", b"")])
+        return [b"\x89PNG\r\n\x1a\n", *_chunk(b"IHDR", header), struct.pack(">I", sum(map(len, stream))), b"IDAT",
+                *stream, struct.pack(">I", crc & 0xFFFFFFFF), *_chunk(b"IEND", b"")]
 
 
 def _encoded(encodings: list[_Encoding]):
-    """Each encoding's PNG bytes, in order, as soon as its own bands are done: the bands of all of them
+    """Each encoding's PNG file (a list of byte strings, _Encoding.join), in order, as soon as its own bands are done: the bands of all of them
     run side by side in threads (zlib and ISA-L let the others run), so a file can be written while
     the next ones are still being compressed."""
     jobs = [(e, k) for e in encodings for k in range(len(e.bands))]
@@ -151,7 +156,7 @@ def encode_png(image: np.ndarray, bits: int = 8, compression: int = COMPRESSION)
     """Encode an (H, W) or (H, W, C) float array in [0, 1] (C in 1, 3, 4) as PNG bytes (or the uint8 /
     uint16 values to store); rows are rounded, filtered and compressed a band at a time, bands side by
     side in threads (no full-size integer copy)."""
-    return next(_encoded([_Encoding(image, bits, compression)]))
+    return b"".join(next(_encoded([_Encoding(image, bits, compression)])))
 
 
 def part_path(path: Path) -> Path:
@@ -159,10 +164,11 @@ def part_path(path: Path) -> Path:
     return path.with_name(path.name + ".part")
 
 
-def _write_part(part: Path, data: bytes) -> None:
-    """The one place bytes reach the disk (tests make it fail as a full disk would)."""
+def _write_part(part: Path, pieces: list[bytes]) -> None:
+    """The one place bytes reach the disk, a file's byte strings one after another (tests make it
+    fail as a full disk would)."""
     with open(part, "wb") as f:
-        f.write(data)
+        f.writelines(pieces)
 
 
 def _remove(paths) -> None:
@@ -191,19 +197,19 @@ class PngSet:
         self.written: list[Path] = []
 
     def add(self, path: str | os.PathLike, image: np.ndarray, bits: int = 8) -> Path:
-        return self._store(Path(path), encode_png(image, bits))  # encoding errors leave nothing to clean up
+        return self._store(Path(path), [encode_png(image, bits)])  # encoding errors leave nothing to clean up
 
     def add_all(self, items: list[tuple[str | os.PathLike, np.ndarray, int]]) -> list[Path]:
         """add() for several (path, image, bits), their bands encoded side by side in threads (the
         cores share the set's work evenly, whatever its files' sizes), each file written as soon as
         its bands are done."""
         encoded = _encoded([_Encoding(image, bits, COMPRESSION) for _, image, bits in items])
-        return [self._store(Path(path), data) for (path, _, _), data in zip(items, encoded)]
+        return [self._store(Path(path), pieces) for (path, _, _), pieces in zip(items, encoded)]
 
-    def _store(self, path: Path, data: bytes) -> Path:
+    def _store(self, path: Path, pieces: list[bytes]) -> Path:
         self.parts.append((part_path(path), path))
         try:
-            _write_part(part_path(path), data)
+            _write_part(part_path(path), pieces)
         except OSError as exc:
             exc.filename = str(path)  # the user's name for the file, not the part's
             raise

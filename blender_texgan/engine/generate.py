@@ -287,14 +287,16 @@ def generate(request: GenerationRequest, progress: Callable[[float], None] | Non
     """
     if request.engine == "external":
         return run_external(request.python, request, progress, should_stop)
-    maps, manifest, _ = generate_with_field(request, progress, should_stop)
+    maps, manifest, _ = generate_with_field(request, progress, should_stop, keep_field=False)
     return maps, manifest
 
 
 def generate_with_field(request: GenerationRequest, progress: Callable[[float], None] | None = None,
-                        should_stop: Callable[[], bool] | None = None):
+                        should_stop: Callable[[], bool] | None = None, keep_field: bool = True):
     """(MapSet, manifest, coordinate field or None): generate() plus, for refined and random modes,
-    the (H, W, 2) exemplar coordinates of every pixel (to measure what was copied verbatim)."""
+    the (H, W, 2) exemplar coordinates of every pixel (to measure what was copied verbatim).
+    keep_field=False: joined patches let go of the field once the maps are read (an 8192 px field
+    is 0.5 GB; generate() needs only the maps) and give None."""
     check_seed(request.seed)
     path = resolve_model(request.model)
     runner = load_runner(path, pick_engine(request.engine, request.device), request.device)
@@ -309,7 +311,7 @@ def generate_with_field(request: GenerationRequest, progress: Callable[[float], 
         elif mode == "blend":
             maps, coords = blended_maps(runner, request.resolution, request.seed, report, should_stop), None
         elif mode == "random":
-            maps, coords = quilted_maps(runner, request.resolution, request.seed, report, should_stop)
+            maps, coords = quilted_maps(runner, request.resolution, request.seed, report, should_stop, keep_field)
         else:
             maps, coords = refined_maps(runner, request.resolution, request.seed, mode, report, should_stop)
     except Cancelled:
@@ -336,7 +338,7 @@ def blended_maps(runner: Runner, resolution: int, seed: int, progress=None, shou
 
 
 def quilted_maps(runner: Runner, resolution: int, seed: int, progress=None,
-                 should_stop=None) -> tuple[dict, np.ndarray]:
+                 should_stop=None, keep_field: bool = True) -> tuple[dict, np.ndarray | None]:
     """Patches of the exemplar as big as its elements, joined along its joints (core.synthesis.quilt; courses
     and tile grids kept by the synthesis); the height joined in the gradient domain, so the normal map
     shows no patch outline. (MapSet, coords).
@@ -345,7 +347,8 @@ def quilted_maps(runner: Runner, resolution: int, seed: int, progress=None,
     the field, and the normals made, straight into the MapSet's arrays, so an 8192 px set never
     holds a second copy of its maps. The joined height's coarse bands are then given the exemplar's
     distributions (core.synthesis.band_match): the Poisson join widens them. Reports progress and stops
-    (GenerationCancelled) between the steps and within the synthesis."""
+    (GenerationCancelled) between the steps and within the synthesis. keep_field=False: the field is
+    let go of once the maps are read, and None is returned for it."""
     stage = lambda start, span: stage_progress(progress, should_stop, start, span)   # noqa: E731
     coords = synthesize(runner.quilt_analysis, resolution, resolution, seed, progress=stage(0.0, 0.55))
     exemplar, periodic = runner.exemplar, runner.exemplar_periodic
@@ -354,6 +357,8 @@ def quilted_maps(runner: Runner, resolution: int, seed: int, progress=None,
     height = match_bands(height, runner.height_bands, overwrite=True)[..., None]
     stage(0.67, 0.05)(1.0)
     maps = read_maps(exemplar, coords, periodic, runner.map_source)
+    if not keep_field:
+        coords = None   # before the normals: at 8192 px the set's peak memory is there
     stage(0.72, 0.2)(1.0)
     maps["height"] = height
     maps["normal"] = banded_normals(height[..., 0], float(runner.exemplar_block["normal_strength"]))
