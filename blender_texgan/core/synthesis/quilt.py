@@ -501,9 +501,9 @@ def _in_parts(work, count: int) -> np.ndarray:
 
 
 def row_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray,
-               paths: np.ndarray, strips: range, out: np.ndarray, threads: bool = True) -> None:
-    """Into out[i] (W, oy), for strips i: the cut error in the band over strip i, where strip i - 1
-    (above, wrapping) meets it; it needs the column cuts `paths` of both strips. In threads (or in
+               paths: np.ndarray, strips, out: np.ndarray, threads: bool = True) -> None:
+    """Into out[i] (W, oy), for strips i (a range or list): the cut error in the band over strip i,
+    where strip i - 1 (above, wrapping) meets it; it needs the column cuts `paths` of both strips. In threads (or in
     this one)."""
     oy, ny = plan.overlap[0], sources.shape[0]
     tables, x, band = _column_tables(plan), np.arange(int(plan.xs[-1])), np.arange(oy)
@@ -585,8 +585,10 @@ def _field_picks(plan: Layout, virtual: tuple[int, int], want: tuple[int, int],
     return picks
 
 
-CUT_CHUNKS = 8   # the column cuts' programme runs over this many groups of strips, a worker making the row
-#                  bands' errors of each group meanwhile (the programme is mostly Python steps, the errors takes)
+CUT_CHUNKS = 8     # the column cuts' programme runs over up to this many groups of strips, a worker making
+#                    the row bands' errors of each group meanwhile (the programme is mostly Python steps, the
+#                    errors takes)
+CHUNK_BANDS = 96   # ... each group at least this many column bands: fewer, smaller steps cost more than they save
 
 # Shares of synthesize's progress: the source search, the column cuts, the row bands' errors, the row
 # cuts with the strips' assembly, the rows in row bands (roughly their times in a 4096 px profile).
@@ -624,18 +626,20 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int, prog
         costs = [m.result() for m in made]
     columns = np.empty((ny, len(plan.xs) - 1, costs[0][0].shape[1]), np.int32)
     errors = np.empty((ny, virtual[1], oy), np.float32)
-    chunk = -(-ny // CUT_CHUNKS)
+    chunk = max(-(-ny // CUT_CHUNKS), -(-CHUNK_BANDS // (len(plan.xs) - 1)))
     with ThreadPoolExecutor(max_workers=1) as worker:   # row bands' errors as their strips' column cuts end
         made = []
         for s0 in range(0, ny, chunk):
             s1 = min(ny, s0 + chunk)
             part = tuple(np.concatenate(c) for c in zip(*costs[s0:s1]))
             columns[s0:s1] = column_cuts(analysis, plan, sources, table, range(s0, s1), part)
-            made.append(worker.submit(row_errors, analysis, plan, sources, table, columns, range(max(1, s0), s1),
-                                      errors, False))
+            if s1 < ny:
+                made.append(worker.submit(row_errors, analysis, plan, sources, table, columns,
+                                          range(max(1, s0), s1), errors, False))
             step(1, s1 / ny)
-        made.append(worker.submit(row_errors, analysis, plan, sources, table, columns, range(0, 1), errors, False))
         del costs, part
+        # the last group's bands and the band that wraps (over strip 0) in threads here
+        row_errors(analysis, plan, sources, table, columns, [0, *range(max(1, s0), ny)], errors)
         for m in made:
             m.result()
     step(2)
