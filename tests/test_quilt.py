@@ -216,6 +216,16 @@ def test_the_export_gate_refuses_a_mode_whose_cuts_show():
     assert choose_mode(results) == "blend"
 
 
+def test_stable_order_is_numpys_stable_argsort():
+    rng = np.random.default_rng(2)
+    values = rng.normal(size=(60, 70)).astype(np.float32)
+    values[::7] = 0.0
+    values[3, ::5] = -0.0
+    values[5] = np.round(values[5], 1)   # ties
+    values[9, :4] = [np.inf, -np.inf, 1e-38, -1e-38]
+    np.testing.assert_array_equal(Q.stable_order(values), np.argsort(values, axis=None, kind="stable"))
+
+
 def test_reuse_counts_are_the_earlier_sources_within_reach():
     """The source search's count of earlier sources near a candidate (kept as boxes on a count map) is
     what comparing with every earlier source gives, for reaches met before and after sources were placed."""

