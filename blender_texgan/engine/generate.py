@@ -425,9 +425,20 @@ def banded_normals(height: np.ndarray, strength: float) -> np.ndarray:
 
 
 def exemplar_maps(runner: Runner, stack: np.ndarray) -> dict:
-    """An (H, W, 5) stack in the exemplar's channels -> the MapSet, normals at the exemplar's strength."""
-    strength = float(runner.exemplar_block["normal_strength"])
-    return complete_map_set(split_channels(np.moveaxis(stack, -1, 0)), strength)
+    """An (H, W, 5) stack in the exemplar's channels -> the MapSet (clipped to [0, 1]), normals at the
+    exemplar's strength; split and normals band by band in threads, as the joins make theirs."""
+    rows, width = stack.shape[:2]
+    maps = {name: np.empty((rows, width, count), np.float32) for name, count in GENERATED_CHANNELS}
+
+    def band(r0: int, r1: int) -> None:
+        start = 0
+        for name, count in GENERATED_CHANNELS:
+            np.clip(stack[r0:r1, :, start:start + count], 0.0, 1.0, out=maps[name][r0:r1])
+            start += count
+
+    in_bands(rows, band_rows(rows, width, FIELD_PIXELS), band)
+    maps["normal"] = banded_normals(maps["height"][..., 0], float(runner.exemplar_block["normal_strength"]))
+    return {spec.name: maps[spec.name] for spec in PBR_MAPS}
 
 
 def refined_maps(runner: Runner, resolution: int, seed: int, mode: str, progress, should_stop):

@@ -34,16 +34,19 @@ Pure numpy: never imports bpy or torch.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..maps import GENERATED_CHANNEL_COUNT, check_exemplar
+from .quilt import THREADS, in_bands
 
 LUT_SIZE = 1024
 GAUSS_RANGE = 4.0           # the lookup table spans N(0, 1) values in [-4, 4]; beyond clamps
 CELL_FRACTION = 0.25        # default cell width: this fraction of the exemplar's smaller side
 BAND_PIXELS = 1 << 17       # pixels synthesised at once: bounds the temporary arrays (~30 MB)
+PROGRESS_STEPS = 4          # small outputs still report progress (and may stop) this many times
 ALBEDO = slice(0, 3)        # albedo channels in the GENERATED_CHANNELS stack
 
 
@@ -105,7 +108,7 @@ def gaussianise(values: np.ndarray, lut_size: int = LUT_SIZE) -> tuple[np.ndarra
     below = np.cumsum(counts) - counts
     g = _normal_quantile((below + 0.5 * counts) / len(v))[inverse.ravel()]
     grid = np.linspace(-GAUSS_RANGE, GAUSS_RANGE, lut_size)
-    lut = np.quantile(v, _normal_cdf(grid))
+    lut = np.quantile(np.sort(v), _normal_cdf(grid))   # the same quantiles, about half the time from sorted values
     return g.astype(np.float32), lut.astype(np.float32)
 
 
@@ -116,7 +119,8 @@ def analyse(exemplar, lut_size: int = LUT_SIZE) -> TilingBlendAnalysis:
     flat = a.reshape(-1, c)
     comps, pca_mean, basis = albedo_pca(flat[:, ALBEDO])
     decorrelated = np.concatenate([comps, flat[:, 3:]], axis=1)
-    gaussian, luts = zip(*(gaussianise(decorrelated[:, k], lut_size) for k in range(c)))
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:   # sorting lets the other threads run
+        gaussian, luts = zip(*pool.map(lambda k: gaussianise(decorrelated[:, k], lut_size), range(c)))
     gaussian = np.stack(gaussian, axis=1)
     return TilingBlendAnalysis(gaussian=gaussian.reshape(h, w, c), mean=gaussian.mean(axis=0).astype(np.float32),
                                lut=np.stack(luts).astype(np.float32), pca_mean=pca_mean.astype(np.float32),
@@ -197,31 +201,62 @@ def vertex_reads(lattice: Lattice, offsets: np.ndarray, exemplar_shape: tuple[in
     i0, ri = _floor_div((2 * xs + 1) * (2 * h * nx) - (2 * ys + 1) * (ny * w), 4 * h * w)
     fj, fi = rj / (2.0 * h), ri / (4.0 * h * w)
     upper = fi + fj >= 1.0  # the triangle (1, 1), (1, 0), (0, 1) of the cell
-    di = np.stack([upper.astype(np.int64), np.ones_like(i0), np.zeros_like(i0)], axis=-1)
-    dj = np.stack([upper.astype(np.int64), np.zeros_like(j0), np.ones_like(j0)], axis=-1)
     weights = np.stack([np.abs(1.0 - fi - fj), np.where(upper, 1.0 - fj, fi), np.where(upper, 1.0 - fi, fj)], -1)
-    vi, vj = i0[..., None] + di, j0[..., None] + dj
+    # Per vertex of the few the pixels use, its read shift (offset - vertex pixel), then looked up per pixel.
     # Vertex pixel: floor of its position; shifting (i, j) by a period shifts it by exactly (H, W).
+    j_lo, i_lo = int(j0.min(initial=0)), int(i0.min(initial=0))
+    vj, vi = np.meshgrid(np.arange(j_lo, int(j0.max(initial=0)) + 2), np.arange(i_lo, int(i0.max(initial=0)) + 2),
+                         indexing="ij")
     vy = np.floor_divide(vj * h, ny)
     vx = np.floor_divide((2 * vi + vj) * w, 2 * nx)
     # Vertex class modulo the period lattice spanned by (nx, 0) and (-ny / 2, ny).
     wraps, cj = _floor_div(vj, ny)
     ci = np.mod(vi + wraps * (ny // 2), nx)
     off = offsets[cj, ci]
-    return weights.astype(np.float32), ys[..., None] - vy + off[..., 0], xs[..., None] - vx + off[..., 1]
+    shift_y, shift_x = (off[..., 0] - vy).ravel(), (off[..., 1] - vx).ravel()
+    row = vj.shape[1]
+    base = (j0 - j_lo) * row + (i0 - i_lo)              # vertex (i0, j0)'s place in the tables
+    ids = np.stack([base + upper * (row + 1), base + 1, base + row], -1)   # (i0 + u, j0 + u), (i0 + 1, j0), (i0, j0 + 1)
+    return weights.astype(np.float32), ys[..., None] + shift_y.take(ids), xs[..., None] + shift_x.take(ids)
 
 
 # ---------------------------------------------------------------- synthesis
 
+def even_interp(x: np.ndarray, grid: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """np.interp(x, grid, table) for an evenly spaced increasing grid, bit for bit and about twice as
+    fast: each value's segment comes from one division (corrected where rounding put it a step off)
+    instead of a binary search; the same slope times the same offset plus the same table value."""
+    x = np.asarray(x, np.float64)
+    table = np.asarray(table, np.float64)
+    n = len(grid)
+    slopes = (table[1:] - table[:-1]) / (grid[1:] - grid[:-1])
+    t = (x - grid[0]) * ((n - 1) / (grid[-1] - grid[0]))
+    np.clip(t, 0, n - 2, out=t)
+    j = t.astype(np.intp)
+    j -= grid[j] > x                                # so that grid[j] <= x < grid[j + 1]
+    j += (grid[j + 1] <= x) & (j < n - 2)
+    np.clip(j, 0, n - 2, out=j)
+    out = slopes.take(j)
+    out *= x - grid.take(j)
+    out += table.take(j)
+    out[x < grid[0]] = table[0]
+    out[x >= grid[-1]] = table[-1]
+    return out
+
+
 def _blend(analysis: TilingBlendAnalysis, weights: np.ndarray, read_y: np.ndarray, read_x: np.ndarray) -> np.ndarray:
     """Variance-preserving blend of the three Gaussian reads, back through the tables -> (..., C) in [0, 1]."""
     h, w = analysis.exemplar_shape
-    g = analysis.gaussian[np.mod(read_y, h), np.mod(read_x, w)]          # (..., 3, C)
+    channels = analysis.gaussian.shape[-1]
+    index = np.mod(read_y, h)
+    index *= w
+    index += np.mod(read_x, w)
+    g = analysis.gaussian.reshape(-1, channels).take(index, axis=0)          # (..., 3, C)
     blended = np.einsum("...v,...vc->...c", weights, g)
     norm = np.sqrt(np.sum(weights * weights, axis=-1, keepdims=True))
     blended = (blended - analysis.mean) / norm + analysis.mean
     grid = np.linspace(-GAUSS_RANGE, GAUSS_RANGE, analysis.lut.shape[1])
-    values = np.stack([np.interp(blended[..., k], grid, analysis.lut[k]) for k in range(blended.shape[-1])], -1)
+    values = np.stack([even_interp(blended[..., k], grid, analysis.lut[k]) for k in range(channels)], -1)
     values[..., ALBEDO] = values[..., ALBEDO] @ analysis.pca_basis.T + analysis.pca_mean
     return np.clip(values, 0.0, 1.0).astype(np.float32)
 
@@ -240,20 +275,27 @@ def synthesize(analysis: TilingBlendAnalysis, height: int, width: int, seed: int
     """Per seed and size: (height, width, C) float32 in [0, 1] that tiles exactly.
 
     cell: triangle width in output pixels (default: default_cell of the exemplar); the lattice
-    rounds it so that a whole number of cells fits the output. Synthesised in bands of rows;
-    progress(fraction), optional, is called after each (it may raise to stop the work).
+    rounds it so that a whole number of cells fits the output. Synthesised in bands of rows, a band
+    per thread side by side (numpy lets the others run); progress(fraction), optional, is called
+    after each group of them (it may raise to stop the work).
     """
     lattice = make_lattice(height, width, default_cell(analysis.exemplar_shape) if cell is None else cell)
     offsets = vertex_offsets(lattice, analysis.exemplar_shape, seed)
     out = np.empty((height, width, analysis.gaussian.shape[2]), np.float32)
-    rows = max(1, BAND_PIXELS // width)
+    rows = max(1, min(BAND_PIXELS // width, -(-height // (PROGRESS_STEPS * THREADS))))
     xs = np.arange(width)[None, :]
-    for y0 in range(0, height, rows):
-        ys = np.arange(y0, min(height, y0 + rows))[:, None]
+
+    def band(y0: int, y1: int) -> None:
+        ys = np.arange(y0, y1)[:, None]
         reads = vertex_reads(lattice, offsets, analysis.exemplar_shape, *np.broadcast_arrays(ys, xs))
-        out[y0:y0 + rows] = _blend(analysis, *reads)
+        out[y0:y1] = _blend(analysis, *reads)
+
+    group = rows * THREADS   # a band per thread side by side, then progress (which may stop the work) here
+    for g0 in range(0, height, group):
+        g1 = min(height, g0 + group)
+        in_bands(g1 - g0, rows, lambda a, b, g0=g0: band(g0 + a, g0 + b))
         if progress is not None:
-            progress(min(height, y0 + rows) / height)
+            progress(g1 / height)
     return out
 
 
