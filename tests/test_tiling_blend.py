@@ -113,6 +113,28 @@ def test_reads_stay_inside_the_exemplar_and_copies_span_a_cell():
     assert 0.5 * min(cy, cx) <= extent <= 2.0 * max(cy, cx)     # measured: about one cell
 
 
+def test_even_interp_is_numpys_interp_bit_for_bit():
+    """The sampler's table lookup on the even Gaussian grid equals np.interp exactly, at and between
+    grid points, a rounding step either side of them and beyond both ends."""
+    rng = np.random.default_rng(4)
+    grid = np.linspace(-TB.GAUSS_RANGE, TB.GAUSS_RANGE, 257)
+    table = np.sort(rng.random(257)).astype(np.float32)
+    x = np.concatenate([rng.normal(scale=2.5, size=20_000), grid, np.nextafter(grid, 9.0), np.nextafter(grid, -9.0),
+                        grid.astype(np.float32), [-1e9, 1e9, -4.0, 4.0, 0.0, -0.0]])
+    np.testing.assert_array_equal(TB.even_interp(x, grid, table), np.interp(x, grid, table))
+
+
+def test_bands_side_by_side_are_one_band(bricks, monkeypatch):
+    """Threads and band heights do not change the output: each band is the same pixels' formula."""
+    analysis = bricks[1]
+    whole = TB.synthesize(analysis, 70, 90, seed=2)
+    monkeypatch.setattr(TB, "BAND_PIXELS", 90 * 3)
+    np.testing.assert_array_equal(TB.synthesize(analysis, 70, 90, seed=2), whole)
+    lattice = TB.make_lattice(70, 90, TB.default_cell(analysis.exemplar_shape))
+    at = TB.synthesize_at(analysis, lattice, 2, *np.meshgrid(np.arange(70), np.arange(90), indexing="ij"))
+    np.testing.assert_array_equal(at, whole)
+
+
 def test_bad_exemplars_raise():
     with pytest.raises(ValueError, match="exemplar"):
         TB.analyse(np.zeros((32, 32, 3), np.float32))
