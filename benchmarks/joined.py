@@ -92,6 +92,18 @@ def child_env(bytecode: bool) -> dict:
     return env
 
 
+SPIN = "import time\nt = time.perf_counter()\nx = 0\nfor i in range(6_000_000):\n    x += i * i\nprint(time.perf_counter() - t)"
+
+
+def machine_check() -> str:
+    """How quiet the machine is: a fixed pure-Python loop alone, then two side by side (1.00x: both cores
+    free; this sandbox's cores are shared with other machines, and their speed drifts during a day)."""
+    alone = float(subprocess.run([sys.executable, "-c", SPIN], capture_output=True, text=True).stdout)
+    pair = [subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    both = max(float(p.communicate()[0]) for p in pair)
+    return f"# machine check: a fixed loop {alone:.2f} s alone, {both:.2f} s two side by side ({both / alone:.2f}x)"
+
+
 def run(model: str, size: int, repeats: int, bytecode: bool = True) -> dict:
     done = subprocess.run([sys.executable, "-c", CHILD, model, str(size), str(repeats)], cwd=ROOT,
                           capture_output=True, text=True, timeout=1800, env=child_env(bytecode))
@@ -117,6 +129,7 @@ def main(argv: list[str]) -> int:
                        cwd=ROOT, env=child_env(True), check=True)
     print(f"# benchmarks/joined.py, {time.strftime('%Y-%m-%d')}, numpy engine, "
           f"{len(os.sched_getaffinity(0))} CPU cores, modules {'compiled' if bytecode else 'compiled at each start'}")
+    print(machine_check(), flush=True)
     for model in args.models.split(","):
         for size in (int(s) for s in args.sizes.split(",")):
             r = run(model, size, 0 if args.end_to_end else 1 if size > 2048 else args.repeats, bytecode)
@@ -136,6 +149,7 @@ def main(argv: list[str]) -> int:
                 parts = ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items())
                 line += f"; warm generate() median {r['warm']:.2f} s; warm stages (s): {parts}"
             print(line, flush=True)
+    print(machine_check())
     return 0
 
 
