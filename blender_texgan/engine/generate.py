@@ -330,11 +330,15 @@ def neural_maps(runner: Runner, resolution: int, seed: int, progress, should_sto
 def blended_maps(runner: Runner, resolution: int, seed: int, progress=None, should_stop=None) -> dict:
     """Tiling and blending of the exemplar (Heitz & Neyret 2018, periodic): the training-free
     yardstick, offered as a mode because it wins on some stochastic materials. Reports progress and
-    stops (GenerationCancelled) between its bands of rows."""
-    stack = tiling_blend.synthesize(runner.blend_analysis, resolution, resolution, seed,
-                                    progress=stage_progress(progress, should_stop, 0.0, 0.9))
+    stops (GenerationCancelled) between its bands of rows. Each band goes straight into the maps
+    (no full stack of the five channels), normals band by band in threads."""
+    maps = {name: np.empty((resolution, resolution, count), np.float32) for name, count in GENERATED_CHANNELS}
+    tiling_blend.synthesize(runner.blend_analysis, resolution, resolution, seed,
+                            progress=stage_progress(progress, should_stop, 0.0, 0.9),
+                            write=lambda y0, y1, band: split_band(band, maps, y0))
     cancel_point(should_stop)
-    return exemplar_maps(runner, stack)
+    maps["normal"] = banded_normals(maps["height"][..., 0], float(runner.exemplar_block["normal_strength"]))
+    return {spec.name: maps[spec.name] for spec in PBR_MAPS}
 
 
 def quilted_maps(runner: Runner, resolution: int, seed: int, progress=None,
@@ -424,21 +428,13 @@ def banded_normals(height: np.ndarray, strength: float) -> np.ndarray:
     return out
 
 
-def exemplar_maps(runner: Runner, stack: np.ndarray) -> dict:
-    """An (H, W, 5) stack in the exemplar's channels -> the MapSet (clipped to [0, 1]), normals at the
-    exemplar's strength; split and normals band by band in threads, as the joins make theirs."""
-    rows, width = stack.shape[:2]
-    maps = {name: np.empty((rows, width, count), np.float32) for name, count in GENERATED_CHANNELS}
-
-    def band(r0: int, r1: int) -> None:
-        start = 0
-        for name, count in GENERATED_CHANNELS:
-            np.clip(stack[r0:r1, :, start:start + count], 0.0, 1.0, out=maps[name][r0:r1])
-            start += count
-
-    in_bands(rows, band_rows(rows, width, FIELD_PIXELS), band)
-    maps["normal"] = banded_normals(maps["height"][..., 0], float(runner.exemplar_block["normal_strength"]))
-    return {spec.name: maps[spec.name] for spec in PBR_MAPS}
+def split_band(band: np.ndarray, maps: dict, y0: int) -> None:
+    """A band of rows (n, W, 5) in the exemplar's channels into the MapSet's arrays from row y0, clipped
+    to [0, 1]."""
+    start = 0
+    for name, count in GENERATED_CHANNELS:
+        np.clip(band[..., start:start + count], 0.0, 1.0, out=maps[name][y0:y0 + len(band)])
+        start += count
 
 
 def refined_maps(runner: Runner, resolution: int, seed: int, mode: str, progress, should_stop):

@@ -204,9 +204,8 @@ def vertex_reads(lattice: Lattice, offsets: np.ndarray, exemplar_shape: tuple[in
     weights = np.stack([np.abs(1.0 - fi - fj), np.where(upper, 1.0 - fj, fi), np.where(upper, 1.0 - fi, fj)], -1)
     # Per vertex of the few the pixels use, its read shift (offset - vertex pixel), then looked up per pixel.
     # Vertex pixel: floor of its position; shifting (i, j) by a period shifts it by exactly (H, W).
-    j_lo, i_lo = int(j0.min(initial=0)), int(i0.min(initial=0))
-    vj, vi = np.meshgrid(np.arange(j_lo, int(j0.max(initial=0)) + 2), np.arange(i_lo, int(i0.max(initial=0)) + 2),
-                         indexing="ij")
+    (j_lo, j_hi), (i_lo, i_hi) = ((int(a.min()), int(a.max())) if a.size else (0, 0) for a in (j0, i0))
+    vj, vi = np.meshgrid(np.arange(j_lo, j_hi + 2), np.arange(i_lo, i_hi + 2), indexing="ij")
     vy = np.floor_divide(vj * h, ny)
     vx = np.floor_divide((2 * vi + vj) * w, 2 * nx)
     # Vertex class modulo the period lattice spanned by (nx, 0) and (-ny / 2, ny).
@@ -271,24 +270,29 @@ def synthesize_at(analysis: TilingBlendAnalysis, lattice: Lattice, seed: int, ys
 
 
 def synthesize(analysis: TilingBlendAnalysis, height: int, width: int, seed: int,
-               cell: float | None = None, progress=None) -> np.ndarray:
+               cell: float | None = None, progress=None, write=None) -> np.ndarray | None:
     """Per seed and size: (height, width, C) float32 in [0, 1] that tiles exactly.
 
     cell: triangle width in output pixels (default: default_cell of the exemplar); the lattice
     rounds it so that a whole number of cells fits the output. Synthesised in bands of rows, a band
     per thread side by side (numpy lets the others run); progress(fraction), optional, is called
-    after each group of them (it may raise to stop the work).
+    after each group of them (it may raise to stop the work). write(y0, y1, band), optional, takes
+    each band (y1 - y0, width, C) instead, from the threads (its rows only), and None is returned: a
+    caller that splits the channels into maps never holds the whole stack (1.3 GB at 8192 px).
     """
     lattice = make_lattice(height, width, default_cell(analysis.exemplar_shape) if cell is None else cell)
     offsets = vertex_offsets(lattice, analysis.exemplar_shape, seed)
-    out = np.empty((height, width, analysis.gaussian.shape[2]), np.float32)
+    out = None
+    if write is None:
+        out = np.empty((height, width, analysis.gaussian.shape[2]), np.float32)
+        write = lambda y0, y1, values: out.__setitem__(slice(y0, y1), values)   # noqa: E731
     rows = max(1, min(BAND_PIXELS // width, -(-height // (PROGRESS_STEPS * THREADS))))
     xs = np.arange(width)[None, :]
 
     def band(y0: int, y1: int) -> None:
         ys = np.arange(y0, y1)[:, None]
         reads = vertex_reads(lattice, offsets, analysis.exemplar_shape, *np.broadcast_arrays(ys, xs))
-        out[y0:y1] = _blend(analysis, *reads)
+        write(y0, y1, _blend(analysis, *reads))
 
     group = rows * THREADS   # a band per thread side by side, then progress (which may stop the work) here
     for g0 in range(0, height, group):
