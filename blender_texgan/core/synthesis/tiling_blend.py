@@ -224,22 +224,22 @@ def vertex_reads(lattice: Lattice, offsets: np.ndarray, exemplar_shape: tuple[in
 def even_interp(x: np.ndarray, grid: np.ndarray, table: np.ndarray) -> np.ndarray:
     """np.interp(x, grid, table) for an evenly spaced increasing grid, bit for bit and about twice as
     fast: each value's segment comes from one division (corrected where rounding put it a step off)
-    instead of a binary search; the same slope times the same offset plus the same table value."""
-    x = np.asarray(x, np.float64)
+    instead of a binary search; the same slope times the same offset plus the same table value. Values
+    beyond the grid are clamped to its ends first: a zero offset from the first point, and past the
+    last point a segment of slope 0, give np.interp's end values exactly."""
     table = np.asarray(table, np.float64)
     n = len(grid)
-    slopes = (table[1:] - table[:-1]) / (grid[1:] - grid[:-1])
-    t = (x - grid[0]) * ((n - 1) / (grid[-1] - grid[0]))
-    np.clip(t, 0, n - 2, out=t)
+    slopes = np.append((table[1:] - table[:-1]) / (grid[1:] - grid[:-1]), 0.0)
+    bounds = np.append(grid, np.inf)
+    x = np.clip(np.asarray(x, np.float64), grid[0], grid[-1])
+    t = x - grid[0]
+    t *= (n - 1) / (grid[-1] - grid[0])
     j = t.astype(np.intp)
-    j -= grid[j] > x                                # so that grid[j] <= x < grid[j + 1]
-    j += (grid[j + 1] <= x) & (j < n - 2)
-    np.clip(j, 0, n - 2, out=j)
-    out = slopes.take(j)
-    out *= x - grid.take(j)
+    j -= bounds.take(j) > x                         # so that grid[j] <= x < grid[j + 1]
+    j += bounds.take(j + 1) <= x
+    out = x - grid.take(j)
+    out *= slopes.take(j)
     out += table.take(j)
-    out[x < grid[0]] = table[0]
-    out[x >= grid[-1]] = table[-1]
     return out
 
 
