@@ -187,7 +187,7 @@ def _floor_div(num: np.ndarray, den: int) -> tuple[np.ndarray, np.ndarray]:
 
 def vertex_reads(lattice: Lattice, offsets: np.ndarray, exemplar_shape: tuple[int, int],
                  ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For integer pixel coordinates (any range, same shape S): the three triangle vertices' weights
+    """For integer pixel coordinates (any range, shapes that broadcast to S): the three triangle vertices' weights
     (S + (3,)) float32 and exemplar reads (S + (3,)) int64 rows and columns, not yet wrapped: they
     lie inside the exemplar whenever vertex_offsets could fit the footprints, else take them modulo.
 
@@ -291,7 +291,7 @@ def synthesize(analysis: TilingBlendAnalysis, height: int, width: int, seed: int
 
     def band(y0: int, y1: int) -> None:
         ys = np.arange(y0, y1)[:, None]
-        reads = vertex_reads(lattice, offsets, analysis.exemplar_shape, *np.broadcast_arrays(ys, xs))
+        reads = vertex_reads(lattice, offsets, analysis.exemplar_shape, ys, xs)   # a row's terms once per row
         write(y0, y1, _blend(analysis, *reads))
 
     group = rows * THREADS   # a band per thread side by side, then progress (which may stop the work) here
