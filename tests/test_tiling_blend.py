@@ -131,8 +131,13 @@ def test_bands_side_by_side_are_one_band(bricks, monkeypatch):
     monkeypatch.setattr(TB, "BAND_PIXELS", 90 * 3)
     np.testing.assert_array_equal(TB.synthesize(analysis, 70, 90, seed=2), whole)
     lattice = TB.make_lattice(70, 90, TB.default_cell(analysis.exemplar_shape))
+    assert TB.footprints_fit(lattice, analysis.exemplar_shape)   # reads from flat indices, no modulo
     at = TB.synthesize_at(analysis, lattice, 2, *np.meshgrid(np.arange(70), np.arange(90), indexing="ij"))
     np.testing.assert_array_equal(at, whole)
+    lattice = TB.make_lattice(70, 90, 100.0)                      # footprints too big: reads wrap
+    assert not TB.footprints_fit(lattice, analysis.exemplar_shape)
+    at = TB.synthesize_at(analysis, lattice, 2, *np.meshgrid(np.arange(70), np.arange(90), indexing="ij"))
+    np.testing.assert_array_equal(TB.synthesize(analysis, 70, 90, seed=2, cell=100.0), at)
 
 
 def test_bad_exemplars_raise():

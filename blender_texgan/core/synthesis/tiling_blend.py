@@ -172,11 +172,21 @@ def vertex_offsets(lattice: Lattice, exemplar_shape: tuple[int, int], seed: int)
     """
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, lattice.nx, lattice.ny, 0x7B1E])
     out = np.empty((lattice.ny, lattice.nx, 2), np.int64)
-    for axis, (side, reach) in enumerate(zip(exemplar_shape[:2], lattice.cell)):
-        margin = int(math.ceil(reach)) + 1
+    for axis, (side, margin) in enumerate(zip(exemplar_shape[:2], _margins(lattice))):
         lo, hi = (margin, side - margin) if side - 2 * margin > 0 else (0, side)
         out[..., axis] = rng.integers(lo, hi, (lattice.ny, lattice.nx))
     return out
+
+
+def _margins(lattice: Lattice) -> tuple[int, int]:
+    """How far (rows, columns) a vertex's footprint reaches from its pixel: a row height and a cell
+    width, plus a pixel."""
+    return tuple(int(math.ceil(reach)) + 1 for reach in lattice.cell)
+
+
+def footprints_fit(lattice: Lattice, exemplar_shape: tuple[int, int]) -> bool:
+    """Whether vertex_offsets keeps every footprint inside the exemplar: then every read is inside it."""
+    return all(side - 2 * margin > 0 for side, margin in zip(exemplar_shape[:2], _margins(lattice)))
 
 
 def _floor_div(num: np.ndarray, den: int) -> tuple[np.ndarray, np.ndarray]:
@@ -189,14 +199,24 @@ def vertex_reads(lattice: Lattice, offsets: np.ndarray, exemplar_shape: tuple[in
                  ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For integer pixel coordinates (any range, shapes that broadcast to S): the three triangle vertices' weights
     (S + (3,)) float32 and exemplar reads (S + (3,)) int64 rows and columns, not yet wrapped: they
-    lie inside the exemplar whenever vertex_offsets could fit the footprints, else take them modulo.
+    lie inside the exemplar whenever vertex_offsets could fit the footprints, else take them modulo
+    (_vertex_table says how they are computed)."""
+    ys, xs = np.asarray(ys, np.int64), np.asarray(xs, np.int64)
+    weights, ids, shift_y, shift_x = _vertex_table(lattice, offsets, ys, xs)
+    return weights, ys[..., None] + shift_y.take(ids), xs[..., None] + shift_x.take(ids)
+
+
+def _vertex_table(lattice: Lattice, offsets: np.ndarray, ys: np.ndarray,
+                  xs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Int64 pixel coordinates (shapes that broadcast to S) -> (weights (S + (3,)) float32 of the three
+    triangle vertices, ids (S + (3,)) of those vertices in the tables, shift_y, shift_x: per table vertex
+    its read shift, offset - vertex pixel; a pixel reads (y, x) + its vertices' shifts).
 
     Pixel centres (y + 0.5, x + 0.5) in lattice coordinates are exact rationals, j = (2y + 1) ny / 2H
     and i = ((2x + 1) nx 2H - (2y + 1) ny W) / 4WH, so cells, weights and reads are computed from
     integers and repeat exactly with the period (height, width).
     """
     h, w, nx, ny = lattice.height, lattice.width, lattice.nx, lattice.ny
-    ys, xs = np.asarray(ys, np.int64), np.asarray(xs, np.int64)
     j0, rj = _floor_div((2 * ys + 1) * ny, 2 * h)
     i0, ri = _floor_div((2 * xs + 1) * (2 * h * nx) - (2 * ys + 1) * (ny * w), 4 * h * w)
     fj, fi = rj / (2.0 * h), ri / (4.0 * h * w)
@@ -216,7 +236,7 @@ def vertex_reads(lattice: Lattice, offsets: np.ndarray, exemplar_shape: tuple[in
     row = vj.shape[1]
     base = (j0 - j_lo) * row + (i0 - i_lo)              # vertex (i0, j0)'s place in the tables
     ids = np.stack([base + upper * (row + 1), base + 1, base + row], -1)   # (i0 + u, j0 + u), (i0 + 1, j0), (i0, j0 + 1)
-    return weights.astype(np.float32), ys[..., None] + shift_y.take(ids), xs[..., None] + shift_x.take(ids)
+    return weights.astype(np.float32), ids, shift_y, shift_x
 
 
 # ---------------------------------------------------------------- synthesis
@@ -246,10 +266,15 @@ def even_interp(x: np.ndarray, grid: np.ndarray, table: np.ndarray) -> np.ndarra
 def _blend(analysis: TilingBlendAnalysis, weights: np.ndarray, read_y: np.ndarray, read_x: np.ndarray) -> np.ndarray:
     """Variance-preserving blend of the three Gaussian reads, back through the tables -> (..., C) in [0, 1]."""
     h, w = analysis.exemplar_shape
-    channels = analysis.gaussian.shape[-1]
     index = np.mod(read_y, h)
     index *= w
     index += np.mod(read_x, w)
+    return _blend_at(analysis, weights, index)
+
+
+def _blend_at(analysis: TilingBlendAnalysis, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """_blend of the reads at flat exemplar indices."""
+    channels = analysis.gaussian.shape[-1]
     g = analysis.gaussian.reshape(-1, channels).take(index, axis=0)          # (..., 3, C)
     blended = np.einsum("...v,...vc->...c", weights, g)
     norm = np.sqrt(np.sum(weights * weights, axis=-1, keepdims=True))
@@ -287,12 +312,18 @@ def synthesize(analysis: TilingBlendAnalysis, height: int, width: int, seed: int
         out = np.empty((height, width, analysis.gaussian.shape[2]), np.float32)
         write = lambda y0, y1, values: out.__setitem__(slice(y0, y1), values)   # noqa: E731
     rows = max(1, min(BAND_PIXELS // width, -(-height // (PROGRESS_STEPS * THREADS))))
-    xs = np.arange(width)[None, :]
+    xs = np.arange(width, dtype=np.int64)[None, :]
+
+    inside, ex_width = footprints_fit(lattice, analysis.exemplar_shape), analysis.exemplar_shape[1]
 
     def band(y0: int, y1: int) -> None:
         ys = np.arange(y0, y1)[:, None]
-        reads = vertex_reads(lattice, offsets, analysis.exemplar_shape, ys, xs)   # a row's terms once per row
-        write(y0, y1, _blend(analysis, *reads))
+        weights, ids, shift_y, shift_x = _vertex_table(lattice, offsets, ys, xs)   # a row's terms once per row
+        if inside:   # no read wraps: flat indices straight from the table, no modulo
+            index = (ys * ex_width + xs)[..., None] + (shift_y * ex_width + shift_x).take(ids)
+            write(y0, y1, _blend_at(analysis, weights, index))
+        else:
+            write(y0, y1, _blend(analysis, weights, ys[..., None] + shift_y.take(ids), xs[..., None] + shift_x.take(ids)))
 
     group = rows * THREADS   # a band per thread side by side, then progress (which may stop the work) here
     for g0 in range(0, height, group):
