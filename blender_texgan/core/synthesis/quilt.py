@@ -516,8 +516,8 @@ def _in_parts(work, count: int) -> np.ndarray:
 def row_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray,
                paths: np.ndarray, strips, out: np.ndarray, threads: bool = True) -> None:
     """Into out[i] (W, oy), for strips i (a range or list): the cut error in the band over strip i,
-    where strip i - 1 (above, wrapping) meets it; it needs the column cuts `paths` of both strips. In threads (or in
-    this one)."""
+    where strip i - 1 (above, wrapping) meets it; it needs the column cuts `paths` of both strips.
+    In threads (or in this one)."""
     oy, ny = plan.overlap[0], sources.shape[0]
     tables, x, band = _column_tables(plan), np.arange(int(plan.xs[-1])), np.arange(oy)
 
@@ -608,6 +608,43 @@ CHUNK_BANDS = 96   # ... each group at least this many column bands: fewer, smal
 STEP_SHARES = (0.2, 0.3, 0.15, 0.25, 0.1)
 
 
+def _search_with_costs(analysis: QuiltAnalysis, plan: Layout, seed: int, table: np.ndarray,
+                       progress) -> tuple[np.ndarray, list]:
+    """choose_sources, with each strip's column_costs made by a worker as its row of sources is placed
+    (the search is Python steps on one thread, the costs takes that let it run): (sources, per strip
+    its (cost, crossing))."""
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        made = []
+        sources = choose_sources(analysis, plan, seed, progress, lambda i, placed: made.append(
+            worker.submit(column_costs, analysis, plan, placed, table, range(i, i + 1), False)))
+        return sources, [m.result() for m in made]
+
+
+def _cuts_with_row_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray,
+                          costs: list, errors: np.ndarray, progress) -> np.ndarray:
+    """The column cuts (ny, nx, tall) from each strip's costs, in groups of strips, a worker making the
+    row bands' errors (into `errors`) of each group as it ends; the last group's bands and the band
+    that wraps (over strip 0) are made here in threads. progress(fraction) after each group."""
+    ny = len(costs)
+    columns = np.empty((ny, len(plan.xs) - 1, costs[0][0].shape[1]), np.int32)
+    chunk = max(-(-ny // CUT_CHUNKS), -(-CHUNK_BANDS // (len(plan.xs) - 1)))
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        made = []
+        for s0 in range(0, ny, chunk):
+            s1 = min(ny, s0 + chunk)
+            group = tuple(np.concatenate(c) for c in zip(*costs[s0:s1]))
+            columns[s0:s1] = column_cuts(analysis, plan, sources, table, range(s0, s1), group)
+            costs[s0:s1] = [None] * (s1 - s0)   # let go of what the programme has read
+            if s1 < ny:
+                made.append(worker.submit(row_errors, analysis, plan, sources, table, columns,
+                                          range(max(1, s0), s1), errors, False))
+            progress(s1 / ny)
+        row_errors(analysis, plan, sources, table, columns, [0, *range(max(1, s0), ny)], errors)
+        for m in made:
+            m.result()
+    return columns
+
+
 def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int, progress=None) -> np.ndarray:
     """(height, width, 2) int32 exemplar (y, x) of every output pixel; deterministic per seed,
     exactly periodic (every band wraps on the output torus).
@@ -617,8 +654,10 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int, prog
     column repeated or skipped now and then, a few per cent): so joints meet across the wrap band
     too. Outputs shorter than MIN_REPEATS repeats drop the repeat on that axis.
 
-    The row cuts' dynamic programme (single-threaded: one small step per output column) runs while
-    a worker assembles the strips; only the rows in row bands wait for it. progress(fraction),
+    The single-threaded steps each have a worker beside them: the source search the strips' column
+    costs (_search_with_costs), the column cuts' programme the row bands' errors (_cuts_with_row_errors),
+    the row cuts' programme (one small step per output column) the strips' assembly; only the rows in
+    row bands wait for the row cuts. progress(fraction),
     optional, is called as the steps end (it may raise to stop the work)."""
     periods = tuple(p if p and size >= MIN_REPEATS * p else 0 for p, size in zip(analysis.periods, (height, width)))
     virtual = tuple(round(size / p) * p if p else size for p, size in zip(periods, (height, width)))
@@ -632,29 +671,9 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int, prog
             progress(float(done[k] + fraction * STEP_SHARES[k]))
 
     table = _table(analysis)
-    with ThreadPoolExecutor(max_workers=1) as worker:   # each strip's column costs beside the search
-        made = []
-        sources = choose_sources(analysis, plan, seed, lambda f: step(0, f), lambda i, placed: made.append(
-            worker.submit(column_costs, analysis, plan, placed, table, range(i, i + 1), False)))
-        costs = [m.result() for m in made]
-    columns = np.empty((ny, len(plan.xs) - 1, costs[0][0].shape[1]), np.int32)
+    sources, costs = _search_with_costs(analysis, plan, seed, table, lambda f: step(0, f))
     errors = np.empty((ny, virtual[1], oy), np.float32)
-    chunk = max(-(-ny // CUT_CHUNKS), -(-CHUNK_BANDS // (len(plan.xs) - 1)))
-    with ThreadPoolExecutor(max_workers=1) as worker:   # row bands' errors as their strips' column cuts end
-        made = []
-        for s0 in range(0, ny, chunk):
-            s1 = min(ny, s0 + chunk)
-            part = tuple(np.concatenate(c) for c in zip(*costs[s0:s1]))
-            columns[s0:s1] = column_cuts(analysis, plan, sources, table, range(s0, s1), part)
-            if s1 < ny:
-                made.append(worker.submit(row_errors, analysis, plan, sources, table, columns,
-                                          range(max(1, s0), s1), errors, False))
-            step(1, s1 / ny)
-        del costs, part
-        # the last group's bands and the band that wraps (over strip 0) in threads here
-        row_errors(analysis, plan, sources, table, columns, [0, *range(max(1, s0), ny)], errors)
-        for m in made:
-            m.result()
+    columns = _cuts_with_row_errors(analysis, plan, sources, table, costs, errors, lambda f: step(1, f))
     step(2)
     picks = _field_picks(plan, virtual, (height, width), periods)
     coords = np.empty((height, width, 2), np.int32)
