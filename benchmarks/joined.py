@@ -7,7 +7,8 @@ Per model and size, each in a fresh process (so its peak resident memory is its 
   synthesis, normals, every PNG written), as the terminal user waits; for 1024 also the first call;
 * warm: generate() again in one process, median of --repeats (the add-on's case: the model is loaded);
 * where the time goes, warm: analysis, synthesis, the height in the gradient domain and its coarse
-  bands matched to the exemplar's, reading the other maps through the field, normals, PNG encoding
+  bands matched to the exemplar's, reading the other maps through the field, normals, PNG encoding (for a
+  model whose default is tiling and blending: its analysis, synthesis, normals, PNG encoding)
   (the map set's files side by side, as the terminal writes them); peak memory is the child's own
   high-water mark (VmHWM).
 Targets (issue 22): 1024 warm <= 0.5 s, first call <= 1.0 s; 4096 <= 6 s and 8192 <= 25 s end to end,
@@ -44,11 +45,12 @@ cpu = sum(os.times()[:2])   # CPU seconds of every thread: on a shared machine w
 if not repeats:
     print(json.dumps({"code": code, "end_to_end": first, "cpu": cpu, "peak_gb": peak}))
     sys.exit()
-from blender_texgan.core.synthesis import quilt
+from blender_texgan.core.maps import GENERATED_CHANNELS
+from blender_texgan.core.synthesis import quilt, tiling_blend
 from blender_texgan.core.synthesis.band_match import match_bands
 from blender_texgan.core.png import PngSet
-from blender_texgan.engine.generate import (GenerationRequest, banded_normals, generate, load_runner,
-                                            read_maps, resolve_model)
+from blender_texgan.engine.generate import (GenerationRequest, banded_normals, generate, load_runner, pick_mode,
+                                            read_maps, resolve_model, split_band)
 runner = load_runner(resolve_model(model), "numpy")
 warm = []
 for seed in range(1, repeats + 1):
@@ -58,14 +60,20 @@ stages = {}
 def stage(name, work):
     a = time.perf_counter(); out = work(); stages[name] = time.perf_counter() - a
     return out
-an = stage("analysis", lambda: quilt.analyse(ex, periods=block.get("lattice"), element=block.get("element")))
-coords = stage("synthesis", lambda: quilt.synthesize(an, size, size, 7))
-height = stage("height (Poisson)", lambda: quilt.poisson_height(ex[..., 3], coords))
-height = stage("height bands", lambda: match_bands(height, runner.height_bands, overwrite=True))[..., None]
-maps = stage("read through field", lambda: read_maps(ex, coords, False))
-maps["normal"] = stage("normals", lambda: banded_normals(height[..., 0], 4.0))
-maps["height"] = height
-del coords
+if pick_mode("auto", runner) == "blend":   # the model's default is tiling and blending: its stages
+    an = stage("analysis (tiling and blending)", lambda: tiling_blend.analyse(ex))
+    maps = {name: np.empty((size, size, count), np.float32) for name, count in GENERATED_CHANNELS}
+    stage("synthesis", lambda: tiling_blend.synthesize(an, size, size, 7, write=lambda y0, y1, b: split_band(b, maps, y0)))
+    maps["normal"] = stage("normals", lambda: banded_normals(maps["height"][..., 0], 4.0))
+else:
+    an = stage("analysis", lambda: quilt.analyse(ex, periods=block.get("lattice"), element=block.get("element")))
+    coords = stage("synthesis", lambda: quilt.synthesize(an, size, size, 7))
+    height = stage("height (Poisson)", lambda: quilt.poisson_height(ex[..., 3], coords))
+    height = stage("height bands", lambda: match_bands(height, runner.height_bands, overwrite=True))[..., None]
+    maps = stage("read through field", lambda: read_maps(ex, coords, False))
+    maps["normal"] = stage("normals", lambda: banded_normals(height[..., 0], 4.0))
+    maps["height"] = height
+    del coords
 with tempfile.TemporaryDirectory() as out:
     def write():
         with PngSet() as files:
