@@ -16,6 +16,7 @@ import os
 import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -203,8 +204,9 @@ class PngSet:
         """add() for several (path, image, bits), their bands encoded side by side in threads (the
         cores share the set's work evenly, whatever its files' sizes), each file written as soon as
         its bands are done."""
-        encoded = _encoded([_Encoding(image, bits, COMPRESSION) for _, image, bits in items])
-        return [self._store(Path(path), pieces) for (path, _, _), pieces in zip(items, encoded)]
+        # closed at once on a failed write, so the bands not yet begun are dropped, not compressed for nothing
+        with closing(_encoded([_Encoding(image, bits, COMPRESSION) for _, image, bits in items])) as encoded:
+            return [self._store(Path(path), pieces) for (path, _, _), pieces in zip(items, encoded)]
 
     def _store(self, path: Path, pieces: list[bytes]) -> Path:
         self.parts.append((part_path(path), path))

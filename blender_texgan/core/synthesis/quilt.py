@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -608,12 +609,25 @@ CHUNK_BANDS = 96   # ... each group at least this many column bands: fewer, smal
 STEP_SHARES = (0.2, 0.3, 0.15, 0.25, 0.1)
 
 
+@contextmanager
+def _one_worker():
+    """A one-thread executor for work beside the caller's; when the caller's own work raises (a Cancel
+    from progress, an error), the jobs not yet begun are dropped instead of waited for."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 def _search_with_costs(analysis: QuiltAnalysis, plan: Layout, seed: int, table: np.ndarray,
                        progress) -> tuple[np.ndarray, list]:
     """choose_sources, with each strip's column_costs made by a worker as its row of sources is placed
     (the search is Python steps on one thread, the costs takes that let it run): (sources, per strip
     its (cost, crossing))."""
-    with ThreadPoolExecutor(max_workers=1) as worker:
+    with _one_worker() as worker:
         made = []
         sources = choose_sources(analysis, plan, seed, progress, lambda i, placed: made.append(
             worker.submit(column_costs, analysis, plan, placed, table, range(i, i + 1), False)))
@@ -628,7 +642,7 @@ def _cuts_with_row_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.nda
     ny = len(costs)
     columns = np.empty((ny, len(plan.xs) - 1, costs[0][0].shape[1]), np.int32)
     chunk = max(-(-ny // CUT_CHUNKS), -(-CHUNK_BANDS // (len(plan.xs) - 1)))
-    with ThreadPoolExecutor(max_workers=1) as worker:
+    with _one_worker() as worker:
         made = []
         for s0 in range(0, ny, chunk):
             s1 = min(ny, s0 + chunk)

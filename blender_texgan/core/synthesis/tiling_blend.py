@@ -246,7 +246,10 @@ def even_interp(x: np.ndarray, grid: np.ndarray, table: np.ndarray) -> np.ndarra
     fast: each value's segment comes from one division (corrected where rounding put it a step off)
     instead of a binary search; the same slope times the same offset plus the same table value. Values
     beyond the grid are clamped to its ends first: a zero offset from the first point, and past the
-    last point a segment of slope 0, give np.interp's end values exactly."""
+    last point a segment of slope 0, give np.interp's end values exactly. One difference: where the
+    result is a table entry of -0.0 this gives +0.0 (0 + -0.0); the sampler clips to [0, 1], which makes
+    both +0.0. numpy's C code may fuse np.interp's multiply and add on some compilers (arm64 clang): the
+    equality test would show it there."""
     table = np.asarray(table, np.float64)
     n = len(grid)
     slopes = np.append((table[1:] - table[:-1]) / (grid[1:] - grid[:-1]), 0.0)
