@@ -32,9 +32,12 @@ _COLOR_TYPE = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type (grey, RGB, RGBA
 BAND_BYTES = 1 << 20  # rows are compressed in bands of about this size: no long GIL-held copies
 
 
-def _chunk(kind: bytes, data: bytes) -> list[bytes]:
-    crc = zlib.crc32(data, zlib.crc32(kind)) & 0xFFFFFFFF
-    return [struct.pack(">I", len(data)), kind, data, struct.pack(">I", crc)]
+def _chunk(kind: bytes, *pieces: bytes) -> list[bytes]:
+    """A PNG chunk whose data is the pieces one after another (never joined: an IDAT may be 0.2 GB)."""
+    crc = zlib.crc32(kind)
+    for piece in pieces:
+        crc = zlib.crc32(piece, crc)
+    return [struct.pack(">I", sum(map(len, pieces))), kind, *pieces, struct.pack(">I", crc & 0xFFFFFFFF)]
 
 
 # Each row filtered by PNG's Sub filter (the difference to the pixel on its left), then Huffman
@@ -125,32 +128,25 @@ class _Encoding:
         for _, adler, length in pieces:
             checksum = _adler32_combine(checksum, adler, length)
         stream = [b"\x78\x01", *(data for data, _, _ in pieces), struct.pack(">I", checksum)]
-        crc = zlib.crc32(b"IDAT")
-        for part in stream:
-            crc = zlib.crc32(part, crc)
         h, w, c = self.image.shape
         header = struct.pack(">IIBBBBB", w, h, self.bits, _COLOR_TYPE[c], 0, 0, 0)
-        return [b"\x89PNG\r\n\x1a\n", *_chunk(b"IHDR", header), struct.pack(">I", sum(map(len, stream))), b"IDAT",
-                *stream, struct.pack(">I", crc & 0xFFFFFFFF), *_chunk(b"IEND", b"")]
+        return [b"\x89PNG\r\n\x1a\n", *_chunk(b"IHDR", header), *_chunk(b"IDAT", *stream), *_chunk(b"IEND")]
 
 
 def _encoded(encodings: list[_Encoding]):
-    """Each encoding's PNG file (a list of byte strings, _Encoding.join), in order, as soon as its own bands are done: the bands of all of them
-    run side by side in threads (zlib and ISA-L let the others run), so a file can be written while
-    the next ones are still being compressed."""
+    """Each encoding's PNG file (a list of byte strings, _Encoding.join), in order, as soon as its own
+    bands are done: the bands of all of them run side by side in threads (zlib and ISA-L let the others
+    run), so a file can be written while the next ones are still being compressed."""
     jobs = [(e, k) for e in encodings for k in range(len(e.bands))]
     workers = max(1, min(len(jobs), os.cpu_count() or 1))
-    if workers == 1:
-        for e in encodings:
-            yield e.join([e.band(k) for k in range(len(e.bands))])
-        return
-    pool = ThreadPoolExecutor(max_workers=workers)
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None   # one band: no thread to start
     try:
-        pieces = pool.map(lambda job: job[0].band(job[1]), jobs)
+        pieces = (pool.map if pool else map)(lambda job: job[0].band(job[1]), jobs)
         for e in encodings:
             yield e.join([next(pieces) for _ in e.bands])
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)   # a failed write stops the bands not yet begun
+        if pool:
+            pool.shutdown(wait=True, cancel_futures=True)   # a failed write stops the bands not yet begun
 
 
 def encode_png(image: np.ndarray, bits: int = 8, compression: int = COMPRESSION) -> bytes:

@@ -19,9 +19,10 @@ from ..core.modelfile import MAKES_MATERIALS, ModelFile, ModelFileError, check_r
 from ..core.normals import normal_from_height
 from ..core.synthesis import exemplar_analysis, quilt, tiling_blend
 from ..core.synthesis.band_match import exemplar_bands, match_bands
-from ..core.synthesis.quilt import THREADS, in_bands, poisson_height, synthesize
+from ..core.synthesis.quilt import poisson_height, synthesize
 from ..core.synthesis.read_field import apply_field, exemplar_stats
 from ..core.synthesis.refine import GUIDE_WEIGHT
+from ..core.synthesis.threads import THREADS, in_bands
 from .devices import pick_device
 from .external import run_external
 from .library import DEFAULT_MODEL, MODELS_DIR, bundled_models, default_model_name, resolve_model  # noqa: F401
@@ -347,7 +348,7 @@ def quilted_maps(runner: Runner, resolution: int, seed: int, progress=None,
     and tile grids kept by the synthesis); the height joined in the gradient domain, so the normal map
     shows no patch outline. (MapSet, coords).
 
-    Each step runs band by band in threads (core.synthesis.quilt.in_bands): the other maps are read through
+    Each step runs band by band in threads (core.synthesis.threads.in_bands): the other maps are read through
     the field, and the normals made, straight into the MapSet's arrays, so an 8192 px set never
     holds a second copy of its maps. The joined height's coarse bands are then given the exemplar's
     distributions (core.synthesis.band_match): the Poisson join widens them. Reports progress and stops

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .quilt import THREADS, in_bands
+from .threads import THREADS, in_bands
 
 FIRST_LEVEL = 2     # bands 0 and 1 (1-2 px and 2-4 px) keep their values: matching them too raised the
 #                     cuts' visibility of height (stone_wall 1.18 -> 1.24 over the 1.2 bar) for little

@@ -26,15 +26,13 @@ Pure numpy: never imports bpy or torch.
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..photo.wrap_cut import crossing_sums, min_cost_cycles, min_cost_paths, window_sums
 from .lattice import MIN_REPEATS, lattice_positions, layout_periods, relief_plane
+from .threads import THREADS, in_bands, one_worker
 
 PATCH_ELEMENTS = 3.0          # patch side in elements: whole stones survive inside, and the overlap holds a joint
 PATCH_SHARE = (0.12, 0.4)     # ... kept within this share of the exemplar's smaller side
@@ -346,18 +344,6 @@ def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int, progress=No
 
 # ---------------------------------------------------------------- cutting
 
-THREADS = max(1, min(4, os.cpu_count() or 1))   # numpy's FFTs, takes and arithmetic let other threads run
-
-
-def in_bands(count: int, step: int, work) -> None:
-    """work(start, stop) for bands of `step` of range(count), side by side in THREADS threads
-    (each band writes its own rows: no locks)."""
-    starts = range(0, count, step)
-    with ThreadPoolExecutor(max_workers=min(THREADS, len(starts))) as pool:
-        for done in [pool.submit(work, s, min(count, s + step)) for s in starts]:
-            done.result()
-
-
 ASSEMBLY_PIXELS = 1 << 20     # the field is put together this many pixels at a time (memory at 8192 px)
 
 
@@ -609,25 +595,12 @@ CHUNK_BANDS = 96   # ... each group at least this many column bands: fewer, smal
 STEP_SHARES = (0.2, 0.3, 0.15, 0.25, 0.1)
 
 
-@contextmanager
-def _one_worker():
-    """A one-thread executor for work beside the caller's; when the caller's own work raises (a Cancel
-    from progress, an error), the jobs not yet begun are dropped instead of waited for."""
-    pool = ThreadPoolExecutor(max_workers=1)
-    try:
-        yield pool
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-
-
 def _search_with_costs(analysis: QuiltAnalysis, plan: Layout, seed: int, table: np.ndarray,
                        progress) -> tuple[np.ndarray, list]:
     """choose_sources, with each strip's column_costs made by a worker as its row of sources is placed
     (the search is Python steps on one thread, the costs takes that let it run): (sources, per strip
     its (cost, crossing))."""
-    with _one_worker() as worker:
+    with one_worker() as worker:
         made = []
         sources = choose_sources(analysis, plan, seed, progress, lambda i, placed: made.append(
             worker.submit(column_costs, analysis, plan, placed, table, range(i, i + 1), False)))
@@ -642,7 +615,7 @@ def _cuts_with_row_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.nda
     ny = len(costs)
     columns = np.empty((ny, len(plan.xs) - 1, costs[0][0].shape[1]), np.int32)
     chunk = max(-(-ny // CUT_CHUNKS), -(-CHUNK_BANDS // (len(plan.xs) - 1)))
-    with _one_worker() as worker:
+    with one_worker() as worker:
         made = []
         for s0 in range(0, ny, chunk):
             s1 = min(ny, s0 + chunk)
@@ -691,7 +664,7 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int, prog
     step(2)
     picks = _field_picks(plan, virtual, (height, width), periods)
     coords = np.empty((height, width, 2), np.int32)
-    with ThreadPoolExecutor(max_workers=1) as worker:
+    with one_worker() as worker:
         strips = worker.submit(assemble_strips, plan, sources, columns, *picks, coords)
         rows_cut = row_cuts(errors)
         strips.result()

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..maps import GENERATED_CHANNEL_COUNT, check_exemplar
-from .quilt import THREADS, in_bands
+from .threads import THREADS, in_bands
 
 LUT_SIZE = 1024
 GAUSS_RANGE = 4.0           # the lookup table spans N(0, 1) values in [-4, 4]; beyond clamps
@@ -313,20 +313,22 @@ def synthesize(analysis: TilingBlendAnalysis, height: int, width: int, seed: int
     out = None
     if write is None:
         out = np.empty((height, width, analysis.gaussian.shape[2]), np.float32)
-        write = lambda y0, y1, values: out.__setitem__(slice(y0, y1), values)   # noqa: E731
+
+        def write(y0: int, y1: int, values: np.ndarray) -> None:
+            out[y0:y1] = values
+
     rows = max(1, min(BAND_PIXELS // width, -(-height // (PROGRESS_STEPS * THREADS))))
     xs = np.arange(width, dtype=np.int64)[None, :]
-
     inside, ex_width = footprints_fit(lattice, analysis.exemplar_shape), analysis.exemplar_shape[1]
 
     def band(y0: int, y1: int) -> None:
-        ys = np.arange(y0, y1)[:, None]
-        weights, ids, shift_y, shift_x = _vertex_table(lattice, offsets, ys, xs)   # a row's terms once per row
-        if inside:   # no read wraps: flat indices straight from the table, no modulo
+        ys = np.arange(y0, y1)[:, None]   # with xs, a row's lattice terms are computed once per row
+        if inside:   # no read wraps: flat indices straight from the vertex table, no modulo
+            weights, ids, shift_y, shift_x = _vertex_table(lattice, offsets, ys, xs)
             index = (ys * ex_width + xs)[..., None] + (shift_y * ex_width + shift_x).take(ids)
             write(y0, y1, _blend_at(analysis, weights, index))
         else:
-            write(y0, y1, _blend(analysis, weights, ys[..., None] + shift_y.take(ids), xs[..., None] + shift_x.take(ids)))
+            write(y0, y1, _blend(analysis, *vertex_reads(lattice, offsets, analysis.exemplar_shape, ys, xs)))
 
     group = rows * THREADS   # a band per thread side by side, then progress (which may stop the work) here
     for g0 in range(0, height, group):

@@ -1,0 +1,38 @@
+"""Work side by side in threads: numpy's takes, arithmetic and FFTs, sorting, np.interp, zlib and ISA-L
+let other threads run while they work, so the synthesis steps split their rows into bands.
+
+    in_bands(count, step, work)      # work(start, stop) over bands of range(count), THREADS at a time
+    with one_worker() as worker:     # one thread beside the caller's single-threaded Python steps
+        job = worker.submit(...)
+
+Pure standard library: never imports bpy or torch.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+def in_bands(count: int, step: int, work) -> None:
+    """work(start, stop) for bands of `step` of range(count), side by side in THREADS threads
+    (each band writes its own rows: no locks)."""
+    starts = range(0, count, step)
+    with ThreadPoolExecutor(max_workers=min(THREADS, len(starts))) as pool:
+        for done in [pool.submit(work, s, min(count, s + step)) for s in starts]:
+            done.result()
+
+
+@contextmanager
+def one_worker():
+    """A one-thread executor for work beside the caller's; when the caller's own work raises (a Cancel
+    from progress, an error), the jobs not yet begun are dropped instead of waited for."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
