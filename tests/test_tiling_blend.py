@@ -45,6 +45,29 @@ def test_analysis_gaussianises_and_inverts(bricks):
     assert np.abs(height - ex[..., 3].ravel()).mean() < 0.01
 
 
+def test_ranking_by_levels_equals_ranking_every_pixel():
+    """gaussianise from level_index's levels (8-bit colours' PCA components, 16-bit height) gives what
+    sorting every pixel gives, bit for bit; levels that do not fix the values fall back to the sort."""
+    rng = np.random.default_rng(4)
+    colours = rng.integers(0, 256, (5000, 3)) * rng.integers(0, 2, (5000, 1))   # repeats and blacks
+    albedo = (colours.astype(np.float32) / 255.0)
+    height = (rng.integers(0, 65536, (5000, 1)) // 7 * 7).astype(np.float32) / 65535.0
+    comps = TB.albedo_pca(albedo)[0]
+    colour_levels, height_levels = TB.level_index(albedo, 255), TB.level_index(height, 65535)
+    assert colour_levels[1] == len(np.unique(colours, axis=0))
+    noisy = albedo[:, 0] + rng.normal(0, 1e-4, 5000).astype(np.float32)             # levels hold many values
+    for values, levels in ((comps[:, 0], colour_levels), (comps[:, 2], colour_levels),
+                           (height[:, 0], height_levels), (noisy, colour_levels)):
+        for got, want in zip(TB.gaussianise(values, 64, levels), TB.gaussianise(values, 64)):
+            assert got.tobytes() == want.tobytes()
+    for values in (comps[:, 1], height[:, 0], noisy, np.zeros(7), np.arange(3.0)):   # the table: np.quantile's
+        q = TB._normal_cdf(np.linspace(-TB.GAUSS_RANGE, TB.GAUSS_RANGE, 64))
+        assert TB.gaussianise(values, 64)[1].tobytes() == np.quantile(values, q).astype(np.float32).tobytes()
+    g, _ = TB.gaussianise(comps[:, 0], 64, colour_levels)
+    same_colour = np.flatnonzero((colours == colours[0]).all(axis=1))
+    assert len(same_colour) > 1 and len(np.unique(g[same_colour])) == 1
+
+
 def test_output_shape_range_and_exact_periodicity(bricks):
     _, an = bricks
     out = TB.synthesize(an, 96, 80, seed=3)
