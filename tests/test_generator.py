@@ -10,7 +10,28 @@ from blender_texgan.core.latent import LatentLayout, seed_latent
 from blender_texgan.core.normals import normal_from_height
 from blender_texgan.core.tiling import seam_ratio
 from blender_texgan.engine.generate import GenerationError, GenerationRequest, generate
-from blender_texgan.engine.nets.generator import build_generator
+from blender_texgan.engine.nets.generator import PeriodicConv2d, build_generator, wrap_pad
+
+
+@pytest.mark.parametrize("k, stride, padding", [(3, 1, None), (4, 2, 1), (5, 1, None)])
+def test_periodic_conv_equals_torch_circular_padding_forward_and_backward(k, stride, padding):
+    """PeriodicConv2d (wrap_pad's own backward) gives nn.Conv2d(padding_mode="circular")'s output and
+    gradients, bit for bit, for the generator's, translator's and discriminator's shapes."""
+    torch.manual_seed(1)
+    ref = torch.nn.Conv2d(5, 7, k, stride=stride, padding=k // 2 if padding is None else padding,
+                          padding_mode="circular")
+    ours = PeriodicConv2d(5, 7, k, stride=stride, padding=padding)
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 5, 16, 12, requires_grad=True)
+    y = x.detach().clone().requires_grad_(True)
+    a, b = ref(x), ours(y)
+    assert torch.equal(a, b)
+    g = torch.randn_like(a)
+    a.backward(g)
+    b.backward(g)
+    assert torch.equal(x.grad, y.grad) and torch.equal(ref.weight.grad, ours.weight.grad)
+    z = torch.randn(1, 2, 5, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: wrap_pad(t, 2), (z,))
 
 
 @pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
