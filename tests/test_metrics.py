@@ -160,3 +160,24 @@ def test_quality_bar_holds_at_its_thresholds_and_fails_past_them():
     for key, worse in (("swd_ratio", 1.51), ("seam_ratio", 1.06), ("diversity_ratio", 0.69)):
         assert not M.meets_bar({**at_bar, key: worse}), key
     assert not M.meets_bar({"swd_ratio": 1.0, "seam_ratio": 1.0})  # a missing metric fails
+
+
+def test_real_vs_real_is_measured_once_per_content():
+    """The reference-vs-held-out figures are computed once per content and options (an export scores
+    every mode against the same real crops); other content or options measure again."""
+    rng = np.random.default_rng(3)
+    ref, held = rng.random((2, 3, 40, 40)), rng.random((2, 3, 40, 40))
+    calls = []
+
+    def metric(a, b, **options):
+        calls.append(options)
+        return M.sliced_wasserstein(a, b, **options)
+
+    first = M.real_vs_real(metric, ref, held, seed=1)
+    assert first == M.sliced_wasserstein(ref, held, seed=1)
+    assert M.real_vs_real(metric, ref.copy(), held.copy(), seed=1) == first and len(calls) == 1
+    M.real_vs_real(metric, ref, held, seed=2)
+    changed = held.copy()
+    changed[0, 0, 0, 0] += 1e-9
+    M.real_vs_real(metric, ref, changed, seed=1)
+    assert len(calls) == 3

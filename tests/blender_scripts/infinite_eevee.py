@@ -63,6 +63,7 @@ scene.view_settings.view_transform = "Standard"
 scene.cycles.device, scene.cycles.samples, scene.cycles.use_denoising = "CPU", SAMPLES, False
 scene.eevee.taa_render_samples = SAMPLES
 folder = Path(tempfile.mkdtemp(prefix="texgan-eevee-"))
+timings = {}
 
 
 def render(engine: str, name: str):
@@ -73,6 +74,7 @@ def render(engine: str, name: str):
     start = time.perf_counter()
     bpy.ops.render.render(write_still=True)
     seconds = time.perf_counter() - start
+    timings[name] = round(seconds, 2)
     image = bpy.data.images.load(scene.render.filepath, check_existing=False)
     px = np.empty(size * size * 4, np.float32)
     image.pixels.foreach_get(px)
@@ -101,7 +103,7 @@ tree.links.new(texture.outputs["Color"], emit.inputs["Color"])
 plain_eevee, _ = render(eevee, "plain_eevee")
 plain_cycles, _ = render("CYCLES", "plain_cycles")
 Path(out).write_text(json.dumps({
-    "result": sorted(result), "engine": eevee, "eevee_s": eevee_s, "cycles_s": cycles_s,
+    "result": sorted(result), "engine": eevee, "eevee_s": eevee_s, "cycles_s": cycles_s, "seconds": timings,
     "interpolation": interpolation,
     "mad": float(np.abs(eevee_rgb - cycles_rgb).mean()),                # 8-bit sRGB steps
     "mad_closest": float(np.abs(eevee_closest - cycles_closest).mean()),
