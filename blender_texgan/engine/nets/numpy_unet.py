@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.arch.photo_translator import UNetConfig, unet_param_shapes
-from .numpy_generator import conv3x3
+from .numpy_conv import conv3x3
 
 BAND_PIXELS = 1 << 15  # output pixels per matrix product (conv3x3): the U-Net is wider at full size
 
