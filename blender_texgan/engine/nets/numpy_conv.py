@@ -14,8 +14,7 @@ OpenBLAS's faster small-matrix kernels). The BLAS then computes every pixel the 
 output is exactly periodic: tiling the input tiles the output bit for bit, and tiled inference
 equals a single pass.
 
-conv3x3 is the same wrapped convolution for (H, W, C) activations (the U-Net engine uses it): the
-planar one between two transposes. Pure numpy.
+Pure numpy.
 """
 from __future__ import annotations
 
@@ -24,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-BAND_PIXELS = 1 << 16  # conv3x3's default bound on output pixels per matrix product
+BAND_PIXELS = 1 << 16  # output pixels per matrix product at most (a caller may ask for fewer)
 BAND_FLOATS = 1 << 17  # im2col floats per matrix product (512 KiB: stays in cache)
 # OpenBLAS (numpy's usual BLAS) runs products of at most 100^3 multiply-adds with its small-matrix
 # kernels on AVX-512 CPUs: several times faster for a few output channels.
@@ -197,16 +196,6 @@ def conv3x3_planar(p: np.ndarray, w: np.ndarray, b: np.ndarray,
             finish(y)
         flat[:, wp + 1 + q0:wp + 1 + q0 + count] = y[:, :count]
     return fill_wrap(out)
-
-
-def conv3x3(x: np.ndarray, w: np.ndarray, b: np.ndarray, band_pixels: int = BAND_PIXELS) -> np.ndarray:
-    """x (H, W, Cin), w (9 * Cin, Cout) in (dy, dx, c) order -> (H, W, Cout), wrapping around: the
-    planar convolution between two transposes (faster than an im2col of (H, W, C) slices, whose
-    runs are only Cin floats); band_pixels bounds the output pixels per matrix product."""
-    c = x.shape[2]
-    w_planar = np.ascontiguousarray(np.asarray(w, np.float32).reshape(9, c, -1).transpose(2, 0, 1).reshape(-1, 9 * c))
-    out = conv3x3_planar(wrap_pad(x.transpose(2, 0, 1)), w_planar, np.asarray(b, np.float32), band_pixels=band_pixels)
-    return np.ascontiguousarray(out[:, 1:-1, 1:-1].transpose(1, 2, 0))
 
 
 def conv3x3_stride2(p: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
