@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from blender_texgan.core.arch.generator import PeriodicGeneratorConfig, config_from_manifest, param_shapes
 from blender_texgan.core.latent import LatentLayout, seed_latent
@@ -31,7 +32,11 @@ def test_periodic_conv_equals_torch_circular_padding_forward_and_backward(k, str
     b.backward(g)
     assert torch.equal(x.grad, y.grad) and torch.equal(ref.weight.grad, ours.weight.grad)
     z = torch.randn(1, 2, 5, 4, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda t: wrap_pad(t, 2), (z,))
+    for pads in (2, (0, 2), (2, 0), (1, 3), (5, 4)):   # the R1 penalty differentiates its backward too
+        assert torch.autograd.gradcheck(lambda t, pads=pads: wrap_pad(t, pads), (z,))
+        assert torch.autograd.gradgradcheck(lambda t, pads=pads: wrap_pad(t, pads), (z,))
+        assert torch.equal(wrap_pad(z, pads), F.pad(z, (pads, pads, pads, pads) if isinstance(pads, int)
+                                                    else (pads[1], pads[1], pads[0], pads[0]), mode="circular"))
 
 
 @pytest.mark.parametrize("upsample", ["nearest", "bilinear"])

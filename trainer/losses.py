@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from blender_texgan.engine.nets.generator import wrap_pad
+
 from .options import PATCH_SPACES
 
 
@@ -44,8 +46,8 @@ def _binomial_blur(x: torch.Tensor) -> torch.Tensor:
     """Separable [1, 4, 6, 4, 1] / 16 blur with wrap-around borders (the metric's pyramid blur)."""
     c = x.shape[1]
     k = x.new_tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
-    x = F.conv2d(F.pad(x, (2, 2, 0, 0), mode="circular"), k.view(1, 1, 1, 5).expand(c, 1, 1, 5), groups=c)
-    return F.conv2d(F.pad(x, (0, 0, 2, 2), mode="circular"), k.view(1, 1, 5, 1).expand(c, 1, 5, 1), groups=c)
+    x = F.conv2d(wrap_pad(x, (0, 2)), k.view(1, 1, 1, 5).expand(c, 1, 1, 5), groups=c)
+    return F.conv2d(wrap_pad(x, (2, 0)), k.view(1, 1, 5, 1).expand(c, 1, 5, 1), groups=c)
 
 
 def laplacian_bands(x: torch.Tensor, levels: int) -> list[torch.Tensor]:

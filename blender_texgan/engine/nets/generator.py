@@ -10,31 +10,37 @@ from ...core.arch.generator import PeriodicGeneratorConfig
 
 
 class _WrapPad(torch.autograd.Function):
-    """F.pad(x, (p, p, p, p), mode="circular") whose backward folds the border's gradient back onto the
-    rows and columns it copied: two copies and four small sums, where autograd through the padding's
-    slices fills and copies a full-size gradient per slice (about a quarter of a small net's step on
-    a CPU)."""
+    """F.pad(x, (px, px, py, py), mode="circular") whose backward folds the border's gradient back onto
+    the rows and columns it copied: a copy and two small sums per padded axis, where autograd through
+    the padding's slices fills and copies a full-size gradient per slice (about a quarter of a small
+    net's step on a CPU)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, p: int) -> torch.Tensor:
-        ctx.p = p
-        return F.pad(x, (p, p, p, p), mode="circular")
+    def forward(ctx, x: torch.Tensor, py: int, px: int) -> torch.Tensor:
+        ctx.pads = py, px
+        return F.pad(x, (px, px, py, py), mode="circular")
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        p = ctx.p
-        rows = grad[..., p:-p, :].clone()
-        rows[..., :p, :] += grad[..., -p:, :]     # the rows below the bottom are the top rows
-        rows[..., -p:, :] += grad[..., :p, :]     # the rows above the top are the bottom rows
-        out = rows[..., p:-p].clone()
-        out[..., :p] += rows[..., -p:]
-        out[..., -p:] += rows[..., :p]
-        return out, None
+        py, px = ctx.pads
+        if py:
+            rows = grad[..., py:-py, :].clone()
+            rows[..., :py, :] += grad[..., -py:, :]     # the rows below the bottom are the top rows
+            rows[..., -py:, :] += grad[..., :py, :]     # the rows above the top are the bottom rows
+            grad = rows
+        if px:
+            cols = grad[..., px:-px].clone()
+            cols[..., :px] += grad[..., -px:]
+            cols[..., -px:] += grad[..., :px]
+            grad = cols
+        return grad, None, None
 
 
-def wrap_pad(x: torch.Tensor, p: int) -> torch.Tensor:
-    """x (..., H, W) padded by p wrapped rows and columns on every side (p <= H, W)."""
-    return _WrapPad.apply(x, p) if p > 0 else x
+def wrap_pad(x: torch.Tensor, p: int | tuple[int, int]) -> torch.Tensor:
+    """x (..., H, W) padded by wrapped rows and columns on every side: p of each, or (rows, columns)
+    (each at most H, W)."""
+    py, px = (p, p) if isinstance(p, int) else p
+    return _WrapPad.apply(x, py, px) if py or px else x
 
 
 class PeriodicConv2d(nn.Conv2d):
