@@ -31,6 +31,9 @@ def test_periodic_conv_equals_torch_circular_padding_forward_and_backward(k, str
     a.backward(g)
     b.backward(g)
     assert torch.equal(x.grad, y.grad) and torch.equal(ref.weight.grad, ours.weight.grad)
+
+
+def test_wrap_pad_is_circular_padding_and_its_backward_differentiates():
     z = torch.randn(1, 2, 5, 4, dtype=torch.float64, requires_grad=True)
     for pads in (2, (0, 2), (2, 0), (1, 3), (5, 4)):   # the R1 penalty differentiates its backward too
         assert torch.autograd.gradcheck(lambda t, pads=pads: wrap_pad(t, pads), (z,))
