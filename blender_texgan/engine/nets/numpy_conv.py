@@ -31,6 +31,7 @@ SMALL_PRODUCT = 100 ** 3
 CHUNK_ALIGN = 64  # pixels per product are a multiple of this: no partial vector blocks
 SMALL_CHUNK = 512  # the fewest pixels per product kept to stay within SMALL_PRODUCT
 
+
 def fill_wrap(p: np.ndarray) -> np.ndarray:
     """Fill the one-pixel border of (C, H + 2, W + 2) `p` from the opposite side of its interior
     (rows first, so the corners come out right); returns p."""
