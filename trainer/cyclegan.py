@@ -34,6 +34,7 @@ from blender_texgan.core.synthesis.lattice import axis_periods
 from blender_texgan.engine.devices import DEVICE_CHOICES, pick_device
 from blender_texgan.engine.nets.material_translator import build_material_translator
 
+from .adam import Adam
 from .checkpoints import (
     CYCLEGAN_KEYS,
     check_run_folder,
@@ -210,8 +211,8 @@ class CycleGanSession:
         self.D_b = PatchDiscriminator(5, 32, 3).to(self.device)
         g_params = [*self.G_ab.parameters(), *self.G_ba.parameters()]
         d_params = [*self.D_a.parameters(), *self.D_b.parameters()]
-        self.opt_g = torch.optim.Adam(g_params, lr=opts.lr, betas=(0.5, 0.999))
-        self.opt_d = torch.optim.Adam(d_params, lr=opts.lr, betas=(0.5, 0.999))
+        self.opt_g = Adam(g_params, lr=opts.lr, betas=(0.5, 0.999))
+        self.opt_d = Adam(d_params, lr=opts.lr, betas=(0.5, 0.999))
         self.step, self.seconds = 0, 0.0
         self.resume()
         self.run.mkdir(parents=True, exist_ok=True)
@@ -255,12 +256,12 @@ class CycleGanSession:
         }
         if opts.identity > 0:
             losses["identity"] = opts.identity * (_l1(self.G_ab(b), b, margin) + _l1(self.G_ba(a), a, margin))
-        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_g.zero_grad()
         sum(losses.values()).backward()
         self.opt_g.step()
         d_loss = 0.5 * (_lsgan(self.D_b(b), 1.0) + _lsgan(self.D_b(fake_b.detach()), 0.0)
                         + _lsgan(self.D_a(a), 1.0) + _lsgan(self.D_a(fake_a.detach()), 0.0))
-        self.opt_d.zero_grad(set_to_none=True)
+        self.opt_d.zero_grad()
         d_loss.backward()
         self.opt_d.step()
         self.step += 1

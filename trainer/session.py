@@ -22,6 +22,7 @@ from blender_texgan.core.maps import GENERATED_CHANNEL_COUNT
 from blender_texgan.core.png import write_png
 from blender_texgan.engine.nets.generator import build_generator
 
+from .adam import Adam
 from .augment import augment
 from .checkpoints import save_checkpoint
 from .data import CropSampler, load_training_data
@@ -87,8 +88,8 @@ class Session:
         self.constants = self.data.constant_channels()
         pin_constant_channels(self.G, self.constants)
         self.ema.load_state_dict(self.G.state_dict())
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=opts.lr_g, betas=(0.0, 0.99))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=opts.lr_d, betas=(0.0, 0.99))
+        self.opt_g = Adam(self.G.parameters(), lr=opts.lr_g, betas=(0.0, 0.99))
+        self.opt_d = Adam(self.D.parameters(), lr=opts.lr_d, betas=(0.0, 0.99))
         self.step, self.seconds = 0, 0.0
         self.G_train, self.D_train = self.G, self.D
 
@@ -149,7 +150,7 @@ class Session:
             fake = self.G_train(z)
             logits = self.D_train(self.aug(torch.cat([real, fake.detach()])))
             loss_d = d_hinge(logits[:batch].float(), logits[batch:].float())
-        self.opt_d.zero_grad(set_to_none=True)
+        self.opt_d.zero_grad()
         loss_d.backward()
         self.opt_d.step()
         r1 = self.lazy_r1(real)
@@ -158,7 +159,7 @@ class Session:
         if opts.patch_loss > 0:  # float32: sorting bf16 projections would lose the distribution
             loss_g = loss_g + opts.patch_loss * sliced_patch_loss(fake.float(), real, self.aug_gen,
                                                                   space=opts.patch_space)
-        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_g.zero_grad()
         loss_g.backward()
         self.opt_g.step()
         pin_constant_channels(self.G, self.constants)
@@ -178,7 +179,7 @@ class Session:
         opts = self.opts
         if opts.r1_gamma <= 0 or self.step % opts.r1_every:
             return None
-        self.opt_d.zero_grad(set_to_none=True)
+        self.opt_d.zero_grad()
         r1 = r1_penalty(self.D, self.aug(real).float())
         (r1 * opts.r1_gamma * 0.5 * opts.r1_every).backward()
         if self.world > 1:

@@ -30,6 +30,7 @@ from blender_texgan.core.modelfile import write_model_file
 from blender_texgan.engine.devices import DEVICE_CHOICES, pick_device
 from blender_texgan.engine.nets.photo_translator import build_translator, finish_outputs
 
+from .adam import Adam
 from .checkpoints import (
     TRANSLATOR_KEYS,
     check_run_folder,
@@ -241,8 +242,8 @@ class TranslatorSession:
         self.setup_device()
         # Adam's update in one fused kernel per optimiser (on a CPU: one op per kind for all weights)
         fast = {"fused": True} if self.device.type == "cuda" else {"foreach": True}
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=opts.lr, betas=(0.9, 0.999), **fast)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=opts.lr, betas=(0.5, 0.999), **fast)
+        self.opt_g = Adam(self.G.parameters(), lr=opts.lr, betas=(0.9, 0.999), **fast)
+        self.opt_d = Adam(self.D.parameters(), lr=opts.lr, betas=(0.5, 0.999), **fast)
         self.g_params = list(self.G.parameters())
         self.step, self.seconds = 0, 0.0
         self.resume()
@@ -302,7 +303,7 @@ class TranslatorSession:
         if opts.gan > 0:
             with self.autocast:
                 losses["gan"] = opts.gan * F.softplus(-self.D(self.layout(_d_input(photo, pred))).float()).mean()
-        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_g.zero_grad()
         # only G's gradients: the adversarial term's gradients on D's weights would be thrown away
         torch.autograd.backward(sum(losses.values()), inputs=self.g_params)
         self.opt_g.step()
@@ -317,7 +318,7 @@ class TranslatorSession:
             logits = self.D(self.layout(torch.cat([_d_input(photo, target), _d_input(photo, fake)]))).float()
         real, fake_logits = logits.chunk(2)
         d_loss = F.softplus(-real).mean() + F.softplus(fake_logits).mean()
-        self.opt_d.zero_grad(set_to_none=True)
+        self.opt_d.zero_grad()
         d_loss.backward()
         self.opt_d.step()
 

@@ -20,6 +20,7 @@ from blender_texgan.core.arch.vae import DECODER_PREFIX, ENCODER_PREFIX, VAEConf
 from blender_texgan.core.latent import make_latent
 from blender_texgan.engine.nets.vae_encoder import PeriodicEncoder
 
+from .adam import Adam
 from .losses import sliced_patch_loss
 from .metrics import swd_ratio
 from .session import Session, pin_constant_channels
@@ -39,7 +40,7 @@ class VAESession(Session):
         self.encoder = PeriodicEncoder(self.vae_cfg).to(device)
         self.ema_encoder = PeriodicEncoder(self.vae_cfg).to(device).eval().requires_grad_(False)
         self.ema_encoder.load_state_dict(self.encoder.state_dict())
-        self.opt_g = torch.optim.Adam([*self.G.parameters(), *self.encoder.parameters()], lr=opts.lr_g,
+        self.opt_g = Adam([*self.G.parameters(), *self.encoder.parameters()], lr=opts.lr_g,
                                       betas=(0.9, 0.99))
         self.D = self.opt_d = None
 
@@ -84,7 +85,7 @@ class VAESession(Session):
             patch = sliced_patch_loss(self.G(z), real, self.aug_gen, space=opts.patch_space)
             loss = loss + opts.patch_loss * patch
             record["patch"] = round(patch.item(), 5)
-        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_g.zero_grad()
         loss.backward()
         self.opt_g.step()
         pin_constant_channels(self.G, self.constants)
