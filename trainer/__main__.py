@@ -96,7 +96,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def _train(args, argv, kind: str = "generator") -> int:
     from .options import resolve_options
-    from .train import train
 
     cli = {k: v for k, v in vars(args).items() if k not in ("command", "config", "dry_run", "resume_with_changes")}
     cli["kind"] = kind
@@ -110,6 +109,7 @@ def _train(args, argv, kind: str = "generator") -> int:
         from dataclasses import asdict
         print(json.dumps(asdict(opts), indent=2))
         return 0
+    from .train import train  # torch loads here, after the options are checked (a refusal takes half a second)
     ckpt = train(opts, allow_changes=args.resume_with_changes)
     if ckpt is not None:
         print(f"checkpoint: {ckpt}")
