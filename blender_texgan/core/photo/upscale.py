@@ -134,8 +134,19 @@ def box_shrink(image: np.ndarray, factor: int) -> np.ndarray:
     if factor == 1:
         return img
     h, w = img.shape[0] // factor, img.shape[1] // factor
-    blocks = img[:h * factor, :w * factor].reshape(h, factor, w, factor, -1)
-    return blocks.mean(axis=(1, 3), dtype=np.float64).astype(np.float32)
+    rows = img[:h * factor, :w * factor].reshape(h, factor, w * factor, -1)
+    out = np.empty((h, w, rows.shape[-1]), np.float32)
+    step = max(1, (1 << 21) // rows[0, 0].size)  # output rows per pass: a float64 sum of 16 MB at most
+    for r in range(0, h, step):
+        # whole source rows added in float64 (contiguous reads; exact for 8- and 16-bit levels, so the
+        # same figures as a mean over the blocks), then each row's blocks summed
+        total = rows[r:r + step, 0].astype(np.float64)
+        for i in range(1, factor):
+            total += rows[r:r + step, i]
+        block = total.reshape(len(total), w, factor, -1).sum(axis=2)
+        block /= factor * factor
+        out[r:r + step] = block
+    return out
 
 
 def refine_field(coords: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
