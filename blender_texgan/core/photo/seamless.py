@@ -140,9 +140,10 @@ def equalise_lighting(image, sigma: float = LIGHTING_SIGMA, in_place: bool = Fal
     gain = np.clip(small.mean() / np.maximum(trend, 1e-4), *GAIN_LIMITS).astype(np.float32)
     del lum, small, surface, trend
     c = colour_channels(a.shape[2])
+    wide = widen_gain(gain, factor, a.shape[1])
     for start in range(0, a.shape[0], TREND_BAND):
         band = out[start:start + TREND_BAND, :, :c]
-        band *= spread_gain(gain, factor, start, band.shape[0], a.shape[1])[..., None]
+        band *= spread_gain(wide, factor, start, band.shape[0])[..., None]
         np.clip(band, 0.0, 1.0, out=band)
     return out
 
@@ -155,22 +156,29 @@ def trend_factor(shape: tuple[int, int]) -> int:
     return factor
 
 
-def spread_gain(gain: np.ndarray, factor: int, start: int, rows: int, width: int) -> np.ndarray:
-    """Rows start..start+rows of a (h, w) gain found on a plane shrunk `factor` times, bilinearly
-    enlarged to full size (pixel centres aligned; past the last cell the edge value holds)."""
+def _taps(n_out: int, n_in: int, factor: int, first: int = 0):
+    """Bilinear taps of n_out pixels from first on, read from n_in cells `factor` times larger (pixel
+    centres aligned; past the last cell the edge value holds): (low cell, high cell, weight of high)."""
+    pos = np.clip((np.arange(first, first + n_out) + 0.5) / factor - 0.5, 0, n_in - 1)
+    lo = np.minimum(pos.astype(np.int64), n_in - 2) if n_in > 1 else np.zeros(n_out, np.int64)
+    return lo, np.minimum(lo + 1, n_in - 1), (pos - lo).astype(np.float32)
+
+
+def widen_gain(gain: np.ndarray, factor: int, width: int) -> np.ndarray:
+    """An (h, w) gain found on a plane shrunk `factor` times, bilinearly enlarged along x alone to
+    (h, width): done once, before spread_gain enlarges it band by band along y."""
     if factor == 1:
-        return gain[start:start + rows]
+        return gain
+    x0, x1, fx = _taps(width, gain.shape[1], factor)
+    return gain[:, x0] * (1 - fx) + gain[:, x1] * fx
 
-    def taps(n_out: int, n_in: int, first: int):
-        pos = np.clip((np.arange(first, first + n_out) + 0.5) / factor - 0.5, 0, n_in - 1)
-        lo = np.minimum(pos.astype(np.int64), n_in - 2) if n_in > 1 else np.zeros(n_out, np.int64)
-        return lo, np.minimum(lo + 1, n_in - 1), (pos - lo).astype(np.float32)
 
-    y0, y1, fy = taps(rows, gain.shape[0], start)
-    x0, x1, fx = taps(width, gain.shape[1], 0)
-    top = gain[y0][:, x0] * (1 - fx) + gain[y0][:, x1] * fx
-    bottom = gain[y1][:, x0] * (1 - fx) + gain[y1][:, x1] * fx
-    return top * (1 - fy[:, None]) + bottom * fy[:, None]
+def spread_gain(wide: np.ndarray, factor: int, start: int, rows: int) -> np.ndarray:
+    """Rows start..start+rows of the full-size gain, from widen_gain's (h, width) rows."""
+    if factor == 1:
+        return wide[start:start + rows]
+    y0, y1, fy = _taps(rows, wide.shape[0], factor, start)
+    return wide[y0] * (1 - fy[:, None]) + wide[y1] * fy[:, None]
 
 
 # ---------------------------------------------------------------- the field
