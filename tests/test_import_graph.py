@@ -103,7 +103,7 @@ TORCH_AT_TOP = {
     "blender_texgan.engine.nets.generator", "blender_texgan.engine.nets.material_translator",
     "blender_texgan.engine.nets.photo_translator", "blender_texgan.engine.nets.refine_torch",
     "blender_texgan.engine.nets.vae_encoder",
-    "trainer.augment", "trainer.checkpoints", "trainer.cyclegan", "trainer.discriminator", "trainer.losses",
+    "trainer.adam", "trainer.augment", "trainer.checkpoints", "trainer.cyclegan", "trainer.discriminator", "trainer.losses",
     "trainer.sampling", "trainer.session", "trainer.shading", "trainer.train", "trainer.translator", "trainer.vae",
 }
 # Imported inside functions on purpose: torch (above); Pillow, which Blender's Python may lack (the add-on says
