@@ -19,7 +19,7 @@ from blender_texgan.core.maps import stack_channels
 from blender_texgan.core.tiling import looks_periodic
 from trainer.augment import augment
 from trainer.discriminator import PatchDiscriminator
-from trainer.losses import d_hinge, r1_penalty, sliced_patch_loss
+from trainer.losses import d_hinge, r1_penalty, sliced_patch_loss, sorted_columns
 from trainer.procedural import make_material
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +74,18 @@ def test_band_patch_loss_sees_faint_fine_noise_that_the_pixel_loss_misses():
         same = sliced_patch_loss(real_a, real_b, torch.Generator().manual_seed(0), space=space)
         ratio[space] = float(sliced_patch_loss(noisy, real_b, torch.Generator().manual_seed(0), space=space) / same)
     assert ratio["bands"] > 1.6 and ratio["pixels"] < 1.1
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sorted_columns_is_torch_sort_in_values_and_gradients(dtype):
+    """The patch loss's sort (numpy's order on a CPU, a gather for the gradients) against torch.sort."""
+    x = torch.randn(300, 16, generator=torch.Generator().manual_seed(1), dtype=dtype)
+    weights = torch.rand(300, 16, generator=torch.Generator().manual_seed(2), dtype=dtype)
+    ours, theirs = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    a, b = sorted_columns(ours), torch.sort(theirs, dim=0)[0]
+    assert torch.equal(a, b) and torch.equal(sorted_columns(x), b)   # with and without gradients
+    (a * weights).sum().backward(), (b * weights).sum().backward()
+    assert torch.equal(ours.grad, theirs.grad) and ours.grad.abs().sum() > 0
 
 
 def test_band_pyramid_is_the_metrics_pyramid():

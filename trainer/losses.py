@@ -3,6 +3,7 @@ gradient penalty on real images (Mescheder et al. 2018), applied lazily every fe
 sliced Wasserstein patch loss on the generator, on raw pixels or on normalised Laplacian bands."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -80,7 +81,21 @@ def _sliced_distance(pf: torch.Tensor, pr: torch.Tensor, generator: torch.Genera
     pr = pr[torch.randint(0, len(pr), (len(pf),), generator=generator).to(pr.device)]
     dirs = torch.randn(pf.shape[1], projections, generator=generator).to(pf.device)
     dirs = dirs / dirs.norm(dim=0, keepdim=True)
-    return (torch.sort(pf @ dirs, dim=0)[0] - torch.sort(pr @ dirs, dim=0)[0]).abs().mean()
+    return (sorted_columns(pf @ dirs) - sorted_columns(pr @ dirs)).abs().mean()
+
+
+def sorted_columns(x: torch.Tensor) -> torch.Tensor:
+    """torch.sort(x, dim=0)[0]: the same values, and the same gradients but where values tie (each
+    sort may then route a gradient to another of the equal entries). On a CPU the order comes from
+    numpy, whose sort is 4-8x faster than torch's there (torch's took 40 % of a VAE training step);
+    the gradients flow through a gather, as through torch.sort's indices."""
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        return torch.sort(x, dim=0)[0]
+    values = x.detach().numpy()
+    if not x.requires_grad:
+        return torch.from_numpy(np.sort(values, axis=0))
+    order = np.ascontiguousarray(np.argsort(values.T, axis=1).T)  # sorting contiguous rows is faster
+    return x.gather(0, torch.from_numpy(order))
 
 
 def sliced_band_patch_loss(fake: torch.Tensor, real: torch.Tensor, generator: torch.Generator, levels: int = 3,
