@@ -24,9 +24,11 @@ def matrix_python(version: str) -> Path:
     python = venv / "bin" / "python"
     marker = venv / ".installed"
     if not marker.exists():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"bpy=={version}", "numpy<2"],
-                       check=True, timeout=1800)
+        # no pip of its own (this environment's pip installs into it) and no bytecode compiled at install (the
+        # one Blender start compiles what it imports): 12 s instead of 30 s a version on a fresh clone
+        subprocess.run([sys.executable, "-m", "venv", "--clear", "--without-pip", str(venv)], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-compile",
+                        f"bpy=={version}", "numpy<2"], check=True, timeout=1800)
         marker.touch()
     return python
 
