@@ -316,6 +316,7 @@ BLENDER_MODULES = {"test_blender_addon", "test_blender_options", "test_version_m
 # it) that `make check` leaves to `make test`: each took 1.5 s or more (a shared fixture counted once)
 # on a loaded 2-core machine, or ran programs in subprocesses (benchmarks/results/test_times.txt).
 SLOW_TESTS = {
+    "test_adam::test_a_training_process_does_not_import_the_compiler",
     "test_engines::test_job_lifecycle_progress_and_result",
     "test_hostile_models::test_terminal_never_writes_where_a_model_file_says",
     "test_hostile_models::test_terminal_and_trainer_say_what_a_translator_file_is",
