@@ -50,6 +50,26 @@ def test_pyramid_shapes_wraps_and_collapses_exactly():
     assert M.max_levels(32, 32) == 2 and M.max_levels(64, 48) == 2 and M.max_levels(128, 128) == 4
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 32, 48), (1, 2, 33, 17), (1, 1, 3, 2)])
+def test_pyramid_steps_are_their_definitions(shape):
+    """The pyramid's steps computed where they are kept (the blur at the kept rows and columns; the
+    upsampling without its inserted zeros), against what they are defined as: the same figures."""
+    x = np.random.default_rng(sum(shape)).random(shape)
+
+    def blur(a):
+        for axis in (-2, -1):
+            a = (6.0 * a + 4.0 * (np.roll(a, 1, axis) + np.roll(a, -1, axis))
+                 + (np.roll(a, 2, axis) + np.roll(a, -2, axis))) / 16.0
+        return a
+
+    assert np.array_equal(M._blur(x), blur(x))
+    low = M._downsample(x)
+    assert np.array_equal(low, blur(x)[..., ::2, ::2])
+    up = np.zeros(x.shape)
+    up[..., ::2, ::2] = low
+    assert np.array_equal(M._upsample(low, x.shape[-2:]), 4.0 * blur(up))
+
+
 def test_swd_separates_real_from_noise_and_another_texture(sets):
     held, ref = sets["heldout"], sets["ref"]
     swd_ref, per_level = M.sliced_wasserstein(ref, held, seed=0, return_levels=True)

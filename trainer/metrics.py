@@ -89,21 +89,53 @@ def _as_batch(batch) -> np.ndarray:
     return a
 
 
+def _taps(x: np.ndarray, axis: int, stride: int = 1):
+    """tap(d): x[i + d] (wrapping) along `axis` (-2 or -1) at the positions i = 0, stride, 2 stride, ..."""
+    n = x.shape[axis]
+    padded = x.take(np.arange(-2, n + 2) % n, axis=axis)   # two more on each side, wrapped
+
+    def tap(d: int) -> np.ndarray:
+        part = slice(2 + d, 2 + d + n, stride)
+        return padded[..., part, :] if axis == -2 else padded[..., part]
+    return tap
+
+
+def _blur_axis(x: np.ndarray, axis: int, stride: int = 1) -> np.ndarray:
+    """The 5-tap binomial [1, 4, 6, 4, 1] / 16 along `axis`, periodic, at every `stride`-th position."""
+    tap = _taps(x, axis, stride)
+    return (6.0 * tap(0) + 4.0 * (tap(-1) + tap(1)) + (tap(-2) + tap(2))) / 16.0
+
+
 def _blur(x: np.ndarray) -> np.ndarray:
     """Separable 5-tap binomial [1, 4, 6, 4, 1] / 16 blur over the last two axes, periodic borders."""
-    for axis in (-2, -1):
-        x = (6.0 * x
-             + 4.0 * (np.roll(x, 1, axis) + np.roll(x, -1, axis))
-             + (np.roll(x, 2, axis) + np.roll(x, -2, axis))) / 16.0
-    return x
+    return _blur_axis(_blur_axis(x, -2), -1)
 
 
 def _downsample(x: np.ndarray) -> np.ndarray:
-    return _blur(x)[..., ::2, ::2]
+    """_blur(x)[..., ::2, ::2], computed at the kept rows and columns only (the same figures)."""
+    return _blur_axis(_blur_axis(x, -2, 2), -1, 2)
+
+
+def _spread_axis(x: np.ndarray, axis: int) -> np.ndarray:
+    """_blur_axis of x with zeros inserted after every value along `axis` (twice the length): the
+    even positions (6 x_i + (x_(i-1) + x_(i+1))) / 16, the odd ones 4 (x_i + x_(i+1)) / 16, the same
+    sums without the zeros' terms."""
+    tap = _taps(x, axis)
+    shape = list(x.shape)
+    shape[axis] *= 2
+    out = np.empty(shape)
+    even, odd = (slice(0, None, 2), slice(1, None, 2))
+    where = (lambda part: (..., part, slice(None))) if axis == -2 else (lambda part: (..., part))
+    out[where(even)] = (6.0 * tap(0) + (tap(-1) + tap(1))) / 16.0
+    out[where(odd)] = 4.0 * (tap(0) + tap(1)) / 16.0
+    return out
 
 
 def _upsample(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Zero insertion to `shape`, then the same binomial blur with gain 4 (2 per axis)."""
+    """Zero insertion to `shape`, then the same binomial blur with gain 4 (2 per axis); for even sides
+    (every level of an even-sided image) without the zeros, along each axis in turn."""
+    if tuple(shape) == (2 * x.shape[-2], 2 * x.shape[-1]):
+        return 4.0 * _spread_axis(_spread_axis(x, -2), -1)
     up = np.zeros(x.shape[:-2] + tuple(shape), x.dtype)
     up[..., ::2, ::2] = x
     return 4.0 * _blur(up)
