@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .core.maps import PBR_MAPS
-from .core.modelfile import ModelFileError, safe_file_prefix
+from .core.modelfile import ModelFileError, read_manifest, safe_file_prefix
 from .core.png import PngSet
 from .engine.devices import DEVICE_CHOICES
 from .engine.generate import (
@@ -28,6 +28,7 @@ from .engine.generate import (
     check_seed,
     default_model_name,
     generate,
+    resolve_model,
 )
 from .engine.image_files import OUTPUT_ERRNOS
 
@@ -412,6 +413,8 @@ def transform_command(args) -> str:
     check_seed(args.seed)
     check_strength(args.strength)
     check_fits(args.size)
+    if args.image is None:  # a bad model file is refused before the translator (and torch) loads
+        read_manifest(resolve_model(args.model))
     net = load_material_translator(args.translator, args.engine, args.device)
     out = prepare_output(args.out)
     if args.image is not None:  # the image made a tileable material, at its own relief
