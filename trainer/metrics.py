@@ -123,7 +123,7 @@ def _spread_axis(x: np.ndarray, axis: int) -> np.ndarray:
     tap = _taps(x, axis)
     shape = list(x.shape)
     shape[axis] *= 2
-    out = np.empty(shape)
+    out = np.empty(shape, x.dtype)
     even, odd = (slice(0, None, 2), slice(1, None, 2))
     where = (lambda part: (..., part, slice(None))) if axis == -2 else (lambda part: (..., part))
     out[where(even)] = (6.0 * tap(0) + (tap(-1) + tap(1))) / 16.0
