@@ -68,14 +68,13 @@ class Adam:
         groups = saved["param_groups"]
         if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
             raise ValueError("the saved optimiser state holds other parameters than this network's")
-        params = {i: p for old, new in zip(groups, self.param_groups) for i, p in zip(old["params"], new["params"])}
         self.param_groups = [{**_FIXED, "foreach": None, "fused": None, **{k: v for k, v in old.items() if k != "params"},
                               "params": new["params"]} for old, new in zip(groups, self.param_groups)]
-        fused = {id(p): bool(g["fused"]) for g in self.param_groups for p in g["params"]}
         self.state = {}
-        for i, moments in saved["state"].items():
-            if (p := params.get(i)) is not None:
-                self.state[p] = {k: _placed(k, v, p, fused[id(p)]) for k, v in moments.items()}
+        for old, group in zip(groups, self.param_groups):
+            for i, p in zip(old["params"], group["params"]):
+                if i in saved["state"]:
+                    self.state[p] = {k: _placed(k, v, p, bool(group["fused"])) for k, v in saved["state"][i].items()}
 
 
 def _placed(key: str, value: torch.Tensor, p: torch.Tensor, fused: bool) -> torch.Tensor:

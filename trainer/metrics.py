@@ -121,14 +121,11 @@ def _spread_axis(x: np.ndarray, axis: int) -> np.ndarray:
     even positions (6 x_i + (x_(i-1) + x_(i+1))) / 16, the odd ones 4 (x_i + x_(i+1)) / 16, the same
     sums without the zeros' terms."""
     tap = _taps(x, axis)
+    even = (6.0 * tap(0) + (tap(-1) + tap(1))) / 16.0
+    odd = 4.0 * (tap(0) + tap(1)) / 16.0
     shape = list(x.shape)
     shape[axis] *= 2
-    out = np.empty(shape, x.dtype)
-    even, odd = (slice(0, None, 2), slice(1, None, 2))
-    where = (lambda part: (..., part, slice(None))) if axis == -2 else (lambda part: (..., part))
-    out[where(even)] = (6.0 * tap(0) + (tap(-1) + tap(1))) / 16.0
-    out[where(odd)] = 4.0 * (tap(0) + tap(1)) / 16.0
-    return out
+    return np.stack([even, odd], axis=axis).reshape(shape)   # (..., n, 2[, W]) -> interleaved
 
 
 def _upsample(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
