@@ -105,3 +105,15 @@ def test_small_or_flat_inputs_pass_through_finite():
     assert np.array_equal(B.match_bands(height, B.exemplar_bands(height[:20, :20])), height)
     flat = B.match_bands(height, B.exemplar_bands(np.full((128, 128), 0.5, np.float32)))
     assert np.isfinite(flat).all() and flat.min() >= 0.0 and flat.max() <= 1.0
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 1000, 65536])
+def test_quantiles_are_numpys(size):
+    """One sort and numpy's linear interpolation: np.quantile's figures bit for bit, ties and both dtypes."""
+    rng = np.random.default_rng(size)
+    for dtype in (np.float32, np.float64):
+        x = rng.standard_normal(size).astype(dtype)
+        x[::3] = x[0]   # ties
+        q = B._quantile_grid()
+        assert np.array_equal(B.quantiles(x, q), np.quantile(x, q))
+        assert np.array_equal(B.quantiles(x.reshape(1, -1), [0.0, 0.25, 1.0]), np.quantile(x, [0.0, 0.25, 1.0]))

@@ -170,13 +170,25 @@ def _quantile_grid() -> np.ndarray:
     return (np.arange(QUANTILES) + 0.5) / QUANTILES
 
 
+def quantiles(values: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """np.quantile(values, q) (its default, linear method) of finite values, from one sort of them: numpy
+    partitions around every index the QUANTILES points need, 5-7x slower. The same figures bit for bit."""
+    ordered = np.sort(np.asarray(values).ravel())
+    at = (ordered.size - 1) * np.asarray(q, np.float64)
+    lower = np.floor(at).astype(np.intp)
+    a, b = ordered[lower], ordered[np.minimum(lower + 1, ordered.size - 1)]
+    t = at - lower
+    step = b - a
+    return np.where(t >= 0.5, b - step * (1 - t), a + step * t)
+
+
 def exemplar_bands(height: np.ndarray) -> ExemplarBands:
     """An (h, w) exemplar height (a photo: it need not tile) -> its band distributions."""
     g = np.asarray(height, np.float32)
     for _ in range(FIRST_LEVEL):
         g = _down(g)
     bands, _ = _band_pyramid(g, _levels(min(np.shape(height))))
-    rows = [np.quantile(b[BORDER:-BORDER, BORDER:-BORDER] if min(b.shape) > 4 * BORDER else b, _quantile_grid())
+    rows = [quantiles(b[BORDER:-BORDER, BORDER:-BORDER] if min(b.shape) > 4 * BORDER else b, _quantile_grid())
             for b in bands]
     return ExemplarBands(np.array(rows, np.float32).reshape(len(rows), QUANTILES))
 
@@ -186,7 +198,7 @@ def _matched(band: np.ndarray, target: np.ndarray) -> np.ndarray:
     distribution (estimated from an even sample of at most SAMPLES values) -> the target's value there."""
     flat = band.ravel()
     sample = flat[::max(1, flat.size // SAMPLES)]
-    own = np.quantile(sample, _quantile_grid()).astype(np.float32)
+    own = quantiles(sample, _quantile_grid()).astype(np.float32)
     out = np.empty(flat.size, np.float32)
 
     def part(i0: int, i1: int) -> None:   # np.interp lets other threads run: 1M values 0.14 -> 0.07 s on 2 cores
