@@ -22,7 +22,7 @@ from ..core.synthesis.band_match import exemplar_bands, match_bands
 from ..core.synthesis.quilt import poisson_height, synthesize
 from ..core.synthesis.read_field import apply_field, exemplar_stats
 from ..core.synthesis.refine import GUIDE_WEIGHT
-from ..core.synthesis.threads import THREADS, in_bands
+from ..core.synthesis.threads import THREADS, in_bands, one_worker
 from .devices import pick_device
 from .external import run_external
 from .library import DEFAULT_MODEL, MODELS_DIR, bundled_models, default_model_name, resolve_model  # noqa: F401
@@ -102,12 +102,8 @@ class Runner:
         self.exemplar = model.exemplar
         self.exemplar_block = model.manifest.get("exemplar") or {}
         self.exemplar_periodic = bool(self.exemplar_block.get("periodic", False))  # does it tile itself?
-        self._analysis = None
-        self._blend = None
-        self._quilt = None
-        self._map_source = None
-        self._height_bands = None
-        self._analysis_lock = threading.Lock()
+        self._made: dict[str, object] = {}   # the exemplar's analyses, each made once (see _once)
+        self._locks = {name: threading.Lock() for name in ("refine", "blend", "quilt", "map_source", "height_bands")}
         self._net_lock = threading.Lock()
         if engine == "torch" and device in GPU_DEVICES:  # a GPU asked for and not to be had: say so now
             _ = self.device
@@ -173,50 +169,44 @@ class Runner:
             mean, logvar = self._encoder(torch.from_numpy(np.ascontiguousarray(maps[None], np.float32)).to(self.device))
         return mean[0].float().cpu().numpy(), logvar[0].float().cpu().numpy()
 
+    def _once(self, name: str, make):
+        """The analysis `name` of the exemplar, made by make() at its first use. Each has its own lock, so
+        two can be made side by side in threads (a first joined generation makes the maps' source and
+        the height's bands beside the joins' analysis)."""
+        with self._locks[name]:
+            if name not in self._made:
+                self._made[name] = make()
+            return self._made[name]
+
     @property
     def analysis(self):
         """The exemplar's analysis for refinement, computed once per loaded model."""
-        with self._analysis_lock:
-            if self._analysis is None:
-                self._analysis = exemplar_analysis.analyse(self.exemplar, periodic=self.exemplar_periodic)
-            return self._analysis
+        return self._once("refine", lambda: exemplar_analysis.analyse(self.exemplar, periodic=self.exemplar_periodic))
 
     @property
     def quilt_analysis(self):
         """The exemplar's analysis for joined patches (core.synthesis.quilt): cheap, and the element size and
         repeats come from the model file when its export measured them."""
-        with self._analysis_lock:
-            if self._quilt is None:
-                block = self.exemplar_block
-                self._quilt = quilt.analyse(self.exemplar, self.exemplar_periodic,
-                                      periods=block.get("lattice") if "element" in block else None,
-                                      element=block.get("element"))
-            return self._quilt
+        block = self.exemplar_block
+        return self._once("quilt", lambda: quilt.analyse(
+            self.exemplar, self.exemplar_periodic, periods=block.get("lattice") if "element" in block else None,
+            element=block.get("element")))
 
     @property
     def map_source(self) -> tuple[np.ndarray, tuple]:
         """The exemplar's channels but the height, contiguous, and their core.synthesis.read_field.exemplar_stats:
         what read_maps reads the other maps from (made once per loaded model, not per generation)."""
-        with self._analysis_lock:
-            if self._map_source is None:
-                self._map_source = map_source(self.exemplar)
-            return self._map_source
+        return self._once("map_source", lambda: map_source(self.exemplar))
 
     @property
     def height_bands(self):
         """The exemplar height's band distributions (core.synthesis.band_match), made once per loaded model."""
-        with self._analysis_lock:
-            if self._height_bands is None:
-                self._height_bands = exemplar_bands(self.exemplar[..., HEIGHT_CHANNEL])
-            return self._height_bands
+        return self._once("height_bands", lambda: exemplar_bands(self.exemplar[..., HEIGHT_CHANNEL]))
 
     @property
     def blend_analysis(self):
         """The exemplar's tiling-and-blending tables (core.synthesis.tiling_blend), computed once per model."""
-        with self._analysis_lock:
-            if self._blend is None:
-                self._blend = tiling_blend.analyse(self.exemplar)
-            return self._blend
+        return self._once("blend", lambda: tiling_blend.analyse(self.exemplar))
 
     def tile_cells(self) -> int:
         """Tile side in latent cells: fixed on the CPU; sized to free memory on a GPU."""
@@ -355,7 +345,10 @@ def quilted_maps(runner: Runner, resolution: int, seed: int, progress=None,
     (GenerationCancelled) between the steps and within the synthesis. keep_field=False: the field is
     let go of once the maps are read, and None is returned for it."""
     stage = lambda start, span: stage_progress(progress, should_stop, start, span)   # noqa: E731
-    coords = synthesize(runner.quilt_analysis, resolution, resolution, seed, progress=stage(0.0, 0.55))
+    with one_worker() as worker:   # a first generation makes the exemplar's other analyses beside the joins'
+        worker.submit(lambda: (runner.map_source, runner.height_bands))
+        analysis = runner.quilt_analysis
+    coords = synthesize(analysis, resolution, resolution, seed, progress=stage(0.0, 0.55))
     exemplar, periodic = runner.exemplar, runner.exemplar_periodic
     height = poisson_height(exemplar[..., HEIGHT_CHANNEL], coords, periodic)
     stage(0.55, 0.12)(1.0)
