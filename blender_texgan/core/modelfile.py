@@ -13,6 +13,7 @@ import re
 import struct
 import unicodedata
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -336,26 +337,33 @@ def _take_exemplar(manifest: dict, tensors: dict, fail) -> np.ndarray | None:
         return None
     h, w = block["height"], block["width"]
     packed = block.get("encoding", "raw") == "deflate_delta"
-    parts = []
+    arrays = []
     for name, channels, dtype in EXEMPLAR_MAPS:
         arr = tensors.pop(EXEMPLAR_PREFIX + name, None)
         if arr is None:
             fail(f"declares an exemplar but lacks its '{name}' map")
-        if packed:
-            if arr.dtype != np.uint8 or arr.ndim != 1:
-                fail(f"has a packed exemplar '{name}' map of {_DTYPE_NAMES.get(arr.dtype, arr.dtype)} "
-                     f"{tuple(arr.shape)}, expected U8 bytes")
-            arr = unpack_exemplar_map(arr, (h, w, channels), _DTYPES[dtype])
-            if arr is None:
-                fail(f"has a packed exemplar '{name}' map that does not unpack to {dtype} {(h, w, channels)}")
+        if packed and (arr.dtype != np.uint8 or arr.ndim != 1):
+            fail(f"has a packed exemplar '{name}' map of {_DTYPE_NAMES.get(arr.dtype, arr.dtype)} "
+                 f"{tuple(arr.shape)}, expected U8 bytes")
+        arrays.append(arr)
+    if packed:   # zlib and numpy let the maps inflate side by side (a first generation waits for them)
+        with ThreadPoolExecutor(len(arrays)) as pool:
+            arrays = list(pool.map(lambda arr, spec: unpack_exemplar_map(arr, (h, w, spec[1]), _DTYPES[spec[2]]),
+                                   arrays, EXEMPLAR_MAPS))
+    out = np.empty((h, w, sum(channels for _, channels, _ in EXEMPLAR_MAPS)), np.float32)
+    start = 0
+    for arr, (name, channels, dtype) in zip(arrays, EXEMPLAR_MAPS):
+        if arr is None:
+            fail(f"has a packed exemplar '{name}' map that does not unpack to {dtype} {(h, w, channels)}")
         if arr.dtype != _DTYPES[dtype] or arr.shape != (h, w, channels):
             fail(f"has an exemplar '{name}' map of {_DTYPE_NAMES.get(arr.dtype, arr.dtype)} {tuple(arr.shape)}, "
                  f"expected {dtype} {(h, w, channels)}")
-        parts.append(arr.astype(np.float32) / (255.0 if dtype == "U8" else 65535.0))
+        np.divide(arr, np.float32(255.0 if dtype == "U8" else 65535.0), out=out[..., start:start + channels])
+        start += channels
     extra = [n for n in tensors if n.startswith(EXEMPLAR_PREFIX)]
     if extra:
         fail(f"has unexpected exemplar tensors: {', '.join(extra[:3])}")
-    return np.concatenate(parts, axis=-1)
+    return out
 
 
 def expected_shapes(manifest: dict) -> dict[str, tuple[int, ...]]:
