@@ -338,7 +338,7 @@ def _take_exemplar(manifest: dict, tensors: dict, fail) -> np.ndarray | None:
     h, w = block["height"], block["width"]
     packed = block.get("encoding", "raw") == "deflate_delta"
     arrays = []
-    for name, channels, dtype in EXEMPLAR_MAPS:
+    for name, _, _ in EXEMPLAR_MAPS:
         arr = tensors.pop(EXEMPLAR_PREFIX + name, None)
         if arr is None:
             fail(f"declares an exemplar but lacks its '{name}' map")
