@@ -536,10 +536,10 @@ def _assembly_step(ys: np.ndarray, xs: np.ndarray) -> int:
 
 
 def assemble_strips(plan: Layout, sources: np.ndarray, columns: np.ndarray, ys: np.ndarray, xs: np.ndarray,
-                    out: np.ndarray) -> None:
+                    out: np.ndarray, threads: int = THREADS) -> None:
     """Into out (len(ys), len(xs), 2) int32: the exemplar (y, x) of every pixel at rows ys and columns
     xs of the layout as its own strip gives it (left of a column cut the left patch). Rows in a row
-    band are finished by overlay_upper once the row cuts are known."""
+    band are finished by overlay_upper once the row cuts are known. In `threads` threads."""
     oy = plan.overlap[0]
     cell, band, place = _axis_tables(plan.ys, oy)
     tables, sources = _column_tables(plan), sources.astype(np.int32)
@@ -551,7 +551,7 @@ def assemble_strips(plan: Layout, sources: np.ndarray, columns: np.ndarray, ys: 
         r = np.where(inside, place[y], y - plan.ys[i] + oy).astype(np.int32)
         out[start:stop, :, 0], out[start:stop, :, 1] = _row_coords(tables, columns, sources, i, r, xs)
 
-    in_bands(len(ys), _assembly_step(ys, xs), chunk)
+    in_bands(len(ys), _assembly_step(ys, xs), chunk, threads)
 
 
 def overlay_upper(plan: Layout, sources: np.ndarray, columns: np.ndarray, rows_cut: np.ndarray,
@@ -666,8 +666,8 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int, prog
     step(2)
     picks = _field_picks(plan, virtual, (height, width), periods)
     coords = np.empty((height, width, 2), np.int32)
-    with one_worker() as worker:
-        strips = worker.submit(assemble_strips, plan, sources, columns, *picks, coords)
+    with one_worker() as worker:   # one thread: a second would take the row cuts' core (4096 px: 1.07 -> 0.87 s)
+        strips = worker.submit(assemble_strips, plan, sources, columns, *picks, coords, threads=1)
         rows_cut = row_cuts(errors)
         strips.result()
     step(3)

@@ -16,11 +16,11 @@ from contextlib import contextmanager
 THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
-def in_bands(count: int, step: int, work) -> None:
-    """work(start, stop) for bands of `step` of range(count), side by side in THREADS threads
+def in_bands(count: int, step: int, work, threads: int = THREADS) -> None:
+    """work(start, stop) for bands of `step` of range(count), side by side in `threads` threads
     (each band writes its own rows: no locks)."""
     starts = range(0, count, step)
-    with ThreadPoolExecutor(max_workers=min(THREADS, len(starts))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(starts)))) as pool:
         for done in [pool.submit(work, s, min(count, s + step)) for s in starts]:
             done.result()
 
