@@ -77,10 +77,11 @@ def exemplar_stats(exemplar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return flat.mean(axis=0), channels.max(axis=1) > channels.min(axis=1)
 
 
-def _blend_along(flat: np.ndarray, exemplar_shape: tuple[int, int], cy: np.ndarray, cx: np.ndarray,
+def _blend_along(flat: np.ndarray, exemplar_shape: tuple[int, int], coords: np.ndarray,
                  where: np.ndarray, axis: int, radius: int, periodic: bool,
                  preserve: np.ndarray | None, stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Blend of the 2 radius + 1 predictions E[c(p + d) - d], d along `axis`, at the pixels `where`.
+    """Blend of the 2 radius + 1 predictions E[c(p + d) - d], d along `axis`, at the pixels of flat
+    indices `where` (sorted) of the (H, W, 2) int32 field `coords`.
 
     Variance-preserving, as Heitz & Neyret blend: mu + (mean - mu) / sqrt(sum_k w_k^2), where w_k is
     the share of the predictions that read exemplar pixel k and mu the exemplar's mean. A plain mean
@@ -89,14 +90,15 @@ def _blend_along(flat: np.ndarray, exemplar_shape: tuple[int, int], cy: np.ndarr
     where `preserve` is False get the plain mean (smooth maps such as height: rescaling a step
     between two patches would draw a halo round it)."""
     h, w = exemplar_shape
-    height, width = cy.shape
-    cyf, cxf = cy.ravel(), cx.ravel()
-    ys, xs = np.divmod(np.flatnonzero(where), width)
+    height, width = coords.shape[:2]
+    pairs = coords.reshape(-1, 2)
+    ys, xs = np.divmod(where, width)
     acc = np.zeros((len(ys), flat.shape[1]), np.float32)
     reads = []
     for d in range(-radius, radius + 1):
         q = ys * width + (xs + d) % width if axis == 1 else ((ys + d) % height) * width + xs
-        py, px = cyf.take(q) - (d if axis == 0 else 0), cxf.take(q) - (d if axis == 1 else 0)
+        read = pairs.take(q, axis=0)
+        py, px = read[:, 0] - (d if axis == 0 else 0), read[:, 1] - (d if axis == 1 else 0)
         py, px = (py % h, px % w) if periodic else (np.clip(py, 0, h - 1), np.clip(px, 0, w - 1))
         reads.append(py * w + px)
         acc += flat.take(reads[-1], axis=0)
@@ -128,16 +130,18 @@ def apply_field(exemplar: np.ndarray, coords: np.ndarray, soften: int = 0, perio
     flat = ex.reshape(h * w, -1)
     if flat.dtype != np.float32:
         flat = flat.astype(np.float32)
-    cy, cx = coords[..., 0].astype(np.int32), coords[..., 1].astype(np.int32)
-    out = flat.take(cy * w + cx, axis=0)
+    coords = np.ascontiguousarray(coords, np.int32)
+    out = flat.take(coords[..., 0] * w + coords[..., 1], axis=0)
     if soften <= 0:
         return out
     near_x, near_y = patch_cuts(coords, soften)
     stats = exemplar_stats(flat) if stats is None else stats
-    along_x = _blend_along(flat, (h, w), cy, cx, near_x, 1, soften, periodic, preserve, stats)
-    along_y = _blend_along(flat, (h, w), cy, cx, near_y, 0, soften, periodic, preserve, stats)
-    out[near_x] = along_x
-    both = near_x & near_y
-    out[near_y] = along_y
-    out[both] = 0.5 * (along_x[both[near_x]] + along_y[both[near_y]])
+    at_x, at_y = np.flatnonzero(near_x), np.flatnonzero(near_y)   # a few per cent of the pixels: index, not mask
+    along_x = _blend_along(flat, (h, w), coords, at_x, 1, soften, periodic, preserve, stats)
+    along_y = _blend_along(flat, (h, w), coords, at_y, 0, soften, periodic, preserve, stats)
+    pixels = out.reshape(-1, out.shape[-1])
+    pixels[at_x] = along_x
+    pixels[at_y] = along_y
+    both = np.flatnonzero(near_x & near_y)   # near a corner: the mean of both blends
+    pixels[both] = 0.5 * (along_x[np.searchsorted(at_x, both)] + along_y[np.searchsorted(at_y, both)])
     return out
