@@ -49,13 +49,13 @@ MIN_ELEMENT, MAX_ELEMENT_SHARE = 8, 0.5   # element size bounds: pixels, share o
 
 @dataclass(frozen=True)
 class QuiltAnalysis:
-    """What synthesis reads of an (h, w, C) exemplar. features (h, w, min(C, 4)) float32: albedo RGB
-    and height (or a photo's colour), each scaled to unit spread; relief (h, w) float32 in [0, 1] (height rank; 0 in joints);
-    element: one element's (rows, columns) size in pixels; periods: repeat per axis (0: none); periodic: whether
-    the exemplar tiles itself (else sources stay inside it); search (h, w, 2) float32: what matching
-    compares (luminance and relief, scaled to unit spread)."""
-    features: np.ndarray
-    relief: np.ndarray
+    """What synthesis reads of an (h, w, C) exemplar. table (min(C, 4) + 1, h w) float32, what the cuts
+    read, channel by channel: the features (albedo RGB and height, or a photo's colour, each scaled to unit
+    spread), then the relief (the height's rank in [0, 1]: 0 in joints); element: one element's (rows,
+    columns) size in pixels; periods: repeat per axis (0: none); periodic: whether the exemplar tiles itself
+    (else sources stay inside it); search (h, w, 2) float32: what matching compares (luminance and relief,
+    scaled to unit spread)."""
+    table: np.ndarray
     element: tuple[int, int]
     search: np.ndarray
     periods: tuple[int, int]
@@ -63,7 +63,7 @@ class QuiltAnalysis:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.features.shape[:2]
+        return self.search.shape[:2]
 
 
 # ---------------------------------------------------------------- analysis
@@ -127,17 +127,24 @@ def analyse(exemplar: np.ndarray, periodic: bool = False, periods: tuple[int, in
     ex = np.asarray(exemplar, np.float32)
     ex = ex[..., None] if ex.ndim == 2 else ex
     count = min(4, ex.shape[-1])
+    table = np.empty((count + 1, ex.shape[0] * ex.shape[1]), np.float32)
+
+    def features() -> np.ndarray:   # each scaled to unit spread, into the table's first rows
+        feats = ex[..., :count] / np.maximum(ex[..., :count].reshape(-1, count).std(axis=0), 1e-3)
+        table[:count] = feats.reshape(-1, count).T
+        return feats
+
     with one_worker() as worker:   # the features beside the relief's rank: numpy lets both run (a first call's wait)
-        scaled = worker.submit(lambda: ex[..., :count] / np.maximum(ex[..., :count].reshape(-1, count).std(axis=0), 1e-3))
+        scaled = worker.submit(features)
         plane = relief_plane(ex)
         order = stable_order(plane)
+        if np.ptp(plane) > 1e-3:
+            table[count, order] = np.linspace(0.0, 1.0, plane.size, dtype=np.float32)
+        else:
+            table[count] = 0.5
         feats = scaled.result()
-    rank = np.empty(plane.size, np.float32)
-    rank[order] = np.linspace(0.0, 1.0, plane.size, dtype=np.float32)
-    relief = rank.reshape(plane.shape) if np.ptp(plane) > 1e-3 else np.full(plane.shape, 0.5, np.float32)
     search = np.stack([feats[..., :min(3, count)].mean(-1), (plane - plane.mean()) / max(float(plane.std()), 1e-3)], -1)
-    return QuiltAnalysis(np.ascontiguousarray(feats, np.float32), relief,
-                         tuple(int(e) for e in element) if element else element_size(ex), search.astype(np.float32),
+    return QuiltAnalysis(table, tuple(int(e) for e in element) if element else element_size(ex), search.astype(np.float32),
                          tuple(int(p) for p in (periods if periods is not None else layout_periods(ex))),
                          bool(periodic))
 
@@ -206,13 +213,6 @@ def _flat_index(analysis: QuiltAnalysis, ys: np.ndarray, xs: np.ndarray) -> np.n
     if analysis.periodic:
         return (ys % h) * w + xs % w
     return np.clip(ys, 0, h - 1) * w + np.clip(xs, 0, w - 1)
-
-
-def _read(analysis: QuiltAnalysis, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Features and relief at exemplar positions (flat takes: a third of the time of 2-D indexing)."""
-    index = _flat_index(analysis, ys, xs)
-    features = analysis.features.reshape(-1, analysis.features.shape[-1])
-    return features.take(index, axis=0), analysis.relief.reshape(-1).take(index)
 
 
 def _search_read(analysis: QuiltAnalysis, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
@@ -347,12 +347,6 @@ def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int, progress=No
 # ---------------------------------------------------------------- cutting
 
 ASSEMBLY_PIXELS = 1 << 20     # the field is put together this many pixels at a time (memory at 8192 px)
-
-
-def _table(analysis: QuiltAnalysis) -> np.ndarray:
-    """(C + 1, h w) float32: per channel, every exemplar pixel's features and, last, its relief."""
-    features = analysis.features.reshape(-1, analysis.features.shape[-1]).T
-    return np.ascontiguousarray(np.concatenate([features, analysis.relief.reshape(1, -1)]))
 
 
 def _cut_error(table: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -659,7 +653,7 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int, prog
         if progress is not None:
             progress(float(done[k] + fraction * STEP_SHARES[k]))
 
-    table = _table(analysis)
+    table = analysis.table
     sources, costs = _search_with_costs(analysis, plan, seed, table, lambda f: step(0, f))
     errors = np.empty((ny, virtual[1], oy), np.float32)
     columns = _cuts_with_row_errors(analysis, plan, sources, table, costs, errors, lambda f: step(1, f))
