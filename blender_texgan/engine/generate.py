@@ -346,9 +346,8 @@ def quilted_maps(runner: Runner, resolution: int, seed: int, progress=None,
     let go of once the maps are read, and None is returned for it."""
     stage = lambda start, span: stage_progress(progress, should_stop, start, span)   # noqa: E731
     with one_worker() as worker:   # a first generation makes the exemplar's other analyses beside the joins'
-        worker.submit(lambda: (runner.map_source, runner.height_bands))
-        analysis = runner.quilt_analysis
-    coords = synthesize(analysis, resolution, resolution, seed, progress=stage(0.0, 0.55))
+        worker.submit(lambda: (runner.map_source, runner.height_bands))   # (an error is raised where they are used)
+        coords = synthesize(runner.quilt_analysis, resolution, resolution, seed, progress=stage(0.0, 0.55))
     exemplar, periodic = runner.exemplar, runner.exemplar_periodic
     height = poisson_height(exemplar[..., HEIGHT_CHANNEL], coords, periodic)
     stage(0.55, 0.12)(1.0)
