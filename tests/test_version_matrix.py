@@ -38,8 +38,10 @@ def test_install_and_generate(version, built_zip, tmp_path):
     python = matrix_python(version)
     out = tmp_path / "result.json"
     script = ROOT / "tests" / "blender_scripts" / "install_and_generate.py"
+    (tmp_path / "tmp").mkdir()   # Blender's own temporary folder: left behind at exit, so kept in the test's
     proc = subprocess.run([str(python), str(script), str(built_zip), str(out)], capture_output=True, text=True,
                           timeout=600, env={"PATH": "/usr/bin:/bin", "BLENDER_USER_RESOURCES": str(tmp_path / "u"),
+                                            "TMPDIR": str(tmp_path / "tmp"),
                                             "PYTHONPATH": str(ROOT)})  # scripts.headless: this venv lacks the repo
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
