@@ -600,14 +600,23 @@ def _search_with_costs(analysis: QuiltAnalysis, plan: Layout, seed: int, table: 
         made = []
         sources = choose_sources(analysis, plan, seed, progress, lambda i, placed: made.append(
             worker.submit(column_costs, analysis, plan, placed, table, range(i, i + 1), False)))
-        return sources, [m.result() for m in made]
+        first = len(made)   # the strips the worker has not begun (taken back from the last): made here, in threads
+        while first and made[first - 1].cancel():
+            first -= 1
+        rest = []
+        if first < len(made):
+            cost, crossing = column_costs(analysis, plan, sources, table, range(first, len(made)))
+            nx = sources.shape[1]
+            rest = [(cost[k:k + nx], crossing[k:k + nx]) for k in range(0, len(cost), nx)]
+        return sources, [job.result() for job in made[:first]] + rest
 
 
 def _cuts_with_row_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray,
                           costs: list, errors: np.ndarray, progress) -> np.ndarray:
     """The column cuts (ny, nx, tall) from each strip's costs, in groups of strips, a worker making the
-    row bands' errors (into `errors`) of each group as it ends; the last group's bands and the band
-    that wraps (over strip 0) are made here in threads. progress(fraction) after each group."""
+    row bands' errors (into `errors`) of each group as it ends; the last group's bands, those of the groups
+    the worker has not begun and the band that wraps (over strip 0) are made here in threads.
+    progress(fraction) after each group."""
     ny = len(costs)
     columns = np.empty((ny, len(plan.xs) - 1, costs[0][0].shape[1]), np.int32)
     chunk = max(-(-ny // CUT_CHUNKS), -(-CHUNK_BANDS // (len(plan.xs) - 1)))
@@ -619,12 +628,16 @@ def _cuts_with_row_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.nda
             columns[s0:s1] = column_cuts(analysis, plan, sources, table, range(s0, s1), group)
             costs[s0:s1] = [None] * (s1 - s0)   # let go of what the programme has read
             if s1 < ny:
-                made.append(worker.submit(row_errors, analysis, plan, sources, table, columns,
-                                          range(max(1, s0), s1), errors, False))
+                strips = range(max(1, s0), s1)
+                made.append((strips, worker.submit(row_errors, analysis, plan, sources, table, columns, strips,
+                                                   errors, False)))
             progress(s1 / ny)
-        row_errors(analysis, plan, sources, table, columns, [0, *range(max(1, s0), ny)], errors)
-        for m in made:
-            m.result()
+        taken = []   # the groups the worker has not begun (taken back from the last) are made here too
+        while made and made[-1][1].cancel():
+            taken = [*made.pop()[0], *taken]
+        row_errors(analysis, plan, sources, table, columns, [0, *taken, *range(max(1, s0), ny)], errors)
+        for _, job in made:
+            job.result()
     return columns
 
 
