@@ -3,6 +3,8 @@ in the mortar, height without steps, the cut-visibility measure against the prev
 one field on both engines. Small procedural stone and brick fixtures: seconds on a CPU."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ from blender_texgan.core.synthesis import quilt as Q
 from blender_texgan.core.synthesis import read_field as RF
 from blender_texgan.core.synthesis import refine as R
 from blender_texgan.core.synthesis.lattice import course_periods, layout_periods
+from blender_texgan.core.synthesis.threads import alongside
 from trainer.metrics import cut_visibility, cut_visibility_metrics
 
 
@@ -277,3 +280,31 @@ def test_both_engines_give_the_same_field():
             for engine in ("numpy", "torch")]
     assert np.array_equal(runs[0][2], runs[1][2])
     assert all(np.array_equal(runs[0][0][name], runs[1][0][name]) for name in runs[0][0])
+
+
+def test_alongside_runs_every_band_once_beside_the_callers_work_and_stops_with_it():
+    """core.synthesis.threads.alongside: the caller's own work and a worker's bands side by side, every
+    band exactly once (the caller takes bands once its work is done); an error in the caller's work drops
+    the bands not yet begun and is raised."""
+    seen, lock = [], threading.Lock()
+
+    def work(start, stop):
+        with lock:
+            seen.append((start, stop, threading.get_ident()))
+
+    assert alongside(lambda: "own", 103, 10, work) == "own"
+    assert sorted((a, b) for a, b, _ in seen) == [(s, min(103, s + 10)) for s in range(0, 103, 10)]
+
+    seen.clear()
+    slow = threading.Event()
+
+    def slow_work(start, stop):
+        slow.wait(0.01)
+        work(start, stop)
+
+    def fails():
+        raise RuntimeError("cancelled")
+
+    with pytest.raises(RuntimeError, match="cancelled"):
+        alongside(fails, 10_000, 1, slow_work)
+    assert len(seen) < 100   # the worker stopped instead of running the 10,000 bands

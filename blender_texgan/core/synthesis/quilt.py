@@ -32,7 +32,7 @@ import numpy as np
 
 from ..photo.wrap_cut import crossing_sums, min_cost_cycles, min_cost_paths, window_sums
 from .lattice import MIN_REPEATS, lattice_positions, layout_periods, relief_plane
-from .threads import THREADS, in_bands, one_worker
+from .threads import THREADS, alongside, in_bands, one_worker
 
 PATCH_ELEMENTS = 3.0          # patch side in elements: whole stones survive inside, and the overlap holds a joint
 PATCH_SHARE = (0.12, 0.4)     # ... kept within this share of the exemplar's smaller side
@@ -530,10 +530,11 @@ def _assembly_step(ys: np.ndarray, xs: np.ndarray) -> int:
 
 
 def assemble_strips(plan: Layout, sources: np.ndarray, columns: np.ndarray, ys: np.ndarray, xs: np.ndarray,
-                    out: np.ndarray, threads: int = THREADS) -> None:
+                    out: np.ndarray, own=None):
     """Into out (len(ys), len(xs), 2) int32: the exemplar (y, x) of every pixel at rows ys and columns
     xs of the layout as its own strip gives it (left of a column cut the left patch). Rows in a row
-    band are finished by overlay_upper once the row cuts are known. In `threads` threads."""
+    band are finished by overlay_upper once the row cuts are known. In threads; with `own`, own() runs
+    in this thread beside one worker's bands, then this thread takes bands too: own()'s result."""
     oy = plan.overlap[0]
     cell, band, place = _axis_tables(plan.ys, oy)
     tables, sources = _column_tables(plan), sources.astype(np.int32)
@@ -545,7 +546,10 @@ def assemble_strips(plan: Layout, sources: np.ndarray, columns: np.ndarray, ys: 
         r = np.where(inside, place[y], y - plan.ys[i] + oy).astype(np.int32)
         out[start:stop, :, 0], out[start:stop, :, 1] = _row_coords(tables, columns, sources, i, r, xs)
 
-    in_bands(len(ys), _assembly_step(ys, xs), chunk, threads)
+    if own is None:
+        in_bands(len(ys), _assembly_step(ys, xs), chunk)
+        return None
+    return alongside(own, len(ys), _assembly_step(ys, xs), chunk)
 
 
 def overlay_upper(plan: Layout, sources: np.ndarray, columns: np.ndarray, rows_cut: np.ndarray,
@@ -673,10 +677,8 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int, prog
     step(2)
     picks = _field_picks(plan, virtual, (height, width), periods)
     coords = np.empty((height, width, 2), np.int32)
-    with one_worker() as worker:   # one thread: a second would take the row cuts' core (4096 px: 1.07 -> 0.87 s)
-        strips = worker.submit(assemble_strips, plan, sources, columns, *picks, coords, threads=1)
-        rows_cut = row_cuts(errors)
-        strips.result()
+    # the row cuts here, the assembly in one worker (a second took the programme's core: 4096 px 1.07 -> 0.87 s)
+    rows_cut = assemble_strips(plan, sources, columns, *picks, coords, own=lambda: row_cuts(errors))
     step(3)
     overlay_upper(plan, sources, columns, rows_cut, *picks, coords)
     step(4)
