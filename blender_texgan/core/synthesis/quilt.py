@@ -598,8 +598,8 @@ STEP_SHARES = (0.2, 0.3, 0.15, 0.25, 0.1)
 def _search_with_costs(analysis: QuiltAnalysis, plan: Layout, seed: int, table: np.ndarray,
                        progress) -> tuple[np.ndarray, list]:
     """choose_sources, with each strip's column_costs made by a worker as its row of sources is placed
-    (the search is Python steps on one thread, the costs takes that let it run): (sources, per strip
-    its (cost, crossing))."""
+    (the search is Python steps on one thread, the costs takes that let it run); the strips the worker
+    has not begun when the search ends are made here, in threads: (sources, per strip its (cost, crossing))."""
     with one_worker() as worker:
         made = []
         sources = choose_sources(analysis, plan, seed, progress, lambda i, placed: made.append(
