@@ -347,6 +347,7 @@ def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int, progress=No
 # ---------------------------------------------------------------- cutting
 
 ASSEMBLY_PIXELS = 1 << 20     # the field is put together this many pixels at a time (memory at 8192 px)
+ERROR_PIXELS = 1 << 20        # the column bands' errors are made this many band pixels at a time
 
 
 def _cut_error(table: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -456,30 +457,33 @@ def column_costs(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, tab
 def _column_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, table: np.ndarray,
                    strips: range, threads: bool = True) -> np.ndarray:
     """(len(strips) nx, tall, ox) cut error in every column band of the strips (0 below a shorter
-    strip's end), the bands of a patch column at a time in threads (or in this one)."""
+    strip's end), a group of patch columns at a time (a few calls per strip: the worker that makes them
+    beside the search holds the interpreter's lock less), the groups in threads (or in this one)."""
     (oy, ox), width = plan.overlap, int(plan.xs[-1])
     nx = sources.shape[1]
     heights = (np.diff(plan.ys) + oy)[strips.start:strips.stop]
     tall = int((np.diff(plan.ys) + oy).max())
     sources = sources[strips.start:strips.stop]
     ny = len(strips)
-    rows, band = np.arange(tall)[None, :, None], np.arange(ox)
+    rows, band = np.arange(tall)[:, None], np.arange(ox)
     errors = np.zeros((ny, nx, tall, ox), np.float32)
 
     def band_errors(j0: int, j1: int) -> None:
-        for j in range(j0, j1):
-            prev = (j - 1) % nx
-            start_prev = plan.xs[prev] - ox - (0 if j else width)
-            left, right = sources[:, prev, :, None, None], sources[:, j, :, None, None]
-            errors[:, j] = _cut_error(table, _flat_index(analysis, left[:, 0] + rows, left[:, 1] + plan.xs[j] - ox + band - start_prev),
-                                      _flat_index(analysis, right[:, 0] + rows, right[:, 1] + band))
-            for i in range(ny):
-                errors[i, j, heights[i]:] = 0.0
+        j = np.arange(j0, j1)
+        prev = (j - 1) % nx
+        shift = plan.xs[j] - ox - (plan.xs[prev] - ox - np.where(j == 0, width, 0))   # the left patch's columns
+        left, right = sources[:, prev, :, None, None], sources[:, j0:j1, :, None, None]   # (ny, k, 2, 1, 1)
+        errors[:, j0:j1] = _cut_error(table, _flat_index(analysis, left[:, :, 0] + rows, left[:, :, 1] + shift[:, None, None] + band),
+                                      _flat_index(analysis, right[:, :, 0] + rows, right[:, :, 1] + band))
+        for i in range(ny):
+            errors[i, j0:j1, heights[i]:] = 0.0
 
+    step = max(1, min(ERROR_PIXELS // (ny * tall * ox), -(-nx // THREADS) if threads else nx))
     if threads:
-        in_bands(nx, 1, band_errors)
+        in_bands(nx, step, band_errors)
     else:
-        band_errors(0, nx)
+        for j0 in range(0, nx, step):
+            band_errors(j0, min(nx, j0 + step))
     return errors.reshape(ny * nx, tall, ox)
 
 
