@@ -308,3 +308,26 @@ def test_alongside_runs_every_band_once_beside_the_callers_work_and_stops_with_i
     with pytest.raises(RuntimeError, match="cancelled"):
         alongside(fails, 10_000, 1, slow_work)
     assert len(seen) < 100   # the worker stopped instead of running the 10,000 bands
+
+
+def test_column_costs_of_no_strips_are_empty():
+    """An empty range of strips gives empty cost arrays (the worker's share taken back can be nothing)."""
+    ex = bricks(96, 128)[0]
+    analysis = Q.analyse(ex)
+    plan = Q.layout(analysis, 256, 256)
+    sources = Q.choose_sources(analysis, plan, 1)
+    cost, crossing = Q.column_costs(analysis, plan, sources, analysis.table, range(0, 0))
+    assert cost.shape[0] == 0 and crossing.shape[0] == 0
+
+
+def test_alongside_raises_a_bands_error_and_stops_the_other_bands():
+    done = []
+
+    def work(start, stop):
+        if start == 3:
+            raise ValueError("band 3")
+        done.append(start)
+
+    with pytest.raises(ValueError, match="band 3"):
+        alongside(lambda: None, 10_000, 1, work)
+    assert len(done) < 9_000   # both threads stopped taking bands

@@ -345,11 +345,11 @@ def quilted_maps(runner: Runner, resolution: int, seed: int, progress=None,
     (GenerationCancelled) between the steps and within the synthesis. keep_field=False: the field is
     let go of once the maps are read, and None is returned for it."""
     stage = lambda start, span: stage_progress(progress, should_stop, start, span)   # noqa: E731
+    exemplar, periodic = runner.exemplar, runner.exemplar_periodic
     with one_worker() as worker:   # a first generation makes the exemplar's other analyses beside the joins'
         worker.submit(lambda: (runner.map_source, runner.height_bands))   # (an error is raised where they are used)
         coords = synthesize(runner.quilt_analysis, resolution, resolution, seed, progress=stage(0.0, 0.55))
-    exemplar, periodic = runner.exemplar, runner.exemplar_periodic
-    height = poisson_height(exemplar[..., HEIGHT_CHANNEL], coords, periodic)
+        height = poisson_height(exemplar[..., HEIGHT_CHANNEL], coords, periodic)
     stage(0.55, 0.12)(1.0)
     height = match_bands(height, runner.height_bands, overwrite=True)[..., None]
     stage(0.67, 0.05)(1.0)

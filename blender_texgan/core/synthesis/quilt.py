@@ -478,7 +478,7 @@ def _column_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.ndarray, t
         for i in range(ny):
             errors[i, j0:j1, heights[i]:] = 0.0
 
-    step = max(1, min(ERROR_PIXELS // (ny * tall * ox), -(-nx // THREADS) if threads else nx))
+    step = max(1, min(ERROR_PIXELS // max(1, ny * tall * ox), -(-nx // THREADS) if threads else nx))
     if threads:
         in_bands(nx, step, band_errors)
     else:
@@ -534,7 +534,7 @@ def _assembly_step(ys: np.ndarray, xs: np.ndarray) -> int:
 
 
 def assemble_strips(plan: Layout, sources: np.ndarray, columns: np.ndarray, ys: np.ndarray, xs: np.ndarray,
-                    out: np.ndarray, own=None):
+                    out: np.ndarray, own=None) -> object:
     """Into out (len(ys), len(xs), 2) int32: the exemplar (y, x) of every pixel at rows ys and columns
     xs of the layout as its own strip gives it (left of a column cut the left patch). Rows in a row
     band are finished by overlay_upper once the row cuts are known. In threads; with `own`, own() runs

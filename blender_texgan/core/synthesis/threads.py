@@ -52,7 +52,11 @@ def alongside(own, count: int, step: int, work):
                 start = None if stopped else next(starts, None)
             if start is None:
                 return
-            work(start, min(count, start + step))
+            try:
+                work(start, min(count, start + step))
+            except BaseException:
+                stopped.append(True)   # the other thread stops too
+                raise
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         helper = pool.submit(drain)
@@ -62,5 +66,5 @@ def alongside(own, count: int, step: int, work):
         except BaseException:
             stopped.append(True)
             raise
-        helper.result()
+        helper.result()   # a band's error in the worker
     return result
