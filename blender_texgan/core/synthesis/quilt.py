@@ -720,10 +720,16 @@ def poisson_height(height: np.ndarray, coords: np.ndarray, periodic: bool = Fals
     sums = np.zeros(rows)
 
     def forward(r0: int, r1: int) -> None:
-        at = np.arange(r0 - 1, r1) % rows   # a row above for the vertical differences
-        index = coords[at, :, 0].astype(np.int64) * ex.shape[1] + coords[at, :, 1]
+        band = coords.take(np.arange(r0 - 1, r1) % rows, axis=0)   # a row above for the vertical differences
+        index = band[..., 0].astype(np.int64)
+        index *= ex.shape[1]
+        index += band[..., 1]
         gx, gy = gx_ex.take(index[1:]), gy_ex.take(index)
-        divergence = np.roll(gx, 1, 1) - gx + gy[:-1] - gy[1:]
+        divergence = np.empty_like(gx)   # np.roll(gx, 1, 1) - gx + gy[:-1] - gy[1:], in place
+        divergence[:, 1:], divergence[:, :1] = gx[:, :-1], gx[:, -1:]
+        divergence -= gx
+        divergence += gy[:-1]
+        divergence -= gy[1:]
         spectrum[r0:r1] = np.fft.rfft(divergence, axis=1)
         sums[r0:r1] = ex.ravel().take(index[1:]).sum(axis=1, dtype=np.float64)
 
