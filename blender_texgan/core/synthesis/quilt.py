@@ -321,19 +321,19 @@ def choose_sources(analysis: QuiltAnalysis, plan: Layout, seed: int, progress=No
     filled = np.zeros(draft.shape[:2], bool)
     sources = np.zeros((len(plan.ys) - 1, len(plan.xs) - 1, 2), np.int64)
     used = ReuseCounts(analysis.shape, sources.shape[0] * sources.shape[1])
+    columns = [_grid_points(int(plan.xs[j]) - ox, int(plan.xs[j + 1] - plan.xs[j]) + ox, width, stride)
+               for j in range(sources.shape[1])]   # the same for every row of patches
     for i in range(sources.shape[0]):
         origin_y = int(plan.ys[i]) - oy
         ly, gy = _grid_points(origin_y, int(plan.ys[i + 1]) - origin_y, height, stride)
-        for j in range(sources.shape[1]):
+        for j, (lx, gx) in enumerate(columns):
             origin_x = int(plan.xs[j]) - ox
             extent = (int(plan.ys[i + 1]) - origin_y, int(plan.xs[j + 1]) - origin_x)
-            lx, gx = _grid_points(origin_x, extent[1], width, stride)
             grid = np.ix_(gy, gx)
-            here = filled[grid]
+            here, block = filled[grid], draft[grid]
             local = np.stack(np.meshgrid(ly, lx, indexing="ij"), -1)
-            src = _pick_source(analysis, rng, draft[grid][here], local[here], extent, (origin_y, origin_x), phase,
-                               used)
-            draft[grid] = np.where(here[..., None], draft[grid], src + local)
+            src = _pick_source(analysis, rng, block[here], local[here], extent, (origin_y, origin_x), phase, used)
+            draft[grid] = np.where(here[..., None], block, src + local)
             filled[grid] = True
             sources[i, j] = src
             used.add(src)
