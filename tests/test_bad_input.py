@@ -95,6 +95,19 @@ def test_a_bad_or_changed_option_is_refused_before_training_and_loses_nothing(ru
     assert fingerprint(run_copy) == before
 
 
+@pytest.mark.parametrize("kind", [[], ["--kind", "vae"]])
+def test_a_file_as_the_run_folder_is_refused_before_torch_loads(tmp_path, kind):
+    """`trainer train --out FILE` says so in one line without importing torch (blocked here: importing it
+    would fail with a traceback), and the file is untouched."""
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    code = ("import sys; sys.modules['torch'] = None; from trainer.__main__ import main; "
+            f"sys.exit(main(['train', '--out', {str(a_file)!r}, '--preset', 'bricks', *{kind!r}]))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert_one_line(result, 2, "is a file", "--out")
+    assert a_file.read_text() == "mine"
+
+
 def test_a_longer_run_resumes_and_resume_with_changes_is_recorded(run_copy):
     result = run_module("trainer", "train", "--out", run_copy, "--preset", "bricks", "--steps", "3",
                         "--eval-every", "0", *TINY)

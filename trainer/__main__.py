@@ -95,7 +95,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def _train(args, argv, kind: str = "generator") -> int:
-    from .options import resolve_options
+    from .options import check_run_folder, resolve_options
 
     cli = {k: v for k, v in vars(args).items() if k not in ("command", "config", "dry_run", "resume_with_changes")}
     cli["kind"] = kind
@@ -109,6 +109,7 @@ def _train(args, argv, kind: str = "generator") -> int:
         from dataclasses import asdict
         print(json.dumps(asdict(opts), indent=2))
         return 0
+    check_run_folder(Path(opts.out))   # a file or a read-only place as --out: refused before torch loads too
     from .train import train  # torch loads here, after the options are checked (a refusal takes half a second)
     ckpt = train(opts, allow_changes=args.resume_with_changes)
     if ckpt is not None:

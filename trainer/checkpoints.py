@@ -155,15 +155,6 @@ def run_kind(run: Path) -> str | None:
     return None
 
 
-def check_run_folder(run: Path) -> None:
-    """Fail before any slow work when the run folder cannot be made or written."""
-    if run.exists() and not run.is_dir():
-        raise ValueError(f"the run folder '{run}' is a file: choose a folder for --out")
-    existing = next(p for p in [run, *run.absolute().parents] if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"cannot write the run folder '{run}': '{existing}' is not writable")
-
-
 def check_run_kind(run: Path, kind: str) -> None:
     """Refuse, before anything in it is touched, a run folder another trainer made."""
     found = run_kind(run)

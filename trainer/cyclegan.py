@@ -37,7 +37,6 @@ from blender_texgan.engine.nets.material_translator import build_material_transl
 from .adam import Adam
 from .checkpoints import (
     CYCLEGAN_KEYS,
-    check_run_folder,
     check_run_kind,
     load_newest_good,
     save_checkpoint,
@@ -48,7 +47,7 @@ from .discriminator import PatchDiscriminator
 from .folder import DataError, load_folder
 from .loop import run_steps
 from .metrics import holdout_split, sliced_wasserstein, swd_ratio
-from .options import add_flags, check_number, check_widths, int_list, option
+from .options import add_flags, check_number, check_run_folder, check_widths, int_list, option
 from .procedural import NORMAL_STRENGTH
 
 

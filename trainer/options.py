@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
@@ -171,6 +172,15 @@ def check_number(opts, name: str, low: float, above: bool = False, note: str = "
 def check_widths(opts, example: str) -> None:
     _check(len(opts.channels) >= 2 and all(int(c) >= 1 for c in opts.channels),
            f"--channels needs at least two positive widths, e.g. {example}")
+
+
+def check_run_folder(run: Path) -> None:
+    """Fail before any slow work (torch's import too) when the run folder cannot be made or written."""
+    if run.exists() and not run.is_dir():
+        raise ValueError(f"the run folder '{run}' is a file: choose a folder for --out")
+    existing = next(p for p in [run, *run.absolute().parents] if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write the run folder '{run}': '{existing}' is not writable")
 
 
 def validate(opts: TrainOptions) -> None:

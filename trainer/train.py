@@ -18,7 +18,6 @@ from blender_texgan.core.arch.generator import PERIODIC_SGAN_V1, PeriodicGenerat
 from blender_texgan.engine.devices import pick_device
 
 from .checkpoints import (
-    check_run_folder,
     check_run_kind,
     latest_checkpoint,
     load_newest_good,
@@ -27,7 +26,7 @@ from .checkpoints import (
     truncate_logs,
 )
 from .loop import StopRequest, budget_spent
-from .options import TrainOptions, flag, learning_changes, validate
+from .options import TrainOptions, check_run_folder, flag, learning_changes, validate
 from .session import Session, generator_config
 from .vae import VAESession
 

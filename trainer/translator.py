@@ -33,7 +33,6 @@ from blender_texgan.engine.nets.photo_translator import build_translator, finish
 from .adam import Adam
 from .checkpoints import (
     TRANSLATOR_KEYS,
-    check_run_folder,
     check_run_kind,
     load_newest_good,
     save_checkpoint,
@@ -42,7 +41,7 @@ from .checkpoints import (
 from .discriminator import PatchDiscriminator
 from .folder import DataError
 from .loop import run_steps
-from .options import add_flags, check_number, check_widths, int_list, option, str_list
+from .options import add_flags, check_number, check_run_folder, check_widths, int_list, option, str_list
 from .pbr_sets import PbrSet, find_pbr_sets, load_pbr_sets
 from .shading import light_directions, random_lights, shade
 
