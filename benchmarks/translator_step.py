@@ -86,7 +86,8 @@ def run(session, steps: int, log_every: int, clock: Clock) -> float:
 
 
 def make_session(a, out: Path):
-    from trainer.translator import TranslatorOptions, TranslatorSession, validate_translator
+    from trainer.translator import TranslatorSession
+    from trainer.translator_options import TranslatorOptions, validate_translator
 
     opts = TranslatorOptions(data=a.data, out=str(out), batch=a.batch, crop=a.crop, max_side=a.max_side,
                              steps=10 ** 6, log_every=a.log_every, device="cpu", seed=0)

@@ -95,17 +95,29 @@ def test_a_bad_or_changed_option_is_refused_before_training_and_loses_nothing(ru
     assert fingerprint(run_copy) == before
 
 
-@pytest.mark.parametrize("kind", [[], ["--kind", "vae"]])
-def test_a_file_as_the_run_folder_is_refused_before_torch_loads(tmp_path, kind):
-    """`trainer train --out FILE` says so in one line without importing torch (blocked here: importing it
-    would fail with a traceback), and the file is untouched."""
+KINDS = {"generator": ["--preset", "bricks"], "vae": ["--kind", "vae", "--preset", "bricks"],
+         "translator": ["--kind", "translator", "--data", "DATA"],
+         "cyclegan": ["--kind", "cyclegan", "--data-a", "DATA", "--data-b", "DATA"]}
+
+
+def train_without_torch(args: list) -> subprocess.CompletedProcess:
+    """`trainer train ARGS` with torch unimportable (importing it would fail with a traceback)."""
+    code = ("import sys; sys.modules['torch'] = None; from trainer.__main__ import main; "
+            f"sys.exit(main(['train', *{[str(a) for a in args]!r}]))")
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_file_as_the_run_folder_or_a_bad_option_is_refused_before_torch_loads(tmp_path, kind):
+    """`trainer train --out FILE` and a bad option say so in one line without importing torch, for every
+    kind of run, and the file is untouched."""
     a_file = tmp_path / "notes.txt"
     a_file.write_text("mine")
-    code = ("import sys; sys.modules['torch'] = None; from trainer.__main__ import main; "
-            f"sys.exit(main(['train', '--out', {str(a_file)!r}, '--preset', 'bricks', *{kind!r}]))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert_one_line(result, 2, "is a file", "--out")
+    args = [tmp_path if a == "DATA" else a for a in KINDS[kind]]
+    assert_one_line(train_without_torch(["--out", a_file, *args]), 2, "is a file", "--out")
     assert a_file.read_text() == "mine"
+    assert_one_line(train_without_torch(["--out", tmp_path / "run", *args, "--batch", "0"]), 2, "--batch")
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_longer_run_resumes_and_resume_with_changes_is_recorded(run_copy):

@@ -18,7 +18,8 @@ from blender_texgan.engine.material_translation import MaterialTranslator, trans
 from blender_texgan.engine.nets.material_translator import build_material_translator
 from blender_texgan.engine.nets.numpy_material_translator import NumpyMaterialTranslator
 from blender_texgan.engine.request import GenerationError
-from trainer.cyclegan import CycleGanOptions, Domain, export_material_translator, train_cyclegan
+from trainer.cyclegan import Domain, export_material_translator, train_cyclegan
+from trainer.cyclegan_options import CycleGanOptions
 from trainer.data import write_material
 from trainer.procedural import make_material
 

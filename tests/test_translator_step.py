@@ -53,7 +53,8 @@ def test_a_time_boxed_run_checkpoints_by_the_clock_and_leaves_a_model(tmp_path):
     from trainer.__main__ import main
     from trainer.checkpoints import list_checkpoints
     from trainer.loop import run_steps
-    from trainer.translator import TranslatorOptions, TranslatorSession, validate_translator
+    from trainer.translator import TranslatorSession
+    from trainer.translator_options import TranslatorOptions, validate_translator
 
     assert main(["data", "--preset", "bricks", "--count", "2", "--size", "64", "--out", str(tmp_path / "d")]) == 0
     opts = TranslatorOptions(data=str(tmp_path / "d"), out=str(tmp_path / "run"), steps=3, batch=2, crop=48,

@@ -183,8 +183,12 @@ KINDS = ("generator", "translator", "vae", "cyclegan")
 def _translator_main(argv: list[str]) -> int:
     """`train --kind translator` and `eval-translator`: photo -> maps networks (trainer.translator)."""
     if argv[0] == "train":
-        from .translator import parse_options, train_translator
-        print(train_translator(parse_options(argv[1:])))
+        from .options import check_run_folder
+        from .translator_options import parse_options
+        opts = parse_options(argv[1:])
+        check_run_folder(Path(opts.out))   # refused before torch loads, as a bad option is
+        from .translator import train_translator
+        print(train_translator(opts))
         return 0
     from .translator_eval import main as eval_main
     return eval_main(argv[1:])
@@ -192,8 +196,12 @@ def _translator_main(argv: list[str]) -> int:
 
 def _cyclegan_main(argv: list[str]) -> int:
     """`train --kind cyclegan`: material translation, unpaired (trainer.cyclegan)."""
-    from .cyclegan import parse_options, train_cyclegan
-    for path in train_cyclegan(parse_options(argv[1:])):
+    from .cyclegan_options import parse_options
+    from .options import check_run_folder
+    opts = parse_options(argv[1:])
+    check_run_folder(Path(opts.out))   # refused before torch loads, as a bad option is
+    from .cyclegan import train_cyclegan
+    for path in train_cyclegan(opts):
         print(path)
     return 0
 

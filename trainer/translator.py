@@ -14,10 +14,9 @@ reads nothing back but at log time; benchmarks/translator_step.py says where its
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ import torch.nn.functional as F
 from blender_texgan.core.arch.photo_translator import MIN_MEAN, PERIODIC_UNET_V1, WEDGE_DEG, UNetConfig
 from blender_texgan.core.maps import PBR_MAPS
 from blender_texgan.core.modelfile import write_model_file
-from blender_texgan.engine.devices import DEVICE_CHOICES, pick_device
+from blender_texgan.engine.devices import pick_device
 from blender_texgan.engine.nets.photo_translator import build_translator, finish_outputs
 
 from .adam import Adam
@@ -41,58 +40,10 @@ from .checkpoints import (
 from .discriminator import PatchDiscriminator
 from .folder import DataError
 from .loop import run_steps
-from .options import add_flags, check_number, check_run_folder, check_widths, int_list, option, str_list
+from .options import check_run_folder
 from .pbr_sets import PbrSet, find_pbr_sets, load_pbr_sets
 from .shading import light_directions, random_lights, shade
-
-BORDER = 16  # crop pixels left out of the losses: a crop's wrap-around edge is not real content
-
-
-@dataclass
-class TranslatorOptions:
-    data: str = option("", "folder of PBR sets (each with an albedo and a normal map)", required=True)
-    out: str = option("", "run folder (created; rerunning resumes it)", required=True)
-    holdout: list = option([], "comma-separated set names never trained on", type=str_list)
-    steps: int = option(4000, "translator updates")
-    max_minutes: float = option(0.0, "stop, saved and exported, after this many minutes of training (0: no limit)")
-    batch: int = option(8, "crops per step")
-    crop: int = option(256, "training crop side in pixels (a multiple of 2^(levels - 1), over 32)")
-    max_side: int = option(1024, "sets are shrunk until their longer side is at most this")
-    channels: list = option([32, 64, 96, 128, 160], "U-Net widths per level", type=int_list)
-    lr: float = option(1e-3, "Adam learning rate (decays linearly to a tenth over the run)")
-    gan: float = option(0.02, "weight of the adversarial term (0: none)")
-    normal_weight: float = option(4.0, "weight of the normal's 1 - cos loss")
-    ckpt_every: int = option(500, "steps between checkpoints")
-    ckpt_minutes: float = option(0.0, "also a checkpoint whenever this many minutes of training passed since the "
-                                      "last (0: by steps only); a time-boxed run killed at any moment keeps its work")
-    log_every: int = option(50, "steps between rows of losses in log.jsonl")
-    seed: int = option(0, "seeds the crops, the lights and the initial weights")
-    device: str = option("auto", "torch device", choices=DEVICE_CHOICES)
-
-
-def parse_options(argv) -> TranslatorOptions:
-    p = argparse.ArgumentParser(prog="python -m trainer train --kind translator", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_flags(p, TranslatorOptions, keep_defaults=True)
-    opts = TranslatorOptions(**vars(p.parse_args(argv)))
-    validate_translator(opts)
-    return opts
-
-
-def validate_translator(opts: TranslatorOptions) -> None:
-    """Every option in range before any work (NaN and infinite weights never pass)."""
-    for name in ("steps", "batch", "ckpt_every", "log_every", "max_side"):
-        check_number(opts, name, 1)
-    check_number(opts, "seed", 0)
-    check_number(opts, "max_minutes", 0, note=" (0: no limit)")
-    check_number(opts, "ckpt_minutes", 0, note=" (0: checkpoints by steps only)")
-    check_number(opts, "lr", 0, above=True)
-    check_number(opts, "gan", 0, note=" (0: no adversarial term)")
-    check_number(opts, "normal_weight", 0)
-    check_widths(opts, "32,64,96,128,160")
-    multiple = 2 ** (len(opts.channels) - 1)
-    if opts.crop % multiple or opts.crop <= 2 * BORDER:
-        raise ValueError(f"--crop must be a multiple of {multiple} and over {2 * BORDER}")
+from .translator_options import BORDER, TranslatorOptions
 
 
 def training_sets(opts: TranslatorOptions) -> list[str]:
