@@ -11,12 +11,11 @@ resumes) and both directions as model files: a_to_b.safetensors and b_to_a.safet
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 from blender_texgan.engine.devices import DEVICE_CHOICES
 
-from .options import add_flags, check_number, check_widths, int_list, option
+from .options import check_number, check_widths, int_list, option, parse_into
 
 
 @dataclass
@@ -49,12 +48,7 @@ class CycleGanOptions:
 
 
 def parse_options(argv) -> CycleGanOptions:
-    p = argparse.ArgumentParser(prog="python -m trainer train --kind cyclegan", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_flags(p, CycleGanOptions, keep_defaults=True)
-    opts = CycleGanOptions(**vars(p.parse_args(argv)))
-    validate_cyclegan(opts)
-    return opts
+    return parse_into(CycleGanOptions, argv, "python -m trainer train --kind cyclegan", __doc__, validate_cyclegan)
 
 
 def validate_cyclegan(opts: CycleGanOptions) -> None:

@@ -1,6 +1,7 @@
 """Training options: dataclass defaults < TOML config file < command-line flags."""
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import tomllib
@@ -172,6 +173,15 @@ def check_number(opts, name: str, low: float, above: bool = False, note: str = "
 def check_widths(opts, example: str) -> None:
     _check(len(opts.channels) >= 2 and all(int(c) >= 1 for c in opts.channels),
            f"--channels needs at least two positive widths, e.g. {example}")
+
+
+def parse_into(cls, argv, prog: str, description: str, check):
+    """argv -> an instance of the options dataclass `cls` (each field a flag, add_flags), checked by check()."""
+    p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_flags(p, cls, keep_defaults=True)
+    opts = cls(**vars(p.parse_args(argv)))
+    check(opts)
+    return opts
 
 
 def check_run_folder(run: Path) -> None:

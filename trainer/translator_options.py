@@ -10,12 +10,11 @@ saves the step reached; rerunning resumes), log.jsonl and model.safetensors.
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 from blender_texgan.engine.devices import DEVICE_CHOICES
 
-from .options import add_flags, check_number, check_widths, int_list, option, str_list
+from .options import check_number, check_widths, int_list, option, parse_into, str_list
 
 BORDER = 16  # crop pixels left out of the losses: a crop's wrap-around edge is not real content
 
@@ -43,12 +42,7 @@ class TranslatorOptions:
 
 
 def parse_options(argv) -> TranslatorOptions:
-    p = argparse.ArgumentParser(prog="python -m trainer train --kind translator", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_flags(p, TranslatorOptions, keep_defaults=True)
-    opts = TranslatorOptions(**vars(p.parse_args(argv)))
-    validate_translator(opts)
-    return opts
+    return parse_into(TranslatorOptions, argv, "python -m trainer train --kind translator", __doc__, validate_translator)
 
 
 def validate_translator(opts: TranslatorOptions) -> None:
