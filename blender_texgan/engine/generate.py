@@ -103,7 +103,7 @@ class Runner:
         self.exemplar_block = model.manifest.get("exemplar") or {}
         self.exemplar_periodic = bool(self.exemplar_block.get("periodic", False))  # does it tile itself?
         self._made: dict[str, object] = {}   # the exemplar's analyses, each made once (see _once)
-        self._locks = {name: threading.Lock() for name in ("refine", "blend", "quilt", "map_source", "height_bands")}
+        self._locks: dict[str, threading.Lock] = {}   # one per analysis, made at its first use
         self._net_lock = threading.Lock()
         if engine == "torch" and device in GPU_DEVICES:  # a GPU asked for and not to be had: say so now
             _ = self.device
@@ -173,7 +173,7 @@ class Runner:
         """The analysis `name` of the exemplar, made by make() at its first use. Each has its own lock, so
         two can be made side by side in threads (a first joined generation makes the maps' source and
         the height's bands beside the joins' analysis)."""
-        with self._locks[name]:
+        with self._locks.setdefault(name, threading.Lock()):   # setdefault is atomic: one lock per name
             if name not in self._made:
                 self._made[name] = make()
             return self._made[name]
