@@ -219,6 +219,27 @@ def test_the_export_gate_refuses_a_mode_whose_cuts_show():
     assert choose_mode(results) == "blend"
 
 
+def test_the_export_gate_decides_on_metrics_averaged_over_its_seeds(monkeypatch):
+    """One seed's held-out crops made joined patches look worse than tiling and blending; averaged over
+    the seeds they do not, and the gate chooses on the average."""
+    import trainer.quality as quality
+
+    good = {"swd_ratio": 1.0, "seam_ratio": 1.0, "diversity_ratio": 1.0, "bandpass_height": 0.1, "coarse_swd": 0.1,
+            "cut_albedo": 0.9, "cut_height": 1.0}
+    by_seed = {1: {"random": dict(good, bandpass_albedo=1.64, verbatim_fraction=0.2),
+                   "baseline": dict(good, bandpass_albedo=1.47, verbatim_fraction=0.3), "crop": 64},
+               2: {"random": dict(good, bandpass_albedo=0.40, verbatim_fraction=0.25, extra=1.0),
+                   "baseline": dict(good, bandpass_albedo=1.20, verbatim_fraction=0.1), "crop": 64}}
+    monkeypatch.setattr(quality, "compare_modes", lambda model, data, scale, count, seed, modes: by_seed[seed])
+    assert quality.choose_mode(dict(by_seed[1], refined=by_seed[1]["random"])) == "blend"
+    averaged = quality.compare_modes_over("m", None, 1, 4, (1, 2), modes=("random",))
+    assert averaged["crop"] == 64 and averaged["random"]["seeds"] == 2
+    assert averaged["random"]["bandpass_albedo"] == pytest.approx(1.02)
+    assert averaged["random"]["verbatim_fraction"] == 0.25   # the largest copy, not the mean
+    assert "extra" not in averaged["random"]   # measured at one seed only
+    assert quality.choose_mode(dict(averaged, refined=dict(averaged["random"], coarse_swd=9.0))) == "random"
+
+
 def test_stable_order_is_numpys_stable_argsort():
     rng = np.random.default_rng(2)
     values = rng.normal(size=(60, 70)).astype(np.float32)

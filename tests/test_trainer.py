@@ -228,6 +228,8 @@ def test_eval_separates_a_model_from_its_data(short_run, tmp_path, capsys):
     manifest = read_manifest(model)  # export measured the net alone and every mode beside the baseline
     assert manifest["metrics"]["neural"]["swd_ratio"] > 2.0
     assert {"neural", "random", "refined", "baseline"} <= set(manifest["quality"])
+    from trainer.quality import QUALITY_SEEDS
+    assert all(manifest["quality"][m]["seeds"] == len(QUALITY_SEEDS) >= 2 for m in ("random", "baseline"))
     assert manifest["exemplar"]["default_mode"] in ("refined", "random", "blend")
     assert all(isinstance(v, int) and v > 0 for v in manifest["exemplar"]["element"])  # measured once, at export
 

@@ -18,7 +18,7 @@ from blender_texgan.core.synthesis import quilt
 
 from .checkpoints import latest_checkpoint, load_newest_good, run_kind
 from .data import load_training_data
-from .quality import QUALITY_COUNT, choose_mode, compare_modes
+from .quality import QUALITY_COUNT, QUALITY_SEEDS, choose_mode, compare_modes_over
 
 
 class ExportError(RuntimeError):
@@ -165,7 +165,7 @@ def with_quality(path: Path, manifest: dict, options: dict, net_data) -> dict:
     data = load_training_data(options["preset"], options["data"], options["crop"], options["pool_count"],
                               options["pool_size"], options["seed"], max(1, net_data.downsample // guide))
     scale = decoder_config(manifest).scale
-    results = compare_modes(path, data, scale, QUALITY_COUNT, seed=12345)
+    results = compare_modes_over(path, data, scale, QUALITY_COUNT, QUALITY_SEEDS)
     mode = choose_mode(results)
     chosen = results["baseline"] if mode == "blend" else results[mode]
     manifest = dict(manifest, metrics={**chosen, "neural": manifest["metrics"]})
