@@ -46,7 +46,7 @@ if not repeats:
     print(json.dumps({"code": code, "end_to_end": first, "cpu": cpu, "peak_gb": peak}))
     sys.exit()
 from blender_texgan.core.maps import GENERATED_CHANNELS
-from blender_texgan.core.synthesis import quilt, tiling_blend
+from blender_texgan.core.synthesis import poisson, quilt, tiling_blend
 from blender_texgan.core.synthesis.band_match import match_bands
 from blender_texgan.core.png import PngSet
 from blender_texgan.engine.generate import (GenerationRequest, banded_normals, generate, load_runner, pick_mode,
@@ -68,7 +68,7 @@ if pick_mode("auto", runner) == "blend":   # the model's default is tiling and b
 else:
     an = stage("analysis", lambda: quilt.analyse(ex, periods=block.get("lattice"), element=block.get("element")))
     coords = stage("synthesis", lambda: quilt.synthesize(an, size, size, 7))
-    height = stage("height (Poisson)", lambda: quilt.poisson_height(ex[..., 3], coords))
+    height = stage("height (Poisson)", lambda: poisson.poisson_join(ex[..., 3], coords))
     height = stage("height bands", lambda: match_bands(height, runner.height_bands, overwrite=True))[..., None]
     maps = stage("read through field", lambda: read_maps(ex, coords, False))
     maps["normal"] = stage("normals", lambda: banded_normals(height[..., 0], 4.0))

@@ -12,7 +12,7 @@
   analysis), and the joined patches' and tiling and blending's measures of this run in its manifest's
   quality block (and on its card, for the default mode).
 
-    .venv/bin/python scripts/closeup.py [--write-library] [--count N] [MODEL ...]
+    .venv/bin/python scripts/closeup.py [--write-library] [--count N] [--seeds S ...] [MODEL ...]
 """
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ from trainer.quality import (
     BASELINE_MARGIN,
     CLOSEUP_SIZE,
     CUT_VISIBILITY_BAR,
+    QUALITY_COUNT,
+    QUALITY_SEEDS,
+    average_metrics,
     baseline_samples,
     closeup_columns,
     closeup_rows,
@@ -90,8 +93,9 @@ def training_folder(manifest: dict) -> tuple[Path, int] | None:
     return (path, int(training.get("downsample", 1))) if path.is_dir() else None
 
 
-def measure(name: str, count: int, seed: int, old_analysis) -> dict:
-    """Joined patches, tiling and blending and the previous synthesis on the same held-out crops."""
+def measure(name: str, count: int, seeds: tuple[int, ...], old_analysis) -> dict:
+    """Joined patches, tiling and blending and the previous synthesis on the same held-out crops, as
+    the export measures a model (trainer.quality.compare_modes_over): at each seed, averaged."""
     model = read_model_file(bundled_models()[name])
     source = training_folder(model.manifest)
     if source is None:
@@ -99,19 +103,22 @@ def measure(name: str, count: int, seed: int, old_analysis) -> dict:
     scale = int(model.manifest["exemplar"].get("guide_scale", 1))
     data = folder_data(source[0], 64, max(1, source[1] // scale))
     crop_side = metric_crop(data, 1)
-    ex = np.moveaxis(data.stacks[0], 0, -1)
-    shape = ex.shape[:2]
-    out = {}
-    fake, fields = model_samples(name, crop_side, count, seed, engine="numpy", mode="random")
-    out["joined"] = score(fake, fields, data, crop_side, seed, shape, data.stacks[0])
-    base, base_fields = baseline_samples(data.stacks[0], crop_side, count, seed)
-    out["blend"] = score(base, base_fields, data, crop_side, seed, shape)
-    if old_analysis is not None:
-        olds = [old_field(model.exemplar, old_analysis, crop_side, seed + i) for i in range(count)]
-        stacks = np.stack([np.moveaxis(previous_stack(model.exemplar, f), -1, 0) for f in olds])
-        out["previous"] = score(stacks, olds, data, crop_side, seed, shape, data.stacks[0])
-    out["crop"] = crop_side
-    return out
+    shape = data.stacks[0].shape[1:]
+    runs = []
+    for seed in seeds:
+        out = {}
+        fake, fields = model_samples(name, crop_side, count, seed, engine="numpy", mode="random")
+        out["joined"] = score(fake, fields, data, crop_side, seed, shape, data.stacks[0])
+        base, base_fields = baseline_samples(data.stacks[0], crop_side, count, seed)
+        out["blend"] = score(base, base_fields, data, crop_side, seed, shape)
+        if old_analysis is not None:
+            olds = [old_field(model.exemplar, old_analysis, crop_side, seed + i) for i in range(count)]
+            stacks = np.stack([np.moveaxis(previous_stack(model.exemplar, f), -1, 0) for f in olds])
+            out["previous"] = score(stacks, olds, data, crop_side, seed, shape, data.stacks[0])
+        runs.append(out)
+    result = {part: average_metrics([run[part] for run in runs]) for part in runs[0]}
+    result["crop"] = crop_side
+    return result
 
 
 def bars(result: dict) -> dict[str, bool]:
@@ -153,22 +160,24 @@ def store(name: str, result: dict) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="*")
-    parser.add_argument("--count", type=int, default=8, help="samples per method")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--count", type=int, default=QUALITY_COUNT, help="samples per method and seed")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(QUALITY_SEEDS),
+                        help="measured at each, averaged (as trainer export)")
     parser.add_argument("--write-library", action="store_true")
     parser.add_argument("--no-pictures", action="store_true")
     args = parser.parse_args(argv)
     names = args.models or sorted(bundled_models())
     header = ("model           | joined: bp-alb bp-hgt coarse cut-alb cut-hgt | tiling and blending (same) "
               "| previous synthesis (same) | bars")
-    report = [f"# scripts/closeup.py, {time.strftime('%Y-%m-%d')}, {args.count} samples per method, held-out crops "
+    report = [f"# scripts/closeup.py, {time.strftime('%Y-%m-%d')}, {args.count} samples per method at seeds "
+              f"{' '.join(map(str, args.seeds))} (averaged), held-out crops "
               "of each model's CC0 set; ratios to photo vs photo (lower is better; cut visibility 1.0 = as visible "
               "as the photo's own lines at those places)", header]
     for name in names:
         model = read_model_file(bundled_models()[name])
         joins = model.manifest["exemplar"].get("default_mode") == "random"
         old_analysis = exemplar_analysis.analyse(model.exemplar, periodic=False) if joins else None
-        result = measure(name, args.count, args.seed, old_analysis)
+        result = measure(name, args.count, tuple(args.seeds), old_analysis)
         if not args.no_pictures:
             pictures(name, old_analysis)
         if result:

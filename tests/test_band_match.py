@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from blender_texgan.core.synthesis import band_match as B
+from blender_texgan.core.synthesis import poisson as P
 from blender_texgan.core.synthesis import quilt as Q
 from trainer.metrics import cut_visibility
 from trainer.procedural import make_material
@@ -76,7 +77,7 @@ def test_coarse_bands_take_the_exemplars_distribution_and_fine_detail_stays():
 
 
 def test_matched_height_stays_on_the_torus():
-    height = np.clip(Q.poisson_height(stones(160, 5)[..., 3], Q.synthesize(Q.analyse(stones(160, 5)), 128, 96, 2)),
+    height = np.clip(P.poisson_join(stones(160, 5)[..., 3], Q.synthesize(Q.analyse(stones(160, 5)), 128, 96, 2)),
                      0, 1)
     matched = B.match_bands(height, B.exemplar_bands(stones(160, 5)[..., 3]))
     assert matched.shape == height.shape and matched.dtype == np.float32
@@ -93,7 +94,7 @@ def test_joined_stone_heights_cuts_stay_hidden():
     analysis, bands = Q.analyse(ex), B.exemplar_bands(ex[..., 3])
     for seed in range(3):
         coords = Q.synthesize(analysis, 192, 192, seed)
-        matched = B.match_bands(Q.poisson_height(ex[..., 3], coords), bands)
+        matched = B.match_bands(P.poisson_join(ex[..., 3], coords), bands)
         assert cut_visibility(coords, matched, ex[..., 3]) <= 1.2
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from blender_texgan.core.normals import normal_from_height
 from blender_texgan.core.synthesis import exemplar_analysis as EA
+from blender_texgan.core.synthesis import poisson as P
 from blender_texgan.core.synthesis import quilt as Q
 from blender_texgan.core.synthesis import read_field as RF
 from blender_texgan.core.synthesis import refine as R
@@ -130,7 +131,7 @@ def test_poisson_height_has_no_step_and_keeps_relief():
     ys, xs = np.mgrid[0:96, 0:128]
     coords = np.stack([ys + np.where(xs < 64, 10, 150), xs % 64], -1)
     copied = ex[coords[..., 0], coords[..., 1]]
-    joined = Q.poisson_height(ex, coords)
+    joined = P.poisson_join(ex, coords)
     step = lambda h: np.abs(h[:, 64] - h[:, 63]).mean()  # noqa: E731
     typical = np.abs(np.diff(copied[:, 10:50], axis=1)).mean()
     assert step(copied) > 4 * typical
@@ -146,7 +147,7 @@ def test_poisson_height_of_a_whole_periodic_copy_is_the_copy():
     ex = rng.uniform(0.2, 0.8, (64, 48)).astype(np.float32)
     ys, xs = np.mgrid[0:128, 0:96]
     coords = np.stack([(ys + 5) % 64, (xs + 7) % 48], -1)
-    np.testing.assert_allclose(Q.poisson_height(ex, coords, periodic=True), ex[coords[..., 0], coords[..., 1]], atol=1e-4)
+    np.testing.assert_allclose(P.poisson_join(ex, coords, periodic=True), ex[coords[..., 0], coords[..., 1]], atol=1e-4)
 
 
 def _old_and_new(ex: np.ndarray, size: int, seed: int):
@@ -160,7 +161,7 @@ def _old_and_new(ex: np.ndarray, size: int, seed: int):
     for coords in (old, new):
         keep = PRESERVE_CONTRAST if coords is old else JOIN_CONTRAST
         stack = RF.apply_field(ex, coords, soften=REFINE_SOFTEN, periodic=False, preserve=keep)
-        height = stack[..., 3] if coords is old else Q.poisson_height(ex[..., 3], coords)
+        height = stack[..., 3] if coords is old else P.poisson_join(ex[..., 3], coords)
         out.append((coords, stack[..., :3], height))
     return out
 
@@ -191,7 +192,7 @@ def test_normals_show_no_patch_outline(wall):
     border = across_x | across_y
     photo_tilt = 1.0 - normal_from_height(ex[..., 3], 8.0)[..., 2]
     at_source = photo_tilt[coords[..., 0], coords[..., 1]][border].mean()
-    joined = 1.0 - normal_from_height(Q.poisson_height(ex[..., 3], coords), 8.0)[..., 2]
+    joined = 1.0 - normal_from_height(P.poisson_join(ex[..., 3], coords), 8.0)[..., 2]
     copied = 1.0 - normal_from_height(ex[coords[..., 0], coords[..., 1], 3], 8.0)[..., 2]
     assert joined[border].mean() <= 1.2 * at_source
     assert copied[border].mean() > joined[border].mean()
@@ -270,9 +271,9 @@ def test_poisson_height_band_by_band_is_the_whole_solve(monkeypatch):
     """The solve runs band by band in threads: bands of any height give the same height."""
     ex, _ = bricks()
     coords = Q.synthesize(Q.analyse(ex), 96, 80, seed=3)
-    whole = Q.poisson_height(ex[..., 3], coords)
-    monkeypatch.setattr(Q, "FFT_ROWS", 7)
-    np.testing.assert_allclose(Q.poisson_height(ex[..., 3], coords), whole, atol=2e-6)
+    whole = P.poisson_join(ex[..., 3], coords)
+    monkeypatch.setattr(P, "FFT_ROWS", 7)
+    np.testing.assert_allclose(P.poisson_join(ex[..., 3], coords), whole, atol=2e-6)
 
 
 def test_maps_read_band_by_band_are_the_whole_field_read(monkeypatch):

@@ -19,7 +19,8 @@ from ..core.modelfile import MAKES_MATERIALS, ModelFile, ModelFileError, check_r
 from ..core.normals import normal_from_height
 from ..core.synthesis import exemplar_analysis, quilt, tiling_blend
 from ..core.synthesis.band_match import exemplar_bands, match_bands
-from ..core.synthesis.quilt import poisson_height, synthesize
+from ..core.synthesis.poisson import poisson_join
+from ..core.synthesis.quilt import synthesize
 from ..core.synthesis.read_field import apply_field, exemplar_stats
 from ..core.synthesis.refine import GUIDE_WEIGHT
 from ..core.synthesis.threads import THREADS, in_bands, one_worker
@@ -349,7 +350,7 @@ def quilted_maps(runner: Runner, resolution: int, seed: int, progress=None,
     with one_worker() as worker:   # a first generation makes the exemplar's other analyses beside the joins'
         worker.submit(lambda: (runner.map_source, runner.height_bands))   # (an error is raised where they are used)
         coords = synthesize(runner.quilt_analysis, resolution, resolution, seed, progress=stage(0.0, 0.55))
-        height = poisson_height(exemplar[..., HEIGHT_CHANNEL], coords, periodic)
+        height = poisson_join(exemplar[..., HEIGHT_CHANNEL], coords, periodic)
     stage(0.55, 0.12)(1.0)
     height = match_bands(height, runner.height_bands, overwrite=True)[..., None]
     stage(0.67, 0.05)(1.0)

@@ -2,7 +2,7 @@
 pyramid, the output's coefficients are mapped onto the exemplar's (Heeger & Bergen 1995,
 "Pyramid-based texture analysis/synthesis": histogram matching band by band).
 
-Joining patches in the gradient domain (core.synthesis.quilt.poisson_height) removes the steps at the
+Joining patches in the gradient domain (core.synthesis.poisson.poisson_join) removes the steps at the
 cuts by moving each stone's level a little; summed over many patches those moves make the coarse
 bands of the height wider and differently shaped than the photo's (stone_wall's coarsest band-pass
 level: 0.109 from the held-out photo, tiling and blending 0.056). Matching the bands from

@@ -16,9 +16,6 @@ Efros & Freeman's image quilting (2001), made exactly periodic and element-aware
   relief, so it follows joints and mortar instead of cutting stones. The last column and row meet
   the first across the wrap through the same kind of shared band, so the field tiles exactly. On an axis with
   a repeat (courses, rows of tiles) every source keeps one phase, so courses run straight.
-* ``poisson_height(height, coords)`` -- the height joined in the gradient domain: every pixel's
-  gradient is its source's, integrated on the torus by FFT (exact for a periodic domain), so no
-  patch keeps its own level and the normal map shows no patch outline.
 * ``border_pairs(coords)`` -- where two patches meet, read off the field (trainer.metrics'
   cut_visibility measures how much those borders show).
 
@@ -689,73 +686,6 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int, prog
     if analysis.periodic:
         coords %= np.array(analysis.shape, np.int32)
     return coords
-
-
-# ---------------------------------------------------------------- height in the gradient domain
-
-FFT_ROWS = 256            # the solve transforms this many rows (or spectrum columns) at a time
-def _gradients(height: np.ndarray, periodic: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(h, w) exemplar height -> its forward differences along x and y, flat (0 at an open edge)."""
-    ex = np.asarray(height, np.float32)
-    if periodic:
-        return (np.roll(ex, -1, 1) - ex).ravel(), (np.roll(ex, -1, 0) - ex).ravel()
-    gx, gy = np.zeros_like(ex), np.zeros_like(ex)
-    gx[:, :-1], gy[:-1] = ex[:, 1:] - ex[:, :-1], ex[1:] - ex[:-1]
-    return gx.ravel(), gy.ravel()
-
-
-def poisson_height(height: np.ndarray, coords: np.ndarray, periodic: bool = False) -> np.ndarray:
-    """(h, w) exemplar height, (H, W, 2) field -> (H, W) float32 height whose every forward difference
-    is its source pixel's own (least squares on the torus, solved exactly by FFT), with the copied
-    height's mean: across a border the relief continues instead of stepping to the other patch's
-    level.
-
-    The least-squares height's spectrum is the divergence's over the Laplacian's; one real FFT of
-    the divergence, then along the columns, solved and back, band by band in threads (the spectrum
-    kept as complex64: a 8192 px solve in 0.3 GB)."""
-    ex = np.asarray(height, np.float32)
-    gx_ex, gy_ex = _gradients(ex, periodic)
-    rows, cols = coords.shape[:2]
-    spectrum = np.empty((rows, cols // 2 + 1), np.complex64)
-    sums = np.zeros(rows)
-
-    def forward(r0: int, r1: int) -> None:
-        band = coords.take(np.arange(r0 - 1, r1) % rows, axis=0)   # a row above for the vertical differences
-        index = band[..., 0].astype(np.int64)
-        index *= ex.shape[1]
-        index += band[..., 1]
-        gx, gy = gx_ex.take(index[1:]), gy_ex.take(index)
-        divergence = np.empty_like(gx)   # np.roll(gx, 1, 1) - gx + gy[:-1] - gy[1:], in place
-        divergence[:, 1:], divergence[:, :1] = gx[:, :-1], gx[:, -1:]
-        divergence -= gx
-        divergence += gy[:-1]
-        divergence -= gy[1:]
-        spectrum[r0:r1] = np.fft.rfft(divergence, axis=1)
-        sums[r0:r1] = ex.ravel().take(index[1:]).sum(axis=1, dtype=np.float64)
-
-    laplacian_x = 2.0 - 2.0 * np.cos(2 * np.pi * np.arange(cols // 2 + 1) / cols)
-    laplacian_y = (2.0 - 2.0 * np.cos(2 * np.pi * np.fft.fftfreq(rows)))[:, None]
-
-    def solve(c0: int, c1: int) -> None:
-        spec = np.fft.fft(spectrum[:, c0:c1], axis=0)
-        denominator = laplacian_x[c0:c1] + laplacian_y
-        if c0 == 0:
-            denominator[0, 0] = 1.0
-            spec[0, 0] = 0.0
-        spectrum[:, c0:c1] = np.fft.ifft(spec / denominator, axis=0)
-
-    out = np.empty((rows, cols), np.float32)
-    in_bands(rows, FFT_ROWS, forward)
-    in_bands(cols // 2 + 1, max(1, FFT_ROWS // 4), solve)
-    mean = float(sums.sum() / (rows * cols))
-
-    def back(r0: int, r1: int) -> None:
-        band = np.fft.irfft(spectrum[r0:r1], n=cols, axis=1)
-        band += mean
-        np.clip(band, 0.0, 1.0, out=out[r0:r1], casting="unsafe")
-
-    in_bands(rows, FFT_ROWS, back)
-    return out
 
 
 # ---------------------------------------------------------------- where patches meet
