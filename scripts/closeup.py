@@ -47,6 +47,8 @@ from trainer.quality import (
     baseline_samples,
     closeup_columns,
     closeup_rows,
+    joined_patch_region,
+    measure_side,
     metric_crop,
     model_samples,
     score,
@@ -103,21 +105,22 @@ def measure(name: str, count: int, seeds: tuple[int, ...], old_analysis) -> dict
     scale = int(model.manifest["exemplar"].get("guide_scale", 1))
     data = folder_data(source[0], 64, max(1, source[1] // scale))
     crop_side = metric_crop(data, 1)
+    side = measure_side(crop_side)   # generated as large as the export generates them, measured on crops
     shape = data.stacks[0].shape[1:]
     runs = []
     for seed in seeds:
         out = {}
-        fake, fields = model_samples(name, crop_side, count, seed, engine="numpy", mode="random")
-        out["joined"] = score(fake, fields, data, crop_side, seed, shape, data.stacks[0])
-        base, base_fields = baseline_samples(data.stacks[0], crop_side, count, seed)
+        fake, fields = model_samples(name, side, count, seed, engine="numpy", mode="random")
+        out["joined"] = score(fake, fields, data, crop_side, seed, shape, data.stacks[0], joined_patch_region(name, side))
+        base, base_fields = baseline_samples(data.stacks[0], side, count, seed)
         out["blend"] = score(base, base_fields, data, crop_side, seed, shape)
         if old_analysis is not None:
-            olds = [old_field(model.exemplar, old_analysis, crop_side, seed + i) for i in range(count)]
+            olds = [old_field(model.exemplar, old_analysis, side, seed + i) for i in range(count)]
             stacks = np.stack([np.moveaxis(previous_stack(model.exemplar, f), -1, 0) for f in olds])
             out["previous"] = score(stacks, olds, data, crop_side, seed, shape, data.stacks[0])
         runs.append(out)
     result = {part: average_metrics([run[part] for run in runs]) for part in runs[0]}
-    result["crop"] = crop_side
+    result.update(crop=crop_side, side=side)
     return result
 
 
@@ -170,7 +173,7 @@ def main(argv: list[str]) -> int:
     header = ("model           | joined: bp-alb bp-hgt coarse cut-alb cut-hgt | tiling and blending (same) "
               "| previous synthesis (same) | bars")
     report = [f"# scripts/closeup.py, {time.strftime('%Y-%m-%d')}, {args.count} samples per method at seeds "
-              f"{' '.join(map(str, args.seeds))} (averaged), held-out crops "
+              f"{' '.join(map(str, args.seeds))} (averaged), generated at 512 px and measured on crops, held-out crops "
               "of each model's CC0 set; ratios to photo vs photo (lower is better; cut visibility 1.0 = as visible "
               "as the photo's own lines at those places)", header]
     for name in names:

@@ -228,17 +228,49 @@ def test_the_export_gate_decides_on_metrics_averaged_over_its_seeds(monkeypatch)
     good = {"swd_ratio": 1.0, "seam_ratio": 1.0, "diversity_ratio": 1.0, "bandpass_height": 0.1, "coarse_swd": 0.1,
             "cut_albedo": 0.9, "cut_height": 1.0}
     by_seed = {1: {"random": dict(good, bandpass_albedo=1.64, verbatim_fraction=0.2),
-                   "baseline": dict(good, bandpass_albedo=1.47, verbatim_fraction=0.3), "crop": 64},
+                   "baseline": dict(good, bandpass_albedo=1.47, verbatim_fraction=0.3), "crop": 64, "side": 128},
                2: {"random": dict(good, bandpass_albedo=0.40, verbatim_fraction=0.25, extra=1.0),
-                   "baseline": dict(good, bandpass_albedo=1.20, verbatim_fraction=0.1), "crop": 64}}
+                   "baseline": dict(good, bandpass_albedo=1.20, verbatim_fraction=0.1), "crop": 64, "side": 128}}
     monkeypatch.setattr(quality, "compare_modes", lambda model, data, scale, count, seed, modes: by_seed[seed])
     assert quality.choose_mode(dict(by_seed[1], refined=by_seed[1]["random"])) == "blend"
     averaged = quality.compare_modes_over("m", None, 1, 4, (1, 2), modes=("random",))
-    assert averaged["crop"] == 64 and averaged["random"]["seeds"] == 2
+    assert (averaged["crop"], averaged["side"], averaged["random"]["seeds"]) == (64, 128, 2)
     assert averaged["random"]["bandpass_albedo"] == pytest.approx(1.02)
     assert averaged["random"]["verbatim_fraction"] == 0.25   # the largest copy, not the mean
     assert "extra" not in averaged["random"]   # measured at one seed only
     assert quality.choose_mode(dict(averaged, refined=dict(averaged["random"], coarse_swd=9.0))) == "random"
+
+
+def test_samples_are_measured_on_crops_of_what_was_generated():
+    from trainer.quality import crops_of, measure_side
+
+    assert [measure_side(c) for c in (96, 128, 256, 512, 768)] == [480, 512, 512, 512, 768]
+    images = np.random.default_rng(0).random((3, 2, 48, 48)).astype(np.float32)
+    assert crops_of(images, 48, seed=1) is images
+    pieces = crops_of(images, 16, seed=1)
+    assert pieces.shape == (3, 2, 16, 16)
+    for image, piece in zip(images, pieces):   # each piece is a wrapped window of its own image
+        tiled = np.tile(image, (1, 2, 2))
+        assert any(np.array_equal(tiled[:, y:y + 16, x:x + 16], piece) for y in range(48) for x in range(48))
+    np.testing.assert_array_equal(crops_of(images, 16, seed=1), pieces)   # fixed by the seed
+
+
+def test_no_verbatim_copy_is_larger_than_one_patch_region():
+    """A joined field's copies stay within one patch's region (its cell and overlap): no two patches
+    continue one copy. A field that does (one shifted copy over two patches) is over the bound."""
+    from trainer.metrics import verbatim_copy_extent
+
+    ex, _ = bricks()
+    analysis = Q.analyse(ex)
+    for size in (192, 256):
+        rows, cols = Q.patch_region(analysis, size, size)
+        assert Q.patch_size(analysis)[0] // 2 < rows < size and Q.patch_size(analysis)[1] // 2 < cols < size
+        for seed in (1, 2):
+            coords = Q.synthesize(analysis, size, size, seed)
+            assert verbatim_copy_extent(coords, analysis.shape) <= np.sqrt(rows * cols)
+        ys, xs = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+        whole = np.stack([ys % analysis.shape[0], xs % analysis.shape[1]], -1)   # one copy across every patch
+        assert verbatim_copy_extent(whole, analysis.shape) > np.sqrt(rows * cols)
 
 
 def test_stable_order_is_numpys_stable_argsort():

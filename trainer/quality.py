@@ -12,12 +12,27 @@ import numpy as np
 
 from blender_texgan.core.maps import complete_map_set, split_channels, stack_channels
 from blender_texgan.core.png import write_png
-from blender_texgan.core.synthesis import tiling_blend
+from blender_texgan.core.synthesis import quilt, tiling_blend
 from blender_texgan.core.tiling import tile
-from blender_texgan.engine.generate import GenerationRequest, generate, generate_with_field
+from blender_texgan.engine.generate import (
+    GenerationRequest,
+    generate,
+    generate_with_field,
+    load_runner,
+    pick_engine,
+    resolve_model,
+)
 
 from .data import TrainingData
-from .metrics import cut_visibility_metrics, evaluate, meets_bar, structure_metrics, verbatim_copy_extent
+from .metrics import (
+    cut_visibility_metrics,
+    evaluate,
+    informative_channels,
+    meets_bar,
+    seam_ratio_batch,
+    structure_metrics,
+    verbatim_copy_extent,
+)
 
 MAX_METRIC_CROP = 256   # coarse SWD needs large crops (whole stones after a 4x shrink)
 SHEET_TILE = 192        # side of one picture on a contact sheet
@@ -56,20 +71,59 @@ def baseline_samples(exemplar: np.ndarray, size: int, count: int, seed: int) -> 
     return np.stack(stacks).astype(np.float32), fields
 
 
+MEASURE_SIDE = 512   # samples are generated this large (a whole multiple of the crop) and measured on crops of them
+
+
+def measure_side(crop: int) -> int:
+    """The side samples are generated at for `crop` px metric crops: nearer what a user generates
+    than a crop-sized tile. A joined field one or two patches wide, wrapping onto itself on every
+    side, draws its sources from the exemplar's calmer places (stone_wall at 128 px: luminance spread
+    11 % under the photo's; at 512 px 2 %), which the band-pass measures then charge to the synthesis."""
+    return crop * max(1, MEASURE_SIDE // crop)
+
+
+def crops_of(images: np.ndarray, crop: int, seed: int) -> np.ndarray:
+    """(N, C, S, S) periodic images -> (N, C, crop, crop): one crop of each at a place fixed by `seed`,
+    wrapping (the images tile); the images themselves when they are that small."""
+    side = images.shape[-1]
+    if side == crop:
+        return images
+    corners = np.random.default_rng([seed, 3]).integers(0, side, (len(images), 2))
+    return np.stack([image[:, np.arange(y, y + crop) % side][:, :, np.arange(x, x + crop) % side]
+                     for image, (y, x) in zip(images, corners)])
+
+
+def joined_patch_region(model: str | Path, side: int) -> tuple[int, int]:
+    """core.synthesis.quilt.patch_region of the model's joined patches in a side x side field."""
+    runner = load_runner(resolve_model(str(model)), pick_engine("numpy", None), None)
+    return quilt.patch_region(runner.quilt_analysis, side, side)
+
+
 def score(fake: np.ndarray, fields: list, data: TrainingData, crop: int, seed: int, exemplar_shape,
-          exemplar: np.ndarray | None = None) -> dict:
+          exemplar: np.ndarray | None = None, patch: tuple[int, int] | None = None) -> dict:
     """evaluate()'s metrics plus the structure-aware ones, the largest verbatim copy and, given the
     (C, h, w) exemplar the fields point into, how visible the patch borders are (cut_albedo,
-    cut_height: 1.0 = no more visible than the photo's own lines at those places)."""
+    cut_height: 1.0 = no more visible than the photo's own lines at those places).
+
+    fake: (N, C, S, S) samples as generated, S a whole multiple of `crop`: the distributions are
+    measured on one crop x crop piece of each (crops_of) against as many held-out crops; the wrap
+    seam, the borders' visibility and the verbatim copies on the whole samples. patch: joined patches'
+    (rows, columns) region (joined_patch_region): verbatim_patches is then the largest copy's side over
+    the region's (above 1: two patches continue one copy)."""
+    pieces = crops_of(fake, crop, seed)
     heldout, reference = data.metric_crops(crop, len(fake), seed)
-    metrics = evaluate(fake, heldout, reference, seed=seed)
-    metrics.update(structure_metrics(fake, heldout, reference, seed=seed))
+    metrics = evaluate(pieces, heldout, reference, seed=seed)
+    metrics.update(structure_metrics(pieces, heldout, reference, seed=seed))
+    if pieces is not fake:   # a piece's edges are no wrap: the seam is the whole sample's
+        metrics["seam_ratio"] = seam_ratio_batch(fake[:, informative_channels(heldout, reference)])
     if exemplar is not None:
         metrics.update(cut_visibility_metrics(fake, fields, exemplar))
     extents = [verbatim_copy_extent(f, exemplar_shape) for f in fields if f is not None]
     if extents:
         metrics["verbatim_extent"] = float(max(extents))
         metrics["verbatim_fraction"] = float(max(extents) / min(exemplar_shape))
+        if patch is not None:
+            metrics["verbatim_patches"] = float(max(extents) / np.sqrt(patch[0] * patch[1]))
     return metrics
 
 
@@ -80,15 +134,18 @@ MODES = ("neural", "random", "refined")
 def compare_modes(model: str | Path, data: TrainingData, scale: int, count: int, seed: int,
                   modes: tuple[str, ...] = MODES) -> dict[str, dict]:
     """Metrics of each generation mode and of tiling and blending, on the same held-out crops
-    (the ablation: is the net earning its place?). Keys: the modes, "baseline", plus "crop"."""
+    (the ablation: is the net earning its place?), the samples generated measure_side(crop) large.
+    Keys: the modes, "baseline", plus "crop" and "side"."""
     crop = metric_crop(data, scale)
+    side = measure_side(crop)
     exemplar = data.stacks[0]
     shape = exemplar.shape[1:]
-    out: dict = {"crop": crop}
+    out: dict = {"crop": crop, "side": side}
     for mode in modes:
-        fake, fields = model_samples(model, crop, count, seed, mode=mode)
-        out[mode] = score(fake, fields, data, crop, seed, shape, exemplar if mode != "neural" else None)
-    base, base_fields = baseline_samples(exemplar, crop, count, seed)
+        fake, fields = model_samples(model, side, count, seed, mode=mode)
+        out[mode] = score(fake, fields, data, crop, seed, shape, exemplar if mode != "neural" else None,
+                          joined_patch_region(model, side) if mode == "random" else None)
+    base, base_fields = baseline_samples(exemplar, side, count, seed)
     out["baseline"] = score(base, base_fields, data, crop, seed, shape)
     return out
 
@@ -103,7 +160,7 @@ def compare_modes_over(model: str | Path, data: TrainingData, scale: int, count:
     four seeds, tiling and blending's 1.10-1.60, and the gate's choice with them)."""
     runs = [compare_modes(model, data, scale, count, seed, modes) for seed in seeds]
     out = {key: average_metrics([run[key] for run in runs]) for key in runs[0] if isinstance(runs[0][key], dict)}
-    out["crop"] = runs[0]["crop"]
+    out.update(crop=runs[0]["crop"], side=runs[0]["side"])
     return out
 
 

@@ -646,6 +646,25 @@ def _cuts_with_row_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.nda
     return columns
 
 
+def _on_repeats(analysis: QuiltAnalysis, height: int, width: int) -> tuple[QuiltAnalysis, tuple[int, int]]:
+    """(the analysis with the repeats a height x width output keeps, the field's size before the stretch:
+    a whole number of repeats on each axis that keeps one)."""
+    periods = tuple(p if p and size >= MIN_REPEATS * p else 0 for p, size in zip(analysis.periods, (height, width)))
+    virtual = tuple(round(size / p) * p if p else size for p, size in zip(periods, (height, width)))
+    return replace(analysis, periods=periods), virtual
+
+
+def patch_region(analysis: QuiltAnalysis, height: int, width: int) -> tuple[int, int]:
+    """(rows, columns): the most output pixels one patch's copy can cover in a height x width field on
+    each axis -- its cell and the overlap band it reaches back over (the next patch's cut lies inside
+    the cell), at most the whole axis. A verbatim copy larger than this is two patches continuing one
+    copy (trainer.quality's verbatim_patches)."""
+    analysis, virtual = _on_repeats(analysis, height, width)
+    plan = layout(analysis, *virtual)
+    return tuple(min(size, -(-(int(np.diff(edges).max()) + band) * size // v))
+                 for edges, band, size, v in zip((plan.ys, plan.xs), plan.overlap, (height, width), virtual))
+
+
 def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int, progress=None) -> np.ndarray:
     """(height, width, 2) int32 exemplar (y, x) of every output pixel; deterministic per seed,
     exactly periodic (every band wraps on the output torus).
@@ -660,9 +679,7 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int, prog
     the row cuts' programme (one small step per output column) the strips' assembly; only the rows in
     row bands wait for the row cuts. progress(fraction),
     optional, is called as the steps end (it may raise to stop the work)."""
-    periods = tuple(p if p and size >= MIN_REPEATS * p else 0 for p, size in zip(analysis.periods, (height, width)))
-    virtual = tuple(round(size / p) * p if p else size for p, size in zip(periods, (height, width)))
-    analysis = replace(analysis, periods=periods)
+    analysis, virtual = _on_repeats(analysis, height, width)
     plan = layout(analysis, *virtual)
     ny, oy = len(plan.ys) - 1, plan.overlap[0]
     done = np.cumsum((0.0,) + STEP_SHARES)
@@ -676,7 +693,7 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int, prog
     errors = np.empty((ny, virtual[1], oy), np.float32)
     columns = _cuts_with_row_errors(analysis, plan, sources, table, costs, errors, lambda f: step(1, f))
     step(2)
-    picks = _field_picks(plan, virtual, (height, width), periods)
+    picks = _field_picks(plan, virtual, (height, width), analysis.periods)
     coords = np.empty((height, width, 2), np.int32)
     # the row cuts here, the assembly in one worker (a second took the programme's core: 4096 px 1.07 -> 0.87 s)
     rows_cut = assemble_strips(plan, sources, columns, *picks, coords, own=lambda: row_cuts(errors))
