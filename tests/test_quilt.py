@@ -14,7 +14,7 @@ from blender_texgan.core.synthesis import poisson as P
 from blender_texgan.core.synthesis import quilt as Q
 from blender_texgan.core.synthesis import read_field as RF
 from blender_texgan.core.synthesis import refine as R
-from blender_texgan.core.synthesis.lattice import course_periods, layout_periods
+from blender_texgan.core.synthesis.lattice import course_periods, lattice_positions, layout_periods
 from blender_texgan.core.synthesis.threads import alongside
 from trainer.metrics import cut_visibility, cut_visibility_metrics
 
@@ -271,6 +271,23 @@ def test_no_verbatim_copy_is_larger_than_one_patch_region():
         ys, xs = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
         whole = np.stack([ys % analysis.shape[0], xs % analysis.shape[1]], -1)   # one copy across every patch
         assert verbatim_copy_extent(whole, analysis.shape) > np.sqrt(rows * cols)
+
+
+def test_a_repeat_is_kept_from_two_tiles_when_the_stretch_is_small():
+    from blender_texgan.core.synthesis.lattice import keeps_repeat
+
+    assert keeps_repeat(684, 171) and keeps_repeat(1024, 171)   # four or more repeats: always
+    assert keeps_repeat(512, 171) and keeps_repeat(342, 171)    # 3 x 171 = 513, 2 x 171: a stretch under 3 %
+    assert not keeps_repeat(256, 70)                            # 3.7 repeats: 9 % stretch
+    assert not keeps_repeat(300, 171) and not keeps_repeat(170, 171) and not keeps_repeat(512, 0)
+    ex, _ = bricks()
+    analysis = Q.analyse(ex)
+    period = analysis.periods[1]
+    assert period == 48, analysis.periods
+    size = 3 * period + 1   # three courses' repeats: the joints stay on one lattice across the output
+    coords = Q.synthesize(analysis, size, size, seed=2).astype(np.int64)
+    offsets = (coords[..., 1] - lattice_positions(size, period)[None, :]) % period
+    assert np.bincount(offsets.ravel(), minlength=period).max() >= 0.9 * offsets.size
 
 
 def test_stable_order_is_numpys_stable_argsort():

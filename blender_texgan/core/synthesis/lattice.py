@@ -14,7 +14,8 @@ import numpy as np
 MIN_PERIOD = 8          # shorter repeats are texture grain, not a layout
 PEAK_THRESHOLD = 0.5    # normalised autocorrelation a repeat must reach to count as a lattice
 FUNDAMENTAL_SHARE = 0.9  # the shortest repeat within this share of the strongest one is the lattice
-MIN_REPEATS = 4         # snap only outputs this many repeats wide: fewer would stretch tiles too far
+MIN_REPEATS = 4         # snap outputs this many repeats wide (the stretch is then at most 1/8 of a tile) ...
+CLOSE_REPEATS = (2, 0.03)   # ... or at least 2 repeats when they need at most a 3 % stretch (512 px of 171 px tiles)
 BORDER = 4              # snapped positions stay this far inside a non-periodic exemplar
 COURSE_PEAK = 0.45      # courses: the relief's mean profile across an axis must repeat this strongly...
 COURSE_SHARE = 0.3      # ... and carry this share of the relief's spread (the layout runs along that axis)
@@ -55,6 +56,19 @@ def _period(line: np.ndarray) -> int:
     return int(strong.min())  # the fundamental, not one of its multiples
 
 
+def keeps_repeat(size: int, period: int) -> bool:
+    """Does an output `size` long keep a repeat of `period` (stretched to a whole number of repeats)?
+    At MIN_REPEATS repeats or more always; from CLOSE_REPEATS[0] when the stretch is small. Fewer, or a
+    larger stretch, would show as tiles of the wrong size."""
+    if period <= 0:
+        return False
+    if size >= MIN_REPEATS * period:
+        return True
+    least, stretch = CLOSE_REPEATS
+    whole = round(size / period) * period
+    return size >= least * period and abs(size / whole - 1.0) <= stretch
+
+
 def lattice_positions(size: int, period: int) -> np.ndarray:
     """Output positions 0..size-1 stretched so that `size` holds a whole number of repeats: the
     output shows n = round(size / period) tiles, each size / n pixels (a few per cent off the
@@ -85,7 +99,7 @@ def snap_to_lattice(coords: np.ndarray, periods: tuple[int, int], exemplar_shape
     congruent to the field's most common residue modulo P, and added to the stretched position of
     lattice_positions (so a whole number of tiles spans the output); the result is brought back
     inside the exemplar by whole multiples of P, which keeps the residue. Axes with period 0, or an
-    output less than MIN_REPEATS periods long (the stretch would show), are left alone.
+    output that does not keep the repeat (keeps_repeat: the stretch would show), are left alone.
     A band of a taller field: `rows` its output rows, `height` the field's, `counts` the whole
     field's residue_counts (bands then snap exactly as the whole field would).
     """
@@ -97,7 +111,7 @@ def snap_to_lattice(coords: np.ndarray, periods: tuple[int, int], exemplar_shape
         size = int(exemplar_shape[axis])
         lo, hi = (0, size) if periodic else (BORDER, size - BORDER)
         span = (hi - lo) // period * period if period else 0
-        if span < period or not period or full[axis] < MIN_REPEATS * period:
+        if span < period or not keeps_repeat(full[axis], period):
             continue
         position = _position(axis, rows, full[1])
         offset = out[..., axis] - position

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..photo.wrap_cut import crossing_sums, min_cost_cycles, min_cost_paths, window_sums
-from .lattice import MIN_REPEATS, lattice_positions, layout_periods, relief_plane
+from .lattice import keeps_repeat, lattice_positions, layout_periods, relief_plane
 from .threads import THREADS, alongside, in_bands, one_worker
 
 PATCH_ELEMENTS = 3.0          # patch side in elements: whole stones survive inside, and the overlap holds a joint
@@ -649,7 +649,7 @@ def _cuts_with_row_errors(analysis: QuiltAnalysis, plan: Layout, sources: np.nda
 def _on_repeats(analysis: QuiltAnalysis, height: int, width: int) -> tuple[QuiltAnalysis, tuple[int, int]]:
     """(the analysis with the repeats a height x width output keeps, the field's size before the stretch:
     a whole number of repeats on each axis that keeps one)."""
-    periods = tuple(p if p and size >= MIN_REPEATS * p else 0 for p, size in zip(analysis.periods, (height, width)))
+    periods = tuple(p if keeps_repeat(size, p) else 0 for p, size in zip(analysis.periods, (height, width)))
     virtual = tuple(round(size / p) * p if p else size for p, size in zip(periods, (height, width)))
     return replace(analysis, periods=periods), virtual
 
@@ -672,7 +672,7 @@ def synthesize(analysis: QuiltAnalysis, height: int, width: int, seed: int, prog
     On an axis with a repeat P the patches keep one phase, and the field is made a whole number of
     repeats long and stretched to the size asked for (core.synthesis.lattice.lattice_positions: a row or
     column repeated or skipped now and then, a few per cent): so joints meet across the wrap band
-    too. Outputs shorter than MIN_REPEATS repeats drop the repeat on that axis.
+    too. Outputs too short for the repeat (core.synthesis.lattice.keeps_repeat) drop it on that axis.
 
     The single-threaded steps each have a worker beside them: the source search the strips' column
     costs (_search_with_costs), the column cuts' programme the row bands' errors (_cuts_with_row_errors),
