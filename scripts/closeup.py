@@ -50,6 +50,7 @@ from trainer.quality import (
     joined_patch_region,
     measure_side,
     metric_crop,
+    model_repeats,
     model_samples,
     score,
 )
@@ -105,7 +106,7 @@ def measure(name: str, count: int, seeds: tuple[int, ...], old_analysis) -> dict
     scale = int(model.manifest["exemplar"].get("guide_scale", 1))
     data = folder_data(source[0], 64, max(1, source[1] // scale))
     crop_side = metric_crop(data, 1)
-    side = measure_side(crop_side)   # generated as large as the export generates them, measured on crops
+    side = measure_side(crop_side, model_repeats(name))   # generated as large as the export makes them
     shape = data.stacks[0].shape[1:]
     runs = []
     for seed in seeds:

@@ -245,6 +245,8 @@ def test_samples_are_measured_on_crops_of_what_was_generated():
     from trainer.quality import crops_of, measure_side
 
     assert [measure_side(c) for c in (96, 128, 256, 512, 768)] == [480, 512, 512, 512, 768]
+    assert measure_side(256, (171, 0)) == 512 and measure_side(256, (132, 146)) == 768   # repeats kept
+    assert measure_side(256, (300, 0)) == 1024 and measure_side(128, (0, 0)) == 512
     images = np.random.default_rng(0).random((3, 2, 48, 48)).astype(np.float32)
     assert crops_of(images, 48, seed=1) is images
     pieces = crops_of(images, 16, seed=1)

@@ -13,6 +13,7 @@ import numpy as np
 from blender_texgan.core.maps import complete_map_set, split_channels, stack_channels
 from blender_texgan.core.png import write_png
 from blender_texgan.core.synthesis import quilt, tiling_blend
+from blender_texgan.core.synthesis.lattice import keeps_repeat
 from blender_texgan.core.tiling import tile
 from blender_texgan.engine.generate import (
     GenerationRequest,
@@ -72,14 +73,28 @@ def baseline_samples(exemplar: np.ndarray, size: int, count: int, seed: int) -> 
 
 
 MEASURE_SIDE = 512   # samples are generated this large (a whole multiple of the crop) and measured on crops of them
+LARGEST_MEASURE_SIDE = 1024   # ... or larger, up to this, until they keep the model's repeats
 
 
-def measure_side(crop: int) -> int:
+def measure_side(crop: int, repeats: tuple[int, ...] = ()) -> int:
     """The side samples are generated at for `crop` px metric crops: nearer what a user generates
     than a crop-sized tile. A joined field one or two patches wide, wrapping onto itself on every
     side, draws its sources from the exemplar's calmer places (stone_wall at 128 px: luminance spread
-    11 % under the photo's; at 512 px 2 %), which the band-pass measures then charge to the synthesis."""
-    return crop * max(1, MEASURE_SIDE // crop)
+    11 % under the photo's; at 512 px 2 %), which the band-pass measures then charge to the synthesis.
+    At least MEASURE_SIDE, and large enough to keep the model's `repeats` (core.synthesis.lattice.
+    keeps_repeat; at most LARGEST_MEASURE_SIDE): a tile grid dropped for a small output is not what a
+    user generates (factory_wall's 132 x 146 px panels at 512 px: cut visibility of height 1.56; kept
+    at 1024 px: 1.03)."""
+    side = crop * max(1, MEASURE_SIDE // crop)
+    while side + crop <= LARGEST_MEASURE_SIDE and not all(keeps_repeat(side, p) for p in repeats if p):
+        side += crop
+    return side
+
+
+def model_repeats(model: str | Path) -> tuple[int, int]:
+    """The repeats (rows, columns; 0: none) the model's joined patches keep, from its exemplar."""
+    runner = load_runner(resolve_model(str(model)), pick_engine("numpy", None), None)
+    return runner.quilt_analysis.periods if runner.exemplar is not None else (0, 0)
 
 
 def crops_of(images: np.ndarray, crop: int, seed: int) -> np.ndarray:
@@ -137,7 +152,7 @@ def compare_modes(model: str | Path, data: TrainingData, scale: int, count: int,
     (the ablation: is the net earning its place?), the samples generated measure_side(crop) large.
     Keys: the modes, "baseline", plus "crop" and "side"."""
     crop = metric_crop(data, scale)
-    side = measure_side(crop)
+    side = measure_side(crop, model_repeats(model))
     exemplar = data.stacks[0]
     shape = exemplar.shape[1:]
     out: dict = {"crop": crop, "side": side}
