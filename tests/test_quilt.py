@@ -218,6 +218,13 @@ def test_the_export_gate_refuses_a_mode_whose_cuts_show():
     assert choose_mode(results) == "random"
     results["random"]["cut_height"] = 1.5
     assert choose_mode(results) == "blend"
+    # tiling and blending misses the library's bar: a mode within the structure and cut bars is chosen, but
+    # not one that is best on average while losing on one measure (metal_plate_02 at one seed, session 12)
+    results["baseline"]["swd_ratio"] = 1.51
+    results["random"].update(cut_height=1.1, seam_ratio=1.1)
+    assert choose_mode(results) == "random"
+    results["random"].update(bandpass_albedo=0.223, bandpass_height=0.01, coarse_swd=0.01)
+    assert choose_mode(results) == "blend"
 
 
 def test_the_export_gate_decides_on_metrics_averaged_over_its_seeds(monkeypatch):
@@ -244,9 +251,9 @@ def test_the_export_gate_decides_on_metrics_averaged_over_its_seeds(monkeypatch)
 def test_samples_are_measured_on_crops_of_what_was_generated():
     from trainer.quality import crops_of, measure_side
 
-    assert [measure_side(c) for c in (96, 128, 256, 512, 768)] == [480, 512, 512, 512, 768]
+    assert [measure_side(c) for c in (32, 96, 128, 256, 512, 768)] == [128, 384, 512, 512, 512, 768]
     assert measure_side(256, (171, 0)) == 512 and measure_side(256, (132, 146)) == 768   # repeats kept
-    assert measure_side(256, (300, 0)) == 1024 and measure_side(128, (0, 0)) == 512
+    assert measure_side(256, (300, 0)) == 1024 and measure_side(32, (100, 0)) == 256
     images = np.random.default_rng(0).random((3, 2, 48, 48)).astype(np.float32)
     assert crops_of(images, 48, seed=1) is images
     pieces = crops_of(images, 16, seed=1)
