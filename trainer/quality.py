@@ -158,8 +158,8 @@ def compare_modes(model: str | Path, data: TrainingData, scale: int, count: int,
     exemplar = data.stacks[0]
     shape = exemplar.shape[1:]
     out: dict = {"crop": crop, "side": side}
-    for mode in modes:
-        fake, fields = model_samples(model, side, count, seed, mode=mode)
+    for mode in modes:   # the net alone has no patches to clip: its crop-sized tiles are what a user gets
+        fake, fields = model_samples(model, crop if mode == "neural" else side, count, seed, mode=mode)
         out[mode] = score(fake, fields, data, crop, seed, shape, exemplar if mode != "neural" else None,
                           joined_patch_region(model, side) if mode == "random" else None)
     base, base_fields = baseline_samples(exemplar, side, count, seed)
