@@ -106,13 +106,13 @@ def measure(name: str, count: int, seeds: tuple[int, ...], old_analysis) -> dict
     scale = int(model.manifest["exemplar"].get("guide_scale", 1))
     data = folder_data(source[0], 64, max(1, source[1] // scale))
     crop_side = metric_crop(data, 1)
-    side = measure_side(crop_side, model_repeats(name))   # generated as large as the export makes them
+    side = measure_side(crop_side, model_repeats(name, "numpy"))   # generated as large as the export makes them
     shape = data.stacks[0].shape[1:]
     runs = []
     for seed in seeds:
         out = {}
         fake, fields = model_samples(name, side, count, seed, engine="numpy", mode="random")
-        out["joined"] = score(fake, fields, data, crop_side, seed, shape, data.stacks[0], joined_patch_region(name, side))
+        out["joined"] = score(fake, fields, data, crop_side, seed, shape, data.stacks[0], joined_patch_region(name, side, "numpy"))
         base, base_fields = baseline_samples(data.stacks[0], side, count, seed)
         out["blend"] = score(base, base_fields, data, crop_side, seed, shape)
         if old_analysis is not None:

@@ -93,9 +93,15 @@ def measure_side(crop: int, repeats: tuple[int, ...] = ()) -> int:
     return side
 
 
-def model_repeats(model: str | Path) -> tuple[int, int]:
+def _runner(model: str | Path, engine: str):
+    """The model's Runner as its samples load it (load_runner keeps one model resident: another engine or
+    device would read the file and analyse the exemplar again between modes)."""
+    return load_runner(resolve_model(str(model)), pick_engine(engine, "auto"), "auto")
+
+
+def model_repeats(model: str | Path, engine: str = "auto") -> tuple[int, int]:
     """The repeats (rows, columns; 0: none) the model's joined patches keep, from its exemplar."""
-    runner = load_runner(resolve_model(str(model)), pick_engine("numpy", None), None)
+    runner = _runner(model, engine)
     return runner.quilt_analysis.periods if runner.exemplar is not None else (0, 0)
 
 
@@ -110,10 +116,9 @@ def crops_of(images: np.ndarray, crop: int, seed: int) -> np.ndarray:
                      for image, (y, x) in zip(images, corners)])
 
 
-def joined_patch_region(model: str | Path, side: int) -> tuple[int, int]:
+def joined_patch_region(model: str | Path, side: int, engine: str = "auto") -> tuple[int, int]:
     """core.synthesis.quilt.patch_region of the model's joined patches in a side x side field."""
-    runner = load_runner(resolve_model(str(model)), pick_engine("numpy", None), None)
-    return quilt.patch_region(runner.quilt_analysis, side, side)
+    return quilt.patch_region(_runner(model, engine).quilt_analysis, side, side)
 
 
 def score(fake: np.ndarray, fields: list, data: TrainingData, crop: int, seed: int, exemplar_shape,
